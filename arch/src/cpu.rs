@@ -1,0 +1,157 @@
+//! CPU registers, feature detection, TLB and interrupt-flag primitives.
+
+use core::arch::asm;
+use x86::controlregs::{Cr0, Cr4};
+use x86::cpuid::{CpuId, CpuIdResult};
+
+/// The processor features Tempest cares about, read once from CPUID.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Features {
+    /// 4 MiB pages (CR4.PSE).
+    pub pse: bool,
+    /// Global pages (CR4.PGE).
+    pub pge: bool,
+    /// Time-stamp counter.
+    pub tsc: bool,
+    /// A local APIC.
+    pub apic: bool,
+    /// x2APIC mode.
+    pub x2apic: bool,
+}
+
+fn cpuid(leaf: u32, subleaf: u32) -> CpuIdResult {
+    // CPUID exists on every CPU Tempest supports (pentiumpro and later).
+    let r = core::arch::x86::__cpuid_count(leaf, subleaf);
+    CpuIdResult {
+        eax: r.eax,
+        ebx: r.ebx,
+        ecx: r.ecx,
+        edx: r.edx,
+    }
+}
+
+/// Reads the feature flags of the running CPU.
+///
+/// `CpuId::new()` is not available without SSE on this target, so the reader is built
+/// around `__cpuid_count` by hand.
+pub fn features() -> Features {
+    let id = CpuId::with_cpuid_fn(cpuid);
+    match id.get_feature_info() {
+        Some(f) => Features {
+            pse: f.has_pse(),
+            pge: f.has_pge(),
+            tsc: f.has_tsc(),
+            apic: f.has_apic(),
+            x2apic: f.has_x2apic(),
+        },
+        None => Features::default(),
+    }
+}
+
+/// Turns on CR4.PSE and/or CR4.PGE.
+///
+/// # Safety
+/// Ring 0 only; the caller must not rely on the old meaning of PS bits in live tables.
+pub unsafe fn enable_paging_extensions(pse: bool, pge: bool) {
+    // SAFETY: ring 0 is the caller's promise; setting PSE/PGE does not change any mapping
+    // that Tempest's tables describe.
+    unsafe {
+        let mut cr4 = x86::controlregs::cr4();
+        if pse {
+            cr4 |= Cr4::CR4_ENABLE_PSE;
+        }
+        if pge {
+            cr4 |= Cr4::CR4_ENABLE_GLOBAL_PAGES;
+        }
+        x86::controlregs::cr4_write(cr4);
+    }
+}
+
+/// Loads CR3 with the page directory at physical address `pd`.
+///
+/// # Safety
+/// `pd` must be a valid page directory that maps the running code, its stack and
+/// everything the caller will touch next.
+pub unsafe fn load_cr3(pd: u32) {
+    // SAFETY: the caller guarantees the directory maps everything in use.
+    unsafe { x86::controlregs::cr3_write(u64::from(pd)) }
+}
+
+/// The physical address of the active page directory.
+pub fn cr3() -> u32 {
+    // SAFETY: reading CR3 is harmless in ring 0, where all kernel code runs.
+    unsafe { x86::controlregs::cr3() as u32 }
+}
+
+/// The faulting linear address of the last page fault.
+pub fn cr2() -> u32 {
+    // SAFETY: reading CR2 is harmless in ring 0.
+    unsafe { x86::controlregs::cr2() as u32 }
+}
+
+/// CR0, for reports.
+pub fn cr0() -> Cr0 {
+    // SAFETY: reading CR0 is harmless in ring 0.
+    unsafe { x86::controlregs::cr0() }
+}
+
+/// CR4, for reports.
+pub fn cr4() -> Cr4 {
+    // SAFETY: reading CR4 is harmless in ring 0.
+    unsafe { x86::controlregs::cr4() }
+}
+
+/// Invalidates the TLB entry of one page on this CPU.
+///
+/// # Safety
+/// Ring 0 only (it never violates memory safety by itself: dropping a translation only
+/// makes the next access walk the tables again).
+pub unsafe fn invlpg(va: usize) {
+    // SAFETY: see the function's contract.
+    unsafe { x86::tlb::flush(va) }
+}
+
+/// Flushes all non-global TLB entries of this CPU by reloading CR3.
+pub fn flush_tlb() {
+    // SAFETY: reloading the same CR3 changes no mapping.
+    unsafe { load_cr3(cr3()) }
+}
+
+/// The time-stamp counter.
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads a counter; CR4.TSD is never set by Tempest.
+    unsafe { x86::time::rdtsc() }
+}
+
+/// Whether interrupts are enabled (EFLAGS.IF).
+pub fn interrupts_enabled() -> bool {
+    let flags: u32;
+    // SAFETY: pushfd/pop only reads EFLAGS through the stack.
+    unsafe { asm!("pushfd", "pop {}", out(reg) flags, options(preserves_flags)) };
+    flags & (1 << 9) != 0
+}
+
+/// Disables interrupts on this CPU.
+pub fn disable_interrupts() {
+    // SAFETY: masking interrupts cannot break memory safety.
+    unsafe { x86::irq::disable() }
+}
+
+/// The current frame pointer, where a backtrace starts.
+#[inline(always)]
+pub fn frame_pointer() -> usize {
+    let ebp: usize;
+    // SAFETY: reads a register.
+    unsafe { asm!("mov {}, ebp", out(reg) ebp, options(nomem, nostack, preserves_flags)) };
+    ebp
+}
+
+/// Stops this CPU for good: interrupts off, `hlt` forever.
+pub fn halt_forever() -> ! {
+    disable_interrupts();
+    loop {
+        // SAFETY: with interrupts masked, hlt only waits for NMI/SMI/reset.
+        unsafe { x86::halt() }
+    }
+}

@@ -1,0 +1,36 @@
+//! COM1, the kernel console: a 16550 UART behind a spin lock.
+
+use core::fmt::{self, Write};
+use spin::Mutex;
+use uart_16550::{Config, Uart16550Tty, backend::PioBackend};
+
+/// I/O base of COM1.
+pub const COM1: u16 = 0x3F8;
+
+static PORT: Mutex<Option<Uart16550Tty<PioBackend>>> = Mutex::new(None);
+
+/// Initializes COM1. Without a working UART the console stays silent.
+pub fn init() {
+    // SAFETY: COM1 is a standard PC port owned by this module alone.
+    let port = unsafe { Uart16550Tty::new_port(COM1, Config::default()) }.ok();
+    *PORT.lock() = port;
+}
+
+/// Writes formatted text to the console.
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    if let Some(port) = PORT.lock().as_mut() {
+        let _ = port.write_fmt(args);
+    }
+}
+
+/// Releases the console lock unconditionally, so a panic report gets out even when the
+/// panicking code held it.
+///
+/// # Safety
+/// Only when the holder will never run again (the panic path stops every CPU).
+pub unsafe fn force_unlock() {
+    if PORT.is_locked() {
+        // SAFETY: see the function's contract.
+        unsafe { PORT.force_unlock() };
+    }
+}

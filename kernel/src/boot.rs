@@ -1,0 +1,149 @@
+//! The boot CPU's path from the entry code to the first useful work: descriptor tables,
+//! console, boot information, paging, frames, heap, then tests, a crash or the summary.
+
+use crate::cmdline::{LogLevel, Options, kernel_arguments};
+use crate::mm::bootinfo::BootInfo;
+use crate::mm::layout::{BOOT_MAPPED, DIRECT_MAP_MAX, phys_to_virt, virt_to_phys};
+use crate::mm::{frames, heap, paging};
+use crate::{console, kprintln, time, traps};
+use arch::paging::{LARGE_PAGE_SIZE, PAGE_SIZE};
+use arch::qemu_exit::{Verdict, exit};
+use log::info;
+use multiboot::information::{MemoryManagement, SIGNATURE_EAX};
+use spin::Once;
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// Reads the multiboot structures through the boot mapping (first 16 MiB).
+struct BootMapping;
+
+impl MemoryManagement for BootMapping {
+    unsafe fn paddr_to_slice(&self, addr: u64, len: usize) -> Option<&'static [u8]> {
+        let end = addr.checked_add(len as u64)?;
+        // SAFETY: the boot tables map [0, BOOT_MAPPED) at KERNEL_BASE for as long as this
+        // is used (before the kernel directory replaces them); the slice is only read.
+        (end <= BOOT_MAPPED)
+            .then(|| unsafe { core::slice::from_raw_parts(phys_to_virt(addr) as *const u8, len) })
+    }
+
+    unsafe fn allocate(&mut self, _len: usize) -> Option<(u64, &mut [u8])> {
+        None
+    }
+
+    unsafe fn deallocate(&mut self, _addr: u64) {}
+}
+
+/// Kernel entry from `main.rs`, on the boot stack, paging on with the boot tables.
+pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
+    // SAFETY: first code on the boot CPU, interrupts off, flat segments; nothing else runs.
+    unsafe {
+        arch::gdt::load();
+        arch::idt::init();
+        arch::pic::remap_and_mask();
+    }
+    arch::trap::set_handler(traps::handle);
+    console::init(LogLevel::Info);
+    if magic != SIGNATURE_EAX {
+        panic!("not started by a multiboot loader (eax={magic:#x})");
+    }
+    let info = match BootInfo::parse(u64::from(info_phys), &mut BootMapping) {
+        Ok(info) => BOOT_INFO.call_once(|| info),
+        Err(e) => panic!("cannot use the boot information: {e}"),
+    };
+    if info.cmdline_truncated {
+        log::warn!("command line longer than {} bytes, cut", crate::mm::bootinfo::CMDLINE_MAX);
+    }
+    let args = kernel_arguments(info.cmdline());
+    let opts = Options::parse(args, |p| log::warn!("{p}"));
+    console::set_level(opts.log);
+    info!("Tempest booting, command line `{args}`");
+
+    let cpu = arch::cpu::features();
+    info!("cpu: pse={} pge={} tsc={} apic={} x2apic={}", cpu.pse, cpu.pge, cpu.tsc, cpu.apic, cpu.x2apic);
+    let lowmem_end = setup_memory(info, &opts, cpu);
+    time::calibrate();
+    info!("tsc: {} kHz", time::tsc_per_ms());
+
+    if let Some(filter) = opts.test {
+        crate::ktest::run(filter);
+    }
+    if let Some(kind) = opts.crash {
+        crate::crash::trigger(kind);
+    }
+    summary(lowmem_end, entry_tsc);
+    exit(Verdict::Success)
+}
+
+/// Paging, frames and heap from the boot information. Returns the end of lowmem.
+fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -> u64 {
+    if info.ignored_above_4g > 0 {
+        info!("ignoring {} MiB of RAM above 4 GiB (no PAE)", info.ignored_above_4g >> 20);
+    }
+    for m in info.modules() {
+        info!("module `{}` at {:#x}..{:#x}", m.name(), m.start, m.end);
+    }
+    let ram_top = info.ram.iter().map(|r| r.end).max().unwrap_or(0);
+    let mut lowmem_end = ram_top
+        .next_multiple_of(LARGE_PAGE_SIZE as u64)
+        .clamp(BOOT_MAPPED, DIRECT_MAP_MAX);
+    if let Some(mib) = opts.lowmem_mib {
+        lowmem_end = lowmem_end.min(u64::from(mib) << 20);
+    }
+    let mut free = info.free_ram().unwrap_or_else(|e| panic!("memory map: {e}"));
+    unsafe extern "C" {
+        static __kernel_start: u8;
+        static __kernel_end: u8;
+    }
+    let image = (
+        virt_to_phys(core::ptr::addr_of!(__kernel_start) as usize),
+        virt_to_phys(core::ptr::addr_of!(__kernel_end) as usize),
+    );
+    free.remove(image.0, image.1).unwrap_or_else(|e| panic!("memory map: {e}"));
+    info!(
+        "memory: {} MiB usable below 4 GiB, kernel image {:#x}..{:#x}",
+        info.ram.total() >> 20,
+        image.0,
+        image.1
+    );
+
+    // SAFETY: boot CPU, once, boot tables live; `free` excludes everything in use.
+    unsafe { paging::init(lowmem_end, cpu, &mut free) };
+
+    let heap_size = (lowmem_end / 16).clamp(1 << 20, 16 << 20);
+    let heap_pa = free
+        .take(heap_size, PAGE_SIZE as u64, lowmem_end)
+        .expect("no lowmem for the kernel heap");
+    // SAFETY: taken from the free set, direct-mapped, never returned.
+    unsafe { heap::init(phys_to_virt(heap_pa), heap_size as usize) };
+    // SAFETY: paging is up; `free` now excludes the page tables and the heap.
+    unsafe { frames::init(free, lowmem_end) };
+    lowmem_end
+}
+
+/// The closing report of a normal boot: people read the first line, the runner the record.
+fn summary(lowmem_end: u64, entry_tsc: u64) {
+    let s = frames::stats();
+    let (heap_used, heap_size) = heap::usage();
+    let boot_us = time::ticks_to_us(arch::cpu::rdtsc() - entry_tsc);
+    kprintln!("Tempest summary");
+    kprintln!("  cpus online    : 1 (boot CPU only)");
+    kprintln!(
+        "  lowmem         : {} MiB direct-mapped, {} of {} frames free",
+        lowmem_end >> 20,
+        s.low_free,
+        s.low_total
+    );
+    kprintln!("  highmem        : {} of {} frames free", s.high_free, s.high_total);
+    kprintln!("  heap           : {} KiB of {} KiB used", heap_used >> 10, heap_size >> 10);
+    kprintln!("  entry->summary : {}.{:03} ms", boot_us / 1000, boot_us % 1000);
+    kprintln!(
+        "@@tempest {{\"event\":\"summary\",\"cpus\":1,\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"boot_us\":{}}}",
+        lowmem_end >> 20,
+        s.low_free,
+        s.low_total,
+        s.high_free,
+        s.high_total,
+        heap_size,
+        boot_us
+    );
+}

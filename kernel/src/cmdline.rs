@@ -1,0 +1,211 @@
+//! The kernel command line: `key=value` words and flags, parsed without allocating.
+//!
+//! | word            | meaning                                                     |
+//! |-----------------|-------------------------------------------------------------|
+//! | `log=LEVEL`     | `error`, `warn`, `info` (default), `debug`, `trace`         |
+//! | `test[=FILTER]` | run the in-kernel tests whose name contains FILTER          |
+//! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
+//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`        |
+
+use core::fmt;
+
+/// Smallest direct map the kernel accepts (the boot mapping it starts from).
+pub const MIN_LOWMEM_MIB: u32 = 16;
+/// Largest direct map: 0xC000_0000..0xE000_0000.
+pub const MAX_LOWMEM_MIB: u32 = 512;
+
+/// A deliberate failure, for the runner's own tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crash {
+    /// `panic!` from a named function.
+    Panic,
+    /// A kernel read of an unmapped address.
+    PageFault,
+    /// An exception with no IDT: the CPU resets.
+    TripleFault,
+    /// Spin forever with interrupts off.
+    Hang,
+}
+
+/// Log verbosity (mirrors `log::LevelFilter` without depending on it here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Everything the command line can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options<'a> {
+    pub log: LogLevel,
+    /// `Some("")` runs every test, `Some(f)` the tests whose name contains `f`.
+    pub test: Option<&'a str>,
+    pub lowmem_mib: Option<u32>,
+    pub crash: Option<Crash>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Self {
+            log: LogLevel::Info,
+            test: None,
+            lowmem_mib: None,
+            crash: None,
+        }
+    }
+}
+
+/// A word the parser could not use; the rest of the line still applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem<'a> {
+    UnknownWord(&'a str),
+    BadValue {
+        key: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for Problem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::UnknownWord(w) => write!(f, "unknown command-line word `{w}` (ignored)"),
+            Problem::BadValue {
+                key,
+                value,
+                expected,
+            } => write!(f, "bad value `{value}` for `{key}`: expected {expected} (ignored)"),
+        }
+    }
+}
+
+impl<'a> Options<'a> {
+    /// Parses `line`, reporting every unusable word to `problem` and ignoring it.
+    pub fn parse(line: &'a str, mut problem: impl FnMut(Problem<'a>)) -> Self {
+        let mut opts = Options::default();
+        for word in line.split_ascii_whitespace() {
+            let (key, value) = match word.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (word, None),
+            };
+            let bad = |expected| Problem::BadValue {
+                key,
+                value: value.unwrap_or(""),
+                expected,
+            };
+            match (key, value) {
+                ("test", v) => opts.test = Some(v.unwrap_or("")),
+                ("log", Some(v)) => match parse_level(v) {
+                    Some(level) => opts.log = level,
+                    None => problem(bad("error, warn, info, debug or trace")),
+                },
+                ("lowmem", Some(v)) => match v.parse::<u32>() {
+                    Ok(mib)
+                        if (MIN_LOWMEM_MIB..=MAX_LOWMEM_MIB).contains(&mib) && mib % 4 == 0 =>
+                    {
+                        opts.lowmem_mib = Some(mib)
+                    }
+                    _ => problem(bad("a multiple of 4 MiB from 16 to 512")),
+                },
+                ("crash", Some(v)) => match parse_crash(v) {
+                    Some(c) => opts.crash = Some(c),
+                    None => problem(bad("panic, page-fault, triple-fault or hang")),
+                },
+                ("log" | "lowmem" | "crash", None) => problem(bad("a value after `=`")),
+                _ => problem(Problem::UnknownWord(word)),
+            }
+        }
+        opts
+    }
+}
+
+/// The kernel's arguments from a multiboot command line, whose first word is the image's
+/// path (QEMU and GRUB both put it there).
+pub fn kernel_arguments(multiboot_cmdline: &str) -> &str {
+    let line = multiboot_cmdline.trim_start();
+    match line.split_once(|c: char| c.is_ascii_whitespace()) {
+        Some((_, rest)) => rest.trim_start(),
+        None => "",
+    }
+}
+
+fn parse_level(v: &str) -> Option<LogLevel> {
+    Some(match v {
+        "error" => LogLevel::Error,
+        "warn" => LogLevel::Warn,
+        "info" => LogLevel::Info,
+        "debug" => LogLevel::Debug,
+        "trace" => LogLevel::Trace,
+        _ => return None,
+    })
+}
+
+fn parse_crash(v: &str) -> Option<Crash> {
+    Some(match v {
+        "panic" => Crash::Panic,
+        "page-fault" => Crash::PageFault,
+        "triple-fault" => Crash::TripleFault,
+        "hang" => Crash::Hang,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    fn parse(line: &str) -> (Options<'_>, Vec<Problem<'_>>) {
+        let mut problems = Vec::new();
+        let o = Options::parse(line, |p| problems.push(p));
+        (o, problems)
+    }
+
+    #[test]
+    fn empty_line_gives_defaults() {
+        assert_eq!(parse("   "), (Options::default(), Vec::new()));
+    }
+
+    #[test]
+    fn every_option() {
+        let (o, p) = parse("log=debug test=mm:: lowmem=64 crash=hang");
+        assert!(p.is_empty());
+        assert_eq!(o.log, LogLevel::Debug);
+        assert_eq!(o.test, Some("mm::"));
+        assert_eq!(o.lowmem_mib, Some(64));
+        assert_eq!(o.crash, Some(Crash::Hang));
+    }
+
+    #[test]
+    fn bare_test_runs_everything() {
+        assert_eq!(parse("test").0.test, Some(""));
+        assert_eq!(parse("log=warn").0.test, None);
+    }
+
+    #[test]
+    fn bad_words_are_reported_and_ignored() {
+        let (o, p) = parse("lowmem=7 log=loud frobnicate crash= lowmem=1024 lowmem");
+        assert_eq!(o, Options::default());
+        assert_eq!(p.len(), 6);
+        assert_eq!(p[2], Problem::UnknownWord("frobnicate"));
+        assert!(matches!(p[0], Problem::BadValue { key: "lowmem", value: "7", .. }));
+        assert!(p[1].to_string().contains("expected error, warn"));
+        assert!(matches!(p[5], Problem::BadValue { key: "lowmem", value: "", .. }));
+    }
+
+    #[test]
+    fn the_image_path_is_not_an_argument() {
+        assert_eq!(kernel_arguments("/boot/kernel.elf log=debug test"), "log=debug test");
+        assert_eq!(kernel_arguments("  kernel   test "), "test ");
+        assert_eq!(kernel_arguments("kernel"), "");
+        assert_eq!(kernel_arguments(""), "");
+    }
+
+    #[test]
+    fn later_words_win() {
+        assert_eq!(parse("log=error log=trace").0.log, LogLevel::Trace);
+    }
+}

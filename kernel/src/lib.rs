@@ -1,0 +1,23 @@
+//! The Tempest kernel. The portable modules (command line, boot information, physical
+//! ranges and zones) are unit-tested on the host; the rest runs on i386 only.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod cmdline;
+pub mod mm;
+
+#[cfg(target_arch = "x86")]
+pub mod boot;
+#[cfg(target_arch = "x86")]
+pub mod console;
+#[cfg(target_arch = "x86")]
+pub mod crash;
+#[cfg(target_arch = "x86")]
+pub mod ktest;
+#[cfg(target_arch = "x86")]
+pub mod panic;
+#[cfg(target_arch = "x86")]
+pub mod time;
+#[cfg(target_arch = "x86")]
+pub mod traps;

@@ -1,0 +1,14 @@
+//! Memory management: the boot information, physical frames, the kernel page directory,
+//! the heap.
+
+pub mod bootinfo;
+pub mod layout;
+pub mod ranges;
+pub mod zones;
+
+#[cfg(target_arch = "x86")]
+pub mod frames;
+#[cfg(target_arch = "x86")]
+pub mod heap;
+#[cfg(target_arch = "x86")]
+pub mod paging;
