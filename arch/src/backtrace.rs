@@ -12,7 +12,7 @@ pub const MAX_FRAMES: usize = 32;
 /// move up the stack, so a corrupt chain ends the walk instead of faulting.
 pub fn walk(mut ebp: usize, mut f: impl FnMut(usize)) {
     for _ in 0..MAX_FRAMES {
-        if ebp < KERNEL_BASE || ebp >= STACK_LIMIT - 8 || ebp % 4 != 0 {
+        if !(KERNEL_BASE..STACK_LIMIT - 8).contains(&ebp) || !ebp.is_multiple_of(4) {
             return;
         }
         // SAFETY: `ebp` lies in the direct map (checked above), where every kernel stack

@@ -38,10 +38,7 @@ pub const fn flat(access: u8) -> u64 {
 pub const fn interrupt_gate(handler: u32, selector: u16, dpl: u8) -> u64 {
     let handler = handler as u64;
     let type_attr = 0x8E | ((dpl as u64 & 3) << 5);
-    (handler & 0xFFFF)
-        | ((selector as u64) << 16)
-        | (type_attr << 40)
-        | ((handler >> 16) << 48)
+    (handler & 0xFFFF) | ((selector as u64) << 16) | (type_attr << 40) | ((handler >> 16) << 48)
 }
 
 #[cfg(test)]

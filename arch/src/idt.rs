@@ -31,7 +31,11 @@ pub unsafe fn init() {
     // SAFETY: per the contract nobody else reads or writes the table yet.
     let table = unsafe { &mut *IDT.0.get() };
     for (vector, gate) in table.iter_mut().enumerate() {
-        let dpl = if vector == usize::from(SYSCALL_VECTOR) { 3 } else { 0 };
+        let dpl = if vector == usize::from(SYSCALL_VECTOR) {
+            3
+        } else {
+            0
+        };
         *gate = interrupt_gate(crate::trap::stub_address(vector) as u32, KERNEL_CS, dpl);
     }
     // SAFETY: the table is complete.

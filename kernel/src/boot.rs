@@ -51,7 +51,10 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         Err(e) => panic!("cannot use the boot information: {e}"),
     };
     if info.cmdline_truncated {
-        log::warn!("command line longer than {} bytes, cut", crate::mm::bootinfo::CMDLINE_MAX);
+        log::warn!(
+            "command line longer than {} bytes, cut",
+            crate::mm::bootinfo::CMDLINE_MAX
+        );
     }
     let args = kernel_arguments(info.cmdline());
     let opts = Options::parse(args, |p| log::warn!("{p}"));
@@ -59,7 +62,10 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     info!("Tempest booting, command line `{args}`");
 
     let cpu = arch::cpu::features();
-    info!("cpu: pse={} pge={} tsc={} apic={} x2apic={}", cpu.pse, cpu.pge, cpu.tsc, cpu.apic, cpu.x2apic);
+    info!(
+        "cpu: pse={} pge={} tsc={} apic={} x2apic={}",
+        cpu.pse, cpu.pge, cpu.tsc, cpu.apic, cpu.x2apic
+    );
     let lowmem_end = setup_memory(info, &opts, cpu);
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
@@ -77,7 +83,10 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
 /// Paging, frames and heap from the boot information. Returns the end of lowmem.
 fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -> u64 {
     if info.ignored_above_4g > 0 {
-        info!("ignoring {} MiB of RAM above 4 GiB (no PAE)", info.ignored_above_4g >> 20);
+        info!(
+            "ignoring {} MiB of RAM above 4 GiB (no PAE)",
+            info.ignored_above_4g >> 20
+        );
     }
     for m in info.modules() {
         info!("module `{}` at {:#x}..{:#x}", m.name(), m.start, m.end);
@@ -89,7 +98,9 @@ fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -
     if let Some(mib) = opts.lowmem_mib {
         lowmem_end = lowmem_end.min(u64::from(mib) << 20);
     }
-    let mut free = info.free_ram().unwrap_or_else(|e| panic!("memory map: {e}"));
+    let mut free = info
+        .free_ram()
+        .unwrap_or_else(|e| panic!("memory map: {e}"));
     unsafe extern "C" {
         static __kernel_start: u8;
         static __kernel_end: u8;
@@ -98,7 +109,8 @@ fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -
         virt_to_phys(core::ptr::addr_of!(__kernel_start) as usize),
         virt_to_phys(core::ptr::addr_of!(__kernel_end) as usize),
     );
-    free.remove(image.0, image.1).unwrap_or_else(|e| panic!("memory map: {e}"));
+    free.remove(image.0, image.1)
+        .unwrap_or_else(|e| panic!("memory map: {e}"));
     info!(
         "memory: {} MiB usable below 4 GiB, kernel image {:#x}..{:#x}",
         info.ram.total() >> 20,
@@ -133,9 +145,21 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         s.low_free,
         s.low_total
     );
-    kprintln!("  highmem        : {} of {} frames free", s.high_free, s.high_total);
-    kprintln!("  heap           : {} KiB of {} KiB used", heap_used >> 10, heap_size >> 10);
-    kprintln!("  entry->summary : {}.{:03} ms", boot_us / 1000, boot_us % 1000);
+    kprintln!(
+        "  highmem        : {} of {} frames free",
+        s.high_free,
+        s.high_total
+    );
+    kprintln!(
+        "  heap           : {} KiB of {} KiB used",
+        heap_used >> 10,
+        heap_size >> 10
+    );
+    kprintln!(
+        "  entry->summary : {}.{:03} ms",
+        boot_us / 1000,
+        boot_us % 1000
+    );
     kprintln!(
         "@@tempest {{\"event\":\"summary\",\"cpus\":1,\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"boot_us\":{}}}",
         lowmem_end >> 20,

@@ -5,7 +5,7 @@
 //! | `log=LEVEL`     | `error`, `warn`, `info` (default), `debug`, `trace`         |
 //! | `test[=FILTER]` | run the in-kernel tests whose name contains FILTER          |
 //! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
-//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`        |
+//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test` |
 
 use core::fmt;
 
@@ -25,6 +25,8 @@ pub enum Crash {
     TripleFault,
     /// Spin forever with interrupts off.
     Hang,
+    /// Run the test harness over a built-in failing test (the harness's negative control).
+    FailingTest,
 }
 
 /// Log verbosity (mirrors `log::LevelFilter` without depending on it here).
@@ -77,7 +79,10 @@ impl fmt::Display for Problem<'_> {
                 key,
                 value,
                 expected,
-            } => write!(f, "bad value `{value}` for `{key}`: expected {expected} (ignored)"),
+            } => write!(
+                f,
+                "bad value `{value}` for `{key}`: expected {expected} (ignored)"
+            ),
         }
     }
 }
@@ -104,7 +109,8 @@ impl<'a> Options<'a> {
                 },
                 ("lowmem", Some(v)) => match v.parse::<u32>() {
                     Ok(mib)
-                        if (MIN_LOWMEM_MIB..=MAX_LOWMEM_MIB).contains(&mib) && mib % 4 == 0 =>
+                        if (MIN_LOWMEM_MIB..=MAX_LOWMEM_MIB).contains(&mib)
+                            && mib.is_multiple_of(4) =>
                     {
                         opts.lowmem_mib = Some(mib)
                     }
@@ -112,7 +118,7 @@ impl<'a> Options<'a> {
                 },
                 ("crash", Some(v)) => match parse_crash(v) {
                     Some(c) => opts.crash = Some(c),
-                    None => problem(bad("panic, page-fault, triple-fault or hang")),
+                    None => problem(bad("panic, page-fault, triple-fault, hang or failing-test")),
                 },
                 ("log" | "lowmem" | "crash", None) => problem(bad("a value after `=`")),
                 _ => problem(Problem::UnknownWord(word)),
@@ -149,6 +155,7 @@ fn parse_crash(v: &str) -> Option<Crash> {
         "page-fault" => Crash::PageFault,
         "triple-fault" => Crash::TripleFault,
         "hang" => Crash::Hang,
+        "failing-test" => Crash::FailingTest,
         _ => return None,
     })
 }
@@ -191,14 +198,31 @@ mod tests {
         assert_eq!(o, Options::default());
         assert_eq!(p.len(), 6);
         assert_eq!(p[2], Problem::UnknownWord("frobnicate"));
-        assert!(matches!(p[0], Problem::BadValue { key: "lowmem", value: "7", .. }));
+        assert!(matches!(
+            p[0],
+            Problem::BadValue {
+                key: "lowmem",
+                value: "7",
+                ..
+            }
+        ));
         assert!(p[1].to_string().contains("expected error, warn"));
-        assert!(matches!(p[5], Problem::BadValue { key: "lowmem", value: "", .. }));
+        assert!(matches!(
+            p[5],
+            Problem::BadValue {
+                key: "lowmem",
+                value: "",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn the_image_path_is_not_an_argument() {
-        assert_eq!(kernel_arguments("/boot/kernel.elf log=debug test"), "log=debug test");
+        assert_eq!(
+            kernel_arguments("/boot/kernel.elf log=debug test"),
+            "log=debug test"
+        );
         assert_eq!(kernel_arguments("  kernel   test "), "test ");
         assert_eq!(kernel_arguments("kernel"), "");
         assert_eq!(kernel_arguments(""), "");

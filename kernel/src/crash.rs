@@ -11,6 +11,7 @@ pub fn trigger(kind: Crash) -> ! {
         Crash::PageFault => deliberate_page_fault(),
         Crash::TripleFault => deliberate_triple_fault(),
         Crash::Hang => deliberate_hang(),
+        Crash::FailingTest => crate::ktest::run_failing_selfcheck(),
     }
 }
 

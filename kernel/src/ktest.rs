@@ -16,6 +16,7 @@
 
 use crate::kprintln;
 use alloc::string::String;
+use alloc::vec::Vec;
 use arch::qemu_exit::{Verdict, exit};
 use core::panic::Location;
 
@@ -98,7 +99,10 @@ macro_rules! check_eq {
             (l, r) => $crate::check!(
                 *l == *r,
                 "check_eq failed: {} == {}\n      left: {:?}\n     right: {:?}",
-                stringify!($left), stringify!($right), l, r
+                stringify!($left),
+                stringify!($right),
+                l,
+                r
             ),
         }
     };
@@ -106,17 +110,44 @@ macro_rules! check_eq {
 
 /// Runs every test whose name contains `filter` and ends the run with the verdict.
 pub fn run(filter: &str) -> ! {
-    let selected: alloc::vec::Vec<_> = KERNEL_TESTS
+    let selected: Vec<_> = KERNEL_TESTS
         .iter()
         .map(|t| (t.name(), t.run))
         .filter(|(name, _)| name.contains(filter))
         .collect();
-    let total = selected.len();
     kprintln!(
-        "running {total} kernel tests ({} filtered out)",
-        KERNEL_TESTS.len() - total
+        "running {} kernel tests ({} filtered out)",
+        selected.len(),
+        KERNEL_TESTS.len() - selected.len()
     );
-    let mut failures = alloc::vec::Vec::new();
+    run_selected(selected)
+}
+
+/// The harness's negative control (`crash=failing-test`): one test that passes and one
+/// that fails, through the same code path as the real suite, so the runner's tests can
+/// show that a failure is reported by name and fails the run.
+pub fn run_failing_selfcheck() -> ! {
+    fn passes() -> TestResult {
+        crate::check_eq!(1 + 1, 2);
+        Ok(())
+    }
+    fn fails() -> TestResult {
+        crate::check_eq!(1 + 1, 3);
+        Ok(())
+    }
+    kprintln!("running 2 harness self-check tests");
+    run_selected(alloc::vec![
+        (
+            String::from("ktest::selfcheck::passes"),
+            passes as fn() -> TestResult
+        ),
+        (String::from("ktest::selfcheck::fails"), fails),
+    ])
+}
+
+fn run_selected(selected: Vec<(String, fn() -> TestResult)>) -> ! {
+    let total = selected.len();
+    let mut failures = Vec::new();
     for (name, run) in selected {
         crate::kprint!("test {name} ... ");
         match run() {
@@ -130,11 +161,20 @@ pub fn run(filter: &str) -> ! {
     if !failures.is_empty() {
         kprintln!("\nfailures:");
         for (name, f) in &failures {
-            kprintln!("---- {name} ----\n    {}\n    at {}:{}", f.message, f.location.file(), f.location.line());
+            kprintln!(
+                "---- {name} ----\n    {}\n    at {}:{}",
+                f.message,
+                f.location.file(),
+                f.location.line()
+            );
         }
         kprintln!();
     }
-    kprintln!("{} passed, {} failed", total - failures.len(), failures.len());
+    kprintln!(
+        "{} passed, {} failed",
+        total - failures.len(),
+        failures.len()
+    );
     exit(if failures.is_empty() {
         Verdict::Success
     } else {

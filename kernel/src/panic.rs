@@ -34,7 +34,11 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     // SAFETY: this CPU stops below and no other CPU runs kernel code yet, so whoever held
     // the console lock will never use it again.
     unsafe { arch::serial::force_unlock() };
-    kprintln!("!!! KERNEL PANIC on cpu {}: {}", crate::console::cpu_id(), info.message());
+    kprintln!(
+        "!!! KERNEL PANIC on cpu {}: {}",
+        crate::console::cpu_id(),
+        info.message()
+    );
     if let Some(loc) = info.location() {
         kprintln!("!!!   at {}:{}:{}", loc.file(), loc.line(), loc.column());
     }

@@ -43,10 +43,18 @@ fn report_and_stop(f: &TrapFrame) -> ! {
         f.vector,
         f.error_code
     );
-    kprintln!("!!!   eip={:#010x} cs={:#06x} eflags={:#010x}", f.eip, f.cs, f.eflags);
+    kprintln!(
+        "!!!   eip={:#010x} cs={:#06x} eflags={:#010x}",
+        f.eip,
+        f.cs,
+        f.eflags
+    );
     kprintln!(
         "!!!   eax={:#010x} ebx={:#010x} ecx={:#010x} edx={:#010x}",
-        f.eax, f.ebx, f.ecx, f.edx
+        f.eax,
+        f.ebx,
+        f.ecx,
+        f.edx
     );
     kprintln!(
         "!!!   esi={:#010x} edi={:#010x} ebp={:#010x} esp={:#010x}",
@@ -57,7 +65,10 @@ fn report_and_stop(f: &TrapFrame) -> ! {
     );
     kprintln!(
         "!!!   ds={:#06x} es={:#06x} fs={:#06x} gs={:#06x}",
-        f.ds, f.es, f.fs, f.gs
+        f.ds,
+        f.es,
+        f.fs,
+        f.gs
     );
     kprintln!(
         "!!!   cr0={:#010x} cr2={:#010x} cr3={:#010x} cr4={:#010x}",
@@ -70,12 +81,36 @@ fn report_and_stop(f: &TrapFrame) -> ! {
         let e = f.error_code;
         kprintln!(
             "!!!   page fault: {} {:#010x} ({}, {} mode)",
-            if e & 2 != 0 { "write to" } else if e & 16 != 0 { "fetch from" } else { "read of" },
+            if e & 2 != 0 {
+                "write to"
+            } else if e & 16 != 0 {
+                "fetch from"
+            } else {
+                "read of"
+            },
             arch::cpu::cr2(),
-            if e & 1 != 0 { "protection violation" } else { "page not present" },
+            if e & 1 != 0 {
+                "protection violation"
+            } else {
+                "page not present"
+            },
             if e & 4 != 0 { "user" } else { "kernel" }
         );
     }
     crate::panic::print_backtrace(Some(f.eip as usize), f.ebp as usize);
     exit(Verdict::Crash)
+}
+
+mod tests {
+    use super::*;
+    use crate::{check_eq, kernel_test};
+
+    kernel_test! {
+        fn breakpoint_is_caught_and_resumed() {
+            let before = breakpoints();
+            // SAFETY: int3 enters the breakpoint handler, which counts it and returns.
+            unsafe { core::arch::asm!("int3") };
+            check_eq!(breakpoints(), before + 1);
+        }
+    }
 }

@@ -192,7 +192,11 @@ mod tests {
     }
 
     /// Builds an image the way QEMU lays out multiboot info: entries are (base, len, type).
-    fn image(entries: &[(u64, u64, u32)], cmdline: Option<&str>, modules: &[(u32, u32)]) -> FakePhys {
+    fn image(
+        entries: &[(u64, u64, u32)],
+        cmdline: Option<&str>,
+        modules: &[(u32, u32)],
+    ) -> FakePhys {
         let mut img = vec![0u8; 0x2000];
         let mut flags = 1 << 6;
         put32(&mut img, INFO + 44, (entries.len() * 24) as u32);
@@ -252,7 +256,11 @@ mod tests {
 
     #[test]
     fn ram_above_4g_is_counted_and_ignored() {
-        let map = [(0x100000, 0xbff00000, 1), (0x1_0000_0000, 0x4000_0000, 1), (0xc000_0000, 0x4000_0000, 2)];
+        let map = [
+            (0x100000, 0xbff00000, 1),
+            (0x1_0000_0000, 0x4000_0000, 1),
+            (0xc000_0000, 0x4000_0000, 2),
+        ];
         let mut phys = image(&map, None, &[]);
         let info = BootInfo::parse(INFO as u64, &mut phys).unwrap();
         assert_eq!(info.ignored_above_4g, 0x4000_0000);
@@ -274,7 +282,10 @@ mod tests {
         let info = BootInfo::parse(INFO as u64, &mut phys).unwrap();
         assert_eq!(info.modules().len(), 1);
         assert_eq!(info.modules()[0].name(), "hello");
-        assert_eq!((info.modules()[0].start, info.modules()[0].end), (0x200000, 0x201234));
+        assert_eq!(
+            (info.modules()[0].start, info.modules()[0].end),
+            (0x200000, 0x201234)
+        );
         let free = info.free_ram().unwrap();
         // The module's last partial page is reserved too.
         assert_eq!(spans(&free), [(0x100000, 0x200000), (0x202000, 0x7fe0000)]);
@@ -286,7 +297,13 @@ mod tests {
         let mut raw = phys.0.to_vec();
         put32(&mut raw, INFO, 0);
         phys.0 = Vec::leak(raw);
-        assert_eq!(BootInfo::parse(INFO as u64, &mut phys).unwrap_err(), BootInfoError::NoMemoryMap);
-        assert_eq!(BootInfo::parse(0x10_0000, &mut phys).unwrap_err(), BootInfoError::Unreadable);
+        assert_eq!(
+            BootInfo::parse(INFO as u64, &mut phys).unwrap_err(),
+            BootInfoError::NoMemoryMap
+        );
+        assert_eq!(
+            BootInfo::parse(0x10_0000, &mut phys).unwrap_err(),
+            BootInfoError::Unreadable
+        );
     }
 }

@@ -50,7 +50,9 @@ pub unsafe fn init(mut free: RangeSet<64>, lowmem_end: u64) {
 /// # Safety
 /// `free` must hold only unused frames; the direct map must cover `below`.
 unsafe fn carve_words(free: &mut RangeSet<64>, words: usize, below: u64) -> &'static mut [u32] {
-    let bytes = ((words * 4) as u64).next_multiple_of(PAGE_SIZE as u64).max(PAGE_SIZE as u64);
+    let bytes = ((words * 4) as u64)
+        .next_multiple_of(PAGE_SIZE as u64)
+        .max(PAGE_SIZE as u64);
     let pa = free
         .take(bytes, PAGE_SIZE as u64, below)
         .expect("no lowmem left for the frame bitmaps");
@@ -59,7 +61,10 @@ unsafe fn carve_words(free: &mut RangeSet<64>, words: usize, below: u64) -> &'st
 }
 
 fn with<R>(f: impl FnOnce(&mut PhysFrames) -> R) -> R {
-    f(FRAMES.lock().as_mut().expect("frame allocator not initialized"))
+    f(FRAMES
+        .lock()
+        .as_mut()
+        .expect("frame allocator not initialized"))
 }
 
 /// A frame reachable through the direct map.

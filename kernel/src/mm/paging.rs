@@ -43,7 +43,7 @@ pub unsafe fn table_at(pa: u64) -> &'static mut PageTable {
 /// Boot CPU, once, while the boot page tables are live; `free` must hold only frames
 /// nobody uses.
 pub unsafe fn init(lowmem_end: u64, cpu: Features, free: &mut RangeSet<64>) {
-    assert!(lowmem_end % LARGE_PAGE_SIZE as u64 == 0 && lowmem_end >= BOOT_MAPPED);
+    assert!(lowmem_end.is_multiple_of(LARGE_PAGE_SIZE as u64) && lowmem_end >= BOOT_MAPPED);
     let large_pdes = (lowmem_end / LARGE_PAGE_SIZE as u64) as usize;
     let tables = (ENTRIES - KERNEL_PDE_FIRST) - if cpu.pse { large_pdes } else { 0 };
     let bytes = ((tables + 1) * PAGE_SIZE) as u64;
@@ -87,7 +87,11 @@ pub unsafe fn init(lowmem_end: u64, cpu: Features, free: &mut RangeSet<64>) {
     log::info!(
         "paging: kernel directory at {base:#x}, direct map 0..{} MiB ({}), {tables} kernel page tables",
         lowmem_end >> 20,
-        if cpu.pse { "4 MiB pages" } else { "4 KiB pages" }
+        if cpu.pse {
+            "4 MiB pages"
+        } else {
+            "4 KiB pages"
+        }
     );
 }
 

@@ -105,8 +105,14 @@ impl<const N: usize> RangeSet<N> {
                 i += 1;
                 continue;
             }
-            let left = Range { start: r.start, end: start };
-            let right = Range { start: end, end: r.end };
+            let left = Range {
+                start: r.start,
+                end: start,
+            };
+            let right = Range {
+                start: end,
+                end: r.end,
+            };
             self.remove_at(i);
             if !right.is_empty() {
                 self.insert_at(i, right)?;
@@ -223,7 +229,10 @@ mod tests {
         s.add(0x5000, 0x9000).unwrap();
         s.align_inward(0x1000);
         assert_eq!(spans(&s), [(0x1000, 0x2000), (0x5000, 0x9000)]);
-        assert_eq!(spans(&s.clip(0x1800, 0x6000)), [(0x1800, 0x2000), (0x5000, 0x6000)]);
+        assert_eq!(
+            spans(&s.clip(0x1800, 0x6000)),
+            [(0x1800, 0x2000), (0x5000, 0x6000)]
+        );
     }
 
     #[test]

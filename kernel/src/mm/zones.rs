@@ -130,7 +130,10 @@ impl Zone {
                 return Some(Frame(self.first + w as u32 * 32 + bit));
             }
         }
-        unreachable!("free count says {} frames are free, bitmap has none", self.free)
+        unreachable!(
+            "free count says {} frames are free, bitmap has none",
+            self.free
+        )
     }
 
     /// Returns a frame taken with `alloc`.
@@ -204,7 +207,10 @@ mod tests {
         assert_eq!(z.free_frames(), 40 + 16);
         let mut seen = BTreeSet::new();
         while let Some(f) = z.alloc() {
-            assert!((260..300).contains(&f.0) || (340..356).contains(&f.0), "{f:?}");
+            assert!(
+                (260..300).contains(&f.0) || (340..356).contains(&f.0),
+                "{f:?}"
+            );
             assert!(seen.insert(f), "{f:?} handed out twice");
         }
         assert_eq!(seen.len(), 56);
@@ -220,7 +226,11 @@ mod tests {
         assert_eq!(z.free(f), Ok(()));
         assert_eq!(z.free(f), Err(FreeError::DoubleFree(f)));
         assert_eq!(z.free(Frame(64)), Err(FreeError::NotInZone(Frame(64))));
-        assert_eq!(z.free(Frame(5)), Ok(()), "a never-released frame may be donated later");
+        assert_eq!(
+            z.free(Frame(5)),
+            Ok(()),
+            "a never-released frame may be donated later"
+        );
     }
 
     #[test]

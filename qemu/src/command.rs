@@ -1,0 +1,250 @@
+//! The QEMU machine description and the `qemu-system-i386` command line built from it.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The QEMU binary the runner uses.
+pub const QEMU_BINARY: &str = "qemu-system-i386";
+
+/// I/O port of the `isa-debug-exit` device the kernel writes its verdict to.
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// TCP port of the gdb stub started by `-s`.
+pub const GDB_PORT: u16 = 1234;
+
+/// How QEMU executes guest code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation through /dev/kvm, with a plain 32-bit CPU model.
+    Kvm,
+    /// QEMU's software emulator.
+    Tcg,
+}
+
+impl Accel {
+    /// The QEMU arguments selecting this accelerator (and the CPU model for KVM).
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            Accel::Kvm => &["-accel", "kvm", "-cpu", "qemu32"],
+            Accel::Tcg => &["-accel", "tcg"],
+        }
+    }
+}
+
+/// The emulated PC chipset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Machine {
+    /// i440FX + PIIX3 (QEMU's default `pc`).
+    Pc,
+    /// Q35 + ICH9.
+    Q35,
+}
+
+impl Machine {
+    /// The value of QEMU's `-M` option.
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Pc => "pc",
+            Machine::Q35 => "q35",
+        }
+    }
+}
+
+/// Everything needed to start one QEMU instance booting the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QemuConfig {
+    /// The QEMU executable (default: [`QEMU_BINARY`], looked up on PATH).
+    pub qemu: PathBuf,
+    /// The multiboot kernel ELF passed to `-kernel`.
+    pub kernel: PathBuf,
+    /// The kernel command line passed to `-append`.
+    pub cmdline: String,
+    /// Chipset.
+    pub machine: Machine,
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    /// Number of CPUs.
+    pub smp: u32,
+    /// Accelerator (already resolved: no "auto" here).
+    pub accel: Accel,
+    /// Start halted with the gdb stub on tcp::1234 (`-s -S`).
+    pub gdb: bool,
+    /// Multiboot modules, passed as one comma-separated `-initrd` (omitted when empty).
+    pub initrd: Vec<PathBuf>,
+}
+
+impl QemuConfig {
+    /// A configuration with the runner's defaults: `pc`, 128 MiB, 1 CPU, no gdb, no modules.
+    pub fn new(kernel: impl Into<PathBuf>, cmdline: impl Into<String>, accel: Accel) -> Self {
+        QemuConfig {
+            qemu: PathBuf::from(QEMU_BINARY),
+            kernel: kernel.into(),
+            cmdline: cmdline.into(),
+            machine: Machine::Pc,
+            memory_mib: 128,
+            smp: 1,
+            accel,
+            gdb: false,
+            initrd: Vec::new(),
+        }
+    }
+
+    /// The arguments after the program name.
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut push = |a: &dyn AsRef<OsStr>| args.push(a.as_ref().to_owned());
+        push(&"-kernel");
+        push(&self.kernel);
+        push(&"-append");
+        push(&self.cmdline);
+        if !self.initrd.is_empty() {
+            push(&"-initrd");
+            push(&join_initrd(&self.initrd));
+        }
+        push(&"-M");
+        push(&self.machine.name());
+        push(&"-m");
+        push(&self.memory_mib.to_string());
+        push(&"-smp");
+        push(&self.smp.to_string());
+        for a in self.accel.args() {
+            push(a);
+        }
+        for a in [
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+            "-no-reboot",
+            "-device",
+        ] {
+            push(&a);
+        }
+        push(&format!(
+            "isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=4"
+        ));
+        if self.gdb {
+            push(&"-s");
+            push(&"-S");
+        }
+        args
+    }
+
+    /// A plain [`Command`] for this configuration (program and arguments only; [`crate::run::run`]
+    /// sets up stdio and the parent-death signal).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.qemu);
+        cmd.args(self.args());
+        cmd
+    }
+
+    /// The command line, shell-quoted so it can be copied into a terminal.
+    pub fn shell_line(&self) -> String {
+        std::iter::once(self.qemu.as_os_str().to_owned())
+            .chain(self.args())
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The command to attach gdb to a `gdb: true` run.
+    pub fn gdb_attach_line(&self) -> String {
+        let kernel = std::path::absolute(&self.kernel).unwrap_or_else(|_| self.kernel.clone());
+        format!(
+            "gdb {} -ex 'target remote :{GDB_PORT}'",
+            shell_quote(&kernel.to_string_lossy())
+        )
+    }
+}
+
+/// Joins module paths for `-initrd`; QEMU splits on `,`, so commas inside a path are doubled.
+pub fn join_initrd(modules: &[PathBuf]) -> OsString {
+    let parts: Vec<String> = modules
+        .iter()
+        .map(|m| m.to_string_lossy().replace(',', ",,"))
+        .collect();
+    OsString::from(parts.join(","))
+}
+
+/// Quotes `s` for a POSIX shell (unchanged when it only has harmless characters).
+pub fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-+=:,./@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(cfg: &QemuConfig) -> Vec<String> {
+        cfg.args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn tcg_defaults() {
+        let cfg = QemuConfig::new("/k/kernel", "", Accel::Tcg);
+        assert_eq!(
+            strings(&cfg).join(" "),
+            "-kernel /k/kernel -append  -M pc -m 128 -smp 1 -accel tcg -display none \
+             -serial stdio -monitor none -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4"
+        );
+    }
+
+    #[test]
+    fn kvm_uses_qemu32() {
+        let mut cfg = QemuConfig::new("k", "test", Accel::Kvm);
+        cfg.machine = Machine::Q35;
+        cfg.smp = 4;
+        cfg.memory_mib = 256;
+        let args = strings(&cfg);
+        let joined = args.join(" ");
+        assert!(joined.contains("-accel kvm -cpu qemu32"), "{joined}");
+        assert!(joined.contains("-M q35 -m 256 -smp 4"), "{joined}");
+        assert!(!joined.contains("tcg"));
+        assert!(!args.contains(&"-initrd".to_owned()));
+        assert!(!args.contains(&"-S".to_owned()));
+    }
+
+    #[test]
+    fn initrd_joined_with_commas() {
+        let mut cfg = QemuConfig::new("k", "", Accel::Tcg);
+        cfg.initrd = vec!["a.elf".into(), "/x/b.elf".into(), "odd,name".into()];
+        let args = strings(&cfg);
+        let i = args.iter().position(|a| a == "-initrd").unwrap();
+        assert_eq!(args[i + 1], "a.elf,/x/b.elf,odd,,name");
+    }
+
+    #[test]
+    fn gdb_flags_and_hint() {
+        let mut cfg = QemuConfig::new("/abs/kernel", "", Accel::Kvm);
+        cfg.gdb = true;
+        let args = strings(&cfg);
+        assert_eq!(&args[args.len() - 2..], ["-s", "-S"]);
+        assert_eq!(
+            cfg.gdb_attach_line(),
+            "gdb /abs/kernel -ex 'target remote :1234'"
+        );
+    }
+
+    #[test]
+    fn shell_line_quotes() {
+        let cfg = QemuConfig::new("/k", "test=mm::alloc x='y'", Accel::Tcg);
+        let line = cfg.shell_line();
+        assert!(line.starts_with("qemu-system-i386 -kernel /k -append "));
+        assert!(line.contains(r"'test=mm::alloc x='\''y'\'''"), "{line}");
+        let empty = QemuConfig::new("/k", "", Accel::Tcg).shell_line();
+        assert!(empty.contains("-append '' -M"), "{empty}");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+    }
+}

@@ -1,0 +1,114 @@
+//! `cargo qemu`: build Tempest, boot it in QEMU, stream the serial console and report a verdict.
+//!
+//! Serial output (with symbolized backtraces) goes to stdout; the runner's own messages, all
+//! starting with `tempest: `, go to stderr, the last one being the verdict. The exit status
+//! is [`qemu::Outcome::exit_code`] (5 for errors before or around the run).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use qemu::options::Cli;
+use qemu::symbolize::{BacktraceAnnotator, Symbolizer};
+use qemu::{Outcome, QemuConfig, RunOptions, build, provision, run};
+
+/// Exit status for usage errors, build failures and other runner errors.
+const EXIT_ERROR: u8 = 5;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS; // --help, --version
+            }
+            eprintln!("tempest: error: invalid command line");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    match boot(&cli) {
+        Ok(outcome) => {
+            eprintln!("{outcome}");
+            ExitCode::from(outcome.exit_code() as u8)
+        }
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("tempest: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Provisions, builds, runs and classifies; the caller prints the verdict.
+fn boot(cli: &Cli) -> Result<Outcome> {
+    let root = build::workspace_root();
+    let cmdline = cli.kernel_cmdline()?;
+    provision::ensure_target(&root)?;
+    let qemu_path = provision::ensure_qemu()?;
+    let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
+    eprintln!("tempest: {note}");
+
+    let kernel = build::build_kernel(&root)?;
+
+    let mut config = QemuConfig::new(kernel, cmdline, accel);
+    config.qemu = qemu_path;
+    config.machine = cli.machine;
+    config.memory_mib = cli.memory;
+    config.smp = cli.smp;
+    config.gdb = cli.gdb;
+    let shell_line = config.shell_line();
+    if cli.verbose {
+        eprintln!("tempest: {shell_line}");
+    }
+    if cli.gdb {
+        eprintln!(
+            "tempest: QEMU is halted with a gdb stub on tcp::1234; attach with:\n    {}",
+            config.gdb_attach_line()
+        );
+    }
+
+    let symbolizer = Symbolizer::new(&config.kernel, &root)
+        .inspect_err(|e| eprintln!("tempest: warning: backtraces will not be symbolized: {e:#}"))
+        .ok();
+    let mut annotator = BacktraceAnnotator::new(symbolizer);
+    let opts = RunOptions {
+        timeout: cli.run_timeout(),
+        echo: true,
+    };
+    let result = run::run(config.command(), &opts, &mut |line| {
+        annotator.annotate(line)
+    });
+    let _ = std::io::stdout().flush();
+    let result = match result {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("tempest: {shell_line}");
+            return Err(e);
+        }
+    };
+
+    let outcome = result.outcome();
+    let stderr = result.stderr.trim_end();
+    if !stderr.is_empty() && (cli.verbose || matches!(outcome, Outcome::Error { .. })) {
+        eprintln!("tempest: QEMU stderr:");
+        for line in stderr.lines() {
+            eprintln!("    {line}");
+        }
+    }
+    if matches!(outcome, Outcome::GuestReset | Outcome::Timeout { .. }) {
+        if result.tail.is_empty() {
+            eprintln!("tempest: no serial output");
+        } else {
+            eprintln!("tempest: last {} serial line(s):", result.tail.len());
+            for line in &result.tail {
+                eprintln!("  | {line}");
+            }
+        }
+    }
+    if !cli.verbose && !matches!(outcome, Outcome::Success | Outcome::TestsFailed { .. }) {
+        eprintln!("tempest: QEMU command: {shell_line}");
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,186 @@
+//! Command-line options of `cargo qemu` and the kernel command line derived from them.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::command::Machine;
+
+/// Boot Tempest in QEMU (`cargo qemu`), or run its in-kernel tests (`cargo qemu test`).
+///
+/// Exit status: 0 success, 1 test failures, 2 kernel panic or exception, 3 guest reset
+/// (triple fault), 4 timeout, 5 any other error (build, QEMU, usage).
+#[derive(Debug, Parser)]
+#[command(name = "cargo qemu", bin_name = "cargo qemu", version)]
+pub struct Cli {
+    /// Number of CPUs.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub smp: u32,
+
+    /// Guest RAM in MiB (above 3 GiB, QEMU puts the excess above 4 GiB).
+    #[arg(long, global = true, default_value_t = 128, value_parser = clap::value_parser!(u32).range(4..=65536))]
+    pub memory: u32,
+
+    /// Accelerator: `auto` uses KVM when /dev/kvm is usable (and not kvm-pvm), else TCG.
+    #[arg(long, global = true, value_enum, default_value_t = AccelChoice::Auto)]
+    pub accel: AccelChoice,
+
+    /// Emulated chipset.
+    #[arg(long, global = true, value_enum, default_value_t = Machine::Pc)]
+    pub machine: Machine,
+
+    /// Seconds to wait for the kernel's verdict before killing QEMU (0 = no limit).
+    #[arg(long, global = true, default_value_t = 120)]
+    pub timeout: u64,
+
+    /// Kernel command line (after `test`/`test=FILTER` in test mode).
+    #[arg(long, global = true, default_value = "", allow_hyphen_values = true)]
+    pub cmdline: String,
+
+    /// Start halted with a gdb stub on tcp::1234 (no timeout).
+    #[arg(long, global = true)]
+    pub gdb: bool,
+
+    /// Print the exact QEMU command line (and QEMU's stderr) even when the run succeeds.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Mode>,
+}
+
+/// What the kernel is asked to do.
+#[derive(Clone, Debug, PartialEq, Eq, Subcommand)]
+pub enum Mode {
+    /// Run the in-kernel tests (those whose name contains FILTER, if given).
+    Test {
+        /// Only run tests whose name contains this string.
+        filter: Option<String>,
+    },
+}
+
+/// The `--accel` choice before probing /dev/kvm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccelChoice {
+    /// KVM when /dev/kvm can be opened read-write, else TCG.
+    Auto,
+    /// KVM, or an error when it is unusable.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+impl Cli {
+    /// The kernel command line for this invocation.
+    pub fn kernel_cmdline(&self) -> Result<String> {
+        kernel_cmdline(self.command.as_ref(), &self.cmdline)
+    }
+
+    /// The run timeout: `None` for `--timeout 0` or `--gdb`.
+    pub fn run_timeout(&self) -> Option<Duration> {
+        (self.timeout != 0 && !self.gdb).then(|| Duration::from_secs(self.timeout))
+    }
+}
+
+/// Assembles the kernel command line: `test` or `test=FILTER` (test mode) followed by `extra`.
+pub fn kernel_cmdline(mode: Option<&Mode>, extra: &str) -> Result<String> {
+    let extra = extra.trim();
+    let head = match mode {
+        None => None,
+        Some(Mode::Test { filter: None }) => Some("test".to_owned()),
+        Some(Mode::Test {
+            filter: Some(filter),
+        }) => {
+            if filter.is_empty() {
+                Some("test".to_owned())
+            } else if filter.chars().any(char::is_whitespace) {
+                bail!("test filter {filter:?} must not contain whitespace");
+            } else {
+                Some(format!("test={filter}"))
+            }
+        }
+    };
+    Ok(match head {
+        None => extra.to_owned(),
+        Some(head) if extra.is_empty() => head,
+        Some(head) => format!("{head} {extra}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("qemu").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = parse(&[]);
+        assert_eq!(cli.smp, 1);
+        assert_eq!(cli.memory, 128);
+        assert_eq!(cli.accel, AccelChoice::Auto);
+        assert_eq!(cli.machine, Machine::Pc);
+        assert_eq!(cli.run_timeout(), Some(Duration::from_secs(120)));
+        assert!(!cli.gdb && !cli.verbose && cli.command.is_none());
+        assert_eq!(cli.kernel_cmdline().unwrap(), "");
+    }
+
+    #[test]
+    fn boot_cmdline_is_passed_through() {
+        let cli = parse(&["--cmdline", "-x log=debug"]);
+        assert_eq!(cli.kernel_cmdline().unwrap(), "-x log=debug");
+    }
+
+    #[test]
+    fn test_mode_prepends() {
+        assert_eq!(parse(&["test"]).kernel_cmdline().unwrap(), "test");
+        assert_eq!(
+            parse(&["--cmdline", "log=trace", "test"])
+                .kernel_cmdline()
+                .unwrap(),
+            "test log=trace"
+        );
+        assert_eq!(
+            parse(&["test", "mm::", "--cmdline", "a b"])
+                .kernel_cmdline()
+                .unwrap(),
+            "test=mm:: a b"
+        );
+        assert!(
+            kernel_cmdline(
+                Some(&Mode::Test {
+                    filter: Some("a b".into())
+                }),
+                ""
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn options_after_subcommand_and_ranges() {
+        let cli = parse(&["test", "--smp", "4", "--accel", "tcg", "--machine", "q35"]);
+        assert_eq!(
+            (cli.smp, cli.accel, cli.machine),
+            (4, AccelChoice::Tcg, Machine::Q35)
+        );
+        assert!(Cli::try_parse_from(["qemu", "--smp", "0"]).is_err());
+        assert!(Cli::try_parse_from(["qemu", "--smp", "65"]).is_err());
+        assert!(Cli::try_parse_from(["qemu", "--smp", "64"]).is_ok());
+        assert_eq!(parse(&["--memory", "5120"]).memory, 5120);
+        assert!(Cli::try_parse_from(["qemu", "--memory", "0"]).is_err());
+    }
+
+    #[test]
+    fn timeout_zero_and_gdb_disable_timeout() {
+        assert_eq!(parse(&["--timeout", "0"]).run_timeout(), None);
+        assert_eq!(parse(&["--gdb"]).run_timeout(), None);
+        assert_eq!(
+            parse(&["--timeout", "5"]).run_timeout(),
+            Some(Duration::from_secs(5))
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Provisioning of host tools (the i586 Rust target, QEMU) and choice of the accelerator.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::build::TARGET;
+use crate::command::{Accel, QEMU_BINARY};
+use crate::options::AccelChoice;
+
+/// The KVM device probed by `--accel auto`.
+pub const KVM_DEVICE: &str = "/dev/kvm";
+
+/// Adds the i586 target to the workspace's pinned toolchain when `rustup` lacks it.
+///
+/// Runs in `root` so that rust-toolchain.toml selects the toolchain. Without rustup
+/// nothing is checked (the build reports a missing target itself).
+pub fn ensure_target(root: &Path) -> Result<()> {
+    let listed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output();
+    let output = match listed {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => bail!("`rustup target list --installed` failed ({})", out.status),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).context("cannot run rustup"),
+    };
+    let installed = String::from_utf8_lossy(&output.stdout);
+    if installed.lines().any(|l| l.trim() == TARGET) {
+        return Ok(());
+    }
+    eprintln!("tempest: rustup target add {TARGET}");
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .current_dir(root)
+        .status()
+        .context("cannot run rustup")?;
+    if !status.success() {
+        bail!("`rustup target add {TARGET}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Makes sure `qemu-system-i386` is on PATH, installing Debian's `qemu-system-x86` as root.
+pub fn ensure_qemu() -> Result<PathBuf> {
+    if let Some(path) = find_on_path(QEMU_BINARY) {
+        return Ok(path);
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        bail!(
+            "{QEMU_BINARY} not found on PATH; install it with: sudo apt-get install qemu-system-x86"
+        );
+    }
+    eprintln!("tempest: {QEMU_BINARY} not found; installing qemu-system-x86 with apt-get");
+    run_apt(&["update"])?;
+    run_apt(&["install", "-y", "qemu-system-x86"])?;
+    find_on_path(QEMU_BINARY)
+        .with_context(|| format!("{QEMU_BINARY} still not on PATH after installing"))
+}
+
+fn run_apt(args: &[&str]) -> Result<()> {
+    eprintln!("tempest: apt-get {}", args.join(" "));
+    let status = Command::new("apt-get")
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::null())
+        .status()
+        .context("cannot run apt-get")?;
+    if !status.success() {
+        bail!("`apt-get {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The first executable file called `name` in a PATH directory.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// What probing /dev/kvm found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvmProbe {
+    /// /dev/kvm opens read-write.
+    Usable,
+    /// /dev/kvm opens, but this KVM cannot run Tempest properly; the reason follows
+    /// "/dev/kvm" in a sentence ("is ...").
+    Unsuitable(String),
+    /// /dev/kvm cannot be opened (the reason says why).
+    Unusable(String),
+}
+
+/// Loaded when /dev/kvm is PVM (a paravirtualised, nested KVM) rather than hardware KVM.
+const PVM_MODULE: &str = "/sys/module/kvm_pvm";
+
+/// Probes /dev/kvm: it must open read-write, and not be PVM, which only runs 64-bit guests
+/// well: a 32-bit guest boots in ~5 s, runs unpaged code very slowly and triple-faults when
+/// it enables (non-PAE) paging.
+pub fn probe_kvm() -> KvmProbe {
+    if let Err(e) = OpenOptions::new().read(true).write(true).open(KVM_DEVICE) {
+        return KvmProbe::Unusable(e.to_string());
+    }
+    if Path::new(PVM_MODULE).exists() {
+        return KvmProbe::Unsuitable("is kvm-pvm, which cannot run 32-bit paged guests".to_owned());
+    }
+    KvmProbe::Usable
+}
+
+/// Resolves `--accel` given the result of [`probe_kvm`], returning the accelerator and a
+/// one-line explanation (e.g. `accel=kvm (-cpu qemu32)`).
+pub fn resolve_accel(choice: AccelChoice, kvm: KvmProbe) -> Result<(Accel, String)> {
+    Ok(match (choice, kvm) {
+        (AccelChoice::Tcg, _) => (Accel::Tcg, "accel=tcg (requested)".to_owned()),
+        (AccelChoice::Kvm | AccelChoice::Auto, KvmProbe::Usable) => {
+            (Accel::Kvm, "accel=kvm (-cpu qemu32)".to_owned())
+        }
+        (AccelChoice::Kvm, KvmProbe::Unsuitable(why)) => (
+            Accel::Kvm,
+            format!("accel=kvm (-cpu qemu32; warning: {KVM_DEVICE} {why})"),
+        ),
+        (AccelChoice::Kvm, KvmProbe::Unusable(why)) => {
+            bail!("--accel kvm requested but {KVM_DEVICE} is not usable: {why}")
+        }
+        (AccelChoice::Auto, KvmProbe::Unsuitable(why)) => {
+            (Accel::Tcg, format!("accel=tcg ({KVM_DEVICE} {why})"))
+        }
+        (AccelChoice::Auto, KvmProbe::Unusable(why)) => (
+            Accel::Tcg,
+            format!("accel=tcg ({KVM_DEVICE} not usable: {why})"),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accel_resolution() {
+        let no = || KvmProbe::Unusable("Permission denied (os error 13)".to_owned());
+        let pvm = || KvmProbe::Unsuitable("is kvm-pvm".to_owned());
+        let (a, msg) = resolve_accel(AccelChoice::Auto, KvmProbe::Usable).unwrap();
+        assert_eq!((a, msg.as_str()), (Accel::Kvm, "accel=kvm (-cpu qemu32)"));
+        let (a, msg) = resolve_accel(AccelChoice::Auto, no()).unwrap();
+        assert_eq!(a, Accel::Tcg);
+        assert_eq!(
+            msg,
+            "accel=tcg (/dev/kvm not usable: Permission denied (os error 13))"
+        );
+        let (a, msg) = resolve_accel(AccelChoice::Auto, pvm()).unwrap();
+        assert_eq!(
+            (a, msg.as_str()),
+            (Accel::Tcg, "accel=tcg (/dev/kvm is kvm-pvm)")
+        );
+        let (a, msg) = resolve_accel(AccelChoice::Kvm, pvm()).unwrap();
+        assert_eq!(a, Accel::Kvm);
+        assert!(msg.contains("warning"), "{msg}");
+        assert_eq!(
+            resolve_accel(AccelChoice::Tcg, KvmProbe::Usable).unwrap().0,
+            Accel::Tcg
+        );
+        let err = resolve_accel(AccelChoice::Kvm, no()).unwrap_err();
+        assert!(err.to_string().contains("Permission denied"), "{err}");
+    }
+
+    #[test]
+    fn path_lookup() {
+        assert!(find_on_path("sh").is_some());
+        assert!(find_on_path("surely-not-a-real-binary-tempest").is_none());
+    }
+}

@@ -1,0 +1,197 @@
+//! Boots the real kernel under TCG through the `qemu` runner binary and checks that every
+//! kind of ending is reported as what it is. Each deliberate failure (`crash=...`) is the
+//! negative control of the protection the runner gives: a panic, an exception, a reset, a
+//! hang or a failed test must never read as success.
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// QEMU runs are serialized: on a 2-core machine parallel TCG guests starve each other
+/// and turn generous timeouts into flaky ones.
+static QEMU: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: i32,
+    out: String,
+    elapsed: Duration,
+}
+
+fn runner(args: &[&str]) -> Run {
+    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_qemu"))
+        .args(["--accel", "tcg"])
+        .args(args)
+        .output()
+        .expect("run the qemu runner");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: text,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn expect(run: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(
+        run.code, code,
+        "runner exit status\n--- output ---\n{}",
+        run.out
+    );
+    for n in needles {
+        assert!(
+            run.out.contains(n),
+            "output lacks `{n}`\n--- output ---\n{}",
+            run.out
+        );
+    }
+}
+
+#[test]
+fn kernel_test_suite_passes() {
+    let run = runner(&["--memory", "256", "test"]);
+    expect(
+        &run,
+        0,
+        &[
+            "test mm::frames::alloc_free ... ok",
+            " passed, 0 failed",
+            "tempest: success",
+        ],
+    );
+}
+
+#[test]
+fn kernel_tests_pass_with_highmem_forced() {
+    // lowmem=16 leaves 240 MiB of a 256 MiB VM as highmem, so user frames come from it.
+    let run = runner(&["--memory", "256", "--cmdline", "lowmem=16", "test", "mm::"]);
+    expect(
+        &run,
+        0,
+        &[
+            "direct map 0..16 MiB",
+            "user_frames_come_from_highmem",
+            " passed, 0 failed",
+        ],
+    );
+}
+
+#[test]
+fn boot_on_four_cpus_ends_with_a_summary() {
+    let run = runner(&["--smp", "4"]);
+    expect(
+        &run,
+        0,
+        &[
+            "Tempest summary",
+            "@@tempest {\"event\":\"summary\"",
+            "tempest: success",
+        ],
+    );
+    let records = run
+        .out
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@tempest "))
+        .map(|j| serde_json::from_str::<serde_json::Value>(j).expect("record is JSON"))
+        .collect::<Vec<_>>();
+    assert_eq!(records.len(), 1, "{}", run.out);
+    let lowmem = records[0]["lowmem_frames_free"].as_u64().unwrap();
+    assert!(
+        lowmem > 20_000,
+        "a 128 MiB VM has more than 80 MiB of free lowmem: {lowmem}"
+    );
+    assert!(records[0]["boot_us"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn ram_above_4g_is_ignored_not_fatal() {
+    let run = runner(&["--memory", "5120"]);
+    expect(
+        &run,
+        0,
+        &["ignoring 2048 MiB of RAM above 4 GiB", "tempest: success"],
+    );
+}
+
+#[test]
+fn failed_kernel_test_fails_the_run_by_name() {
+    let run = runner(&["--cmdline", "crash=failing-test"]);
+    expect(
+        &run,
+        1,
+        &[
+            "test ktest::selfcheck::fails ... FAILED",
+            "1 passed, 1 failed",
+            "ktest::selfcheck::fails",
+        ],
+    );
+    assert!(!run.out.contains("tempest: success"), "{}", run.out);
+}
+
+#[test]
+fn panic_is_reported_with_a_symbolized_backtrace() {
+    let run = runner(&["--cmdline", "crash=panic"]);
+    expect(
+        &run,
+        2,
+        &[
+            "KERNEL PANIC on cpu 0: deliberate panic",
+            "kernel/src/crash.rs",
+        ],
+    );
+    // The host-side symbolizer names the function that panicked.
+    assert!(
+        run.out
+            .lines()
+            .any(|l| l.contains("deliberate_panic") && l.contains(" at ")),
+        "no symbolized frame names deliberate_panic\n{}",
+        run.out
+    );
+}
+
+#[test]
+fn page_fault_is_reported_with_registers_and_cr2() {
+    let run = runner(&["--cmdline", "crash=page-fault"]);
+    expect(
+        &run,
+        2,
+        &[
+            "Page Fault (#PF, vector 14)",
+            "cr2=0x00000010",
+            "read of 0x00000010 (page not present, kernel mode)",
+        ],
+    );
+    assert!(
+        run.out
+            .lines()
+            .any(|l| l.contains("deliberate_page_fault") && l.contains("crash.rs")),
+        "frame #0 is not symbolized to deliberate_page_fault\n{}",
+        run.out
+    );
+}
+
+#[test]
+fn triple_fault_is_a_reset_never_success() {
+    let run = runner(&["--cmdline", "crash=triple-fault"]);
+    expect(&run, 3, &["reset"]);
+    assert!(!run.out.contains("tempest: success"), "{}", run.out);
+}
+
+#[test]
+fn hang_is_a_timeout_within_the_limit() {
+    let run = runner(&["--timeout", "10", "--cmdline", "crash=hang"]);
+    expect(&run, 4, &["timeout", "crash=Hang requested"]);
+    // The build is already done by earlier tests or takes well under a minute; QEMU itself
+    // is killed at 10 s. The bound is generous on purpose: it checks that the runner stops
+    // the guest, not how fast.
+    assert!(
+        run.elapsed < Duration::from_secs(300),
+        "took {:?}",
+        run.elapsed
+    );
+}
