@@ -106,8 +106,8 @@ pub enum KvmProbe {
 const PVM_MODULE: &str = "/sys/module/kvm_pvm";
 
 /// Probes /dev/kvm: it must open read-write, and not be PVM, which only runs 64-bit guests
-/// well: a 32-bit guest boots in ~5 s, runs unpaged code very slowly and triple-faults when
-/// it enables (non-PAE) paging.
+/// well: a 32-bit guest boots in ~5 s, runs unpaged code very slowly and takes #GP (then a
+/// triple fault) when it turns paging on, with two-level and PAE paging alike.
 pub fn probe_kvm() -> KvmProbe {
     if let Err(e) = OpenOptions::new().read(true).write(true).open(KVM_DEVICE) {
         return KvmProbe::Unusable(e.to_string());

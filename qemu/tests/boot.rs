@@ -195,3 +195,64 @@ fn hang_is_a_timeout_within_the_limit() {
         run.elapsed
     );
 }
+
+#[test]
+fn gdb_mode_halts_until_a_debugger_continues() {
+    let Ok(gdb) = which("gdb") else {
+        eprintln!("SKIPPED gdb_mode_halts_until_a_debugger_continues: gdb is not installed");
+        return;
+    };
+    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qemu"))
+        .args(["--accel", "tcg", "--gdb"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the qemu runner");
+    // The runner prints the attach command once QEMU is up and halted.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut attach = String::new();
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
+        if line.trim_start().starts_with("gdb ") {
+            attach = line.trim().to_owned();
+            break;
+        }
+        line.clear();
+    }
+    assert!(
+        attach.contains("target remote :1234"),
+        "no attach line; last: {line}"
+    );
+    let elf = attach.split_whitespace().nth(1).unwrap().to_owned();
+    let session = Command::new(gdb)
+        .args(["-q", "-batch", &elf])
+        .args(["-ex", "target remote :1234"])
+        .args(["-ex", "hbreak kernel::boot::start"])
+        .args(["-ex", "continue"])
+        .args(["-ex", "bt 1"])
+        .args(["-ex", "continue"])
+        .output()
+        .expect("run gdb");
+    let gdb_out = String::from_utf8_lossy(&session.stdout);
+    assert!(
+        gdb_out.contains("kernel::boot::start"),
+        "gdb did not stop at boot::start:\n{gdb_out}"
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the run continued by gdb should succeed"
+    );
+}
+
+fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(tool))
+                .find(|p| p.is_file())
+        })
+        .ok_or(())
+}
