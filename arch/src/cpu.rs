@@ -155,3 +155,42 @@ pub fn halt_forever() -> ! {
         unsafe { x86::halt() }
     }
 }
+
+/// Interrupts off until dropped, then back to what they were: the guard behind every
+/// irq-safe lock.
+pub struct IrqGuard {
+    were_enabled: bool,
+}
+
+impl IrqGuard {
+    /// Disables interrupts, remembering whether they were on.
+    pub fn new() -> Self {
+        let were_enabled = interrupts_enabled();
+        disable_interrupts();
+        Self { were_enabled }
+    }
+}
+
+impl Default for IrqGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for IrqGuard {
+    fn drop(&mut self) {
+        if self.were_enabled {
+            // SAFETY: interrupts were enabled when the guard was made; restoring that
+            // state cannot break memory safety.
+            unsafe { x86::irq::enable() };
+        }
+    }
+}
+
+/// Waits for the next interrupt with interrupts enabled, then disables them again. The
+/// `sti; hlt` pair is atomic: an interrupt pending at `sti` still wakes the `hlt`.
+pub fn wait_for_interrupt() {
+    // SAFETY: enabling interrupts briefly in the idle path is the point; handlers run on
+    // this stack and return here.
+    unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+}

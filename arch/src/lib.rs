@@ -16,6 +16,8 @@ pub mod paging;
 #[cfg(target_arch = "x86")]
 pub mod backtrace;
 #[cfg(target_arch = "x86")]
+pub mod context;
+#[cfg(target_arch = "x86")]
 pub mod cpu;
 #[cfg(target_arch = "x86")]
 pub mod gdt;

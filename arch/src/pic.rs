@@ -1,9 +1,10 @@
-//! The legacy 8259 PICs: remapped away from the exception vectors and fully masked
-//! (Tempest takes interrupts through the local APIC).
+//! The legacy 8259 PICs: remapped away from the exception vectors (IRQ n at vector 0x20+n)
+//! and masked except for the lines the kernel asks for. Until the local APIC timer takes
+//! over (SMP bring-up), IRQ 0 (the PIT) drives the scheduler.
 
-use x86::io::outb;
+use x86::io::{inb, outb};
 
-/// First vector of the remapped master PIC (spurious IRQ 7 lands at 0x27).
+/// First vector of the remapped master PIC.
 pub const BASE: u8 = 0x20;
 
 /// Remaps both PICs to vectors 0x20-0x2f and masks every line.
@@ -24,4 +25,20 @@ pub unsafe fn remap_and_mask() {
         outb(0x21, 0xFF);
         outb(0xA1, 0xFF);
     }
+}
+
+/// Unmasks IRQ `irq` (0-7, master PIC).
+///
+/// # Safety
+/// A handler for vector `BASE + irq` must be ready.
+pub unsafe fn unmask(irq: u8) {
+    assert!(irq < 8);
+    // SAFETY: read-modify-write of the master's mask register.
+    unsafe { outb(0x21, inb(0x21) & !(1 << irq)) };
+}
+
+/// Acknowledges an interrupt from the master PIC.
+pub fn end_of_interrupt() {
+    // SAFETY: a non-specific EOI only tells the PIC the handler is done.
+    unsafe { outb(0x20, 0x20) };
 }

@@ -30,3 +30,17 @@ pub unsafe fn measure_tsc(ms: u32) -> u64 {
         crate::cpu::rdtsc() - start
     }
 }
+
+/// Programs channel 0 to interrupt (IRQ 0) `hz` times a second.
+///
+/// # Safety
+/// Ring 0; nothing else may use PIT channel 0.
+pub unsafe fn start_periodic(hz: u32) {
+    let divisor = (FREQUENCY_HZ / u64::from(hz.max(19))).min(0xFFFF) as u16;
+    // SAFETY: channel 0, lobyte/hibyte, mode 2 (rate generator).
+    unsafe {
+        outb(0x43, 0b0011_0100);
+        outb(0x40, divisor as u8);
+        outb(0x40, (divisor >> 8) as u8);
+    }
+}

@@ -16,6 +16,9 @@ pub enum Verdict {
     TestsFailed = 0x11,
     /// Kernel panic or unexpected exception (QEMU status 37).
     Crash = 0x12,
+    /// User programs ran, and some did not exit with the status expected of them (QEMU
+    /// status 39).
+    ProgramsFailed = 0x13,
 }
 
 /// Ends the run with `verdict`. Without the device (a real machine) the CPU halts.

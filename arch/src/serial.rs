@@ -23,6 +23,18 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Runs `f` with a writer of raw bytes to the console, holding the console for the whole
+/// call so that the bytes of one caller are not interleaved with anyone else's.
+pub fn with_byte_writer<R>(f: impl FnOnce(&mut dyn FnMut(&[u8])) -> R) -> R {
+    let mut port = PORT.lock();
+    let mut write = |bytes: &[u8]| {
+        if let Some(port) = port.as_mut() {
+            port.inner_mut().send_bytes_exact(bytes);
+        }
+    };
+    f(&mut write)
+}
+
 /// Releases the console lock unconditionally, so a panic report gets out even when the
 /// panicking code held it.
 ///

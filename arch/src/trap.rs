@@ -13,6 +13,9 @@
 //!   eax ecx edx ebx esp ebp esi edi   pushad
 //!   &frame                argument to the dispatcher      <- esp
 //! ```
+//!
+//! `trap_return` (the tail of `trap_common`) restores a frame and `iret`s; a new task's
+//! first switch lands there (see `context`).
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -133,6 +136,8 @@ trap_common:
     pushl %esp
     call arch_trap_dispatch
     addl $4, %esp
+    .global trap_return
+trap_return:
     popal
     popl %gs
     popl %fs

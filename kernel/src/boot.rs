@@ -76,8 +76,26 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if let Some(kind) = opts.crash {
         crate::crash::trigger(kind);
     }
+    let frames_before = frames::stats();
+    let started = crate::programs::start_all(info.modules());
+    // SAFETY: the timer's handler (traps::handle) is in place.
+    unsafe {
+        arch::pit::start_periodic(crate::task::sched::HZ as u32);
+        arch::pic::unmask(0);
+    }
+    let exits = crate::task::sched::run();
+    let leaked = i64::from(frames_before.low_free + frames_before.high_free)
+        - i64::from(frames::stats().low_free + frames::stats().high_free);
+    if leaked != 0 {
+        panic!("{leaked} frames leaked after every process exited");
+    }
     summary(lowmem_end, entry_tsc);
-    exit(Verdict::Success)
+    let all_as_expected = crate::programs::report(&exits, started);
+    exit(if all_as_expected {
+        Verdict::Success
+    } else {
+        Verdict::ProgramsFailed
+    })
 }
 
 /// Paging, frames and heap from the boot information. Returns the end of lowmem.
@@ -121,7 +139,7 @@ fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -
     // SAFETY: boot CPU, once, boot tables live; `free` excludes everything in use.
     unsafe { paging::init(lowmem_end, cpu, &mut free) };
 
-    let heap_size = (lowmem_end / 16).clamp(1 << 20, 16 << 20);
+    let heap_size = (lowmem_end / 16).clamp(2 << 20, 16 << 20);
     let heap_pa = free
         .take(heap_size, PAGE_SIZE as u64, lowmem_end)
         .expect("no lowmem for the kernel heap");
@@ -129,6 +147,7 @@ fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -
     unsafe { heap::init(phys_to_virt(heap_pa), heap_size as usize) };
     // SAFETY: paging is up; `free` now excludes the page tables and the heap.
     unsafe { frames::init(free, lowmem_end) };
+    crate::mm::temp::init(paging::kernel_directory());
     lowmem_end
 }
 
@@ -154,6 +173,20 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         "  heap           : {} KiB of {} KiB used",
         heap_used >> 10,
         heap_size >> 10
+    );
+    let temp = crate::mm::temp::cpu_counters(0);
+    kprintln!(
+        "  temp mappings  : cpu0 {} maps, {} unmaps, {} failures, peak depth {}, held now {}",
+        temp.maps,
+        temp.unmaps,
+        temp.failures,
+        temp.peak_depth,
+        temp.depth
+    );
+    kprintln!(
+        "  scheduler      : {} context switches, {} timer ticks",
+        crate::task::sched::context_switches(),
+        crate::task::sched::ticks()
     );
     kprintln!(
         "  entry->summary : {}.{:03} ms",

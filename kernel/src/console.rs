@@ -23,12 +23,6 @@ pub fn print(args: fmt::Arguments<'_>) {
     arch::serial::write_fmt(args);
 }
 
-/// The CPU this code runs on. Only the boot CPU (0) runs until application processors are
-/// brought up; the per-CPU block will answer this then.
-pub fn cpu_id() -> u32 {
-    0
-}
-
 struct Logger;
 
 impl log::Log for Logger {
@@ -38,7 +32,7 @@ impl log::Log for Logger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            kprintln!("[cpu{} {:<5}] {}", cpu_id(), record.level(), record.args());
+            kprintln!("[cpu{} {:<5}] {}", crate::percpu::cpu_id(), record.level(), record.args());
         }
     }
 
@@ -64,4 +58,23 @@ pub fn set_level(level: LogLevel) {
         LogLevel::Debug => LevelFilter::Debug,
         LogLevel::Trace => LevelFilter::Trace,
     });
+}
+
+/// A string written as a JSON string literal (quoted, escaped), for `@@tempest` records.
+pub struct JsonStr<'a>(pub &'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use core::fmt::Write;
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
 }

@@ -5,6 +5,8 @@
 extern crate alloc;
 
 pub mod cmdline;
+pub mod elf;
+pub mod errno;
 pub mod mm;
 
 #[cfg(target_arch = "x86")]
@@ -16,7 +18,19 @@ pub mod crash;
 #[cfg(target_arch = "x86")]
 pub mod ktest;
 #[cfg(target_arch = "x86")]
+pub mod loader;
+#[cfg(target_arch = "x86")]
 pub mod panic;
+#[cfg(target_arch = "x86")]
+pub mod programs;
+#[cfg(target_arch = "x86")]
+pub mod percpu;
+#[cfg(target_arch = "x86")]
+pub mod sync;
+#[cfg(target_arch = "x86")]
+pub mod syscall;
+#[cfg(target_arch = "x86")]
+pub mod task;
 #[cfg(target_arch = "x86")]
 pub mod time;
 #[cfg(target_arch = "x86")]

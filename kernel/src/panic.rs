@@ -36,7 +36,7 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     unsafe { arch::serial::force_unlock() };
     kprintln!(
         "!!! KERNEL PANIC on cpu {}: {}",
-        crate::console::cpu_id(),
+        crate::percpu::cpu_id(),
         info.message()
     );
     if let Some(loc) = info.location() {

@@ -1,5 +1,6 @@
-//! What the kernel does with each trap: breakpoints are counted and resumed, any other
-//! exception is reported (registers, CR2, backtrace) and ends the run.
+//! What the kernel does with each trap: the timer tick, system calls, faults in user mode
+//! (the process is killed, the kernel goes on), breakpoints (counted and resumed); any other
+//! exception in the kernel is reported (registers, CR2, backtrace) and ends the run.
 
 use crate::kprintln;
 use arch::qemu_exit::{Verdict, exit};
@@ -19,18 +20,70 @@ pub fn unexpected_interrupts() -> u32 {
     UNEXPECTED.load(Ordering::Relaxed)
 }
 
+/// Vector of the PIT's IRQ 0 (through the remapped PIC).
+pub const TIMER_VECTOR: u32 = arch::pic::BASE as u32;
+/// Vector of the master PIC's spurious IRQ 7.
+const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
+
 /// The handler registered with `arch::trap`.
 pub fn handle(frame: &mut TrapFrame) {
+    let user = frame.from_user();
     match frame.vector {
-        3 => {
+        3 if !user => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
         }
+        0..=31 if user => kill_faulting_process(frame),
         0..=31 => report_and_stop(frame),
+        TIMER_VECTOR => {
+            crate::task::sched::tick();
+            arch::pic::end_of_interrupt();
+            if user {
+                crate::task::sched::preempt(frame);
+            }
+        }
+        v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => crate::syscall::dispatch(frame),
+        SPURIOUS_PIC_VECTOR => {
+            UNEXPECTED.fetch_add(1, Ordering::Relaxed);
+        }
         v => {
             UNEXPECTED.fetch_add(1, Ordering::Relaxed);
             log::warn!("unexpected interrupt on vector {v:#x}, ignored");
         }
     }
+    if frame.from_user() {
+        crate::mm::temp::assert_none_held("return to user mode");
+    }
+}
+
+/// The signal Linux would send for exception `vector` in user mode.
+fn signal_for(vector: u32) -> (i32, &'static str) {
+    match vector {
+        0 | 16 | 19 => (8, "SIGFPE"),
+        1 | 3 => (5, "SIGTRAP"),
+        6 => (4, "SIGILL"),
+        17 => (7, "SIGBUS"),
+        _ => (11, "SIGSEGV"),
+    }
+}
+
+/// A fault in user mode ends that process only, with one line saying why.
+fn kill_faulting_process(f: &TrapFrame) -> ! {
+    let (signal, signame) = signal_for(f.vector);
+    let (_, what) = arch::exception::name(f.vector).unwrap_or(("?", "exception"));
+    let (pid, name) = crate::task::sched::with_current(|t| (t.pid, t.name.clone()));
+    if f.vector == 14 {
+        let e = f.error_code;
+        log::warn!(
+            "pid {pid} ({name}) killed by {signame}: {} {:#010x} ({}), eip={:#010x}",
+            if e & 2 != 0 { "write to" } else { "read of" },
+            arch::cpu::cr2(),
+            if e & 1 != 0 { "protection violation" } else { "page not present" },
+            f.eip
+        );
+    } else {
+        log::warn!("pid {pid} ({name}) killed by {signame}: {what}, eip={:#010x}", f.eip);
+    }
+    crate::task::sched::exit_current(128 + signal)
 }
 
 fn report_and_stop(f: &TrapFrame) -> ! {
@@ -39,7 +92,7 @@ fn report_and_stop(f: &TrapFrame) -> ! {
     let (mnemonic, name) = arch::exception::name(f.vector).unwrap_or(("?", "?"));
     kprintln!(
         "!!! EXCEPTION on cpu {}: {name} ({mnemonic}, vector {}), error code {:#010x}",
-        crate::console::cpu_id(),
+        crate::percpu::cpu_id(),
         f.vector,
         f.error_code
     );

@@ -8,10 +8,11 @@ use core::fmt;
 use multiboot::information::{MemoryManagement, MemoryType, Multiboot};
 
 /// Modules kept at most (later issues load user programs from them).
-pub const MAX_MODULES: usize = 16;
+pub const MAX_MODULES: usize = 32;
 /// Longest command line kept; longer ones are cut (and said so).
 pub const CMDLINE_MAX: usize = 1024;
-const NAME_MAX: usize = 64;
+/// Longest module string kept (path, arguments, `expect=`).
+const NAME_MAX: usize = 256;
 
 /// A multiboot module: its physical bytes and its name (the module's command line).
 #[derive(Clone, Copy, Debug)]

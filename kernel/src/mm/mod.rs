@@ -4,6 +4,8 @@
 pub mod bootinfo;
 pub mod layout;
 pub mod ranges;
+pub mod temp;
+pub mod user_range;
 pub mod zones;
 
 #[cfg(target_arch = "x86")]
@@ -12,3 +14,7 @@ pub mod frames;
 pub mod heap;
 #[cfg(target_arch = "x86")]
 pub mod paging;
+#[cfg(target_arch = "x86")]
+pub mod space;
+#[cfg(target_arch = "x86")]
+pub mod uaccess;

@@ -1,0 +1,235 @@
+//! Address spaces: one page directory per process. The kernel half (PDEs 768-1023) is
+//! copied from the kernel directory, so it points at the page tables allocated at boot
+//! and every kernel mapping is visible here too. The user half has its own page tables
+//! (lowmem, edited through the direct map) over user frames (highmem first).
+
+use super::frames;
+use super::layout::{KERNEL_PDE_FIRST, phys_to_virt};
+use super::paging::{kernel_directory, table_at};
+use super::temp::{TempMap, Writable};
+use super::zones::Frame;
+use arch::paging::{ENTRIES, PAddr, PDEntry, PDFlags, PTEntry, PTFlags, PageTable, pd_index, pt_index};
+use core::fmt;
+
+/// User page protection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Protection {
+    pub write: bool,
+}
+
+/// A mapping could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame for the page or its page table.
+    NoMemory,
+    /// The page is already mapped.
+    AlreadyMapped(u32),
+    /// The address is not a user address.
+    NotUser(u32),
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapError::NoMemory => f.write_str("out of physical memory"),
+            MapError::AlreadyMapped(va) => write!(f, "page {va:#x} is already mapped"),
+            MapError::NotUser(va) => write!(f, "{va:#x} is not a user address"),
+        }
+    }
+}
+
+/// What a user page translates to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    pub frame: Frame,
+    pub user: bool,
+    pub write: bool,
+}
+
+/// A process's page directory and everything it maps in the user half.
+pub struct AddressSpace {
+    directory: Frame,
+}
+
+fn zeroed_low_frame() -> Result<Frame, MapError> {
+    let f = frames::alloc_low().ok_or(MapError::NoMemory)?;
+    // SAFETY: a fresh lowmem frame, direct-mapped and ours.
+    unsafe { core::ptr::write_bytes(phys_to_virt(f.addr()) as *mut u8, 0, arch::paging::PAGE_SIZE) };
+    Ok(f)
+}
+
+/// A fresh user frame (highmem first), zeroed through a temp mapping.
+pub fn zeroed_user_frame() -> Result<Frame, MapError> {
+    let (f, _) = frames::alloc_user().ok_or(MapError::NoMemory)?;
+    match TempMap::<Writable>::write(f) {
+        Ok(mut page) => page.fill(0),
+        Err(e) => {
+            frames::free(f);
+            panic!("zeroing a user frame: {e}");
+        }
+    }
+    Ok(f)
+}
+
+impl AddressSpace {
+    /// A space with an empty user half and the shared kernel half.
+    pub fn new() -> Result<Self, MapError> {
+        let directory = zeroed_low_frame()?;
+        let mut space = Self { directory };
+        // SAFETY: the kernel directory is a direct-mapped lowmem frame, only read here.
+        let kernel = unsafe { table_at(u64::from(kernel_directory())) };
+        space.pd_mut().0[KERNEL_PDE_FIRST..].copy_from_slice(&kernel.0[KERNEL_PDE_FIRST..]);
+        Ok(space)
+    }
+
+    /// Physical address of the page directory (for CR3).
+    pub fn directory(&self) -> u32 {
+        self.directory.addr() as u32
+    }
+
+    /// Whether this space is the one loaded in this CPU's CR3.
+    pub fn is_active(&self) -> bool {
+        arch::cpu::cr3() == self.directory()
+    }
+
+    /// Loads this space into CR3.
+    pub fn activate(&self) {
+        // SAFETY: the kernel half is shared with every directory, so the running kernel
+        // code, its stack and data stay mapped across the switch.
+        unsafe { arch::cpu::load_cr3(self.directory()) }
+    }
+
+    fn pd(&self) -> &PageTable {
+        // SAFETY: our own directory frame, direct-mapped; writers hold `&mut self`.
+        unsafe { table_at(self.directory.addr()) }
+    }
+
+    fn pd_mut(&mut self) -> &mut PageTable {
+        // SAFETY: as for `pd`, with exclusive access through `&mut self`.
+        unsafe { table_at(self.directory.addr()) }
+    }
+
+    /// Physical address of the page table covering user address `va`, if there is one.
+    fn table_phys(&self, va: u32) -> Option<u64> {
+        let i = pd_index(va as usize);
+        if i >= KERNEL_PDE_FIRST {
+            return None;
+        }
+        let pde = PDEntry(self.pd().0[i]);
+        pde.is_present().then(|| u64::from(pde.address().0))
+    }
+
+    fn table(&self, va: u32) -> Option<&PageTable> {
+        // SAFETY: user page tables are lowmem frames this space allocated.
+        self.table_phys(va).map(|pa| unsafe { &*table_at(pa) })
+    }
+
+    fn table_mut(&mut self, va: u32) -> Option<&mut PageTable> {
+        // SAFETY: as for `table`, with exclusive access through `&mut self`.
+        self.table_phys(va).map(|pa| unsafe { table_at(pa) })
+    }
+
+    /// The page table for `va`, created when missing.
+    fn table_or_create(&mut self, va: u32) -> Result<&mut PageTable, MapError> {
+        let i = pd_index(va as usize);
+        if i >= KERNEL_PDE_FIRST {
+            return Err(MapError::NotUser(va));
+        }
+        if self.table_phys(va).is_none() {
+            let t = zeroed_low_frame()?;
+            let flags = PDFlags::P | PDFlags::RW | PDFlags::US;
+            self.pd_mut().0[i] = PDEntry::new(PAddr(t.addr() as u32), flags).0;
+        }
+        Ok(self.table_mut(va).expect("just created"))
+    }
+
+    /// Maps user page `va` to `frame`. The space takes ownership of the frame.
+    pub fn map(&mut self, va: u32, frame: Frame, prot: Protection) -> Result<(), MapError> {
+        let table = self.table_or_create(va)?;
+        let slot = &mut table.0[pt_index(va as usize)];
+        if PTEntry(*slot).is_present() {
+            return Err(MapError::AlreadyMapped(va));
+        }
+        let mut flags = PTFlags::P | PTFlags::US;
+        if prot.write {
+            flags |= PTFlags::RW;
+        }
+        *slot = PTEntry::new(PAddr(frame.addr() as u32), flags).0;
+        Ok(())
+    }
+
+    /// Unmaps user page `va`, returning its frame (which the caller frees once no CPU can
+    /// still use the old translation). Flushes this CPU's TLB entry when the space is active.
+    pub fn unmap(&mut self, va: u32) -> Option<Frame> {
+        let table = self.table_mut(va)?;
+        let slot = &mut table.0[pt_index(va as usize)];
+        let e = PTEntry(*slot);
+        if !e.is_present() {
+            return None;
+        }
+        *slot = 0;
+        self.flush(va);
+        Some(Frame::containing(u64::from(e.address().0)))
+    }
+
+    /// Changes the protection of a mapped user page; false when it is not mapped.
+    pub fn protect(&mut self, va: u32, prot: Protection) -> bool {
+        let Some(table) = self.table_mut(va) else {
+            return false;
+        };
+        let slot = &mut table.0[pt_index(va as usize)];
+        if !PTEntry(*slot).is_present() {
+            return false;
+        }
+        if prot.write {
+            *slot |= PTFlags::RW.bits();
+        } else {
+            *slot &= !PTFlags::RW.bits();
+        }
+        self.flush(va);
+        true
+    }
+
+    /// What user page `va` maps to, if anything.
+    pub fn translate(&self, va: u32) -> Option<Translation> {
+        let table = self.table(va)?;
+        let e = PTEntry(table.0[pt_index(va as usize)]);
+        e.is_present().then(|| Translation {
+            frame: Frame::containing(u64::from(e.address().0)),
+            user: e.is_user_mode_allowed(),
+            write: e.is_writeable(),
+        })
+    }
+
+    fn flush(&self, va: u32) {
+        if self.is_active() {
+            // SAFETY: dropping a translation of this CPU only forces a table walk.
+            unsafe { arch::cpu::invlpg(va as usize) };
+        }
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        assert!(!self.is_active(), "dropping the active address space");
+        let directory = self.directory;
+        for pde in self.pd_mut().0[..KERNEL_PDE_FIRST].iter_mut() {
+            let e = PDEntry(*pde);
+            if !e.is_present() {
+                continue;
+            }
+            // SAFETY: a user page table this space allocated.
+            let table = unsafe { table_at(u64::from(e.address().0)) };
+            for pte in table.0.iter().copied().map(PTEntry) {
+                if pte.is_present() {
+                    frames::free(Frame::containing(u64::from(pte.address().0)));
+                }
+            }
+            frames::free(Frame::containing(u64::from(e.address().0)));
+            *pde = 0;
+        }
+        frames::free(directory);
+    }
+}
+
+const _: () = assert!(ENTRIES == 1024);

@@ -1,0 +1,229 @@
+//! The i386 side of temp mappings: the slot PTEs, the guard, the leak check.
+
+use super::window::{MAX_CPUS, SLOTS_PER_CPU, TempCounters, Window};
+use crate::mm::layout::{TEMP_BASE, phys_to_virt};
+use crate::mm::zones::Frame;
+use crate::percpu::{cpu_id, preempt_disable, preempt_enable};
+use crate::sync::IrqSpinLock;
+use arch::paging::{PAGE_SIZE, PDEntry, PTEntry, PTFlags, PAddr, pd_index};
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::panic::Location;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Who holds a slot: where it was mapped and for which process (0: the kernel itself).
+#[derive(Clone, Copy, Debug)]
+pub struct Holder {
+    pub location: &'static Location<'static>,
+    pub pid: u32,
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
+const EMPTY: IrqSpinLock<Window<Holder>> = IrqSpinLock::new(Window::new());
+static WINDOWS: [IrqSpinLock<Window<Holder>>; MAX_CPUS] = [EMPTY; MAX_CPUS];
+
+/// Virtual address of the page table behind the temp region (PDE 896).
+static TABLE: AtomicUsize = AtomicUsize::new(0);
+/// The pid charged for mappings on each CPU (set by the scheduler).
+static CHARGED_PID: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// The window of this CPU was full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exhausted {
+    pub cpu: usize,
+}
+
+impl fmt::Display for Exhausted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "all {SLOTS_PER_CPU} temp-mapping slots of cpu {} are in use", self.cpu)
+    }
+}
+
+/// Finds the temp region's page table in the kernel directory.
+pub fn init(kernel_directory: u32) {
+    // SAFETY: the kernel directory is a direct-mapped lowmem frame, only read here.
+    let pd = unsafe { crate::mm::paging::table_at(u64::from(kernel_directory)) };
+    let pde = PDEntry(pd.0[pd_index(TEMP_BASE)]);
+    assert!(pde.is_present() && !pde.is_page(), "temp region has no page table");
+    let table = phys_to_virt(u64::from(pde.address().0));
+    TABLE.store(table, Ordering::Relaxed);
+}
+
+fn pte(cpu: usize, slot: usize) -> *mut u32 {
+    let table = TABLE.load(Ordering::Relaxed);
+    assert!(table != 0, "temp mappings used before temp::init");
+    (table as *mut u32).wrapping_add(cpu * SLOTS_PER_CPU + slot)
+}
+
+/// Virtual address of `slot` in `cpu`'s window.
+pub const fn slot_address(cpu: usize, slot: usize) -> usize {
+    TEMP_BASE + (cpu * SLOTS_PER_CPU + slot) * PAGE_SIZE
+}
+
+/// Marker: the view is read-only (the PTE lacks R/W, so even a stray kernel write faults).
+pub struct ReadOnly;
+/// Marker: the view is writable.
+pub struct Writable;
+
+/// A frame mapped into this CPU's window; see the module documentation.
+pub struct TempMap<A = ReadOnly> {
+    cpu: usize,
+    slot: usize,
+    _access: PhantomData<A>,
+    /// Not `Send`, not `Sync`: the mapping exists only in this CPU's TLB.
+    _pinned: PhantomData<*mut ()>,
+}
+
+impl TempMap<ReadOnly> {
+    /// Maps `frame` read-only.
+    #[track_caller]
+    pub fn read(frame: Frame) -> Result<Self, Exhausted> {
+        map(frame, false, Location::caller())
+    }
+}
+
+impl TempMap<Writable> {
+    /// Maps `frame` writable.
+    #[track_caller]
+    pub fn write(frame: Frame) -> Result<Self, Exhausted> {
+        map(frame, true, Location::caller())
+    }
+}
+
+fn map<A>(frame: Frame, writable: bool, at: &'static Location<'static>) -> Result<TempMap<A>, Exhausted> {
+    preempt_disable();
+    let cpu = cpu_id();
+    let holder = Holder {
+        location: at,
+        pid: CHARGED_PID[cpu].load(Ordering::Relaxed) as u32,
+    };
+    let Some(slot) = WINDOWS[cpu].lock().take(holder) else {
+        preempt_enable();
+        return Err(Exhausted { cpu });
+    };
+    let flags = if writable { PTFlags::P | PTFlags::RW } else { PTFlags::P };
+    let entry = PTEntry::new(PAddr(frame.addr() as u32), flags).0;
+    // SAFETY: the slot is ours (just taken from our CPU's window) and its PTE lies in the
+    // temp page table; a free slot's PTE is empty and in no TLB (flushed at unmap).
+    unsafe {
+        let p = pte(cpu, slot);
+        assert_eq!(p.read_volatile(), 0, "temp slot {slot} of cpu {cpu} was free but mapped");
+        p.write_volatile(entry);
+    }
+    Ok(TempMap {
+        cpu,
+        slot,
+        _access: PhantomData,
+        _pinned: PhantomData,
+    })
+}
+
+impl<A> TempMap<A> {
+    /// The virtual address of the mapped page.
+    pub fn address(&self) -> usize {
+        slot_address(self.cpu, self.slot)
+    }
+}
+
+impl<A> Deref for TempMap<A> {
+    type Target = [u8; PAGE_SIZE];
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: the slot maps a whole frame, present, for as long as the guard lives.
+        unsafe { &*(self.address() as *const [u8; PAGE_SIZE]) }
+    }
+}
+
+impl DerefMut for TempMap<Writable> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        // SAFETY: as for `deref`, and the PTE is writable; the guard is the only way to
+        // reach this slot while it lives.
+        unsafe { &mut *(self.address() as *mut [u8; PAGE_SIZE]) }
+    }
+}
+
+impl<A> Drop for TempMap<A> {
+    fn drop(&mut self) {
+        // Order matters: clear the PTE, flush it from this CPU's TLB, only then let the
+        // slot be taken again (an interrupt may reuse it the moment the bit is free).
+        // SAFETY: our slot's PTE; invlpg of our own slot's address.
+        unsafe {
+            pte(self.cpu, self.slot).write_volatile(0);
+            arch::cpu::invlpg(self.address());
+        }
+        if let Err(e) = WINDOWS[self.cpu].lock().release(self.slot) {
+            panic!("temp mapping: slot {} released but not held", e.0);
+        }
+        preempt_enable();
+    }
+}
+
+/// Sets the pid charged for this CPU's mappings and returns the share of the process that
+/// ran until now (the scheduler adds it to that process's counters).
+pub fn switch_accounting(next_pid: u32) -> TempCounters {
+    let cpu = cpu_id();
+    CHARGED_PID[cpu].store(next_pid as usize, Ordering::Relaxed);
+    WINDOWS[cpu].lock().take_running()
+}
+
+/// The running process's share of this CPU's counters since it was switched in.
+pub fn running_counters() -> TempCounters {
+    WINDOWS[cpu_id()].lock().running()
+}
+
+/// A CPU's lifetime counters.
+pub fn cpu_counters(cpu: usize) -> TempCounters {
+    WINDOWS[cpu].lock().cpu_counters()
+}
+
+/// Temp mappings still held on this CPU where none may be (return to user mode, context
+/// switch): each slot and who mapped it.
+pub struct Leak {
+    pub cpu: usize,
+    pub held: alloc::vec::Vec<(usize, Holder)>,
+}
+
+impl fmt::Display for Leak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} temp mapping(s) held on cpu {}:", self.held.len(), self.cpu)?;
+        for (slot, h) in &self.held {
+            write!(f, " slot {slot} mapped at {} (pid {})", h.location, h.pid)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that this CPU holds no temp mapping.
+pub fn check_none_held() -> Result<(), Leak> {
+    let cpu = cpu_id();
+    let window = WINDOWS[cpu].lock();
+    if window.depth() == 0 {
+        return Ok(());
+    }
+    Err(Leak {
+        cpu,
+        held: window.held().collect(),
+    })
+}
+
+/// Panics, naming the culprits, if this CPU holds a temp mapping at `point`.
+pub fn assert_none_held(point: &str) {
+    if let Err(leak) = check_none_held() {
+        panic!("temp mapping leak at {point}: {leak}");
+    }
+}
+
+/// Takes back a slot whose guard was leaked (`mem::forget`): only the leak test does this.
+///
+/// # Safety
+/// No guard for the slot may exist any more.
+pub unsafe fn reclaim_leaked(slot: usize) {
+    let cpu = cpu_id();
+    // SAFETY: per the contract the slot has no guard left; same order as `Drop`.
+    unsafe {
+        pte(cpu, slot).write_volatile(0);
+        arch::cpu::invlpg(slot_address(cpu, slot));
+    }
+    WINDOWS[cpu].lock().release(slot).expect("reclaimed slot was not held");
+    preempt_enable();
+}

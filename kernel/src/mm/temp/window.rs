@@ -1,0 +1,209 @@
+//! One CPU's window of temp-mapping slots: a bitmap of the slots in use, who holds each
+//! (for leak reports), and the counters. Portable bookkeeping only; the PTE writes live in
+//! `temp::TempMap`.
+
+/// CPUs the temp region is cut for (the region has 1024 slots: one page table).
+pub const MAX_CPUS: usize = 16;
+/// Slots in each CPU's window.
+pub const SLOTS_PER_CPU: usize = 1024 / MAX_CPUS;
+
+const _: () = assert!(SLOTS_PER_CPU == 64, "the bitmap is one u64");
+
+/// Counters of one window, or of one process's use of windows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TempCounters {
+    pub maps: u64,
+    pub unmaps: u64,
+    /// Mappings refused because the window was full.
+    pub failures: u64,
+    /// Most slots held at once.
+    pub peak_depth: u32,
+    /// Slots held now.
+    pub depth: u32,
+}
+
+impl TempCounters {
+    /// Adds `other`'s activity to these counters (peak: the larger of the two).
+    pub fn absorb(&mut self, other: &TempCounters) {
+        self.maps += other.maps;
+        self.unmaps += other.unmaps;
+        self.failures += other.failures;
+        self.peak_depth = self.peak_depth.max(other.peak_depth);
+    }
+}
+
+/// A slot was released that the window does not hold: a kernel bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotHeld(pub usize);
+
+/// The slots of one CPU, the holder `H` of each, and the counters: lifetime totals for the
+/// CPU, and the share of the process running now (handed to it at each context switch).
+pub struct Window<H: Copy> {
+    used: u64,
+    holders: [Option<H>; SLOTS_PER_CPU],
+    cpu: TempCounters,
+    running: TempCounters,
+}
+
+impl<H: Copy> Default for Window<H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<H: Copy> Window<H> {
+    pub const fn new() -> Self {
+        Self {
+            used: 0,
+            holders: [None; SLOTS_PER_CPU],
+            cpu: TempCounters {
+                maps: 0,
+                unmaps: 0,
+                failures: 0,
+                peak_depth: 0,
+                depth: 0,
+            },
+            running: TempCounters {
+                maps: 0,
+                unmaps: 0,
+                failures: 0,
+                peak_depth: 0,
+                depth: 0,
+            },
+        }
+    }
+
+    /// Takes the lowest free slot for `holder`, or counts a failure when all are held.
+    pub fn take(&mut self, holder: H) -> Option<usize> {
+        if self.used == u64::MAX {
+            self.cpu.failures += 1;
+            self.running.failures += 1;
+            return None;
+        }
+        let slot = (!self.used).trailing_zeros() as usize;
+        self.used |= 1 << slot;
+        self.holders[slot] = Some(holder);
+        let depth = self.depth();
+        for c in [&mut self.cpu, &mut self.running] {
+            c.maps += 1;
+            c.depth = depth;
+            c.peak_depth = c.peak_depth.max(depth);
+        }
+        Some(slot)
+    }
+
+    /// Frees `slot`, returning who held it.
+    pub fn release(&mut self, slot: usize) -> Result<H, NotHeld> {
+        if slot >= SLOTS_PER_CPU || self.used & (1 << slot) == 0 {
+            return Err(NotHeld(slot));
+        }
+        self.used &= !(1 << slot);
+        let holder = self.holders[slot].take().ok_or(NotHeld(slot))?;
+        let depth = self.depth();
+        for c in [&mut self.cpu, &mut self.running] {
+            c.unmaps += 1;
+            c.depth = depth;
+        }
+        Ok(holder)
+    }
+
+    /// Slots held now.
+    pub fn depth(&self) -> u32 {
+        self.used.count_ones()
+    }
+
+    /// Each held slot and its holder.
+    pub fn held(&self) -> impl Iterator<Item = (usize, H)> + '_ {
+        self.holders
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, h)| h.map(|h| (slot, h)))
+    }
+
+    /// The CPU's lifetime counters.
+    pub fn cpu_counters(&self) -> TempCounters {
+        self.cpu
+    }
+
+    /// The running process's share so far (without handing it over).
+    pub fn running(&self) -> TempCounters {
+        self.running
+    }
+
+    /// The running process's share since the last call (the scheduler folds it into the
+    /// process it switches away from). The peak restarts at the current depth.
+    pub fn take_running(&mut self) -> TempCounters {
+        let depth = self.depth();
+        core::mem::replace(
+            &mut self.running,
+            TempCounters {
+                peak_depth: depth,
+                depth,
+                ..TempCounters::default()
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn lowest_free_slot_first_and_any_release_order() {
+        let mut w = Window::<u32>::new();
+        assert_eq!(w.take(10), Some(0));
+        assert_eq!(w.take(11), Some(1));
+        assert_eq!(w.take(12), Some(2));
+        assert_eq!(w.release(1), Ok(11));
+        assert_eq!(w.take(13), Some(1), "a freed slot is reused");
+        assert_eq!(w.depth(), 3);
+        let held: Vec<_> = w.held().collect();
+        assert_eq!(held, [(0, 10), (1, 13), (2, 12)]);
+    }
+
+    #[test]
+    fn exhaustion_is_counted_not_fatal() {
+        let mut w = Window::<()>::new();
+        for i in 0..SLOTS_PER_CPU {
+            assert_eq!(w.take(()), Some(i));
+        }
+        assert_eq!(w.take(()), None);
+        assert_eq!(w.take(()), None);
+        let c = w.cpu_counters();
+        assert_eq!((c.maps, c.failures, c.peak_depth, c.depth), (64, 2, 64, 64));
+        assert_eq!(w.release(63), Ok(()));
+        assert_eq!(w.take(()), Some(63));
+    }
+
+    #[test]
+    fn releasing_a_free_slot_is_an_error() {
+        let mut w = Window::<()>::new();
+        assert_eq!(w.release(0), Err(NotHeld(0)));
+        assert_eq!(w.release(64), Err(NotHeld(64)));
+        let s = w.take(()).unwrap();
+        assert_eq!(w.release(s), Ok(()));
+        assert_eq!(w.release(s), Err(NotHeld(s)));
+    }
+
+    #[test]
+    fn running_share_is_handed_over_at_switch() {
+        let mut w = Window::<()>::new();
+        let a = w.take(()).unwrap();
+        let b = w.take(()).unwrap();
+        w.release(b).unwrap();
+        let first = w.take_running();
+        assert_eq!((first.maps, first.unmaps, first.peak_depth), (2, 1, 2));
+        w.release(a).unwrap();
+        let second = w.take_running();
+        assert_eq!((second.maps, second.unmaps, second.peak_depth), (0, 1, 1));
+        let cpu = w.cpu_counters();
+        assert_eq!((cpu.maps, cpu.unmaps, cpu.peak_depth, cpu.depth), (2, 2, 2, 0));
+        let mut total = TempCounters::default();
+        total.absorb(&first);
+        total.absorb(&second);
+        assert_eq!((total.maps, total.unmaps, total.peak_depth), (2, 2, 2));
+    }
+}

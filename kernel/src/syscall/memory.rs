@@ -1,0 +1,152 @@
+//! Memory system calls: `brk`, `mmap2` (anonymous, private), `munmap`, `mprotect`. Pages
+//! are mapped eagerly and zeroed through temp mappings; unmapped frames go back to the
+//! allocator once this CPU's TLB has dropped them (no other CPU runs this space yet).
+
+use super::SysResult;
+use crate::errno::Errno;
+use crate::loader::{STACK_PAGES, STACK_TOP};
+use crate::mm::frames;
+use crate::mm::space::{AddressSpace, Protection, zeroed_user_frame};
+use crate::mm::user_range::UserRange;
+use crate::task::{Memory, sched};
+use arch::paging::PAGE_SIZE;
+
+const PAGE: u32 = PAGE_SIZE as u32;
+const PROT_WRITE: u32 = 2;
+const MAP_SHARED: u32 = 0x01;
+const MAP_PRIVATE: u32 = 0x02;
+const MAP_FIXED: u32 = 0x10;
+const MAP_ANONYMOUS: u32 = 0x20;
+
+/// Where `mmap2` looks for free space: above the program and its heap, below the stack
+/// (with a guard gap).
+pub const MMAP_BASE: u32 = 0x4000_0000;
+const MMAP_END: u32 = STACK_TOP - (STACK_PAGES + 256) * PAGE;
+
+fn page_ceil(x: u32) -> u32 {
+    x.div_ceil(PAGE) * PAGE
+}
+
+fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
+    (start..end).step_by(PAGE_SIZE)
+}
+
+/// Unmaps every mapped page in `[start, end)` and frees its frame.
+fn unmap_range(space: &mut AddressSpace, start: u32, end: u32) {
+    for page in pages(start, end) {
+        if let Some(frame) = space.unmap(page) {
+            frames::free(frame);
+        }
+    }
+}
+
+/// Maps zeroed pages over `[start, end)`, all or nothing: `ENOMEM` (with nothing left
+/// mapped) when memory runs out or a page is already in use.
+fn map_zeroed(space: &mut AddressSpace, start: u32, end: u32, prot: Protection) -> Result<(), Errno> {
+    for page in pages(start, end) {
+        let mapped = zeroed_user_frame().and_then(|f| {
+            space.map(page, f, prot).inspect_err(|_| frames::free(f))
+        });
+        if mapped.is_err() {
+            unmap_range(space, start, page);
+            return Err(Errno::ENOMEM);
+        }
+    }
+    Ok(())
+}
+
+/// `brk(addr)`: moves the program break; returns the (possibly unchanged) break, as Linux does.
+pub fn brk(addr: u32) -> SysResult {
+    sched::with_current(|t| {
+        let m: &mut Memory = &mut t.mem;
+        if addr < m.brk_start || addr >= MMAP_BASE {
+            return Ok(m.brk);
+        }
+        let (old_end, new_end) = (page_ceil(m.brk), page_ceil(addr));
+        if new_end > old_end {
+            let prot = Protection { write: true };
+            if map_zeroed(&mut m.space, old_end, new_end, prot).is_err() {
+                return Ok(m.brk);
+            }
+        } else {
+            unmap_range(&mut m.space, new_end, old_end);
+        }
+        m.brk = addr;
+        Ok(m.brk)
+    })
+}
+
+/// `mmap2(addr, len, prot, flags, fd, pgoff)`: anonymous private mappings only.
+pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) -> SysResult {
+    if len == 0 || flags & MAP_ANONYMOUS == 0 || flags & MAP_SHARED != 0 || flags & MAP_PRIVATE == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::ENOMEM)?;
+    let prot = Protection {
+        write: prot & PROT_WRITE != 0,
+    };
+    sched::with_current(|t| {
+        let space = &mut t.mem.space;
+        let start = if flags & MAP_FIXED != 0 {
+            if addr % PAGE != 0 || UserRange::new(addr, len).is_err() {
+                return Err(Errno::EINVAL);
+            }
+            unmap_range(space, addr, addr + len);
+            addr
+        } else {
+            find_free(space, len).ok_or(Errno::ENOMEM)?
+        };
+        map_zeroed(space, start, start + len, prot)?;
+        Ok(start)
+    })
+}
+
+/// The lowest `len` bytes of unmapped pages in the mmap area.
+fn find_free(space: &AddressSpace, len: u32) -> Option<u32> {
+    let mut start = MMAP_BASE;
+    let mut page = MMAP_BASE;
+    while page < MMAP_END {
+        if space.translate(page).is_some() {
+            start = page + PAGE;
+        } else if page + PAGE - start >= len {
+            return Some(start);
+        }
+        page += PAGE;
+    }
+    None
+}
+
+/// Checks an `munmap`/`mprotect` range: page-aligned start, non-empty, all user.
+fn checked_range(addr: u32, len: u32) -> Result<(u32, u32), Errno> {
+    if addr % PAGE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::EINVAL)?;
+    UserRange::new(addr, len).map_err(|_| Errno::EINVAL)?;
+    Ok((addr, addr + len))
+}
+
+/// `munmap(addr, len)`: unmaps whatever is mapped in the range.
+pub fn munmap(addr: u32, len: u32) -> SysResult {
+    let (start, end) = checked_range(addr, len)?;
+    sched::with_current(|t| unmap_range(&mut t.mem.space, start, end));
+    Ok(0)
+}
+
+/// `mprotect(addr, len, prot)`: every page of the range must be mapped (`ENOMEM` if not).
+pub fn mprotect(addr: u32, len: u32, prot: u32) -> SysResult {
+    let (start, end) = checked_range(addr, len)?;
+    let prot = Protection {
+        write: prot & PROT_WRITE != 0,
+    };
+    sched::with_current(|t| {
+        let space = &mut t.mem.space;
+        if pages(start, end).any(|p| space.translate(p).is_none()) {
+            return Err(Errno::ENOMEM);
+        }
+        for page in pages(start, end) {
+            space.protect(page, prot);
+        }
+        Ok(0)
+    })
+}

@@ -1,0 +1,106 @@
+//! System calls: the Linux i386 ABI (`int 0x80`, number in `eax`, arguments in `ebx ecx edx
+//! esi edi ebp`, result in `eax`, errors as `-errno`) with Linux's numbers, plus Tempest's
+//! own calls far above Linux's range. docs/syscalls.md lists them.
+
+mod memory;
+
+use crate::errno::Errno;
+use crate::mm::temp;
+use crate::mm::uaccess;
+use crate::task::sched;
+use arch::trap::TrapFrame;
+
+pub const SYS_EXIT: u32 = 1;
+pub const SYS_WRITE: u32 = 4;
+pub const SYS_GETPID: u32 = 20;
+pub const SYS_BRK: u32 = 45;
+pub const SYS_MUNMAP: u32 = 91;
+pub const SYS_MPROTECT: u32 = 125;
+pub const SYS_SCHED_YIELD: u32 = 158;
+pub const SYS_NANOSLEEP: u32 = 162;
+pub const SYS_MMAP2: u32 = 192;
+pub const SYS_GETTID: u32 = 224;
+pub const SYS_EXIT_GROUP: u32 = 252;
+/// Tempest: copy the temp-mapping counters (this process's and this CPU's) to `ebx`.
+pub const SYS_TEMPEST_TEMP_STATS: u32 = 0x1_0000;
+
+type SysResult = Result<u32, Errno>;
+
+/// Handles the system call in `frame` and stores its result in `frame.eax`.
+pub fn dispatch(frame: &mut TrapFrame) {
+    sched::with_current(|t| t.syscalls += 1);
+    let [a0, a1, a2, a3, a4, a5] = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
+    let result: SysResult = match frame.eax {
+        SYS_EXIT | SYS_EXIT_GROUP => sched::exit_current((a0 & 0xff) as i32),
+        SYS_WRITE => write(a0, a1, a2),
+        SYS_GETPID | SYS_GETTID => Ok(sched::current_pid()),
+        SYS_BRK => memory::brk(a0),
+        SYS_MUNMAP => memory::munmap(a0, a1),
+        SYS_MPROTECT => memory::mprotect(a0, a1, a2),
+        SYS_SCHED_YIELD => {
+            sched::yield_now();
+            Ok(0)
+        }
+        SYS_NANOSLEEP => nanosleep(a0, a1),
+        SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
+        SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
+        _ => Err(Errno::ENOSYS),
+    };
+    frame.eax = match result {
+        Ok(v) => v,
+        Err(e) => e.to_return(),
+    };
+}
+
+/// `write(fd, buf, len)`: fds 1 and 2 are the console. The whole buffer is checked before
+/// the first byte goes out, so a bad pointer prints nothing.
+fn write(fd: u32, buf: u32, len: u32) -> SysResult {
+    if fd != 1 && fd != 2 {
+        return Err(Errno::EBADF);
+    }
+    sched::with_current(|t| {
+        let space = &t.mem.space;
+        arch::serial::with_byte_writer(|out| uaccess::for_each_user_chunk(space, buf, len, out))?;
+        Ok(len)
+    })
+}
+
+/// `nanosleep(req, rem)`: sleeps at least `req`, rounded up to timer ticks.
+fn nanosleep(req: u32, rem: u32) -> SysResult {
+    let mut raw = [0u8; 8];
+    sched::with_current(|t| uaccess::copy_from_user(&t.mem.space, &mut raw, req))?;
+    let sec = i32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
+    let nsec = i32::from_le_bytes(raw[4..].try_into().expect("4 bytes"));
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let ns = sec as u64 * 1_000_000_000 + nsec as u64;
+    let ticks = ns.div_ceil(1_000_000_000 / sched::HZ);
+    sched::sleep_until(sched::ticks() + ticks);
+    if rem != 0 {
+        sched::with_current(|t| uaccess::copy_to_user(&t.mem.space, rem, &[0; 8]))?;
+    }
+    Ok(0)
+}
+
+/// Tempest's `temp_stats(out)`: `{ process: TempCounters, cpu: TempCounters }`, each
+/// `{ maps: u64, unmaps: u64, failures: u64, peak_depth: u32, depth: u32 }`.
+fn temp_stats(out: u32) -> SysResult {
+    let cpu = temp::cpu_counters(crate::percpu::cpu_id());
+    sched::with_current(|t| {
+        let mut process = t.temp;
+        process.absorb(&temp::running_counters());
+        process.depth = cpu.depth;
+        let mut bytes = [0u8; 64];
+        for (i, c) in [process, cpu].iter().enumerate() {
+            let b = &mut bytes[i * 32..(i + 1) * 32];
+            b[0..8].copy_from_slice(&c.maps.to_le_bytes());
+            b[8..16].copy_from_slice(&c.unmaps.to_le_bytes());
+            b[16..24].copy_from_slice(&c.failures.to_le_bytes());
+            b[24..28].copy_from_slice(&c.peak_depth.to_le_bytes());
+            b[28..32].copy_from_slice(&c.depth.to_le_bytes());
+        }
+        uaccess::copy_to_user(&t.mem.space, out, &bytes)
+    })?;
+    Ok(0)
+}
