@@ -205,6 +205,9 @@ fn check_header(image: &[u8]) -> Result<Header, ElfError> {
 
 /// Reads the program header table after checking that the image holds all of it.
 fn program_headers(image: &[u8], header: &Header) -> Result<Vec<ProgramHeader>, ElfError> {
+    if header.e_phnum == 0 {
+        return Ok(Vec::new()); // no table, whatever `e_phoff` says: refused as nothing to load
+    }
     let truncated = |end| ElfError::TruncatedProgramHeaders {
         phoff: header.e_phoff,
         end,

@@ -233,3 +233,49 @@ impl Drop for AddressSpace {
 }
 
 const _: () = assert!(ENTRIES == 1024);
+
+mod tests {
+    use super::*;
+    use crate::{check, check_eq, kernel_test};
+    use arch::paging::{PDEntry, pd_index};
+
+    kernel_test! {
+        fn map_translate_protect_unmap_and_free_everything() {
+            let before = frames::stats();
+            {
+                let mut space = AddressSpace::new().map_err(|_| "no memory")?;
+                let a = 0x0804_8000;
+                let b = 0x4000_0000;
+                let fa = zeroed_user_frame().map_err(|_| "no memory")?;
+                space.map(a, fa, Protection { write: false }).map_err(|_| "map a")?;
+                let fb = zeroed_user_frame().map_err(|_| "no memory")?;
+                space.map(b, fb, Protection { write: true }).map_err(|_| "map b")?;
+                check_eq!(space.translate(a), Some(Translation { frame: fa, user: true, write: false }));
+                check_eq!(space.map(a, fb, Protection { write: true }), Err(MapError::AlreadyMapped(a)));
+                check_eq!(space.map(0xC010_0000, fb, Protection { write: true }), Err(MapError::NotUser(0xC010_0000)));
+                check!(space.protect(a, Protection { write: true }));
+                check!(space.translate(a).ok_or("a vanished")?.write);
+                check_eq!(space.unmap(b), Some(fb));
+                check_eq!(space.translate(b), None);
+                check_eq!(space.unmap(b), None);
+                frames::free(fb);
+                // Dropping the space frees `fa`, both page tables and the directory.
+            }
+            check_eq!(frames::stats(), before);
+        }
+    }
+
+    kernel_test! {
+        fn kernel_half_is_shared_and_not_user_accessible() {
+            let space = AddressSpace::new().map_err(|_| "no memory")?;
+            let pd = space.pd();
+            // SAFETY: the kernel directory, only read.
+            let kernel = unsafe { table_at(u64::from(kernel_directory())) };
+            check!(pd.0[KERNEL_PDE_FIRST..] == kernel.0[KERNEL_PDE_FIRST..]);
+            let temp = PDEntry(pd.0[pd_index(crate::mm::layout::TEMP_BASE)]);
+            check!(temp.is_present());
+            check!(!temp.is_user_mode_allowed(), "user mode could reach the temp region");
+            check!(pd.0[..KERNEL_PDE_FIRST].iter().all(|&e| e == 0));
+        }
+    }
+}

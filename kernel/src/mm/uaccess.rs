@@ -60,3 +60,69 @@ pub fn for_each_user_chunk(
     }
     Ok(())
 }
+
+mod tests {
+    use super::*;
+    use crate::mm::frames;
+    use crate::mm::space::{Protection, zeroed_user_frame};
+    use crate::{check, check_eq, kernel_test};
+
+    const RW: u32 = 0x1000_0000;
+    const RO: u32 = RW + 0x1000;
+
+    /// A space with a writable page at RW and a read-only page right after it.
+    fn space() -> Result<AddressSpace, crate::ktest::TestFailure> {
+        let mut s = AddressSpace::new().map_err(|_| "no memory")?;
+        let (a, b) = (zeroed_user_frame().map_err(|_| "no memory")?, zeroed_user_frame().map_err(|_| "no memory")?);
+        s.map(RW, a, Protection { write: true }).map_err(|_| "map")?;
+        s.map(RO, b, Protection { write: false }).map_err(|_| "map")?;
+        Ok(s)
+    }
+
+    kernel_test! {
+        fn copies_cross_page_boundaries() {
+            let before = frames::stats();
+            {
+                let s = space()?;
+                let data: alloc::vec::Vec<u8> = (0..200u8).collect();
+                copy_to_user(&s, RO - 100, &data[..100]).map_err(|_| "copy_to_user")?;
+                let mut back = [0u8; 100];
+                copy_from_user(&s, &mut back, RO - 100).map_err(|_| "copy_from_user")?;
+                check!(back[..] == data[..100]);
+                // Reading across into the read-only page is fine.
+                let mut across = [0xFFu8; 150];
+                copy_from_user(&s, &mut across, RO - 100).map_err(|_| "read across")?;
+                check!(across[..100] == data[..100] && across[100..].iter().all(|&b| b == 0));
+            }
+            check_eq!(frames::stats(), before);
+        }
+    }
+
+    kernel_test! {
+        fn bad_user_ranges_are_efault_and_write_nothing() {
+            let s = space()?;
+            let mut buf = [0u8; 16];
+            // A write that would run from the writable page into the read-only one.
+            check_eq!(copy_to_user(&s, RO - 8, &[7u8; 16]), Err(Errno::EFAULT));
+            copy_from_user(&s, &mut buf[..8], RO - 8).map_err(|_| "read back")?;
+            check!(buf[..8].iter().all(|&b| b == 0), "a refused copy wrote {buf:?}");
+            for (addr, len) in [
+                (0u32, 1u32),            // NULL
+                (0x2000_0000, 4),        // unmapped
+                (0xC010_0000, 4),        // kernel image
+                (0xE000_0000, 4),        // temp region
+                (RO + 0x1000 - 2, 4),    // runs into an unmapped page
+                (RW, 0x7FFF_FFFF),       // huge length
+                (0xFFFF_F000, 0x2000),   // wraps around
+            ] {
+                let mut big = alloc::vec![0u8; (len as usize).min(16)];
+                let r = if len as usize > big.len() {
+                    check(&s, addr, len, false).map(|_| ())
+                } else {
+                    copy_from_user(&s, &mut big, addr)
+                };
+                check_eq!(r, Err(Errno::EFAULT));
+            }
+        }
+    }
+}

@@ -92,6 +92,15 @@ fn refusals() -> Vec<(&'static str, Vec<u8>, ElfError)> {
         ),
         ("no headers", with(|s| s.phdrs.clear()), NoLoadSegments),
         (
+            "no headers, wild phoff",
+            {
+                let mut image = with(|s| s.phdrs.clear());
+                put32(&mut image, 28, 0xffff_ff00);
+                image
+            },
+            NoLoadSegments,
+        ),
+        (
             "empty loads",
             with(|s| {
                 s.phdrs

@@ -227,3 +227,7 @@ pub unsafe fn reclaim_leaked(slot: usize) {
     WINDOWS[cpu].lock().release(slot).expect("reclaimed slot was not held");
     preempt_enable();
 }
+
+#[cfg(target_arch = "x86")]
+#[path = "tests.rs"]
+mod tests;
