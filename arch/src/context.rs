@@ -68,7 +68,9 @@ pub unsafe fn prepare_first_run(stack_top: usize, frame: &TrapFrame) -> usize {
         words.add(1).write(0);
         words.add(2).write(0);
         words.add(3).write(0);
-        words.add(4).write(task_first_run as unsafe extern "C" fn() as usize);
+        words
+            .add(4)
+            .write(task_first_run as unsafe extern "C" fn() as usize);
         words as usize
     }
 }

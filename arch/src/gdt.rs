@@ -65,7 +65,12 @@ pub unsafe fn load() {
     tables.tss.iobp_offset = core::mem::size_of::<TaskStateSegment>() as u16;
     let tss_base = &tables.tss as *const TaskStateSegment as u32;
     let tss_limit = core::mem::size_of::<TaskStateSegment>() as u32 - 1;
-    tables.gdt[5] = segment(tss_base, tss_limit, descriptor::TSS_AVAILABLE, descriptor::FLAGS_BYTE);
+    tables.gdt[5] = segment(
+        tss_base,
+        tss_limit,
+        descriptor::TSS_AVAILABLE,
+        descriptor::FLAGS_BYTE,
+    );
     let ptr = Pointer {
         limit: (core::mem::size_of::<[u64; 6]>() - 1) as u16,
         base: tables.gdt.as_ptr() as u32,

@@ -32,7 +32,12 @@ impl log::Log for Logger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            kprintln!("[cpu{} {:<5}] {}", crate::percpu::cpu_id(), record.level(), record.args());
+            kprintln!(
+                "[cpu{} {:<5}] {}",
+                crate::percpu::cpu_id(),
+                record.level(),
+                record.args()
+            );
         }
     }
 

@@ -22,9 +22,9 @@ pub mod loader;
 #[cfg(target_arch = "x86")]
 pub mod panic;
 #[cfg(target_arch = "x86")]
-pub mod programs;
-#[cfg(target_arch = "x86")]
 pub mod percpu;
+#[cfg(target_arch = "x86")]
+pub mod programs;
 #[cfg(target_arch = "x86")]
 pub mod sync;
 #[cfg(target_arch = "x86")]

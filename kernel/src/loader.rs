@@ -57,7 +57,9 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
     let plan = elf::plan(image).map_err(LoadError::Elf)?;
     let mut space = AddressSpace::new()?;
     for seg in &plan.segments {
-        let prot = Protection { write: seg.flags.write };
+        let prot = Protection {
+            write: seg.flags.write,
+        };
         for page in (seg.vaddr / PAGE * PAGE..seg.end().div_ceil(PAGE) * PAGE).step_by(PAGE_SIZE) {
             if space.translate(page).is_some() {
                 // Two segments share this page (their bytes do not overlap): the page gets
@@ -71,9 +73,20 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
         }
         poke(&space, seg.vaddr, seg.file_bytes(image));
     }
-    let brk = plan.segments.iter().map(|s| s.end()).max().unwrap_or(0).div_ceil(PAGE) * PAGE;
+    let brk = plan
+        .segments
+        .iter()
+        .map(|s| s.end())
+        .max()
+        .unwrap_or(0)
+        .div_ceil(PAGE)
+        * PAGE;
     for i in 1..=STACK_PAGES {
-        space.map(STACK_TOP - i * PAGE, zeroed_user_frame()?, Protection { write: true })?;
+        space.map(
+            STACK_TOP - i * PAGE,
+            zeroed_user_frame()?,
+            Protection { write: true },
+        )?;
     }
     let stack = initial_stack(&space, &plan, argv)?;
     Ok(Loaded {
@@ -92,7 +105,10 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
 fn poke(space: &AddressSpace, dst: u32, bytes: &[u8]) {
     let range = UserRange::new(dst, bytes.len() as u32).expect("segment checked by elf::plan");
     for c in range.chunks() {
-        let frame = space.translate(c.page).expect("segment pages are mapped").frame;
+        let frame = space
+            .translate(c.page)
+            .expect("segment pages are mapped")
+            .frame;
         let mut page = TempMap::<Writable>::write(frame).expect("a temp slot for loading");
         page[c.offset..c.offset + c.len].copy_from_slice(&bytes[c.done..c.done + c.len]);
     }

@@ -8,10 +8,10 @@
 use crate::console::JsonStr;
 use crate::kprintln;
 use crate::mm::bootinfo::Module;
+use crate::mm::layout::phys_to_virt;
 use crate::mm::temp::TempMap;
 use crate::mm::zones::Frame;
 use crate::task::sched::{self, ExitRecord};
-use crate::mm::layout::phys_to_virt;
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -89,7 +89,13 @@ pub fn start_all(modules: &[Module]) -> Vec<Refused> {
         });
         match loaded {
             Ok(loaded) => {
-                let pid = sched::spawn(spec.name.into(), spec.expected, loaded.mem, loaded.entry, loaded.stack);
+                let pid = sched::spawn(
+                    spec.name.into(),
+                    spec.expected,
+                    loaded.mem,
+                    loaded.entry,
+                    loaded.stack,
+                );
                 log::info!("pid {pid}: {} (entry {:#x})", m.name(), loaded.entry);
             }
             Err(e) => {
@@ -114,7 +120,11 @@ pub fn report(exits: &[ExitRecord], refused: Vec<Refused>) -> bool {
     kprintln!("    pid name                 status expected  syscalls temp maps peak");
     let mut ok = true;
     for e in exits {
-        let verdict = if e.status == e.expected { "ok" } else { "MISMATCH" };
+        let verdict = if e.status == e.expected {
+            "ok"
+        } else {
+            "MISMATCH"
+        };
         ok &= e.status == e.expected;
         kprintln!(
             "    {:>3} {:<20} {:>6} {:>8} {:>9} {:>9} {:>4}  {verdict}",

@@ -77,11 +77,18 @@ fn kill_faulting_process(f: &TrapFrame) -> ! {
             "pid {pid} ({name}) killed by {signame}: {} {:#010x} ({}), eip={:#010x}",
             if e & 2 != 0 { "write to" } else { "read of" },
             arch::cpu::cr2(),
-            if e & 1 != 0 { "protection violation" } else { "page not present" },
+            if e & 1 != 0 {
+                "protection violation"
+            } else {
+                "page not present"
+            },
             f.eip
         );
     } else {
-        log::warn!("pid {pid} ({name}) killed by {signame}: {what}, eip={:#010x}", f.eip);
+        log::warn!(
+            "pid {pid} ({name}) killed by {signame}: {what}, eip={:#010x}",
+            f.eip
+        );
     }
     crate::task::sched::exit_current(128 + signal)
 }

@@ -8,7 +8,9 @@ use super::layout::{KERNEL_PDE_FIRST, phys_to_virt};
 use super::paging::{kernel_directory, table_at};
 use super::temp::{TempMap, Writable};
 use super::zones::Frame;
-use arch::paging::{ENTRIES, PAddr, PDEntry, PDFlags, PTEntry, PTFlags, PageTable, pd_index, pt_index};
+use arch::paging::{
+    ENTRIES, PAddr, PDEntry, PDFlags, PTEntry, PTFlags, PageTable, pd_index, pt_index,
+};
 use core::fmt;
 
 /// User page protection.
@@ -54,7 +56,13 @@ pub struct AddressSpace {
 fn zeroed_low_frame() -> Result<Frame, MapError> {
     let f = frames::alloc_low().ok_or(MapError::NoMemory)?;
     // SAFETY: a fresh lowmem frame, direct-mapped and ours.
-    unsafe { core::ptr::write_bytes(phys_to_virt(f.addr()) as *mut u8, 0, arch::paging::PAGE_SIZE) };
+    unsafe {
+        core::ptr::write_bytes(
+            phys_to_virt(f.addr()) as *mut u8,
+            0,
+            arch::paging::PAGE_SIZE,
+        )
+    };
     Ok(f)
 }
 

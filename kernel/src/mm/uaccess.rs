@@ -73,9 +73,14 @@ mod tests {
     /// A space with a writable page at RW and a read-only page right after it.
     fn space() -> Result<AddressSpace, crate::ktest::TestFailure> {
         let mut s = AddressSpace::new().map_err(|_| "no memory")?;
-        let (a, b) = (zeroed_user_frame().map_err(|_| "no memory")?, zeroed_user_frame().map_err(|_| "no memory")?);
-        s.map(RW, a, Protection { write: true }).map_err(|_| "map")?;
-        s.map(RO, b, Protection { write: false }).map_err(|_| "map")?;
+        let (a, b) = (
+            zeroed_user_frame().map_err(|_| "no memory")?,
+            zeroed_user_frame().map_err(|_| "no memory")?,
+        );
+        s.map(RW, a, Protection { write: true })
+            .map_err(|_| "map")?;
+        s.map(RO, b, Protection { write: false })
+            .map_err(|_| "map")?;
         Ok(s)
     }
 

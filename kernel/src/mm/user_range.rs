@@ -82,18 +82,37 @@ mod tests {
     #[test]
     fn accepts_user_ranges() {
         assert!(UserRange::new(0x0804_8000, 100).is_ok());
-        assert!(UserRange::new(0xBFFF_F000, 0x1000).is_ok(), "ends exactly at the kernel");
+        assert!(
+            UserRange::new(0xBFFF_F000, 0x1000).is_ok(),
+            "ends exactly at the kernel"
+        );
         assert!(UserRange::new(0, 0).is_ok());
     }
 
     #[test]
     fn refuses_kernel_and_wrapping_ranges() {
-        assert_eq!(UserRange::new(0xBFFF_F000, 0x1001), Err(RangeError::ReachesKernel));
-        assert_eq!(UserRange::new(0xC010_0000, 1), Err(RangeError::ReachesKernel));
-        assert_eq!(UserRange::new(0xE000_0000, 0), Err(RangeError::ReachesKernel));
+        assert_eq!(
+            UserRange::new(0xBFFF_F000, 0x1001),
+            Err(RangeError::ReachesKernel)
+        );
+        assert_eq!(
+            UserRange::new(0xC010_0000, 1),
+            Err(RangeError::ReachesKernel)
+        );
+        assert_eq!(
+            UserRange::new(0xE000_0000, 0),
+            Err(RangeError::ReachesKernel)
+        );
         assert_eq!(UserRange::new(0xFFFF_F000, 0x2000), Err(RangeError::Wraps));
         assert_eq!(UserRange::new(0x1000, 0xFFFF_FFFF), Err(RangeError::Wraps));
-        assert_eq!(UserRange::new(0x1000, 0x7FFF_FFFF), Err(RangeError::ReachesKernel));
+        assert_eq!(
+            UserRange::new(0x4000_0000, 0x8000_0001),
+            Err(RangeError::ReachesKernel)
+        );
+        assert!(
+            UserRange::new(0x1000, 0x7FFF_FFFF).is_ok(),
+            "a huge range can still be user"
+        );
     }
 
     #[test]
@@ -103,13 +122,30 @@ mod tests {
         assert_eq!(
             c,
             [
-                PageChunk { page: 0x1000, offset: 4000, len: 96, done: 0 },
-                PageChunk { page: 0x2000, offset: 0, len: 4, done: 96 },
+                PageChunk {
+                    page: 0x1000,
+                    offset: 4000,
+                    len: 96,
+                    done: 0
+                },
+                PageChunk {
+                    page: 0x2000,
+                    offset: 0,
+                    len: 4,
+                    done: 96
+                },
             ]
         );
         assert_eq!(UserRange::new(0x5000, 0).unwrap().chunks().count(), 0);
-        let whole: usize = UserRange::new(0x1234, 3 * 4096).unwrap().chunks().map(|c| c.len).sum();
+        let whole: usize = UserRange::new(0x1234, 3 * 4096)
+            .unwrap()
+            .chunks()
+            .map(|c| c.len)
+            .sum();
         assert_eq!(whole, 3 * 4096);
-        assert_eq!(UserRange::new(0x1234, 3 * 4096).unwrap().chunks().count(), 4);
+        assert_eq!(
+            UserRange::new(0x1234, 3 * 4096).unwrap().chunks().count(),
+            4
+        );
     }
 }

@@ -42,11 +42,15 @@ fn unmap_range(space: &mut AddressSpace, start: u32, end: u32) {
 
 /// Maps zeroed pages over `[start, end)`, all or nothing: `ENOMEM` (with nothing left
 /// mapped) when memory runs out or a page is already in use.
-fn map_zeroed(space: &mut AddressSpace, start: u32, end: u32, prot: Protection) -> Result<(), Errno> {
+fn map_zeroed(
+    space: &mut AddressSpace,
+    start: u32,
+    end: u32,
+    prot: Protection,
+) -> Result<(), Errno> {
     for page in pages(start, end) {
-        let mapped = zeroed_user_frame().and_then(|f| {
-            space.map(page, f, prot).inspect_err(|_| frames::free(f))
-        });
+        let mapped = zeroed_user_frame()
+            .and_then(|f| space.map(page, f, prot).inspect_err(|_| frames::free(f)));
         if mapped.is_err() {
             unmap_range(space, start, page);
             return Err(Errno::ENOMEM);
@@ -78,7 +82,8 @@ pub fn brk(addr: u32) -> SysResult {
 
 /// `mmap2(addr, len, prot, flags, fd, pgoff)`: anonymous private mappings only.
 pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) -> SysResult {
-    if len == 0 || flags & MAP_ANONYMOUS == 0 || flags & MAP_SHARED != 0 || flags & MAP_PRIVATE == 0 {
+    if len == 0 || flags & MAP_ANONYMOUS == 0 || flags & MAP_SHARED != 0 || flags & MAP_PRIVATE == 0
+    {
         return Err(Errno::EINVAL);
     }
     let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::ENOMEM)?;
@@ -88,7 +93,7 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
     sched::with_current(|t| {
         let space = &mut t.mem.space;
         let start = if flags & MAP_FIXED != 0 {
-            if addr % PAGE != 0 || UserRange::new(addr, len).is_err() {
+            if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
                 return Err(Errno::EINVAL);
             }
             unmap_range(space, addr, addr + len);
@@ -118,7 +123,7 @@ fn find_free(space: &AddressSpace, len: u32) -> Option<u32> {
 
 /// Checks an `munmap`/`mprotect` range: page-aligned start, non-empty, all user.
 fn checked_range(addr: u32, len: u32) -> Result<(u32, u32), Errno> {
-    if addr % PAGE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::EINVAL)?;

@@ -29,7 +29,9 @@ type SysResult = Result<u32, Errno>;
 /// Handles the system call in `frame` and stores its result in `frame.eax`.
 pub fn dispatch(frame: &mut TrapFrame) {
     sched::with_current(|t| t.syscalls += 1);
-    let [a0, a1, a2, a3, a4, a5] = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
+    let [a0, a1, a2, a3, a4, a5] = [
+        frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp,
+    ];
     let result: SysResult = match frame.eax {
         SYS_EXIT | SYS_EXIT_GROUP => sched::exit_current((a0 & 0xff) as i32),
         SYS_WRITE => write(a0, a1, a2),

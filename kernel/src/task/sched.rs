@@ -36,6 +36,9 @@ pub struct ExitRecord {
 }
 
 struct Table {
+    /// Boxed so a task never moves: its saved stack pointer is written through a raw
+    /// pointer during a context switch, and `with_current` hands out references.
+    #[allow(clippy::vec_box)]
     tasks: Vec<Box<Task>>,
     /// Index of the running task; `None` while the idle loop runs.
     current: Option<usize>,
@@ -180,7 +183,11 @@ impl Table {
 /// task cannot go on. Returns when the running task is scheduled again.
 fn schedule() {
     temp::assert_none_held("context switch");
-    assert_eq!(preempt_count(), 0, "context switch with preemption disabled");
+    assert_eq!(
+        preempt_count(),
+        0,
+        "context switch with preemption disabled"
+    );
     let (old, new) = {
         let mut t = TABLE.lock();
         let current = t.current.expect("schedule() outside a task");
@@ -211,10 +218,7 @@ pub fn run() -> Vec<ExitRecord> {
             if t.tasks.is_empty() {
                 return core::mem::take(&mut t.exited);
             }
-            match t.pick(None, ticks()) {
-                Some(i) => Some(t.switch_to(Some(i))),
-                None => None,
-            }
+            t.pick(None, ticks()).map(|i| t.switch_to(Some(i)))
         };
         match switch {
             // SAFETY: as in `schedule`; the idle context is saved in the static table.
@@ -236,7 +240,9 @@ fn reap() {
         gone
     };
     for task in gone {
-        let State::Exited(status) = task.state else { unreachable!() };
+        let State::Exited(status) = task.state else {
+            unreachable!()
+        };
         kprintln!(
             "@@tempest {{\"event\":\"exit\",\"pid\":{},\"name\":{},\"status\":{},\"expected\":{}}}",
             task.pid,

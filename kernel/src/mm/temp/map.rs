@@ -5,7 +5,7 @@ use crate::mm::layout::{TEMP_BASE, phys_to_virt};
 use crate::mm::zones::Frame;
 use crate::percpu::{cpu_id, preempt_disable, preempt_enable};
 use crate::sync::IrqSpinLock;
-use arch::paging::{PAGE_SIZE, PDEntry, PTEntry, PTFlags, PAddr, pd_index};
+use arch::paging::{PAGE_SIZE, PAddr, PDEntry, PTEntry, PTFlags, pd_index};
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
@@ -36,7 +36,11 @@ pub struct Exhausted {
 
 impl fmt::Display for Exhausted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "all {SLOTS_PER_CPU} temp-mapping slots of cpu {} are in use", self.cpu)
+        write!(
+            f,
+            "all {SLOTS_PER_CPU} temp-mapping slots of cpu {} are in use",
+            self.cpu
+        )
     }
 }
 
@@ -45,7 +49,10 @@ pub fn init(kernel_directory: u32) {
     // SAFETY: the kernel directory is a direct-mapped lowmem frame, only read here.
     let pd = unsafe { crate::mm::paging::table_at(u64::from(kernel_directory)) };
     let pde = PDEntry(pd.0[pd_index(TEMP_BASE)]);
-    assert!(pde.is_present() && !pde.is_page(), "temp region has no page table");
+    assert!(
+        pde.is_present() && !pde.is_page(),
+        "temp region has no page table"
+    );
     let table = phys_to_virt(u64::from(pde.address().0));
     TABLE.store(table, Ordering::Relaxed);
 }
@@ -91,7 +98,11 @@ impl TempMap<Writable> {
     }
 }
 
-fn map<A>(frame: Frame, writable: bool, at: &'static Location<'static>) -> Result<TempMap<A>, Exhausted> {
+fn map<A>(
+    frame: Frame,
+    writable: bool,
+    at: &'static Location<'static>,
+) -> Result<TempMap<A>, Exhausted> {
     preempt_disable();
     let cpu = cpu_id();
     let holder = Holder {
@@ -102,13 +113,21 @@ fn map<A>(frame: Frame, writable: bool, at: &'static Location<'static>) -> Resul
         preempt_enable();
         return Err(Exhausted { cpu });
     };
-    let flags = if writable { PTFlags::P | PTFlags::RW } else { PTFlags::P };
+    let flags = if writable {
+        PTFlags::P | PTFlags::RW
+    } else {
+        PTFlags::P
+    };
     let entry = PTEntry::new(PAddr(frame.addr() as u32), flags).0;
     // SAFETY: the slot is ours (just taken from our CPU's window) and its PTE lies in the
     // temp page table; a free slot's PTE is empty and in no TLB (flushed at unmap).
     unsafe {
         let p = pte(cpu, slot);
-        assert_eq!(p.read_volatile(), 0, "temp slot {slot} of cpu {cpu} was free but mapped");
+        assert_eq!(
+            p.read_volatile(),
+            0,
+            "temp slot {slot} of cpu {cpu} was free but mapped"
+        );
         p.write_volatile(entry);
     }
     Ok(TempMap {
@@ -185,7 +204,12 @@ pub struct Leak {
 
 impl fmt::Display for Leak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} temp mapping(s) held on cpu {}:", self.held.len(), self.cpu)?;
+        write!(
+            f,
+            "{} temp mapping(s) held on cpu {}:",
+            self.held.len(),
+            self.cpu
+        )?;
         for (slot, h) in &self.held {
             write!(f, " slot {slot} mapped at {} (pid {})", h.location, h.pid)?;
         }
@@ -224,7 +248,10 @@ pub unsafe fn reclaim_leaked(slot: usize) {
         pte(cpu, slot).write_volatile(0);
         arch::cpu::invlpg(slot_address(cpu, slot));
     }
-    WINDOWS[cpu].lock().release(slot).expect("reclaimed slot was not held");
+    WINDOWS[cpu]
+        .lock()
+        .release(slot)
+        .expect("reclaimed slot was not held");
     preempt_enable();
 }
 

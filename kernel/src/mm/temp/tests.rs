@@ -1,11 +1,11 @@
 //! In-kernel tests of temp mappings: map/unmap, nesting, exhaustion, counters, the leak
 //! check (with its negative control), highmem access, and the seed's scenario.
 
-use crate::mm::temp::window::SLOTS_PER_CPU;
 use super::*;
 use crate::mm::frames;
 use crate::mm::layout::phys_to_virt;
 use crate::mm::space::AddressSpace;
+use crate::mm::temp::window::SLOTS_PER_CPU;
 use crate::mm::zones::{Frame, ZoneKind};
 use crate::percpu::{cpu_id, preempt_count};
 use crate::{check, check_eq, kernel_test};

@@ -200,7 +200,10 @@ mod tests {
         let second = w.take_running();
         assert_eq!((second.maps, second.unmaps, second.peak_depth), (0, 1, 1));
         let cpu = w.cpu_counters();
-        assert_eq!((cpu.maps, cpu.unmaps, cpu.peak_depth, cpu.depth), (2, 2, 2, 0));
+        assert_eq!(
+            (cpu.maps, cpu.unmaps, cpu.peak_depth, cpu.depth),
+            (2, 2, 2, 0)
+        );
         let mut total = TempCounters::default();
         total.absorb(&first);
         total.absorb(&second);
