@@ -76,6 +76,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if let Some(kind) = opts.crash {
         crate::crash::trigger(kind);
     }
+    if opts.unchecked_user_copies {
+        crate::syscall::disable_user_copy_checks();
+    }
     let frames_before = frames::stats();
     let started = crate::programs::start_all(info.modules());
     // SAFETY: the timer's handler (traps::handle) is in place.
@@ -184,8 +187,9 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         temp.depth
     );
     kprintln!(
-        "  scheduler      : {} context switches, {} timer ticks",
+        "  scheduler      : {} context switches ({} by the timer), {} timer ticks",
         crate::task::sched::context_switches(),
+        crate::task::sched::preemptions(),
         crate::task::sched::ticks()
     );
     kprintln!(
@@ -194,13 +198,18 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         boot_us % 1000
     );
     kprintln!(
-        "@@tempest {{\"event\":\"summary\",\"cpus\":1,\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"boot_us\":{}}}",
+        "@@tempest {{\"event\":\"summary\",\"cpus\":1,\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"boot_us\":{}}}",
         lowmem_end >> 20,
         s.low_free,
         s.low_total,
         s.high_free,
         s.high_total,
         heap_size,
+        crate::task::sched::context_switches(),
+        crate::task::sched::preemptions(),
+        temp.maps,
+        temp.unmaps,
+        temp.depth,
         boot_us
     );
 }

@@ -6,6 +6,7 @@
 //! | `test[=FILTER]` | run the in-kernel tests whose name contains FILTER          |
 //! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
 //! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test` |
+//! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 
 use core::fmt;
 
@@ -47,6 +48,8 @@ pub struct Options<'a> {
     pub test: Option<&'a str>,
     pub lowmem_mib: Option<u32>,
     pub crash: Option<Crash>,
+    /// Negative control for the user-copy checks: `write` dereferences user pointers.
+    pub unchecked_user_copies: bool,
 }
 
 impl Default for Options<'_> {
@@ -56,6 +59,7 @@ impl Default for Options<'_> {
             test: None,
             lowmem_mib: None,
             crash: None,
+            unchecked_user_copies: false,
         }
     }
 }
@@ -103,6 +107,7 @@ impl<'a> Options<'a> {
             };
             match (key, value) {
                 ("test", v) => opts.test = Some(v.unwrap_or("")),
+                ("unchecked-user-copies", None) => opts.unchecked_user_copies = true,
                 ("log", Some(v)) => match parse_level(v) {
                     Some(level) => opts.log = level,
                     None => problem(bad("error, warn, info, debug or trace")),
@@ -178,8 +183,9 @@ mod tests {
 
     #[test]
     fn every_option() {
-        let (o, p) = parse("log=debug test=mm:: lowmem=64 crash=hang");
+        let (o, p) = parse("log=debug test=mm:: lowmem=64 crash=hang unchecked-user-copies");
         assert!(p.is_empty());
+        assert!(o.unchecked_user_copies);
         assert_eq!(o.log, LogLevel::Debug);
         assert_eq!(o.test, Some("mm::"));
         assert_eq!(o.lowmem_mib, Some(64));

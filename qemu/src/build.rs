@@ -1,4 +1,4 @@
-//! Building workspace packages (the kernel, later user programs) for the i586 target.
+//! Building workspace packages (the kernel, the user programs) for the i586 target.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -64,9 +64,19 @@ pub fn build_command(root: &Path, package: &str) -> Command {
     cmd
 }
 
-/// Builds workspace `package` for [`TARGET`] with the [`PROFILE`] profile and returns the path
-/// of its executable. Cargo's progress and diagnostics go to the terminal (stderr).
-pub fn build_target_package(root: &Path, package: &str) -> Result<PathBuf> {
+/// An executable produced by a target build: the bin target's name and its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// The bin target's name (for the user package: the program's name).
+    pub name: String,
+    /// The ELF.
+    pub path: PathBuf,
+}
+
+/// Builds workspace `package` for [`TARGET`] with the [`PROFILE`] profile and returns every
+/// executable it has (from cargo's JSON messages), in cargo's order. Cargo's progress and
+/// diagnostics go to the terminal (stderr).
+pub fn build_target_bins(root: &Path, package: &str) -> Result<Vec<Artifact>> {
     let mut child = build_command(root, package)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -85,6 +95,13 @@ pub fn build_target_package(root: &Path, package: &str) -> Result<PathBuf> {
     if !status.success() {
         bail!("{package} build failed (cargo {status})");
     }
+    Ok(executables)
+}
+
+/// Builds workspace `package` like [`build_target_bins`] and returns the path of its
+/// executable: the one named like the package, else the only one.
+pub fn build_target_package(root: &Path, package: &str) -> Result<PathBuf> {
+    let executables = build_target_bins(root, package)?;
     pick_executable(executables, package)
         .or_else(|| Some(artifact_path(root, package)).filter(|p| p.is_file()))
         .with_context(|| format!("cargo built no executable for package `{package}`"))
@@ -95,23 +112,26 @@ pub fn build_kernel(root: &Path) -> Result<PathBuf> {
     build_target_package(root, "kernel")
 }
 
-/// `(target name, executable)` of a `compiler-artifact` message that produced an executable.
-fn executable_of(line: &str) -> Option<(String, PathBuf)> {
+/// The [`Artifact`] of a `compiler-artifact` message that produced an executable.
+fn executable_of(line: &str) -> Option<Artifact> {
     let msg: serde_json::Value = serde_json::from_str(line).ok()?;
     if msg["reason"] != "compiler-artifact" {
         return None;
     }
     let exe = msg["executable"].as_str()?;
     let name = msg["target"]["name"].as_str().unwrap_or_default();
-    Some((name.to_owned(), PathBuf::from(exe)))
+    Some(Artifact {
+        name: name.to_owned(),
+        path: PathBuf::from(exe),
+    })
 }
 
 /// The executable named like the package, else the only one built.
-fn pick_executable(mut exes: Vec<(String, PathBuf)>, package: &str) -> Option<PathBuf> {
-    if let Some(i) = exes.iter().position(|(name, _)| name == package) {
-        return Some(exes.swap_remove(i).1);
+fn pick_executable(mut exes: Vec<Artifact>, package: &str) -> Option<PathBuf> {
+    if let Some(i) = exes.iter().position(|a| a.name == package) {
+        return Some(exes.swap_remove(i).path);
     }
-    (exes.len() == 1).then(|| exes.remove(0).1)
+    (exes.len() == 1).then(|| exes.remove(0).path)
 }
 
 #[cfg(test)]
@@ -156,14 +176,21 @@ mod tests {
     fn artifact_messages() {
         let bin = r#"{"reason":"compiler-artifact","target":{"name":"kernel","kind":["bin"]},"executable":"/t/kernel","fresh":true}"#;
         let lib = r#"{"reason":"compiler-artifact","target":{"name":"arch","kind":["lib"]},"executable":null}"#;
-        assert_eq!(
-            executable_of(bin),
-            Some(("kernel".to_owned(), "/t/kernel".into()))
-        );
+        let artifact = |name: &str, path: &str| Artifact {
+            name: name.to_owned(),
+            path: path.into(),
+        };
+        assert_eq!(executable_of(bin), Some(artifact("kernel", "/t/kernel")));
         assert_eq!(executable_of(lib), None);
         assert_eq!(executable_of("not json"), None);
-        let exes = vec![("init".to_owned(), PathBuf::from("/t/init"))];
+        let exes = vec![artifact("init", "/t/init")];
         assert_eq!(pick_executable(exes, "user-init"), Some("/t/init".into()));
         assert_eq!(pick_executable(Vec::new(), "x"), None);
+        let bins = vec![artifact("hello", "/t/hello"), artifact("user", "/t/user")];
+        assert_eq!(
+            pick_executable(bins.clone(), "user"),
+            Some("/t/user".into())
+        );
+        assert_eq!(pick_executable(bins, "other"), None);
     }
 }

@@ -71,7 +71,10 @@ pub struct QemuConfig {
     /// Start halted with the gdb stub on tcp::1234 (`-s -S`).
     pub gdb: bool,
     /// Multiboot modules, passed as one comma-separated `-initrd` (omitted when empty).
-    pub initrd: Vec<PathBuf>,
+    /// Each is a path, optionally followed by space-separated words: QEMU loads the file
+    /// named by the text before the first space and gives the module the whole text as its
+    /// string (see [`crate::programs::Program::module`]).
+    pub initrd: Vec<String>,
 }
 
 impl QemuConfig {
@@ -160,12 +163,9 @@ impl QemuConfig {
     }
 }
 
-/// Joins module paths for `-initrd`; QEMU splits on `,`, so commas inside a path are doubled.
-pub fn join_initrd(modules: &[PathBuf]) -> OsString {
-    let parts: Vec<String> = modules
-        .iter()
-        .map(|m| m.to_string_lossy().replace(',', ",,"))
-        .collect();
+/// Joins module strings for `-initrd`; QEMU splits on `,`, so commas inside one are doubled.
+pub fn join_initrd(modules: &[String]) -> OsString {
+    let parts: Vec<String> = modules.iter().map(|m| m.replace(',', ",,")).collect();
     OsString::from(parts.join(","))
 }
 
@@ -218,10 +218,14 @@ mod tests {
     #[test]
     fn initrd_joined_with_commas() {
         let mut cfg = QemuConfig::new("k", "", Accel::Tcg);
-        cfg.initrd = vec!["a.elf".into(), "/x/b.elf".into(), "odd,name".into()];
+        cfg.initrd = vec![
+            "a.elf".into(),
+            "/x/b.elf A expect=139".into(),
+            "odd,name".into(),
+        ];
         let args = strings(&cfg);
         let i = args.iter().position(|a| a == "-initrd").unwrap();
-        assert_eq!(args[i + 1], "a.elf,/x/b.elf,odd,,name");
+        assert_eq!(args[i + 1], "a.elf,/x/b.elf A expect=139,odd,,name");
     }
 
     #[test]

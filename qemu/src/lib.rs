@@ -4,19 +4,22 @@
 //! (e.g. a benchmark driver) can reuse the same steps:
 //!
 //! 1. [`provision::ensure_target`] / [`provision::ensure_qemu`] install what is missing;
-//! 2. [`build::build_kernel`] (or [`build::build_target_package`]) builds for the i586 target;
+//! 2. [`build::build_kernel`] (or [`build::build_target_package`], [`build::build_target_bins`])
+//!    builds for the i586 target; [`programs`] resolves the user programs to boot as modules;
 //! 3. [`command::QemuConfig`] describes the machine and yields the QEMU command line;
 //! 4. [`run::run`] spawns QEMU, streams the serial console and enforces the timeout;
 //! 5. [`outcome::classify`] turns the run into an [`Outcome`] with a process exit code.
 //!
 //! [`serial`] parses the kernel's serial protocol (test results, `!!!` crash reports,
-//! `@@tempest` JSON records) and [`symbolize`] resolves backtrace addresses with DWARF.
+//! `@@tempest` JSON records, exit records) and [`symbolize`] resolves backtrace addresses
+//! with DWARF.
 
 pub mod build;
 pub mod capture;
 pub mod command;
 pub mod options;
 pub mod outcome;
+pub mod programs;
 pub mod provision;
 pub mod run;
 pub mod serial;

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use qemu::options::Cli;
+use qemu::programs::{self, Program};
 use qemu::symbolize::{BacktraceAnnotator, Symbolizer};
-use qemu::{Outcome, QemuConfig, RunOptions, build, provision, run};
+use qemu::{Outcome, QemuConfig, RunOptions, build, provision, run, serial};
 
 /// Exit status for usage errors, build failures and other runner errors.
 const EXIT_ERROR: u8 = 5;
@@ -45,14 +46,30 @@ fn main() -> ExitCode {
 fn boot(cli: &Cli) -> Result<Outcome> {
     let root = build::workspace_root();
     let cmdline = cli.kernel_cmdline()?;
+    let specs = cli.program_specs(&root)?;
     provision::ensure_target(&root)?;
     let qemu_path = provision::ensure_qemu()?;
     let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
     eprintln!("tempest: {note}");
 
+    let programs = match &specs {
+        Some(specs) => programs::resolve(specs, || {
+            build::build_target_bins(&root, programs::USER_PACKAGE)
+        })?,
+        None => Vec::new(),
+    };
+    if !programs.is_empty() {
+        let names: Vec<String> = programs.iter().map(Program::name).collect();
+        eprintln!("tempest: {} program(s): {}", names.len(), names.join(", "));
+    }
+    let modules = programs
+        .iter()
+        .map(Program::module)
+        .collect::<Result<_>>()?;
     let kernel = build::build_kernel(&root)?;
 
     let mut config = QemuConfig::new(kernel, cmdline, accel);
+    config.initrd = modules;
     config.qemu = qemu_path;
     config.machine = cli.machine;
     config.memory_mib = cli.memory;
@@ -90,6 +107,7 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     };
 
     let outcome = result.outcome();
+    report_missing_exits(&programs, &result.serial, &outcome);
     let stderr = result.stderr.trim_end();
     if !stderr.is_empty() && (cli.verbose || matches!(outcome, Outcome::Error { .. })) {
         eprintln!("tempest: QEMU stderr:");
@@ -107,8 +125,35 @@ fn boot(cli: &Cli) -> Result<Outcome> {
             }
         }
     }
-    if !cli.verbose && !matches!(outcome, Outcome::Success | Outcome::TestsFailed { .. }) {
+    if !cli.verbose
+        && !matches!(
+            outcome,
+            Outcome::Success | Outcome::TestsFailed { .. } | Outcome::ProgramsFailed { .. }
+        )
+    {
         eprintln!("tempest: QEMU command: {shell_line}");
     }
     Ok(outcome)
+}
+
+/// Warns about programs the kernel gave neither an exit nor a refused record, when it
+/// reached its verdict on the programs. (The table of how each ended is the kernel's own,
+/// in its summary.)
+fn report_missing_exits(programs: &[Program], serial: &str, outcome: &Outcome) {
+    if !matches!(outcome, Outcome::Success | Outcome::ProgramsFailed { .. }) {
+        return;
+    }
+    let mut reported: Vec<String> = serial::exit_records(serial)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    reported.extend(serial::refused_programs(serial).into_iter().map(|r| r.0));
+    let missing = programs::missing_exits(programs, &reported);
+    if !missing.is_empty() {
+        eprintln!(
+            "tempest: warning: no exit record for {} program(s): {}",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
 }

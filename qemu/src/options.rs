@@ -2,15 +2,20 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::command::Machine;
+use crate::programs::{self, ProgramSpec};
 
-/// Boot Tempest in QEMU (`cargo qemu`), or run its in-kernel tests (`cargo qemu test`).
+/// Boot Tempest in QEMU with user programs (`cargo qemu [PROGRAM...]`), or run its
+/// in-kernel tests (`cargo qemu test`).
 ///
-/// Exit status: 0 success, 1 test failures, 2 kernel panic or exception, 3 guest reset
-/// (triple fault), 4 timeout, 5 any other error (build, QEMU, usage).
+/// Without PROGRAMs, the default set of user/programs.txt is built and booted.
+///
+/// Exit status: 0 success, 1 test failures or programs that did not exit as expected,
+/// 2 kernel panic or exception, 3 guest reset (triple fault), 4 timeout, 5 any other error
+/// (build, QEMU, usage).
 #[derive(Debug, Parser)]
 #[command(name = "cargo qemu", bin_name = "cargo qemu", version)]
 pub struct Cli {
@@ -46,6 +51,16 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub verbose: bool,
 
+    /// Boot the kernel alone, without user programs.
+    #[arg(long, conflicts_with = "programs")]
+    pub no_programs: bool,
+
+    /// Programs to boot instead of the default set: a path to an i386 ELF, or the name of
+    /// a bin of the user package; arguments and the expected exit status (default 0) may
+    /// follow in the same (quoted) word, as in user/programs.txt: 'isolation A expect=0'.
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<String>,
+
     #[command(subcommand)]
     pub command: Option<Mode>,
 }
@@ -72,6 +87,29 @@ pub enum AccelChoice {
 }
 
 impl Cli {
+    /// The programs to boot: `None` for none (test mode, `--no-programs`), else the specs
+    /// given on the command line, or the default set of `root` when none are.
+    pub fn program_specs(&self, root: &std::path::Path) -> Result<Option<Vec<ProgramSpec>>> {
+        if self.command.is_some() {
+            if !self.programs.is_empty() {
+                bail!("programs cannot be combined with `test`");
+            }
+            return Ok(None);
+        }
+        if self.no_programs {
+            return Ok(None);
+        }
+        if self.programs.is_empty() {
+            return programs::default_set(root).map(Some);
+        }
+        let specs = self
+            .programs
+            .iter()
+            .map(|p| p.parse().with_context(|| format!("program `{p}`")))
+            .collect::<Result<_>>()?;
+        Ok(Some(specs))
+    }
+
     /// The kernel command line for this invocation.
     pub fn kernel_cmdline(&self) -> Result<String> {
         kernel_cmdline(self.command.as_ref(), &self.cmdline)
@@ -172,6 +210,54 @@ mod tests {
         assert!(Cli::try_parse_from(["qemu", "--smp", "64"]).is_ok());
         assert_eq!(parse(&["--memory", "5120"]).memory, 5120);
         assert!(Cli::try_parse_from(["qemu", "--memory", "0"]).is_err());
+    }
+
+    #[test]
+    fn programs_and_subcommand() {
+        let root = crate::build::workspace_root();
+        let cli = parse(&["--smp", "4"]);
+        assert_eq!(cli.smp, 4);
+        assert!(cli.programs.is_empty() && cli.command.is_none());
+        let default = cli.program_specs(&root).unwrap().unwrap();
+        assert!(default.iter().any(|s| s.program == "hello"), "{default:?}");
+
+        let cli = parse(&["a.elf", "b.elf", "--smp", "2"]);
+        assert_eq!(cli.programs, ["a.elf", "b.elf"]);
+        assert_eq!(cli.smp, 2);
+        assert!(cli.command.is_none());
+
+        let cli = parse(&[
+            "--accel",
+            "tcg",
+            "isolation A expect=0",
+            "/x/read expect=139",
+        ]);
+        let specs = cli.program_specs(&root).unwrap().unwrap();
+        assert_eq!(
+            (specs[0].args.clone(), specs[1].expect),
+            (vec!["A".into()], 139)
+        );
+        assert!(parse(&["p expect=x"]).program_specs(&root).is_err());
+
+        let cli = parse(&["test", "mm::"]);
+        assert_eq!(
+            cli.command,
+            Some(Mode::Test {
+                filter: Some("mm::".into())
+            })
+        );
+        assert!(cli.programs.is_empty());
+        assert_eq!(cli.program_specs(&root).unwrap(), None);
+        assert_eq!(
+            parse(&["--no-programs"]).program_specs(&root).unwrap(),
+            None
+        );
+        assert!(Cli::try_parse_from(["qemu", "--no-programs", "a.elf"]).is_err());
+        // A program literally named `test` needs a path: `./test`.
+        assert_eq!(parse(&["./test"]).programs, ["./test"]);
+        // After a program, `test` is one more program, not the subcommand.
+        let cli = parse(&["a.elf", "test"]);
+        assert_eq!((cli.programs.len(), cli.command), (2, None));
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub const EXIT_SUCCESS: u8 = 0x10;
 pub const EXIT_TESTS_FAILED: u8 = 0x11;
 /// Debug-exit value for a kernel panic or CPU exception (QEMU status 37).
 pub const EXIT_CRASH: u8 = 0x12;
+/// Debug-exit value for "some user programs did not exit with their expected status"
+/// (QEMU status 39); the kernel is otherwise healthy.
+pub const EXIT_PROGRAMS_FAILED: u8 = 0x13;
 
 /// QEMU's exit status when the guest writes `value` to the isa-debug-exit port.
 pub const fn qemu_status(value: u8) -> i32 {
@@ -27,6 +30,15 @@ pub enum Outcome {
     TestsFailed {
         /// Failed test names, in order of appearance.
         names: Vec<String>,
+    },
+    /// Some user programs did not exit with their expected status (or were not started);
+    /// from the exit records (`@@tempest {"event":"exit",...}`) whose status differs from
+    /// the expected one, and the `refused` records.
+    ProgramsFailed {
+        /// `(name, status, expected)` of each such program, in order of exit.
+        programs: Vec<(String, i64, i64)>,
+        /// `(name, reason)` of each program the kernel refused to start.
+        refused: Vec<(String, String)>,
     },
     /// The kernel panicked.
     KernelPanic {
@@ -60,7 +72,7 @@ impl Outcome {
     pub fn exit_code(&self) -> i32 {
         match self {
             Outcome::Success => 0,
-            Outcome::TestsFailed { .. } => 1,
+            Outcome::TestsFailed { .. } | Outcome::ProgramsFailed { .. } => 1,
             Outcome::KernelPanic { .. } | Outcome::KernelException { .. } => 2,
             Outcome::GuestReset => 3,
             Outcome::Timeout { .. } => 4,
@@ -85,6 +97,24 @@ impl fmt::Display for Outcome {
             }
             Outcome::TestsFailed { names } => {
                 write!(f, "{} test(s) failed: {}", names.len(), names.join(", "))
+            }
+            Outcome::ProgramsFailed { programs, refused }
+                if programs.is_empty() && refused.is_empty() =>
+            {
+                f.write_str(
+                    "programs did not exit as expected (no mismatching exit record found on serial)",
+                )
+            }
+            Outcome::ProgramsFailed { programs, refused } => {
+                let count = programs.len() + refused.len();
+                write!(f, "{count} program(s) did not exit as expected: ")?;
+                let mismatches = programs.iter().map(|(name, status, expected)| {
+                    format!("{name} (status {status}, expected {expected})")
+                });
+                let refusals = refused
+                    .iter()
+                    .map(|(name, reason)| format!("{name} (refused: {reason})"));
+                f.write_str(&mismatches.chain(refusals).collect::<Vec<_>>().join(", "))
             }
             Outcome::KernelPanic {
                 message,
@@ -129,6 +159,14 @@ pub fn classify(termination: &Termination, serial: &str, stderr: &str) -> Outcom
             names: serial::failed_tests(serial),
         },
         c if c == qemu_status(EXIT_CRASH) => crash_outcome(serial),
+        c if c == qemu_status(EXIT_PROGRAMS_FAILED) => Outcome::ProgramsFailed {
+            programs: serial::exit_records(serial)
+                .into_iter()
+                .filter(|r| !r.as_expected())
+                .map(|r| (r.name, r.status, r.expected))
+                .collect(),
+            refused: serial::refused_programs(serial),
+        },
         // QEMU also exits 0 when it is asked to quit by a signal; that is not a guest reset.
         0 if stderr.contains("terminating on signal") => Outcome::Error {
             reason: "QEMU was terminated by a signal".to_owned(),
@@ -181,6 +219,7 @@ mod tests {
         assert_eq!(qemu_status(EXIT_SUCCESS), 33);
         assert_eq!(qemu_status(EXIT_TESTS_FAILED), 35);
         assert_eq!(qemu_status(EXIT_CRASH), 37);
+        assert_eq!(qemu_status(EXIT_PROGRAMS_FAILED), 39);
     }
 
     #[test]
@@ -200,6 +239,41 @@ mod tests {
         let none = exited(35, "");
         assert_eq!(none.exit_code(), 1);
         assert!(none.to_string().starts_with("tempest: tests failed"));
+    }
+
+    #[test]
+    fn program_failures() {
+        let serial = "@@tempest {\"event\":\"exit\",\"pid\":3,\"name\":\"hello\",\"status\":0,\"expected\":0}\n\
+                      @@tempest {\"event\":\"exit\",\"pid\":4,\"name\":\"read_temp_region\",\"status\":139,\"expected\":0}\n\
+                      @@tempest {\"event\":\"exit\",\"pid\":5,\"name\":\"isolation\",\"status\":1,\"expected\":0}\n";
+        let o = exited(39, serial);
+        assert_eq!(o.exit_code(), 1);
+        assert_eq!(
+            o.to_string(),
+            "tempest: 2 program(s) did not exit as expected: read_temp_region (status 139, \
+             expected 0), isolation (status 1, expected 0)"
+        );
+        let refused = format!(
+            "{serial}@@tempest {{\"event\":\"refused\",\"name\":\"junk\",\"reason\":\"not an ELF file\"}}\n"
+        );
+        assert!(
+            exited(39, &refused)
+                .to_string()
+                .starts_with("tempest: 3 program(s) did not exit as expected: read_temp_region"),
+        );
+        assert!(
+            exited(39, &refused)
+                .to_string()
+                .ends_with(", junk (refused: not an ELF file)")
+        );
+        let none = exited(39, "");
+        assert_eq!(none.exit_code(), 1);
+        assert!(
+            none.to_string().contains("did not exit as expected"),
+            "{none}"
+        );
+        // The same records under a success verdict are the kernel's word: success.
+        assert_eq!(exited(33, serial), Outcome::Success);
     }
 
     #[test]

@@ -160,6 +160,63 @@ pub fn records(serial: &str) -> Vec<Value> {
         .collect()
 }
 
+/// An exit record, `@@tempest {"event":"exit","pid":3,"name":"hello","status":0,"expected":0}`:
+/// how one user process ended (status 128 + N when killed by signal N).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// Process id.
+    pub pid: u64,
+    /// Program name (the basename of the module's path).
+    pub name: String,
+    /// Exit status.
+    pub status: i64,
+    /// The status its module string asked for (`expect=N`, default 0).
+    pub expected: i64,
+}
+
+impl ExitRecord {
+    /// The exit record in `record`, if it is one (all four fields present).
+    pub fn from_record(record: &Value) -> Option<Self> {
+        if record["event"] != "exit" {
+            return None;
+        }
+        Some(ExitRecord {
+            pid: record["pid"].as_u64()?,
+            name: record["name"].as_str()?.to_owned(),
+            status: record["status"].as_i64()?,
+            expected: record["expected"].as_i64()?,
+        })
+    }
+
+    /// Whether the process ended with the status it was expected to.
+    pub fn as_expected(&self) -> bool {
+        self.status == self.expected
+    }
+}
+
+/// The exit records of the serial output, in order.
+pub fn exit_records(serial: &str) -> Vec<ExitRecord> {
+    records(serial)
+        .iter()
+        .filter_map(ExitRecord::from_record)
+        .collect()
+}
+
+/// `(name, reason)` of each program the kernel refused to start, from
+/// `@@tempest {"event":"refused","name":"p","reason":"..."}` records, in order.
+pub fn refused_programs(serial: &str) -> Vec<(String, String)> {
+    records(serial)
+        .iter()
+        .filter(|r| r["event"] == "refused")
+        .filter_map(|r| {
+            Some((
+                r["name"].as_str()?.to_owned(),
+                r["reason"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +331,38 @@ mod tests {
         assert_eq!(recs[1]["ns"], 12);
         assert!(parse_record("@@tempest {broken").unwrap().is_err());
         assert!(parse_record("plain").is_none());
+    }
+
+    #[test]
+    fn exit_record_extraction() {
+        let serial = "@@tempest {\"event\":\"summary\",\"cpus\":1}\n\
+                      @@tempest {\"event\":\"exit\",\"pid\":3,\"name\":\"read_temp_region\",\"status\":139,\"expected\":139}\n\
+                      @@tempest {\"event\":\"exit\",\"pid\":4,\"name\":\"hello\"}\n\
+                      @@tempest {\"event\":\"exit\",\"pid\":5,\"name\":\"hello\",\"status\":1,\"expected\":0}\n";
+        let exits = exit_records(serial);
+        assert_eq!(
+            exits,
+            [
+                ExitRecord {
+                    pid: 3,
+                    name: "read_temp_region".into(),
+                    status: 139,
+                    expected: 139
+                },
+                ExitRecord {
+                    pid: 5,
+                    name: "hello".into(),
+                    status: 1,
+                    expected: 0
+                },
+            ]
+        );
+        assert!(exits[0].as_expected() && !exits[1].as_expected());
+        let refused =
+            "@@tempest {\"event\":\"refused\",\"name\":\"bad\",\"reason\":\"not an ELF\"}\n";
+        assert_eq!(
+            refused_programs(&format!("{serial}{refused}")),
+            [("bad".to_owned(), "not an ELF".to_owned())]
+        );
     }
 }

@@ -9,6 +9,7 @@ use crate::mm::temp;
 use crate::mm::uaccess;
 use crate::task::sched;
 use arch::trap::TrapFrame;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 pub const SYS_EXIT: u32 = 1;
 pub const SYS_WRITE: u32 = 4;
@@ -54,11 +55,29 @@ pub fn dispatch(frame: &mut TrapFrame) {
     };
 }
 
+static UNCHECKED_USER_COPIES: AtomicBool = AtomicBool::new(false);
+
+/// Negative control (`unchecked-user-copies` on the command line): from now on `write`
+/// reads user buffers by dereferencing the user pointer, unchecked, as the seed's kernel
+/// did. A bad pointer then crashes the kernel, which is how the tests show that their
+/// bad-pointer checks would catch a kernel without `uaccess`.
+pub fn disable_user_copy_checks() {
+    log::warn!("unchecked-user-copies: write() dereferences user pointers (negative control)");
+    UNCHECKED_USER_COPIES.store(true, Ordering::Relaxed);
+}
+
 /// `write(fd, buf, len)`: fds 1 and 2 are the console. The whole buffer is checked before
 /// the first byte goes out, so a bad pointer prints nothing.
 fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     if fd != 1 && fd != 2 {
         return Err(Errno::EBADF);
+    }
+    if UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
+        // SAFETY: none: this is the deliberately broken path of the negative control, and
+        // it is reachable only through its command-line switch.
+        let bytes = unsafe { core::slice::from_raw_parts(buf as *const u8, len as usize) };
+        arch::serial::with_byte_writer(|out| out(bytes));
+        return Ok(len);
     }
     sched::with_current(|t| {
         let space = &t.mem.space;

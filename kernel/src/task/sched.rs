@@ -23,6 +23,7 @@ pub const HZ: u64 = 100;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static SWITCHES: AtomicU64 = AtomicU64::new(0);
+static PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
 
 /// How a process ended, kept for the summary.
 #[derive(Clone, Debug)]
@@ -63,6 +64,11 @@ pub fn ticks() -> u64 {
 /// Context switches so far.
 pub fn context_switches() -> u64 {
     SWITCHES.load(Ordering::Relaxed)
+}
+
+/// Switches forced by the timer (a task was running in user mode and another was ready).
+pub fn preemptions() -> u64 {
+    PREEMPTIONS.load(Ordering::Relaxed)
 }
 
 /// Counts a timer tick (the timer interrupt calls this).
@@ -121,7 +127,9 @@ pub fn exit_current(status: i32) -> ! {
 
 /// The timer interrupted user mode: time to let someone else run.
 pub fn preempt(_frame: &TrapFrame) {
-    schedule();
+    if schedule() {
+        PREEMPTIONS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 fn runnable(state: State, now: u64) -> bool {
@@ -180,8 +188,9 @@ impl Table {
 }
 
 /// Switches to the next runnable task, or to the idle loop when none is and the running
-/// task cannot go on. Returns when the running task is scheduled again.
-fn schedule() {
+/// task cannot go on. Returns when the running task is scheduled again: true if it had
+/// been switched away, false if it kept the CPU.
+fn schedule() -> bool {
     temp::assert_none_held("context switch");
     assert_eq!(
         preempt_count(),
@@ -196,9 +205,9 @@ fn schedule() {
         match next {
             Some(i) if i == current => {
                 t.tasks[i].state = State::Running;
-                return;
+                return false;
             }
-            None if still_running => return,
+            None if still_running => return false,
             next => t.switch_to(next),
         }
     };
@@ -206,6 +215,7 @@ fn schedule() {
     // alive until that context resumes; `new` was saved by a switch or prepared for a first
     // run.
     unsafe { arch::context::switch(old, new) };
+    true
 }
 
 /// The idle loop: runs tasks until every one has exited, reaping them as they go, and

@@ -1,0 +1,376 @@
+//! Boots user programs under TCG through the `qemu` runner binary: each program of the
+//! default set alone (its ELF passed by path, with its arguments and expected status), the
+//! whole default set on four CPUs, a C program built outside cargo, and a negative control:
+//! a program that does not end as its module string says must fail the run.
+//!
+//! The user package is built once, from this process, with the runner's library
+//! ([`qemu::build::build_target_bins`]), which returns the path of every program.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use qemu::programs::{self, USER_PACKAGE};
+use qemu::serial::{ExitRecord, exit_records};
+
+/// QEMU runs are serialized: on a 2-core machine parallel TCG guests starve each other
+/// and turn generous timeouts into flaky ones.
+static QEMU: Mutex<()> = Mutex::new(());
+
+/// Seconds the runner waits for a verdict (TCG on a loaded machine is slow).
+const TIMEOUT: &str = "300";
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+impl Run {
+    fn exits(&self) -> Vec<ExitRecord> {
+        exit_records(&self.out)
+    }
+}
+
+/// The user programs by name, built once for all tests.
+fn user_bins() -> &'static HashMap<String, PathBuf> {
+    static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let root = qemu::build::workspace_root();
+        qemu::provision::ensure_target(&root).expect("i586 target");
+        qemu::build::build_target_bins(&root, USER_PACKAGE)
+            .expect("build the user programs")
+            .into_iter()
+            .map(|a| (a.name, a.path))
+            .collect()
+    })
+}
+
+/// The runner's PROGRAM word for `bin` (by path) with `args` and `expect`.
+fn program(bin: &str, args: &str, expect: u8) -> String {
+    let path = user_bins()
+        .get(bin)
+        .unwrap_or_else(|| panic!("the user package has no bin `{bin}`"));
+    program_at(path, args, expect)
+}
+
+fn program_at(path: &Path, args: &str, expect: u8) -> String {
+    format!("{} {args} expect={expect}", path.display())
+}
+
+fn runner(args: &[&str]) -> Run {
+    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO_BIN_EXE_qemu"))
+        .args(["--accel", "tcg", "--timeout", TIMEOUT])
+        .args(args)
+        .output()
+        .expect("run the qemu runner");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn expect(run: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(
+        run.code, code,
+        "runner exit status\n--- output ---\n{}",
+        run.out
+    );
+    for n in needles {
+        assert!(
+            run.out.contains(n),
+            "output lacks `{n}`\n--- output ---\n{}",
+            run.out
+        );
+    }
+}
+
+/// Asserts that `name` has exactly `count` exit records, each with `status` and `status`
+/// expected.
+fn expect_exits(run: &Run, name: &str, count: usize, status: i64) {
+    let exits: Vec<ExitRecord> = run.exits().into_iter().filter(|e| e.name == name).collect();
+    assert_eq!(
+        exits.len(),
+        count,
+        "exit records of {name}\n--- output ---\n{}",
+        run.out
+    );
+    for e in exits {
+        assert_eq!(
+            (e.status, e.expected),
+            (status, status),
+            "exit record of {name}\n--- output ---\n{}",
+            run.out
+        );
+    }
+}
+
+/// Boots `bin` alone and checks the run succeeds, prints `needles`, reports no failed check
+/// and ends with one exit record of status `status`.
+fn boot_one(bin: &str, args: &str, status: u8, needles: &[&str]) -> Run {
+    let run = runner(&[&program(bin, args, status)]);
+    expect(&run, 0, needles);
+    expect(&run, 0, &["tempest: success"]);
+    assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
+    expect_exits(&run, bin, 1, status.into());
+    run
+}
+
+/// Boots a program that the kernel must kill with `signal` (exit status `status`).
+fn boot_killed(bin: &str, signal: &str, status: u8) {
+    let killed = format!("({bin}) killed by {signal}");
+    boot_one(
+        bin,
+        "",
+        status,
+        &["the kernel must kill this process", &killed],
+    );
+}
+
+#[test]
+fn hello() {
+    boot_one(
+        "hello",
+        "",
+        0,
+        &[
+            "Hello from user mode! pid=",
+            "ok: temp_stats(&stats) = 0",
+            "temp_stats process: maps=",
+            "hello: all ",
+        ],
+    );
+}
+
+#[test]
+fn write_basic() {
+    boot_one(
+        "write_basic",
+        "",
+        0,
+        &[
+            "write_basic: this line is one write(1, msg, len)",
+            "ok: write(7, msg, len) on a closed fd = -9",
+            "write_basic: all ",
+        ],
+    );
+}
+
+#[test]
+fn write_cross_page() {
+    let line = format!("<{}BBB>", "A".repeat(95));
+    boot_one(
+        "write_cross_page",
+        "",
+        0,
+        &[&line, "write_cross_page: all "],
+    );
+}
+
+#[test]
+fn write_bad_pointers() {
+    boot_one(
+        "write_bad_pointers",
+        "",
+        0,
+        &["survived", "write_bad_pointers: all "],
+    );
+}
+
+#[test]
+fn read_temp_region() {
+    boot_killed("read_temp_region", "SIGSEGV", 139);
+}
+
+#[test]
+fn write_kernel() {
+    boot_killed("write_kernel", "SIGSEGV", 139);
+}
+
+#[test]
+fn isolation() {
+    let a = program("isolation", "A", 0);
+    let b = program("isolation", "B", 0);
+    let run = runner(&[&a, &b]);
+    expect(
+        &run,
+        0,
+        &[
+            "ok: isolation A: 200 yields, 0 rounds saw 0 foreign bytes",
+            "ok: isolation B: 200 yields, 0 rounds saw 0 foreign bytes",
+            "tempest: success",
+        ],
+    );
+    expect_exits(&run, "isolation", 2, 0);
+    let address = |tag: &str| {
+        let prefix = format!("isolation {tag}: array at ");
+        run.out
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("no `{prefix}` line\n{}", run.out))
+            .to_owned()
+    };
+    assert_eq!(address("A"), address("B"), "same virtual address in both");
+}
+
+#[test]
+fn brk_mmap() {
+    boot_one(
+        "brk_mmap",
+        "",
+        0,
+        &["ok: munmap(addr + 1, 4096) = -22", "brk_mmap: all "],
+    );
+}
+
+#[test]
+fn touch_after_munmap() {
+    boot_killed("touch_after_munmap", "SIGSEGV", 139);
+}
+
+#[test]
+fn write_after_mprotect() {
+    boot_killed("write_after_mprotect", "SIGSEGV", 139);
+}
+
+#[test]
+fn big_bss() {
+    boot_one(
+        "big_bss",
+        "",
+        0,
+        &["ok: sum of the 1 MiB BSS = 0", "big_bss: all "],
+    );
+}
+
+#[test]
+fn illegal_instruction() {
+    boot_killed("illegal_instruction", "SIGILL", 132);
+}
+
+#[test]
+fn divide_error() {
+    boot_killed("divide_error", "SIGFPE", 136);
+}
+
+#[test]
+fn sleep_yield() {
+    boot_one(
+        "sleep_yield",
+        "",
+        0,
+        &["ok: nanosleep(20 ms) = 0", "sleep_yield: all "],
+    );
+}
+
+/// `cargo qemu --smp 4`: the runner builds and boots the default set of user/programs.txt.
+#[test]
+fn default_set_on_four_cpus() {
+    let run = runner(&["--smp", "4"]);
+    expect(&run, 0, &["tempest: success"]);
+    assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
+    let specs = programs::default_set(&qemu::build::workspace_root()).unwrap();
+    let mut exits = run.exits();
+    for spec in &specs {
+        let i = exits
+            .iter()
+            .position(|e| e.name == spec.program)
+            .unwrap_or_else(|| panic!("no exit record for {}\n{}", spec.program, run.out));
+        let e = exits.swap_remove(i);
+        assert_eq!(
+            (e.status, e.expected),
+            (spec.expect.into(), spec.expect.into()),
+            "{e:?}"
+        );
+    }
+    assert!(exits.is_empty(), "unexpected exit records: {exits:?}");
+}
+
+/// A freestanding C program, built by gcc outside cargo, runs as one of the programs.
+#[test]
+fn c_program_built_outside_cargo() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if let Err(why) = gcc_m32_works(tmp) {
+        eprintln!("SKIPPED c_program_built_outside_cargo: {why}");
+        return;
+    }
+    let source = qemu::build::workspace_root().join("user/c/hello.c");
+    let elf = tmp.join("hello_c");
+    let out = Command::new("gcc")
+        .args([
+            "-m32",
+            "-static",
+            "-nostdlib",
+            "-fno-pie",
+            "-no-pie",
+            "-ffreestanding",
+            "-O2",
+        ])
+        .arg("-o")
+        .arg(&elf)
+        .arg(&source)
+        .output()
+        .expect("run gcc");
+    assert!(
+        out.status.success(),
+        "gcc failed on {}:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = runner(&[&program_at(&elf, "", 0)]);
+    expect(&run, 0, &["Hello from C via int 0x80", "tempest: success"]);
+    expect_exits(&run, "hello_c", 1, 0);
+}
+
+/// Whether `gcc -m32` can link a freestanding i386 executable here (`Err` says why not).
+fn gcc_m32_works(tmp: &Path) -> Result<(), String> {
+    let probe = tmp.join("probe_m32.c");
+    std::fs::write(&probe, "void _start(void) { for (;;) {} }\n").map_err(|e| e.to_string())?;
+    let out = Command::new("gcc")
+        .args([
+            "-m32",
+            "-static",
+            "-nostdlib",
+            "-fno-pie",
+            "-no-pie",
+            "-ffreestanding",
+        ])
+        .arg("-o")
+        .arg(tmp.join("probe_m32"))
+        .arg(&probe)
+        .output()
+        .map_err(|e| format!("gcc is not installed ({e})"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "gcc -m32 cannot build i386 executables here (Debian: apt-get install gcc-multilib): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Negative control: `read_temp_region` claiming `expect=0` is killed (139), which the
+/// kernel reports as a mismatch and the runner as a failed run.
+#[test]
+fn wrong_expectation_fails_the_run() {
+    let run = runner(&[&program("read_temp_region", "", 0)]);
+    expect(
+        &run,
+        1,
+        &[
+            "did not exit as expected",
+            "read_temp_region (status 139, expected 0)",
+        ],
+    );
+    assert!(!run.out.contains("tempest: success"), "{}", run.out);
+    let exits = run.exits();
+    assert_eq!(exits.len(), 1, "{}", run.out);
+    assert_eq!((exits[0].status, exits[0].expected), (139, 0));
+}

@@ -1,0 +1,10 @@
+//! Passes the user programs' linker script, for the i386 target only.
+
+fn main() {
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if target.starts_with("i586-") || target.starts_with("i686-") {
+        let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        println!("cargo:rustc-link-arg-bins=-T{dir}/user.ld");
+    }
+    println!("cargo:rerun-if-changed=user.ld");
+}

@@ -1,0 +1,111 @@
+//! `brk_mmap`: the program break grows and shrinks; anonymous mmap2 gives zeroed,
+//! page-aligned user memory; mprotect and munmap accept it, munmap rejects an unaligned
+//! address.
+#![no_std]
+#![no_main]
+
+use tempest_user::sys::{
+    self, EINVAL, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE,
+};
+use tempest_user::{Args, Checks, println};
+
+tempest_user::entry!(main);
+
+const KERNEL_BASE: usize = 0xC000_0000;
+
+/// Writes a position-dependent pattern over `len` bytes at `addr` and reads it back.
+///
+/// # Safety
+/// `addr..addr+len` is mapped read-write and unused.
+unsafe fn pattern_round_trip(addr: usize, len: usize) -> bool {
+    let p = addr as *mut u8;
+    let byte = |i: usize| (i.wrapping_mul(31) ^ (i >> 8)) as u8;
+    // SAFETY: the caller's contract; volatile so the accesses really happen.
+    unsafe {
+        for i in 0..len {
+            p.add(i).write_volatile(byte(i));
+        }
+        (0..len).all(|i| p.add(i).read_volatile() == byte(i))
+    }
+}
+
+fn main(_: &Args) -> i32 {
+    let mut c = Checks::new("brk_mmap");
+
+    // SAFETY: brk(0) only asks for the break.
+    let cur = unsafe { sys::brk(0) };
+    println!("brk(0) = {cur:#x}");
+    c.check(
+        cur != 0 && cur < KERNEL_BASE,
+        format_args!("the break {cur:#x} is a user address"),
+    );
+    let grown = cur + 3 * PAGE_SIZE;
+    // SAFETY: growing maps new memory; nothing refers to it yet.
+    let ret = unsafe { sys::brk(grown) };
+    c.check(
+        ret == grown,
+        format_args!("brk(cur + 3 pages) = {ret:#x}, expected {grown:#x}"),
+    );
+    // SAFETY: brk just made cur..grown ours.
+    let ok = unsafe { pattern_round_trip(cur, 3 * PAGE_SIZE) };
+    c.check(
+        ok,
+        format_args!("wrote and read back every byte of {cur:#x}..{grown:#x}"),
+    );
+    // SAFETY: nothing refers to the memory given back.
+    let ret = unsafe { sys::brk(cur) };
+    c.check(
+        ret == cur,
+        format_args!("brk(cur) shrinks back: {ret:#x}, expected {cur:#x}"),
+    );
+
+    let len = 4 * PAGE_SIZE;
+    // SAFETY: a new mapping, replacing nothing.
+    let ret = unsafe {
+        sys::mmap2(
+            0,
+            len,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    println!("mmap2(NULL, 4 pages, RW, PRIVATE|ANONYMOUS) = {ret:#x}");
+    if !c.check(!sys::is_error(ret), format_args!("mmap2 succeeded")) {
+        return c.finish();
+    }
+    let addr = ret as usize;
+    c.check(
+        addr.is_multiple_of(PAGE_SIZE) && addr < KERNEL_BASE && addr + len <= KERNEL_BASE,
+        format_args!("{addr:#x} is page-aligned and below {KERNEL_BASE:#x}"),
+    );
+    // SAFETY: the mapping is ours, read-write; volatile so the reads really happen.
+    let zeros = (0..len).all(|i| unsafe { (addr as *const u8).add(i).read_volatile() } == 0);
+    c.check(zeros, format_args!("the 4 new pages are zero-filled"));
+    // SAFETY: as above.
+    let ok = unsafe { pattern_round_trip(addr, len) };
+    c.check(
+        ok,
+        format_args!("wrote and read back every byte of the mapping"),
+    );
+    // SAFETY: only reads of the first page follow.
+    c.eq(
+        "mprotect(addr, 4096, PROT_READ)",
+        unsafe { sys::mprotect(addr, PAGE_SIZE, PROT_READ) },
+        0,
+    );
+    // SAFETY: the first page is still readable.
+    let first = unsafe { (addr as *const u8).read_volatile() };
+    c.eq("the read-only page still reads back", first, 0);
+    // SAFETY: nothing refers to the mapping any more.
+    c.eq(
+        "munmap(addr, 4 pages)",
+        unsafe { sys::munmap(addr, len) },
+        0,
+    );
+    // SAFETY: an unaligned munmap must fail and unmap nothing.
+    let ret = unsafe { sys::munmap(addr + 1, PAGE_SIZE) };
+    c.eq("munmap(addr + 1, 4096)", ret, -EINVAL as isize);
+    c.finish()
+}

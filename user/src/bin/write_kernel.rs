@@ -1,0 +1,18 @@
+//! `write_kernel`: writing the kernel image (0xC0100000) from user mode must kill the
+//! process with SIGSEGV (exit status 139).
+#![no_std]
+#![no_main]
+
+use tempest_user::{Args, println};
+
+tempest_user::entry!(main);
+
+const KERNEL_IMAGE: usize = 0xC010_0000;
+
+fn main(_: &Args) -> i32 {
+    println!("writing {KERNEL_IMAGE:#x}: the kernel must kill this process (SIGSEGV)");
+    // SAFETY: the write is expected to fault and end the process.
+    unsafe { tempest_user::poke(KERNEL_IMAGE, 0x42) };
+    println!("FAIL: wrote the kernel image");
+    1
+}
