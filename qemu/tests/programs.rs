@@ -374,3 +374,62 @@ fn wrong_expectation_fails_the_run() {
     assert_eq!(exits.len(), 1, "{}", run.out);
     assert_eq!((exits[0].status, exits[0].expected), (139, 0));
 }
+
+/// Two programs that never make a system call can only share the CPU if the timer
+/// preempts them: both finish, and the summary counts the preemptions.
+#[test]
+fn timer_preempts_busy_programs() {
+    let busy = program("busy_loop", "200", 0);
+    let run = runner(&[&busy, &busy]);
+    expect(
+        &run,
+        0,
+        &["tempest: success", "busy_loop: spun 200 Mcycles"],
+    );
+    expect_exits(&run, "busy_loop", 2, 0);
+    let summary = qemu::serial::records(&run.out)
+        .into_iter()
+        .find(|r| r["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary record\n{}", run.out));
+    let preemptions = summary["preemptions"]
+        .as_u64()
+        .expect("preemptions in the summary");
+    assert!(
+        preemptions > 0,
+        "no preemption while two busy programs ran\n{}",
+        run.out
+    );
+}
+
+/// The default set with most of the VM's RAM made highmem (`lowmem=16`), so every user
+/// page, every ELF load and every syscall copy goes through temp mappings.
+#[test]
+fn default_set_with_highmem_forced() {
+    let run = runner(&["--memory", "256", "--cmdline", "lowmem=16"]);
+    expect(&run, 0, &["tempest: success", "direct map 0..16 MiB"]);
+    assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
+    let summary = qemu::serial::records(&run.out)
+        .into_iter()
+        .find(|r| r["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary record\n{}", run.out));
+    assert!(
+        summary["highmem_frames"].as_u64().unwrap() > 50_000,
+        "{summary}"
+    );
+    assert_eq!(summary["temp_held"], 0, "{summary}");
+    assert_eq!(summary["temp_maps"], summary["temp_unmaps"], "{summary}");
+}
+
+/// Negative control of the bad-pointer tests: with the user-copy checks switched off
+/// (`write` dereferences user pointers, as the seed's kernel did), `write_bad_pointers`
+/// crashes the kernel, and the run says so. With the checks on, the same program passes.
+#[test]
+fn bad_pointers_crash_a_kernel_without_user_copy_checks() {
+    let run = runner(&[
+        "--cmdline",
+        "unchecked-user-copies",
+        &program("write_bad_pointers", "", 0),
+    ]);
+    expect(&run, 2, &["kernel exception: Page Fault", "cr2=0x10000000"]);
+    assert!(!run.out.contains("tempest: success"), "{}", run.out);
+}
