@@ -1,5 +1,6 @@
-//! The kernel GDT: flat kernel and user segments and the TSS that gives ring-3 traps
-//! their kernel stack. (Per-CPU GDTs and TSSs come with SMP bring-up.)
+//! Per-CPU descriptor tables: each CPU has its own GDT (flat kernel and user segments, its
+//! TSS, and a GS segment whose base is the CPU's per-CPU block) and its own TSS (which gives
+//! ring-3 traps that CPU's kernel stack).
 
 use crate::descriptor::{self, flat, segment};
 use core::arch::asm;
@@ -16,97 +17,121 @@ pub const USER_CS: u16 = 0x18 | 3;
 pub const USER_DS: u16 = 0x20 | 3;
 /// TSS selector.
 pub const TSS_SEL: u16 = 0x28;
+/// Kernel GS selector: its base is the CPU's per-CPU block (`trap_common` reloads it).
+pub const PERCPU_SEL: u16 = 0x30;
 
 /// Accessed bit, preset so the CPU never writes the code and data descriptors when it
 /// loads a segment.
 const A: u8 = 1;
 
+const ENTRIES: usize = 7;
+
 #[repr(C, align(8))]
 struct Tables {
-    gdt: [u64; 6],
+    gdt: [u64; ENTRIES],
     tss: TaskStateSegment,
 }
 
-struct Cell(UnsafeCell<Tables>);
+/// One CPU's GDT and TSS.
+pub struct CpuTables(UnsafeCell<Tables>);
 
-// SAFETY: the GDT is written by `load` on the boot CPU before anything else runs; the TSS's
-// `esp0` is written only by `set_kernel_stack`, whose callers run with interrupts off on the
-// one CPU that uses this TSS.
-unsafe impl Sync for Cell {}
+// SAFETY: a CPU's tables are written by `load` before that CPU uses them and afterwards only
+// by `set_kernel_stack`, which that CPU alone calls, with interrupts off.
+unsafe impl Sync for CpuTables {}
 
-static TABLES: Cell = Cell(UnsafeCell::new(Tables {
-    gdt: [
-        0,
-        flat(descriptor::KERNEL_CODE | A),
-        flat(descriptor::KERNEL_DATA | A),
-        flat(descriptor::USER_CODE | A),
-        flat(descriptor::USER_DATA | A),
-        0, // TSS, filled in by `load` (its base is only known at run time)
-    ],
-    tss: TaskStateSegment::new(),
-}));
+impl Default for CpuTables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpuTables {
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new(Tables {
+            gdt: [
+                0,
+                flat(descriptor::KERNEL_CODE | A),
+                flat(descriptor::KERNEL_DATA | A),
+                flat(descriptor::USER_CODE | A),
+                flat(descriptor::USER_DATA | A),
+                0, // TSS: base known only at run time
+                0, // per-CPU GS: base known only at run time
+            ],
+            tss: TaskStateSegment::new(),
+        }))
+    }
+
+    /// Loads these tables on the running CPU, reloads every segment register, loads the TSS
+    /// and points GS at `percpu_base` (`percpu_size` bytes).
+    ///
+    /// # Safety
+    /// Ring 0, once per CPU, interrupts off, before the CPU uses GS or takes a ring-3 trap;
+    /// flat memory already in use, so code and stack keep their linear addresses; `self`
+    /// lives for as long as the CPU runs.
+    pub unsafe fn load(&'static self, percpu_base: u32, percpu_size: u32) {
+        // SAFETY: per the contract nobody else uses these tables yet.
+        let t = unsafe { &mut *self.0.get() };
+        t.tss.ss0 = KERNEL_DS;
+        // No I/O permission bitmap: its offset points past the segment limit.
+        t.tss.iobp_offset = core::mem::size_of::<TaskStateSegment>() as u16;
+        let tss_base = &t.tss as *const TaskStateSegment as u32;
+        let tss_limit = core::mem::size_of::<TaskStateSegment>() as u32 - 1;
+        t.gdt[5] = segment(
+            tss_base,
+            tss_limit,
+            descriptor::TSS_AVAILABLE,
+            descriptor::FLAGS_BYTE,
+        );
+        t.gdt[6] = segment(
+            percpu_base,
+            percpu_size - 1,
+            descriptor::KERNEL_DATA | A,
+            descriptor::FLAGS_BYTE | 0x4,
+        );
+        let ptr = Pointer {
+            limit: (core::mem::size_of::<[u64; ENTRIES]>() - 1) as u16,
+            base: t.gdt.as_ptr() as u32,
+        };
+        // SAFETY: the new segments are flat like the old ones; the far return reloads CS;
+        // the TSS descriptor was just written and is available (ltr marks it busy).
+        unsafe {
+            asm!(
+                "lgdt [{ptr}]",
+                "push {cs}",
+                "lea {tmp}, [2f]",
+                "push {tmp}",
+                "retf",
+                "2:",
+                "mov ds, {ds:e}",
+                "mov es, {ds:e}",
+                "mov fs, {ds:e}",
+                "mov ss, {ds:e}",
+                "mov gs, {gs:e}",
+                "ltr {tss:x}",
+                ptr = in(reg) &ptr,
+                cs = const KERNEL_CS as u32,
+                ds = in(reg) u32::from(KERNEL_DS),
+                gs = in(reg) u32::from(PERCPU_SEL),
+                tss = in(reg) u32::from(TSS_SEL),
+                tmp = out(reg) _,
+            );
+        }
+    }
+
+    /// Sets the stack this CPU switches to when a trap arrives from ring 3.
+    ///
+    /// # Safety
+    /// Only the CPU that loaded these tables calls this, with interrupts off; `esp0` must be
+    /// the top of a kernel stack that stays valid while user code runs.
+    pub unsafe fn set_kernel_stack(&self, esp0: u32) {
+        // SAFETY: a plain store to this CPU's TSS, which the CPU only reads on a ring
+        // transition, which cannot happen while interrupts are off in ring 0.
+        unsafe { (*self.0.get()).tss.esp0 = esp0 };
+    }
+}
 
 #[repr(C, packed)]
 struct Pointer {
     limit: u16,
     base: u32,
-}
-
-/// Loads the kernel GDT, reloads every segment register from it and loads the TSS.
-///
-/// # Safety
-/// Ring 0, boot CPU, once, before interrupts are enabled; flat memory already in use (the
-/// bootloader's segments are flat too), so code and stack keep their linear addresses.
-pub unsafe fn load() {
-    // SAFETY: nothing else touches the tables yet (see the function's contract).
-    let tables = unsafe { &mut *TABLES.0.get() };
-    tables.tss.ss0 = KERNEL_DS;
-    // No I/O permission bitmap: its offset points past the segment limit.
-    tables.tss.iobp_offset = core::mem::size_of::<TaskStateSegment>() as u16;
-    let tss_base = &tables.tss as *const TaskStateSegment as u32;
-    let tss_limit = core::mem::size_of::<TaskStateSegment>() as u32 - 1;
-    tables.gdt[5] = segment(
-        tss_base,
-        tss_limit,
-        descriptor::TSS_AVAILABLE,
-        descriptor::FLAGS_BYTE,
-    );
-    let ptr = Pointer {
-        limit: (core::mem::size_of::<[u64; 6]>() - 1) as u16,
-        base: tables.gdt.as_ptr() as u32,
-    };
-    // SAFETY: the new segments are flat like the old ones; the far return reloads CS; the
-    // TSS descriptor was just written and is available (ltr marks it busy).
-    unsafe {
-        asm!(
-            "lgdt [{ptr}]",
-            "push {cs}",
-            "lea {tmp}, [2f]",
-            "push {tmp}",
-            "retf",
-            "2:",
-            "mov ds, {ds:e}",
-            "mov es, {ds:e}",
-            "mov fs, {ds:e}",
-            "mov gs, {ds:e}",
-            "mov ss, {ds:e}",
-            "ltr {tss:x}",
-            ptr = in(reg) &ptr,
-            cs = const KERNEL_CS as u32,
-            ds = in(reg) u32::from(KERNEL_DS),
-            tss = in(reg) u32::from(TSS_SEL),
-            tmp = out(reg) _,
-        );
-    }
-}
-
-/// Sets the stack the CPU switches to when a trap arrives from ring 3.
-///
-/// # Safety
-/// `esp0` must be the top of a kernel stack that stays valid while user code runs; the
-/// caller runs with interrupts off.
-pub unsafe fn set_kernel_stack(esp0: u32) {
-    // SAFETY: a plain store to the TSS, which the CPU only reads on a ring transition,
-    // which cannot happen while interrupts are off in ring 0.
-    unsafe { (*TABLES.0.get()).tss.esp0 = esp0 };
 }

@@ -14,6 +14,9 @@
 //!   &frame                argument to the dispatcher      <- esp
 //! ```
 //!
+//! On entry `ds`/`es` get the kernel data segment and `gs` the per-CPU segment
+//! (`gdt::PERCPU_SEL`); the interrupted values come back from the frame on return.
+//!
 //! `trap_return` (the tail of `trap_common`) restores a frame and `iret`s; a new task's
 //! first switch lands there (see `context`).
 
@@ -132,6 +135,8 @@ trap_common:
     movw $0x10, %ax
     movw %ax, %ds
     movw %ax, %es
+    movw $0x30, %ax
+    movw %ax, %gs
     cld
     pushl %esp
     call arch_trap_dispatch

@@ -37,7 +37,7 @@ impl MemoryManagement for BootMapping {
 pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     // SAFETY: first code on the boot CPU, interrupts off, flat segments; nothing else runs.
     unsafe {
-        arch::gdt::load();
+        crate::percpu::init_boot_cpu();
         arch::idt::init();
         arch::pic::remap_and_mask();
     }
@@ -186,12 +186,27 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         temp.peak_depth,
         temp.depth
     );
-    kprintln!(
-        "  scheduler      : {} context switches ({} by the timer), {} timer ticks",
-        crate::task::sched::context_switches(),
-        crate::task::sched::preemptions(),
-        crate::task::sched::ticks()
-    );
+    let (mut switches, mut preemptions) = (0, 0);
+    kprintln!("  cpu  apic  switches  preempted  syscalls  ticks  temp maps  peak");
+    for cpu in crate::percpu::online() {
+        let st = &cpu.stats;
+        let load =
+            |c: &core::sync::atomic::AtomicU64| c.load(core::sync::atomic::Ordering::Relaxed);
+        let t = crate::mm::temp::cpu_counters(cpu.id());
+        switches += load(&st.context_switches);
+        preemptions += load(&st.preemptions);
+        kprintln!(
+            "  {:>3}  {:>4}  {:>8}  {:>9}  {:>8}  {:>5}  {:>9}  {:>4}",
+            cpu.id(),
+            cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
+            load(&st.context_switches),
+            load(&st.preemptions),
+            load(&st.syscalls),
+            load(&st.timer_ticks),
+            t.maps,
+            t.peak_depth
+        );
+    }
     kprintln!(
         "  entry->summary : {}.{:03} ms",
         boot_us / 1000,
@@ -205,8 +220,8 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         s.high_free,
         s.high_total,
         heap_size,
-        crate::task::sched::context_switches(),
-        crate::task::sched::preemptions(),
+        switches,
+        preemptions,
         temp.maps,
         temp.unmaps,
         temp.depth,

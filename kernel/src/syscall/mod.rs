@@ -30,6 +30,7 @@ type SysResult = Result<u32, Errno>;
 /// Handles the system call in `frame` and stores its result in `frame.eax`.
 pub fn dispatch(frame: &mut TrapFrame) {
     sched::with_current(|t| t.syscalls += 1);
+    crate::percpu::CpuStats::bump(&crate::percpu::this().stats.syscalls);
     let [a0, a1, a2, a3, a4, a5] = [
         frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp,
     ];

@@ -10,7 +10,7 @@ use super::{Memory, State, Task};
 use crate::console::JsonStr;
 use crate::kprintln;
 use crate::mm::temp::{self, window::TempCounters};
-use crate::percpu::preempt_count;
+use crate::percpu::{self, CpuStats, preempt_count};
 use crate::sync::IrqSpinLock;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -21,9 +21,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Timer interrupts per second.
 pub const HZ: u64 = 100;
 
+/// Timer ticks of the boot CPU: the clock sleeping tasks wait on.
 static TICKS: AtomicU64 = AtomicU64::new(0);
-static SWITCHES: AtomicU64 = AtomicU64::new(0);
-static PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
 
 /// How a process ended, kept for the summary.
 #[derive(Clone, Debug)]
@@ -61,19 +60,13 @@ pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }
 
-/// Context switches so far.
-pub fn context_switches() -> u64 {
-    SWITCHES.load(Ordering::Relaxed)
-}
-
-/// Switches forced by the timer (a task was running in user mode and another was ready).
-pub fn preemptions() -> u64 {
-    PREEMPTIONS.load(Ordering::Relaxed)
-}
-
-/// Counts a timer tick (the timer interrupt calls this).
+/// Counts a timer tick of this CPU (the timer interrupt calls this).
 pub fn tick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let cpu = percpu::this();
+    CpuStats::bump(&cpu.stats.timer_ticks);
+    if cpu.id() == 0 {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Adds a process that enters user mode at `entry` with stack pointer `stack`.
@@ -128,7 +121,7 @@ pub fn exit_current(status: i32) -> ! {
 /// The timer interrupted user mode: time to let someone else run.
 pub fn preempt(_frame: &TrapFrame) {
     if schedule() {
-        PREEMPTIONS.fetch_add(1, Ordering::Relaxed);
+        CpuStats::bump(&percpu::this().stats.preemptions);
     }
 }
 
@@ -171,8 +164,12 @@ impl Table {
                 let task = &mut self.tasks[i];
                 task.state = State::Running;
                 task.mem.space.activate();
-                // SAFETY: interrupts are off; the stack lives as long as the task.
-                unsafe { arch::gdt::set_kernel_stack(task.kernel_stack_top() as u32) };
+                // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
+                unsafe {
+                    crate::percpu::this()
+                        .tables
+                        .set_kernel_stack(task.kernel_stack_top() as u32)
+                };
                 task.saved_esp
             }
             None => {
@@ -182,7 +179,7 @@ impl Table {
             }
         };
         self.current = next;
-        SWITCHES.fetch_add(1, Ordering::Relaxed);
+        CpuStats::bump(&percpu::this().stats.context_switches);
         (old, new)
     }
 }
