@@ -24,6 +24,8 @@ pub mod gdt;
 #[cfg(target_arch = "x86")]
 pub mod idt;
 #[cfg(target_arch = "x86")]
+pub mod lapic;
+#[cfg(target_arch = "x86")]
 pub mod mem;
 #[cfg(target_arch = "x86")]
 pub mod pic;

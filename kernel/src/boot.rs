@@ -69,6 +69,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     let lowmem_end = setup_memory(info, &opts, cpu);
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
+    let apic = crate::apic::init_boot_cpu(cpu);
 
     if let Some(filter) = opts.test {
         crate::ktest::run(filter);
@@ -81,10 +82,13 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     }
     let frames_before = frames::stats();
     let started = crate::programs::start_all(info.modules());
-    // SAFETY: the timer's handler (traps::handle) is in place.
-    unsafe {
-        arch::pit::start_periodic(crate::task::sched::HZ as u32);
-        arch::pic::unmask(0);
+    match apic {
+        Some(_) => crate::apic::start_timer(),
+        // SAFETY: the timer's handler (traps::handle) is in place.
+        None => unsafe {
+            arch::pit::start_periodic(crate::task::sched::HZ as u32);
+            arch::pic::unmask(0);
+        },
     }
     let exits = crate::task::sched::run();
     let leaked = i64::from(frames_before.low_free + frames_before.high_free)

@@ -10,6 +10,8 @@ pub mod errno;
 pub mod mm;
 
 #[cfg(target_arch = "x86")]
+pub mod apic;
+#[cfg(target_arch = "x86")]
 pub mod boot;
 #[cfg(target_arch = "x86")]
 pub mod console;

@@ -20,8 +20,10 @@ pub fn unexpected_interrupts() -> u32 {
     UNEXPECTED.load(Ordering::Relaxed)
 }
 
-/// Vector of the PIT's IRQ 0 (through the remapped PIC).
-pub const TIMER_VECTOR: u32 = arch::pic::BASE as u32;
+/// Vector of the PIT's IRQ 0 (through the remapped PIC), the timer of a CPU without APIC.
+pub const PIT_VECTOR: u32 = arch::pic::BASE as u32;
+const APIC_TIMER: u32 = crate::apic::TIMER_VECTOR as u32;
+const SPURIOUS_APIC: u32 = crate::apic::SPURIOUS_VECTOR as u32;
 /// Vector of the master PIC's spurious IRQ 7.
 const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
 
@@ -34,15 +36,19 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         0..=31 if user => kill_faulting_process(frame),
         0..=31 => report_and_stop(frame),
-        TIMER_VECTOR => {
+        PIT_VECTOR | APIC_TIMER => {
             crate::task::sched::tick();
-            arch::pic::end_of_interrupt();
+            if frame.vector == APIC_TIMER {
+                arch::lapic::eoi();
+            } else {
+                arch::pic::end_of_interrupt();
+            }
             if user {
                 crate::task::sched::preempt(frame);
             }
         }
         v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => crate::syscall::dispatch(frame),
-        SPURIOUS_PIC_VECTOR => {
+        SPURIOUS_PIC_VECTOR | SPURIOUS_APIC => {
             UNEXPECTED.fetch_add(1, Ordering::Relaxed);
         }
         v => {

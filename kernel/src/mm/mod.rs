@@ -13,6 +13,8 @@ pub mod frames;
 #[cfg(target_arch = "x86")]
 pub mod heap;
 #[cfg(target_arch = "x86")]
+pub mod kva;
+#[cfg(target_arch = "x86")]
 pub mod paging;
 #[cfg(target_arch = "x86")]
 pub mod space;

@@ -1,0 +1,60 @@
+//! The kernel virtual area (0xE040_0000 and up): virtual pages handed out once, for device
+//! registers (the local APIC) and firmware tables above the direct map. Its page tables
+//! were allocated at boot and are shared by every address space, so a mapping made here is
+//! visible under every CR3 at once.
+
+use super::layout::{KVA_BASE, phys_to_virt};
+use super::paging::{kernel_directory, table_at};
+use arch::paging::{PAGE_SIZE, PAddr, PDEntry, PTEntry, PTFlags, pd_index, pt_index};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT: AtomicUsize = AtomicUsize::new(KVA_BASE);
+/// Last usable page (the top page stays unmapped as a guard).
+const KVA_END: usize = 0xFFFF_F000;
+
+/// How a mapping is cached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// Ordinary RAM (firmware tables).
+    WriteBack,
+    /// Device registers: uncached (PCD and PWT).
+    Uncached,
+}
+
+/// Maps physical `[phys, phys + len)` into fresh kernel virtual pages and returns the
+/// virtual address of `phys`. The pages are never unmapped (devices and tables live as
+/// long as the kernel).
+pub fn map(phys: u64, len: usize, caching: Caching) -> usize {
+    let first = phys & !(PAGE_SIZE as u64 - 1);
+    let pages = ((phys - first) as usize + len).div_ceil(PAGE_SIZE).max(1);
+    let va = NEXT.fetch_add(pages * PAGE_SIZE, Ordering::Relaxed);
+    assert!(
+        va + pages * PAGE_SIZE <= KVA_END,
+        "kernel virtual area exhausted"
+    );
+    let mut flags = PTFlags::P | PTFlags::RW;
+    if caching == Caching::Uncached {
+        flags |= PTFlags::PCD | PTFlags::PWT;
+    }
+    for i in 0..pages {
+        let page_va = va + i * PAGE_SIZE;
+        let entry = PTEntry::new(PAddr((first + (i * PAGE_SIZE) as u64) as u32), flags);
+        // SAFETY: the page is fresh (never handed out before, so in no TLB) and its PTE lies
+        // in a kernel page table allocated at boot.
+        unsafe { kernel_pte(page_va).write_volatile(entry.0) };
+    }
+    va + (phys - first) as usize
+}
+
+/// The PTE of kernel virtual address `va` (at or above the temp region).
+fn kernel_pte(va: usize) -> *mut u32 {
+    // SAFETY: the kernel directory and its tables are lowmem frames, read here.
+    let pd = unsafe { table_at(u64::from(kernel_directory())) };
+    let pde = PDEntry(pd.0[pd_index(va)]);
+    assert!(
+        pde.is_present() && !pde.is_page(),
+        "no kernel page table for {va:#x}"
+    );
+    let table = phys_to_virt(u64::from(pde.address().0)) as *mut u32;
+    table.wrapping_add(pt_index(va))
+}
