@@ -70,6 +70,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
     let apic = crate::apic::init_boot_cpu(cpu);
+    if apic.is_some() {
+        start_application_processors();
+    }
 
     if let Some(filter) = opts.test {
         crate::ktest::run(filter);
@@ -103,6 +106,25 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     } else {
         Verdict::ProgramsFailed
     })
+}
+
+/// Finds the other CPUs in the ACPI MADT and starts them.
+fn start_application_processors() {
+    let Some(topology) = crate::acpi::topology() else {
+        return;
+    };
+    let me = arch::lapic::id();
+    let listed: alloc::vec::Vec<u32> = topology.usable_cpus().map(|c| c.apic_id).collect();
+    for s in &topology.skipped {
+        log::debug!("acpi: MADT entry skipped: {s:?}");
+    }
+    let others: alloc::vec::Vec<u32> = listed.iter().copied().filter(|&id| id != me).collect();
+    let online = crate::ap::start_all(&others);
+    info!(
+        "smp: {} CPUs listed (apic ids {listed:?}), {} online",
+        listed.len(),
+        online + 1
+    );
 }
 
 /// Paging, frames and heap from the boot information. Returns the end of lowmem.
@@ -164,7 +186,11 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
     let (heap_used, heap_size) = heap::usage();
     let boot_us = time::ticks_to_us(arch::cpu::rdtsc() - entry_tsc);
     kprintln!("Tempest summary");
-    kprintln!("  cpus online    : 1 (boot CPU only)");
+    kprintln!(
+        "  cpus online    : {} ({:?} APIC)",
+        crate::percpu::online().count(),
+        arch::lapic::mode()
+    );
     kprintln!(
         "  lowmem         : {} MiB direct-mapped, {} of {} frames free",
         lowmem_end >> 20,
@@ -217,7 +243,8 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         boot_us % 1000
     );
     kprintln!(
-        "@@tempest {{\"event\":\"summary\",\"cpus\":1,\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"boot_us\":{}}}",
+        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"boot_us\":{}}}",
+        crate::percpu::online().count(),
         lowmem_end >> 20,
         s.low_free,
         s.low_total,

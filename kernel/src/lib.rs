@@ -10,6 +10,10 @@ pub mod errno;
 pub mod mm;
 
 #[cfg(target_arch = "x86")]
+pub mod acpi;
+#[cfg(target_arch = "x86")]
+pub mod ap;
+#[cfg(target_arch = "x86")]
 pub mod apic;
 #[cfg(target_arch = "x86")]
 pub mod boot;

@@ -27,3 +27,12 @@ pub fn ticks_to_us(ticks: u64) -> u64 {
         per_ms => ticks * 1000 / per_ms,
     }
 }
+
+/// Busy-waits at least `us` microseconds (TSC-timed; the TSC must be calibrated).
+pub fn delay_us(us: u64) {
+    let ticks = (tsc_per_ms() * us).div_ceil(1000).max(1);
+    let start = arch::cpu::rdtsc();
+    while arch::cpu::rdtsc() - start < ticks {
+        core::hint::spin_loop();
+    }
+}

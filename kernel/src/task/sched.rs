@@ -269,3 +269,11 @@ fn reap() {
         TABLE.lock().exited.push(record);
     }
 }
+
+/// An application processor's life after start-up: its timer ticks, it idles.
+pub fn run_application_cpu() -> ! {
+    crate::apic::start_timer();
+    loop {
+        arch::cpu::wait_for_interrupt();
+    }
+}
