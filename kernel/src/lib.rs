@@ -22,6 +22,8 @@ pub mod console;
 #[cfg(target_arch = "x86")]
 pub mod crash;
 #[cfg(target_arch = "x86")]
+pub mod ipi;
+#[cfg(target_arch = "x86")]
 pub mod ktest;
 #[cfg(target_arch = "x86")]
 pub mod loader;

@@ -4,9 +4,35 @@
 use crate::kprintln;
 use arch::qemu_exit::{Verdict, exit};
 use core::panic::PanicInfo;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-static PANICKING: AtomicBool = AtomicBool::new(false);
+/// The CPU reporting a panic or exception (`usize::MAX`: none).
+static REPORTING_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Whether some CPU is panicking (the others halt when its NMI reaches them).
+pub fn panicking() -> bool {
+    REPORTING_CPU.load(Ordering::SeqCst) != usize::MAX
+}
+
+/// Makes this CPU the one that reports a crash: stops every other CPU (an NMI, which also
+/// reaches CPUs running with interrupts off) and takes over the console. A second CPU that
+/// crashes meanwhile halts silently; a crash inside the report ends the run at once.
+pub fn stop_everyone_else() {
+    arch::cpu::disable_interrupts();
+    let me = crate::percpu::cpu_id();
+    match REPORTING_CPU.compare_exchange(usize::MAX, me, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => {}
+        Err(cpu) if cpu == me => exit(Verdict::Crash),
+        Err(_) => arch::cpu::halt_forever(),
+    }
+    crate::ipi::stop_others();
+    // Give the other CPUs a moment to take the NMI and halt, so their output cannot mix
+    // with the report (delay_us needs a calibrated TSC: before that only one CPU runs).
+    crate::time::delay_us(10_000);
+    // SAFETY: every other CPU has been stopped (or never started), so whoever held the
+    // console lock will never use it again.
+    unsafe { arch::serial::force_unlock() };
+}
 
 /// Prints the `!!! backtrace:` block for the frame chain at `ebp`, led by `first` (the
 /// faulting instruction of an exception) when given.
@@ -26,14 +52,7 @@ pub fn print_backtrace(first: Option<usize>, ebp: usize) {
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    arch::cpu::disable_interrupts();
-    if PANICKING.swap(true, Ordering::SeqCst) {
-        // A panic while reporting a panic: the first report is all we can give.
-        exit(Verdict::Crash);
-    }
-    // SAFETY: this CPU stops below and no other CPU runs kernel code yet, so whoever held
-    // the console lock will never use it again.
-    unsafe { arch::serial::force_unlock() };
+    stop_everyone_else();
     kprintln!(
         "!!! KERNEL PANIC on cpu {}: {}",
         crate::percpu::cpu_id(),

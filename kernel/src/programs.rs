@@ -89,14 +89,18 @@ pub fn start_all(modules: &[Module]) -> Vec<Refused> {
         });
         match loaded {
             Ok(loaded) => {
-                let pid = sched::spawn(
+                let (pid, cpu) = sched::spawn(
                     spec.name.into(),
                     spec.expected,
                     loaded.mem,
                     loaded.entry,
                     loaded.stack,
                 );
-                log::info!("pid {pid}: {} (entry {:#x})", m.name(), loaded.entry);
+                log::info!(
+                    "pid {pid} on cpu {cpu}: {} (entry {:#x})",
+                    m.name(),
+                    loaded.entry
+                );
             }
             Err(e) => {
                 log::error!("program `{}` refused: {e}", spec.name);
@@ -113,13 +117,15 @@ pub fn start_all(modules: &[Module]) -> Vec<Refused> {
 /// Prints the table of how each program ended; true when every one ended as expected and
 /// none was refused.
 pub fn report(exits: &[ExitRecord], refused: Vec<Refused>) -> bool {
+    let mut exits = exits.to_vec();
+    exits.sort_by_key(|e| e.pid);
     if exits.is_empty() && refused.is_empty() {
         return true;
     }
     kprintln!("  programs       :");
-    kprintln!("    pid name                 status expected  syscalls temp maps peak");
+    kprintln!("    pid cpu name                 status expected  syscalls temp maps peak");
     let mut ok = true;
-    for e in exits {
+    for e in &exits {
         let verdict = if e.status == e.expected {
             "ok"
         } else {
@@ -127,8 +133,9 @@ pub fn report(exits: &[ExitRecord], refused: Vec<Refused>) -> bool {
         };
         ok &= e.status == e.expected;
         kprintln!(
-            "    {:>3} {:<20} {:>6} {:>8} {:>9} {:>9} {:>4}  {verdict}",
+            "    {:>3} {:>3} {:<20} {:>6} {:>8} {:>9} {:>9} {:>4}  {verdict}",
             e.pid,
+            e.cpu,
             e.name,
             e.status,
             e.expected,

@@ -24,6 +24,8 @@ pub fn unexpected_interrupts() -> u32 {
 pub const PIT_VECTOR: u32 = arch::pic::BASE as u32;
 const APIC_TIMER: u32 = crate::apic::TIMER_VECTOR as u32;
 const SPURIOUS_APIC: u32 = crate::apic::SPURIOUS_VECTOR as u32;
+const RESCHEDULE: u32 = crate::apic::RESCHEDULE_VECTOR as u32;
+const CALL: u32 = crate::apic::CALL_VECTOR as u32;
 /// Vector of the master PIC's spurious IRQ 7.
 const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
 
@@ -34,6 +36,8 @@ pub fn handle(frame: &mut TrapFrame) {
         3 if !user => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
         }
+        // Another CPU panicked and stops everyone (ipi::stop_others).
+        2 if crate::panic::panicking() => arch::cpu::halt_forever(),
         0..=31 if user => kill_faulting_process(frame),
         0..=31 => report_and_stop(frame),
         PIT_VECTOR | APIC_TIMER => {
@@ -48,6 +52,17 @@ pub fn handle(frame: &mut TrapFrame) {
             }
         }
         v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => crate::syscall::dispatch(frame),
+        RESCHEDULE => {
+            arch::lapic::eoi();
+            crate::percpu::CpuStats::bump(&crate::percpu::this().stats.ipis);
+            if user {
+                crate::task::sched::preempt(frame);
+            }
+        }
+        CALL => {
+            arch::lapic::eoi();
+            crate::ipi::service();
+        }
         SPURIOUS_PIC_VECTOR | SPURIOUS_APIC => {
             UNEXPECTED.fetch_add(1, Ordering::Relaxed);
         }
@@ -100,8 +115,7 @@ fn kill_faulting_process(f: &TrapFrame) -> ! {
 }
 
 fn report_and_stop(f: &TrapFrame) -> ! {
-    // SAFETY: this CPU stops below and it is the only CPU running kernel code.
-    unsafe { arch::serial::force_unlock() };
+    crate::panic::stop_everyone_else();
     let (mnemonic, name) = arch::exception::name(f.vector).unwrap_or(("?", "?"));
     kprintln!(
         "!!! EXCEPTION on cpu {}: {name} ({mnemonic}, vector {}), error code {:#010x}",

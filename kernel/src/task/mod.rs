@@ -46,6 +46,12 @@ pub struct Task {
     /// This process's use of temp mappings, folded in at every context switch.
     pub temp: TempCounters,
     pub syscalls: u64,
+    /// The CPU whose run queue the task is on (chosen at spawn: the least loaded).
+    pub cpu: usize,
+    /// True from when a CPU switches to the task until the context that CPU switched to
+    /// next has taken over (`sched::finish_switch`): until then the task's kernel stack is
+    /// still in use and it may neither run elsewhere nor be freed.
+    pub(crate) on_cpu: bool,
     /// Saved kernel stack pointer while switched out.
     pub(crate) saved_esp: usize,
     pub(crate) kstack: Box<KernelStack>,
@@ -53,7 +59,14 @@ pub struct Task {
 
 impl Task {
     /// A task that will enter user mode with `frame` when first scheduled.
-    pub fn new(pid: u32, name: String, expected: i32, mem: Memory, frame: &TrapFrame) -> Box<Task> {
+    pub fn new(
+        pid: u32,
+        name: String,
+        expected: i32,
+        cpu: usize,
+        mem: Memory,
+        frame: &TrapFrame,
+    ) -> Box<Task> {
         // SAFETY: an all-zero byte array is a valid KernelStack.
         let kstack = unsafe { Box::<KernelStack>::new_zeroed().assume_init() };
         let mut task = Box::new(Task {
@@ -64,12 +77,14 @@ impl Task {
             mem,
             temp: TempCounters::default(),
             syscalls: 0,
+            cpu,
+            on_cpu: false,
             saved_esp: 0,
             kstack,
         });
         let top = task.kernel_stack_top();
         // SAFETY: the stack is ours, 16-byte aligned, far larger than a frame.
-        task.saved_esp = unsafe { arch::context::prepare_first_run(top, frame) };
+        task.saved_esp = unsafe { arch::context::prepare_first_run(top, frame, sched::first_run) };
         task
     }
 

@@ -1,16 +1,20 @@
-//! Round-robin scheduling of user processes on the boot CPU, preempted by the timer.
+//! Round-robin scheduling of user processes on every CPU, preempted by each CPU's timer.
 //!
-//! The kernel runs with interrupts off; a task is preempted only when the timer interrupts
-//! it in user mode, and gives the CPU up in the kernel only by yielding, sleeping or
-//! exiting. When nothing is ready the CPU runs the idle loop (`run`), which also reaps
-//! exited tasks: their address spaces and kernel stacks are freed there, on the idle stack,
-//! once nothing can run on them again.
+//! Every task has a home CPU (the least loaded when it was spawned) and runs only there:
+//! each CPU's run queue is the tasks whose home it is. The kernel runs with interrupts off;
+//! a task is preempted only when the timer (or a reschedule IPI) interrupts it in user mode,
+//! and gives the CPU up in the kernel only by yielding, sleeping or exiting. A CPU with
+//! nothing to run sits in its idle loop. The boot CPU's idle loop also reaps exited tasks
+//! once no CPU is on their stacks any more, and returns when every task is gone.
+//!
+//! One lock (`TABLE`, irq-safe) guards the table; it is taken before a CPU's temp-mapping
+//! window lock and never while holding it (docs/smp.md has the lock order).
 
 use super::{Memory, State, Task};
 use crate::console::JsonStr;
 use crate::kprintln;
-use crate::mm::temp::{self, window::TempCounters};
-use crate::percpu::{self, CpuStats, preempt_count};
+use crate::mm::temp::{self, window::MAX_CPUS, window::TempCounters};
+use crate::percpu::{self, CpuStats, cpu_id, preempt_count};
 use crate::sync::IrqSpinLock;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -29,10 +33,22 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 pub struct ExitRecord {
     pub pid: u32,
     pub name: String,
+    pub cpu: usize,
     pub status: i32,
     pub expected: i32,
     pub temp: TempCounters,
     pub syscalls: u64,
+}
+
+/// What each CPU is doing.
+#[derive(Clone, Copy)]
+struct CpuSlot {
+    /// The pid running on the CPU; `None` while its idle loop runs.
+    current: Option<u32>,
+    /// The idle loop's saved stack pointer while a task runs.
+    idle_esp: usize,
+    /// The task this CPU switched away from, whose `on_cpu` the next context clears.
+    prev: Option<u32>,
 }
 
 struct Table {
@@ -40,17 +56,18 @@ struct Table {
     /// pointer during a context switch, and `with_current` hands out references.
     #[allow(clippy::vec_box)]
     tasks: Vec<Box<Task>>,
-    /// Index of the running task; `None` while the idle loop runs.
-    current: Option<usize>,
-    idle_esp: usize,
+    cpus: [CpuSlot; MAX_CPUS],
     next_pid: u32,
     exited: Vec<ExitRecord>,
 }
 
 static TABLE: IrqSpinLock<Table> = IrqSpinLock::new(Table {
     tasks: Vec::new(),
-    current: None,
-    idle_esp: 0,
+    cpus: [CpuSlot {
+        current: None,
+        idle_esp: 0,
+        prev: None,
+    }; MAX_CPUS],
     next_pid: 1,
     exited: Vec::new(),
 });
@@ -69,35 +86,138 @@ pub fn tick() {
     }
 }
 
-/// Adds a process that enters user mode at `entry` with stack pointer `stack`.
-pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -> u32 {
+/// Adds a process that enters user mode at `entry` with stack pointer `stack`, on the
+/// online CPU with the fewest live tasks. Returns its pid and CPU.
+pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -> (u32, usize) {
     let mut t = TABLE.lock();
     let pid = t.next_pid;
     t.next_pid += 1;
+    let load = |t: &Table, cpu: usize| t.tasks.iter().filter(|task| task.cpu == cpu).count();
+    let cpu = percpu::online()
+        .map(|c| c.id())
+        .min_by_key(|&c| (load(&t, c), c))
+        .unwrap_or(0);
     let frame = super::user_entry_frame(entry, stack);
-    t.tasks.push(Task::new(pid, name, expected, mem, &frame));
-    pid
+    t.tasks
+        .push(Task::new(pid, name, expected, cpu, mem, &frame));
+    drop(t);
+    if cpu != cpu_id() {
+        crate::ipi::reschedule(cpu);
+    }
+    (pid, cpu)
 }
 
-/// Runs `f` on the running task.
+impl Table {
+    fn index(&self, pid: u32) -> usize {
+        self.tasks
+            .iter()
+            .position(|t| t.pid == pid)
+            .expect("a running task is in the table")
+    }
+
+    /// The next runnable task of `cpu` after `after` in round-robin order (`after` itself
+    /// last).
+    fn pick(&self, cpu: usize, after: Option<u32>, now: u64) -> Option<usize> {
+        let n = self.tasks.len();
+        let start = after.map_or(0, |pid| self.index(pid) + 1);
+        (0..n).map(|k| (start + k) % n).find(|&i| {
+            let task = &self.tasks[i];
+            task.cpu == cpu && !task.on_cpu && runnable(task.state, now)
+        })
+    }
+
+    /// Makes task `next` (or the idle loop, for `None`) the one running on this CPU: CR3,
+    /// kernel stack, temp-mapping accounting. Returns where to save the old context and
+    /// the new one.
+    fn switch_to(&mut self, cpu: usize, next: Option<usize>) -> (*mut usize, usize) {
+        let pid = next.map_or(0, |i| self.tasks[i].pid);
+        let outgoing = temp::switch_accounting(pid);
+        let prev = self.cpus[cpu].current;
+        let old: *mut usize = match prev {
+            Some(p) => {
+                let i = self.index(p);
+                let task = &mut self.tasks[i];
+                task.temp.absorb(&outgoing);
+                if task.state == State::Running {
+                    task.state = State::Ready;
+                }
+                &mut task.saved_esp
+            }
+            None => &mut self.cpus[cpu].idle_esp,
+        };
+        let new = match next {
+            Some(i) => {
+                let task = &mut self.tasks[i];
+                task.state = State::Running;
+                task.on_cpu = true;
+                task.mem.space.activate();
+                // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
+                unsafe {
+                    percpu::this()
+                        .tables
+                        .set_kernel_stack(task.kernel_stack_top() as u32)
+                };
+                task.saved_esp
+            }
+            None => {
+                // SAFETY: the kernel directory maps everything the idle loop touches.
+                unsafe { arch::cpu::load_cr3(crate::mm::paging::kernel_directory()) };
+                self.cpus[cpu].idle_esp
+            }
+        };
+        self.cpus[cpu].current = next.map(|i| self.tasks[i].pid);
+        self.cpus[cpu].prev = prev;
+        CpuStats::bump(&percpu::this().stats.context_switches);
+        (old, new)
+    }
+}
+
+fn runnable(state: State, now: u64) -> bool {
+    match state {
+        State::Ready => true,
+        State::Sleeping(until) => until <= now,
+        State::Running | State::Exited(_) => false,
+    }
+}
+
+/// Runs in the context a CPU has just switched to: the task it left is off this CPU's
+/// stack now, so it may run elsewhere or be reaped.
+pub fn finish_switch() {
+    let mut t = TABLE.lock();
+    let cpu = cpu_id();
+    if let Some(pid) = t.cpus[cpu].prev.take()
+        && let Some(task) = t.tasks.iter_mut().find(|task| task.pid == pid)
+    {
+        task.on_cpu = false;
+    }
+}
+
+/// Where a never-run task starts (arch::context::prepare_first_run calls it on the task's
+/// stack, then enters user mode).
+pub extern "C" fn first_run() {
+    finish_switch();
+}
+
+/// Runs `f` on the task running on this CPU.
 ///
 /// Callers must not nest `with_current` (that would alias the task).
 pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
     let task: *mut Task = {
         let mut t = TABLE.lock();
-        let i = t.current.expect("no task is running");
+        let pid = t.cpus[cpu_id()].current.expect("no task is running");
+        let i = t.index(pid);
         &mut *t.tasks[i]
     };
-    // SAFETY: the task is boxed (its address is stable), only the CPU running it touches
-    // it, the kernel runs with interrupts off (nothing re-enters), and it is reaped only by
-    // the idle loop after it has switched away for good.
+    // SAFETY: the task is boxed (its address is stable); only the CPU running it touches
+    // its fields outside the table lock (it runs on one CPU at a time: `on_cpu`); the kernel
+    // runs with interrupts off (nothing re-enters); it is reaped only after it has switched
+    // away for good.
     f(unsafe { &mut *task })
 }
 
-/// The running task's pid (0 in the idle loop).
+/// The pid running on this CPU (0 in the idle loop).
 pub fn current_pid() -> u32 {
-    let t = TABLE.lock();
-    t.current.map_or(0, |i| t.tasks[i].pid)
+    TABLE.lock().cpus[cpu_id()].current.unwrap_or(0)
 }
 
 /// Gives the CPU to the next ready task, if any.
@@ -118,75 +238,16 @@ pub fn exit_current(status: i32) -> ! {
     unreachable!("an exited task was scheduled again");
 }
 
-/// The timer interrupted user mode: time to let someone else run.
+/// The timer (or a reschedule IPI) interrupted user mode: let someone else run.
 pub fn preempt(_frame: &TrapFrame) {
     if schedule() {
         CpuStats::bump(&percpu::this().stats.preemptions);
     }
 }
 
-fn runnable(state: State, now: u64) -> bool {
-    match state {
-        State::Ready => true,
-        State::Sleeping(until) => until <= now,
-        State::Running | State::Exited(_) => false,
-    }
-}
-
-impl Table {
-    /// The next runnable task after `after` in round-robin order (`after` itself last).
-    fn pick(&self, after: Option<usize>, now: u64) -> Option<usize> {
-        let n = self.tasks.len();
-        let start = after.map_or(0, |i| i + 1);
-        (0..n)
-            .map(|k| (start + k) % n)
-            .find(|&i| runnable(self.tasks[i].state, now))
-    }
-
-    /// Makes task `next` (or the idle loop, for `None`) the running one: CR3, kernel stack,
-    /// temp-mapping accounting. Returns where to save the old context and the new one.
-    fn switch_to(&mut self, next: Option<usize>) -> (*mut usize, usize) {
-        let pid = next.map_or(0, |i| self.tasks[i].pid);
-        let outgoing = temp::switch_accounting(pid);
-        let old: *mut usize = match self.current {
-            Some(i) => {
-                let task = &mut self.tasks[i];
-                task.temp.absorb(&outgoing);
-                if task.state == State::Running {
-                    task.state = State::Ready;
-                }
-                &mut task.saved_esp
-            }
-            None => &mut self.idle_esp,
-        };
-        let new = match next {
-            Some(i) => {
-                let task = &mut self.tasks[i];
-                task.state = State::Running;
-                task.mem.space.activate();
-                // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
-                unsafe {
-                    crate::percpu::this()
-                        .tables
-                        .set_kernel_stack(task.kernel_stack_top() as u32)
-                };
-                task.saved_esp
-            }
-            None => {
-                // SAFETY: the kernel directory maps everything the idle loop touches.
-                unsafe { arch::cpu::load_cr3(crate::mm::paging::kernel_directory()) };
-                self.idle_esp
-            }
-        };
-        self.current = next;
-        CpuStats::bump(&percpu::this().stats.context_switches);
-        (old, new)
-    }
-}
-
-/// Switches to the next runnable task, or to the idle loop when none is and the running
-/// task cannot go on. Returns when the running task is scheduled again: true if it had
-/// been switched away, false if it kept the CPU.
+/// Switches to the next runnable task of this CPU, or to its idle loop when none is and
+/// the running task cannot go on. Returns when the running task is scheduled again: true
+/// if it had been switched away, false if it kept the CPU.
 fn schedule() -> bool {
     temp::assert_none_held("context switch");
     assert_eq!(
@@ -194,55 +255,75 @@ fn schedule() -> bool {
         0,
         "context switch with preemption disabled"
     );
+    let cpu = cpu_id();
     let (old, new) = {
         let mut t = TABLE.lock();
-        let current = t.current.expect("schedule() outside a task");
-        let next = t.pick(Some(current), ticks());
-        let still_running = t.tasks[current].state == State::Running;
+        let current = t.cpus[cpu].current.expect("schedule() outside a task");
+        let me = t.index(current);
+        let next = t.pick(cpu, Some(current), ticks());
+        let still_running = t.tasks[me].state == State::Running;
         match next {
-            Some(i) if i == current => {
-                t.tasks[i].state = State::Running;
-                return false;
-            }
             None if still_running => return false,
-            next => t.switch_to(next),
+            next => t.switch_to(cpu, next),
         }
     };
     // SAFETY: interrupts are off; `old` points into a boxed task or the static table, both
-    // alive until that context resumes; `new` was saved by a switch or prepared for a first
-    // run.
+    // alive until that context resumes (a task is not reaped while `on_cpu`); `new` was
+    // saved by a switch or prepared for a first run.
     unsafe { arch::context::switch(old, new) };
+    finish_switch();
     true
 }
 
-/// The idle loop: runs tasks until every one has exited, reaping them as they go, and
-/// returns how each ended.
+/// One round of a CPU's idle loop: run a task if one is ready, else wait for an interrupt.
+fn idle_once(cpu: usize) {
+    let switch = {
+        let mut t = TABLE.lock();
+        t.pick(cpu, None, ticks())
+            .map(|i| t.switch_to(cpu, Some(i)))
+    };
+    match switch {
+        Some((old, new)) => {
+            // SAFETY: as in `schedule`; the idle context is saved in the static table.
+            unsafe { arch::context::switch(old, new) };
+            finish_switch();
+        }
+        None => arch::cpu::wait_for_interrupt(),
+    }
+}
+
+/// The boot CPU's idle loop: runs its tasks and reaps everyone's until every task has
+/// exited, then returns how each ended.
 pub fn run() -> Vec<ExitRecord> {
     loop {
         reap();
-        let switch = {
+        {
             let mut t = TABLE.lock();
             if t.tasks.is_empty() {
                 return core::mem::take(&mut t.exited);
             }
-            t.pick(None, ticks()).map(|i| t.switch_to(Some(i)))
-        };
-        match switch {
-            // SAFETY: as in `schedule`; the idle context is saved in the static table.
-            Some((old, new)) => unsafe { arch::context::switch(old, new) },
-            None => arch::cpu::wait_for_interrupt(),
         }
+        idle_once(cpu_id());
     }
 }
 
-/// Frees every exited task (the idle loop runs this, so none of them is running).
+/// An application processor's life after start-up: its timer ticks, it runs the tasks
+/// whose home it is, and idles in between.
+pub fn run_application_cpu() -> ! {
+    crate::apic::start_timer();
+    let cpu = cpu_id();
+    loop {
+        idle_once(cpu);
+    }
+}
+
+/// Frees every exited task that no CPU is on any more.
 fn reap() {
     let gone: Vec<Box<Task>> = {
         let mut t = TABLE.lock();
-        assert!(t.current.is_none(), "reaping while a task runs");
         let (gone, alive) = core::mem::take(&mut t.tasks)
             .into_iter()
-            .partition(|task| matches!(task.state, State::Exited(_)));
+            .partition(|task| matches!(task.state, State::Exited(_)) && !task.on_cpu);
         t.tasks = alive;
         gone
     };
@@ -251,15 +332,17 @@ fn reap() {
             unreachable!()
         };
         kprintln!(
-            "@@tempest {{\"event\":\"exit\",\"pid\":{},\"name\":{},\"status\":{},\"expected\":{}}}",
+            "@@tempest {{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
             task.pid,
             JsonStr(&task.name),
+            task.cpu,
             status,
             task.expected
         );
         let record = ExitRecord {
             pid: task.pid,
             name: task.name.clone(),
+            cpu: task.cpu,
             status,
             expected: task.expected,
             temp: task.temp,
@@ -267,13 +350,5 @@ fn reap() {
         };
         drop(task); // frees the address space, its frames and page tables, the kernel stack
         TABLE.lock().exited.push(record);
-    }
-}
-
-/// An application processor's life after start-up: its timer ticks, it idles.
-pub fn run_application_cpu() -> ! {
-    crate::apic::start_timer();
-    loop {
-        arch::cpu::wait_for_interrupt();
     }
 }

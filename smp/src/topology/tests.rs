@@ -1,6 +1,6 @@
 //! Host tests for `topology::parse_madt` on the MADTs that QEMU 7.2 really builds. The
 //! hand-built tables are in `synthetic`, the never-panic loops in `robustness`, the path
-//! through the `acpi` crate in `acpi_crate`.
+//! through the `acpi` crate in `acpi_crate`, the error messages in `messages`.
 //!
 //! How `smp/tests/data/madt-*.bin` were made (QEMU 7.2.22, Debian's `qemu-system-x86`,
 //! SeaBIOS): a multiboot ELF that only does `cli; hlt` (`as --32`, `ld -m elf_i386`, linked
@@ -27,6 +27,7 @@ use std::vec;
 
 mod acpi_crate;
 mod builder;
+mod messages;
 mod robustness;
 mod synthetic;
 
