@@ -116,7 +116,10 @@ fn start_application_processors() {
     let me = arch::lapic::id();
     let listed: alloc::vec::Vec<u32> = topology.usable_cpus().map(|c| c.apic_id).collect();
     for s in &topology.skipped {
-        log::debug!("acpi: MADT entry skipped: {s:?}");
+        log::debug!("acpi: MADT entry skipped: {s}");
+    }
+    if let Some(e) = &topology.stopped {
+        log::warn!("acpi: MADT walk stopped early: {e}");
     }
     let others: alloc::vec::Vec<u32> = listed.iter().copied().filter(|&id| id != me).collect();
     let online = crate::ap::start_all(&others);
@@ -186,10 +189,14 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
     let (heap_used, heap_size) = heap::usage();
     let boot_us = time::ticks_to_us(arch::cpu::rdtsc() - entry_tsc);
     kprintln!("Tempest summary");
+    let mode = match arch::lapic::mode() {
+        Some(arch::lapic::Mode::XApic) => "xAPIC",
+        Some(arch::lapic::Mode::X2Apic) => "x2APIC",
+        None => "no APIC",
+    };
     kprintln!(
-        "  cpus online    : {} ({:?} APIC)",
-        crate::percpu::online().count(),
-        arch::lapic::mode()
+        "  cpus online    : {} ({mode})",
+        crate::percpu::online().count()
     );
     kprintln!(
         "  lowmem         : {} MiB direct-mapped, {} of {} frames free",
@@ -217,6 +224,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         temp.depth
     );
     let (mut switches, mut preemptions) = (0, 0);
+    let mut per_cpu = alloc::string::String::new();
     kprintln!("  cpu  apic  switches  preempted  syscalls  ticks  temp maps  peak");
     for cpu in crate::percpu::online() {
         let st = &cpu.stats;
@@ -225,6 +233,22 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         let t = crate::mm::temp::cpu_counters(cpu.id());
         switches += load(&st.context_switches);
         preemptions += load(&st.preemptions);
+        use core::fmt::Write;
+        let _ = write!(
+            per_cpu,
+            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{}}}",
+            if per_cpu.is_empty() { "" } else { "," },
+            cpu.id(),
+            cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
+            load(&st.context_switches),
+            load(&st.preemptions),
+            load(&st.syscalls),
+            load(&st.timer_ticks),
+            load(&st.ipis),
+            t.maps,
+            t.unmaps,
+            t.depth
+        );
         kprintln!(
             "  {:>3}  {:>4}  {:>8}  {:>9}  {:>8}  {:>5}  {:>9}  {:>4}",
             cpu.id(),
@@ -243,7 +267,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         boot_us % 1000
     );
     kprintln!(
-        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"boot_us\":{}}}",
+        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
         crate::percpu::online().count(),
         lowmem_end >> 20,
         s.low_free,

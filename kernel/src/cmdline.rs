@@ -5,7 +5,7 @@
 //! | `log=LEVEL`     | `error`, `warn`, `info` (default), `debug`, `trace`         |
 //! | `test[=FILTER]` | run the in-kernel tests whose name contains FILTER          |
 //! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
-//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test` |
+//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap` |
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 
 use core::fmt;
@@ -28,6 +28,8 @@ pub enum Crash {
     Hang,
     /// Run the test harness over a built-in failing test (the harness's negative control).
     FailingTest,
+    /// `panic!` on the last application processor (through a call-function IPI).
+    PanicOnAp,
 }
 
 /// Log verbosity (mirrors `log::LevelFilter` without depending on it here).
@@ -123,7 +125,9 @@ impl<'a> Options<'a> {
                 },
                 ("crash", Some(v)) => match parse_crash(v) {
                     Some(c) => opts.crash = Some(c),
-                    None => problem(bad("panic, page-fault, triple-fault, hang or failing-test")),
+                    None => problem(bad(
+                        "panic, page-fault, triple-fault, hang, failing-test or panic-on-ap",
+                    )),
                 },
                 ("log" | "lowmem" | "crash", None) => problem(bad("a value after `=`")),
                 _ => problem(Problem::UnknownWord(word)),
@@ -161,6 +165,7 @@ fn parse_crash(v: &str) -> Option<Crash> {
         "triple-fault" => Crash::TripleFault,
         "hang" => Crash::Hang,
         "failing-test" => Crash::FailingTest,
+        "panic-on-ap" => Crash::PanicOnAp,
         _ => return None,
     })
 }

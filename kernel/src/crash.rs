@@ -12,6 +12,7 @@ pub fn trigger(kind: Crash) -> ! {
         Crash::TripleFault => deliberate_triple_fault(),
         Crash::Hang => deliberate_hang(),
         Crash::FailingTest => crate::ktest::run_failing_selfcheck(),
+        Crash::PanicOnAp => panic_on_application_processor(),
     }
 }
 
@@ -47,4 +48,24 @@ fn deliberate_hang() -> ! {
     loop {
         core::hint::spin_loop();
     }
+}
+
+/// Makes the last CPU panic: its report must name it, and every other CPU must stop.
+fn panic_on_application_processor() -> ! {
+    let Some(last) = crate::percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| c != 0)
+        .last()
+    else {
+        panic!("crash=panic-on-ap needs an application processor (boot with --smp 2 or more)");
+    };
+    match crate::ipi::call_on(last, ap_panics, 0) {
+        Ok(()) => panic!("cpu {last} returned from a deliberate panic"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[inline(never)]
+fn ap_panics(_: usize) {
+    panic!("deliberate panic on an application processor (crash=panic-on-ap)");
 }

@@ -1,0 +1,229 @@
+//! SMP under TCG: every CPU the firmware lists comes up, takes timer interrupts and runs
+//! user programs (the per-CPU counters in the summary record prove it), IPIs reach every
+//! CPU, a panic on an application processor stops everyone and names the CPU, and a stress
+//! run of many short programs leaks no temp slot or frame. KVM (x2APIC) is tried when the
+//! host's KVM can run Tempest, and skipped with the reason otherwise.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use qemu::programs::USER_PACKAGE;
+use qemu::provision::{KvmProbe, probe_kvm};
+use serde_json::Value;
+
+/// One QEMU at a time: many vCPUs on two host cores are slow enough already.
+static QEMU: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+fn runner(accel: &str, args: &[&str]) -> Run {
+    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO_BIN_EXE_qemu"))
+        .args(["--accel", accel, "--timeout", "600"])
+        .args(args)
+        .output()
+        .expect("run the qemu runner");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn summary(run: &Run) -> Value {
+    qemu::serial::records(&run.out)
+        .into_iter()
+        .find(|r| r["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary record\n{}", run.out))
+}
+
+fn user_bins() -> &'static HashMap<String, PathBuf> {
+    static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let root = qemu::build::workspace_root();
+        qemu::provision::ensure_target(&root).expect("i586 target");
+        qemu::build::build_target_bins(&root, USER_PACKAGE)
+            .expect("build the user programs")
+            .into_iter()
+            .map(|a| (a.name, a.path))
+            .collect()
+    })
+}
+
+fn program(bin: &str, args: &str) -> String {
+    format!("{} {args} expect=0", user_bins()[bin].display())
+}
+
+/// Boots the default program set on `smp` CPUs and checks that every CPU is online, took
+/// timer interrupts and ran user code.
+fn every_cpu_runs_user_code(machine: &str, smp: usize) {
+    let smp_arg = smp.to_string();
+    let run = runner("tcg", &["--machine", machine, "--smp", &smp_arg]);
+    assert_eq!(run.code, 0, "run failed\n{}", run.out);
+    let s = summary(&run);
+    assert_eq!(s["cpus"], smp, "CPUs online\n{}", run.out);
+    assert_eq!(s["apic"], "xAPIC", "TCG offers xAPIC only");
+    let cpus = s["per_cpu"].as_array().expect("per_cpu");
+    assert_eq!(cpus.len(), smp);
+    for (i, c) in cpus.iter().enumerate() {
+        assert_eq!(c["cpu"], i);
+        assert_eq!(c["apic_id"], i, "QEMU numbers APIC ids from 0");
+        assert!(
+            c["timer_ticks"].as_u64().unwrap() > 0,
+            "cpu {i} took no timer interrupt: {c}"
+        );
+        assert!(
+            c["syscalls"].as_u64().unwrap() > 0,
+            "cpu {i} ran no user code: {c}"
+        );
+        assert_eq!(c["temp_held"], 0, "cpu {i} holds a temp mapping: {c}");
+    }
+}
+
+#[test]
+fn one_cpu() {
+    every_cpu_runs_user_code("pc", 1);
+}
+
+#[test]
+fn two_cpus() {
+    every_cpu_runs_user_code("pc", 2);
+}
+
+#[test]
+fn three_cpus() {
+    every_cpu_runs_user_code("pc", 3);
+}
+
+#[test]
+fn four_cpus() {
+    every_cpu_runs_user_code("pc", 4);
+}
+
+#[test]
+fn eight_cpus() {
+    every_cpu_runs_user_code("pc", 8);
+}
+
+#[test]
+fn four_cpus_on_q35() {
+    every_cpu_runs_user_code("q35", 4);
+}
+
+#[test]
+fn ipis_reach_every_cpu() {
+    let run = runner("tcg", &["--smp", "4", "test", "ipi::"]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    assert!(
+        run.out
+            .contains("test ipi::call_function_reaches_every_cpu ... ok"),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn panic_on_an_application_processor_stops_everyone_and_names_it() {
+    let run = runner(
+        "tcg",
+        &[
+            "--smp",
+            "4",
+            "--no-programs",
+            "--cmdline",
+            "crash=panic-on-ap",
+        ],
+    );
+    assert_eq!(
+        run.code, 2,
+        "a panic must be reported as a crash\n{}",
+        run.out
+    );
+    assert!(
+        run.out
+            .contains("KERNEL PANIC on cpu 3: deliberate panic on an application processor"),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out
+            .lines()
+            .any(|l| l.contains("kernel::crash::ap_panics at ")),
+        "the backtrace does not name the panicking function\n{}",
+        run.out
+    );
+    // Nothing follows the report: the other CPUs were stopped.
+    let after = run.out.split("!!! end").nth(1).unwrap_or("");
+    assert!(
+        !after.contains("[cpu"),
+        "a CPU kept logging after the panic\n{}",
+        run.out
+    );
+}
+
+/// Many short programs on every CPU at once: all exit 0, and at the end no temp slot is
+/// held and no frame leaked (the kernel panics on a leaked frame).
+#[test]
+fn stress_many_short_programs() {
+    let mut programs = Vec::new();
+    for i in 0..6 {
+        programs.push(program("hello", ""));
+        programs.push(program("write_cross_page", ""));
+        programs.push(program("brk_mmap", ""));
+        programs.push(program("sleep_yield", ""));
+        if i % 2 == 0 {
+            programs.push(program("isolation", if i % 4 == 0 { "A" } else { "B" }));
+        }
+    }
+    let args: Vec<&str> = ["--smp", "4", "--memory", "256", "--cmdline", "lowmem=32"]
+        .into_iter()
+        .chain(programs.iter().map(String::as_str))
+        .collect();
+    let run = runner("tcg", &args);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let exits: Vec<Value> = qemu::serial::records(&run.out)
+        .into_iter()
+        .filter(|r| r["event"] == "exit")
+        .collect();
+    assert_eq!(exits.len(), programs.len(), "{}", run.out);
+    assert!(exits.iter().all(|e| e["status"] == 0), "{}", run.out);
+    let s = summary(&run);
+    assert_eq!(s["temp_maps"], s["temp_unmaps"]);
+    for c in s["per_cpu"].as_array().unwrap() {
+        assert_eq!(c["temp_maps"], c["temp_unmaps"], "{c}");
+        assert_eq!(c["temp_held"], 0, "{c}");
+    }
+}
+
+/// x2APIC needs KVM (TCG in QEMU 7.2 offers xAPIC only).
+#[test]
+fn kvm_two_cpus_in_x2apic_mode() {
+    match probe_kvm() {
+        KvmProbe::Usable => {}
+        KvmProbe::Unsuitable(why) => {
+            eprintln!("SKIPPED kvm_two_cpus_in_x2apic_mode: /dev/kvm {why}");
+            return;
+        }
+        KvmProbe::Unusable(why) => {
+            eprintln!("SKIPPED kvm_two_cpus_in_x2apic_mode: /dev/kvm not usable: {why}");
+            return;
+        }
+    }
+    let run = runner("kvm", &["--smp", "2"]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let s = summary(&run);
+    assert_eq!(s["cpus"], 2);
+    assert_eq!(
+        s["apic"], "x2APIC",
+        "KVM's qemu32 CPU offers x2APIC\n{}",
+        run.out
+    );
+}
