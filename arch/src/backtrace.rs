@@ -2,8 +2,16 @@
 
 /// Lowest address a kernel frame can live at.
 const KERNEL_BASE: usize = 0xC000_0000;
-/// Kernel stacks live in the direct map, below the temp-mapping region.
-const STACK_LIMIT: usize = 0xE000_0000;
+/// End of the mapped direct map: kernel stacks live below it (set at boot; until then the
+/// boot mapping's 16 MiB).
+static STACK_LIMIT: AtomicUsize = AtomicUsize::new(0xC100_0000);
+
+/// Sets the end of the memory a frame pointer may point into (the direct map's end).
+pub fn set_stack_limit(end: usize) {
+    STACK_LIMIT.store(end, Ordering::Relaxed);
+}
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 /// Frames printed at most.
 pub const MAX_FRAMES: usize = 32;
 
@@ -12,7 +20,8 @@ pub const MAX_FRAMES: usize = 32;
 /// move up the stack, so a corrupt chain ends the walk instead of faulting.
 pub fn walk(mut ebp: usize, mut f: impl FnMut(usize)) {
     for _ in 0..MAX_FRAMES {
-        if !(KERNEL_BASE..STACK_LIMIT - 8).contains(&ebp) || !ebp.is_multiple_of(4) {
+        let limit = STACK_LIMIT.load(Ordering::Relaxed);
+        if !(KERNEL_BASE..limit - 8).contains(&ebp) || !ebp.is_multiple_of(4) {
             return;
         }
         // SAFETY: `ebp` lies in the direct map (checked above), where every kernel stack

@@ -1,6 +1,7 @@
 //! COM1, the kernel console: a 16550 UART behind a spin lock.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use uart_16550::{Config, Uart16550Tty, backend::PioBackend};
 
@@ -8,6 +9,24 @@ use uart_16550::{Config, Uart16550Tty, backend::PioBackend};
 pub const COM1: u16 = 0x3F8;
 
 static PORT: Mutex<Option<Uart16550Tty<PioBackend>>> = Mutex::new(None);
+/// Whether the last byte written was a newline (or nothing was written yet).
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
+
+fn note_last_byte(bytes: &[u8]) {
+    if let Some(&last) = bytes.last() {
+        AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
+    }
+}
+
+/// Tracks the last byte of formatted output.
+struct Tracking<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for Tracking<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        note_last_byte(s.as_bytes());
+        self.0.write_str(s)
+    }
+}
 
 /// Initializes COM1. Without a working UART the console stays silent.
 pub fn init() {
@@ -19,7 +38,19 @@ pub fn init() {
 /// Writes formatted text to the console.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
     if let Some(port) = PORT.lock().as_mut() {
-        let _ = port.write_fmt(args);
+        let _ = Tracking(port).write_fmt(args);
+    }
+}
+
+/// Writes `args` and a newline as one line of its own: a newline first if the console is in
+/// the middle of a line (a user program's output without one, say).
+pub fn write_line(args: fmt::Arguments<'_>) {
+    if let Some(port) = PORT.lock().as_mut() {
+        let mut out = Tracking(port);
+        if !AT_LINE_START.load(Ordering::Relaxed) {
+            let _ = out.write_str("\n");
+        }
+        let _ = out.write_fmt(format_args!("{args}\n"));
     }
 }
 
@@ -30,6 +61,7 @@ pub fn with_byte_writer<R>(f: impl FnOnce(&mut dyn FnMut(&[u8])) -> R) -> R {
     let mut write = |bytes: &[u8]| {
         if let Some(port) = port.as_mut() {
             port.inner_mut().send_bytes_exact(bytes);
+            note_last_byte(bytes);
         }
     };
     f(&mut write)

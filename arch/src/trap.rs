@@ -138,6 +138,10 @@ trap_common:
     movw $0x30, %ax
     movw %ax, %gs
     cld
+    testl $3, 60(%esp)           /* cs: from user mode? */
+    jz 1f
+    xorl %ebp, %ebp              /* then backtraces end here, not in user memory */
+1:
     pushl %esp
     call arch_trap_dispatch
     addl $4, %esp

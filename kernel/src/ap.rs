@@ -17,6 +17,7 @@
 use crate::mm::frames;
 use crate::mm::layout::phys_to_virt;
 use crate::mm::paging::{kernel_directory, table_at};
+use crate::mm::temp::window::MAX_CPUS;
 use crate::mm::zones::Frame;
 use crate::task::{KERNEL_STACK_SIZE, KernelStack};
 use alloc::boxed::Box;
@@ -153,24 +154,36 @@ fn prepare() -> Frame {
 pub fn start_all(apic_ids: &[u32]) -> usize {
     let boot_directory = prepare();
     let mut online = 0;
+    let mut any_lost = false;
     for &apic_id in apic_ids {
         let id = online + 1;
-        if id >= crate::mm::temp::window::MAX_CPUS {
-            log::warn!(
-                "cpu with apic id {apic_id} left out: Tempest runs at most {} CPUs",
-                id
-            );
+        if id >= MAX_CPUS {
+            log::warn!("cpu with apic id {apic_id} left out: Tempest runs at most {MAX_CPUS} CPUs");
             continue;
         }
         if start_one(id, apic_id) {
             online += 1;
         } else {
+            any_lost = true;
+            // Park it: INIT holds it in wait-for-SIPI, so a late start cannot run on the
+            // stack and id the next CPU is given.
+            // SAFETY: INIT to a CPU that is not running kernel code (it never checked in).
+            unsafe { lapic::send(Target::Cpu(apic_id), Kind::Init) };
             log::error!(
                 "cpu with apic id {apic_id} did not check in within {CHECK_IN_MS} ms: left out"
             );
         }
     }
-    frames::free(boot_directory);
+    if any_lost {
+        // A lost CPU might still be on its way through the trampoline: keep the directory
+        // it would switch paging on with (one frame).
+        log::warn!(
+            "keeping the AP boot directory at {:#x}",
+            boot_directory.addr()
+        );
+    } else {
+        frames::free(boot_directory);
+    }
     online
 }
 

@@ -50,6 +50,13 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         Ok(info) => BOOT_INFO.call_once(|| info),
         Err(e) => panic!("cannot use the boot information: {e}"),
     };
+    if info.modules_dropped > 0 {
+        log::warn!(
+            "{} modules beyond the first {} ignored",
+            info.modules_dropped,
+            crate::mm::bootinfo::MAX_MODULES
+        );
+    }
     if info.cmdline_truncated {
         log::warn!(
             "command line longer than {} bytes, cut",
@@ -179,6 +186,7 @@ fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -
     unsafe { heap::init(phys_to_virt(heap_pa), heap_size as usize) };
     // SAFETY: paging is up; `free` now excludes the page tables and the heap.
     unsafe { frames::init(free, lowmem_end) };
+    arch::backtrace::set_stack_limit(phys_to_virt(lowmem_end));
     crate::mm::temp::init(paging::kernel_directory());
     lowmem_end
 }

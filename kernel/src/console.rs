@@ -23,6 +23,12 @@ pub fn print(args: fmt::Arguments<'_>) {
     arch::serial::write_fmt(args);
 }
 
+/// Prints a machine-readable record (`@@tempest {json}`) on a line of its own, even when a
+/// user program left the console in the middle of a line.
+pub fn record(json: fmt::Arguments<'_>) {
+    arch::serial::write_line(format_args!("@@tempest {json}"));
+}
+
 struct Logger;
 
 impl log::Log for Logger {

@@ -91,16 +91,20 @@ macro_rules! check {
     };
 }
 
-/// Fails the test unless `left == right`, showing both.
+/// Fails the test unless `left == right`, showing both (and a message, when given).
 #[macro_export]
 macro_rules! check_eq {
     ($left:expr, $right:expr $(,)?) => {
+        $crate::check_eq!($left, $right, "")
+    };
+    ($left:expr, $right:expr, $($msg:tt)+) => {
         match (&$left, &$right) {
             (l, r) => $crate::check!(
                 *l == *r,
-                "check_eq failed: {} == {}\n      left: {:?}\n     right: {:?}",
+                "check_eq failed: {} == {} {}\n      left: {:?}\n     right: {:?}",
                 stringify!($left),
                 stringify!($right),
+                alloc::format!($($msg)+),
                 l,
                 r
             ),

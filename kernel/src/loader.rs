@@ -3,9 +3,10 @@
 //! permissions from `p_flags`, and a Linux-style initial stack (argc, argv, envp, auxv).
 
 use crate::elf::{self, ElfError, LoadPlan};
-use crate::mm::space::{AddressSpace, MapError, Protection, zeroed_user_frame};
-use crate::mm::temp::{TempMap, Writable};
-use crate::mm::user_range::{USER_END, UserRange};
+use crate::errno::Errno;
+use crate::mm::space::{AddressSpace, MapError, Protection};
+use crate::mm::uaccess;
+use crate::mm::user_range::USER_END;
 use crate::task::Memory;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
@@ -15,6 +16,8 @@ use core::fmt;
 pub const STACK_TOP: u32 = USER_END;
 /// Pages of user stack mapped at start.
 pub const STACK_PAGES: u32 = 32;
+/// Lowest address of the initial stack: segments must end at or below it.
+pub const STACK_BOTTOM: u32 = STACK_TOP - STACK_PAGES * PAGE_SIZE as u32;
 
 const PAGE: u32 = PAGE_SIZE as u32;
 
@@ -27,6 +30,10 @@ pub enum LoadError {
     Map(MapError),
     /// The arguments do not fit the initial stack.
     ArgumentsTooLong,
+    /// A segment reaches into the initial stack.
+    OverlapsStack { vaddr: u32, end: u32 },
+    /// Copying into the new address space failed (no temp-mapping slot).
+    Copy(Errno),
 }
 
 impl fmt::Display for LoadError {
@@ -35,6 +42,11 @@ impl fmt::Display for LoadError {
             LoadError::Elf(e) => write!(f, "{e}"),
             LoadError::Map(e) => write!(f, "{e}"),
             LoadError::ArgumentsTooLong => f.write_str("arguments do not fit the initial stack"),
+            LoadError::Copy(e) => write!(f, "copying the program in failed (errno {})", e.0),
+            LoadError::OverlapsStack { vaddr, end } => write!(
+                f,
+                "segment {vaddr:#x}..{end:#x} reaches into the user stack at {STACK_BOTTOM:#x}..{STACK_TOP:#x}"
+            ),
         }
     }
 }
@@ -55,6 +67,12 @@ pub struct Loaded {
 /// Loads `image` with arguments `argv` (argv[0] is the program's name).
 pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
     let plan = elf::plan(image).map_err(LoadError::Elf)?;
+    if let Some(seg) = plan.segments.iter().find(|s| s.end() > STACK_BOTTOM) {
+        return Err(LoadError::OverlapsStack {
+            vaddr: seg.vaddr,
+            end: seg.end(),
+        });
+    }
     let mut space = AddressSpace::new()?;
     for seg in &plan.segments {
         let prot = Protection {
@@ -69,9 +87,9 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
                 }
                 continue;
             }
-            space.map(page, zeroed_user_frame()?, prot)?;
+            space.map_zeroed(page, prot)?;
         }
-        poke(&space, seg.vaddr, seg.file_bytes(image));
+        uaccess::poke(&space, seg.vaddr, seg.file_bytes(image)).map_err(LoadError::Copy)?;
     }
     let brk = plan
         .segments
@@ -82,11 +100,7 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
         .div_ceil(PAGE)
         * PAGE;
     for i in 1..=STACK_PAGES {
-        space.map(
-            STACK_TOP - i * PAGE,
-            zeroed_user_frame()?,
-            Protection { write: true },
-        )?;
+        space.map_zeroed(STACK_TOP - i * PAGE, Protection { write: true })?;
     }
     let stack = initial_stack(&space, &plan, argv)?;
     Ok(Loaded {
@@ -98,20 +112,6 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
         entry: plan.entry,
         stack,
     })
-}
-
-/// Writes `bytes` at user address `dst` regardless of the pages' user permissions (the
-/// loader fills read-only pages too). The pages must be mapped.
-fn poke(space: &AddressSpace, dst: u32, bytes: &[u8]) {
-    let range = UserRange::new(dst, bytes.len() as u32).expect("segment checked by elf::plan");
-    for c in range.chunks() {
-        let frame = space
-            .translate(c.page)
-            .expect("segment pages are mapped")
-            .frame;
-        let mut page = TempMap::<Writable>::write(frame).expect("a temp slot for loading");
-        page[c.offset..c.offset + c.len].copy_from_slice(&bytes[c.done..c.done + c.len]);
-    }
 }
 
 // Auxiliary vector keys (Linux's elf.h).
@@ -183,8 +183,8 @@ fn initial_stack(space: &AddressSpace, plan: &LoadPlan, argv: &[&str]) -> Result
         return Err(LoadError::ArgumentsTooLong);
     }
     let vector: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    poke(space, sp, &vector);
-    poke(space, strings_at, &strings);
+    uaccess::poke(space, sp, &vector).map_err(LoadError::Copy)?;
+    uaccess::poke(space, strings_at, &strings).map_err(LoadError::Copy)?;
     Ok(sp)
 }
 

@@ -7,7 +7,7 @@ use crate::mm::temp::window::MAX_CPUS;
 use arch::gdt::CpuTables;
 use core::arch::asm;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// Counters of one CPU.
 #[derive(Default)]
@@ -44,6 +44,8 @@ pub struct PerCpu {
     /// The CPU's local APIC id (0 until the APIC is set up).
     pub apic_id: AtomicU32,
     preempt: AtomicU32,
+    /// Set while `sched::with_current` lends out the running task (nesting would alias it).
+    pub in_with_current: AtomicBool,
     pub stats: CpuStats,
     pub tables: CpuTables,
 }
@@ -58,6 +60,7 @@ impl PerCpu {
             id,
             apic_id: AtomicU32::new(0),
             preempt: AtomicU32::new(0),
+            in_with_current: AtomicBool::new(false),
             stats: CpuStats::new(),
             tables: CpuTables::new(),
         }

@@ -61,7 +61,9 @@ fn module_bytes(m: &Module) -> Result<Cow<'static, [u8]>, String> {
     while pa < m.end {
         let page_start = pa / PAGE_SIZE as u64 * PAGE_SIZE as u64;
         let upto = m.end.min(page_start + PAGE_SIZE as u64);
-        let page = TempMap::read(Frame::containing(pa)).map_err(|e| alloc::format!("{e}"))?;
+        // SAFETY: module frames are reserved at boot and never handed out or written.
+        let page =
+            unsafe { TempMap::read(Frame::containing(pa)) }.map_err(|e| alloc::format!("{e}"))?;
         bytes.extend_from_slice(&page[(pa - page_start) as usize..(upto - page_start) as usize]);
         pa = upto;
     }

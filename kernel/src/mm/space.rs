@@ -28,6 +28,8 @@ pub enum MapError {
     AlreadyMapped(u32),
     /// The address is not a user address.
     NotUser(u32),
+    /// No temp-mapping slot was free to zero the page with.
+    NoTempSlot,
 }
 
 impl fmt::Display for MapError {
@@ -36,6 +38,7 @@ impl fmt::Display for MapError {
             MapError::NoMemory => f.write_str("out of physical memory"),
             MapError::AlreadyMapped(va) => write!(f, "page {va:#x} is already mapped"),
             MapError::NotUser(va) => write!(f, "{va:#x} is not a user address"),
+            MapError::NoTempSlot => f.write_str("no temp-mapping slot free"),
         }
     }
 }
@@ -67,13 +70,14 @@ fn zeroed_low_frame() -> Result<Frame, MapError> {
 }
 
 /// A fresh user frame (highmem first), zeroed through a temp mapping.
-pub fn zeroed_user_frame() -> Result<Frame, MapError> {
+fn zeroed_user_frame() -> Result<Frame, MapError> {
     let (f, _) = frames::alloc_user().ok_or(MapError::NoMemory)?;
-    match TempMap::<Writable>::write(f) {
+    // SAFETY: a frame fresh from the allocator, ours alone.
+    match unsafe { TempMap::<Writable>::write(f) } {
         Ok(mut page) => page.fill(0),
-        Err(e) => {
+        Err(_) => {
             frames::free(f);
-            panic!("zeroing a user frame: {e}");
+            return Err(MapError::NoTempSlot);
         }
     }
     Ok(f)
@@ -151,7 +155,15 @@ impl AddressSpace {
         Ok(self.table_mut(va).expect("just created"))
     }
 
-    /// Maps user page `va` to `frame`. The space takes ownership of the frame.
+    /// Maps a fresh zeroed page at user address `va`. On error nothing is mapped and
+    /// nothing is leaked.
+    pub fn map_zeroed(&mut self, va: u32, prot: Protection) -> Result<(), MapError> {
+        let f = zeroed_user_frame()?;
+        self.map(va, f, prot).inspect_err(|_| frames::free(f))
+    }
+
+    /// Maps user page `va` to `frame`. On success the space owns the frame; on error the
+    /// caller still does.
     pub fn map(&mut self, va: u32, frame: Frame, prot: Protection) -> Result<(), MapError> {
         let table = self.table_or_create(va)?;
         let slot = &mut table.0[pt_index(va as usize)];

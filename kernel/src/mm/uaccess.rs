@@ -5,8 +5,9 @@
 //! moves, so nothing partial reaches the console or the user.
 
 use super::space::AddressSpace;
-use super::temp::{TempMap, Writable};
-use super::user_range::UserRange;
+use super::temp::{Exhausted, TempMap, Writable};
+use super::user_range::{PageChunk, UserRange};
+use super::zones::Frame;
 use crate::errno::Errno;
 
 /// Checks that every page of `[addr, addr + len)` is mapped for user access (and writable
@@ -22,13 +23,33 @@ pub fn check(space: &AddressSpace, addr: u32, len: u32, write: bool) -> Result<U
     Ok(range)
 }
 
+/// How a page is mapped for the walk: read-only or writable.
+type MapFn<A> = unsafe fn(Frame) -> Result<TempMap<A>, Exhausted>;
+
+/// The one page walk behind every user copy: maps each page of `range` in turn and hands
+/// `f` the chunk and the mapping. Pages must be mapped (checked by the caller).
+fn walk<A>(
+    space: &AddressSpace,
+    range: UserRange,
+    map: MapFn<A>,
+    mut f: impl FnMut(&PageChunk, &mut TempMap<A>),
+) -> Result<(), Errno> {
+    for c in range.chunks() {
+        let frame = space.translate(c.page).ok_or(Errno::EFAULT)?.frame;
+        // SAFETY: `frame` backs a page of `space`, which the caller borrows: the frame stays
+        // allocated to it for the whole walk.
+        let mut page = unsafe { map(frame) }.map_err(|_| Errno::ENOMEM)?;
+        f(&c, &mut page);
+    }
+    Ok(())
+}
+
 /// Fills `dst` from user memory at `src`.
 pub fn copy_from_user(space: &AddressSpace, dst: &mut [u8], src: u32) -> Result<(), Errno> {
     let len = u32::try_from(dst.len()).map_err(|_| Errno::EFAULT)?;
-    let mut at = 0;
-    for_each_user_chunk(space, src, len, |bytes| {
-        dst[at..at + bytes.len()].copy_from_slice(bytes);
-        at += bytes.len();
+    let range = check(space, src, len, false)?;
+    walk(space, range, TempMap::read, |c, page| {
+        dst[c.done..c.done + c.len].copy_from_slice(&page[c.offset..c.offset + c.len]);
     })
 }
 
@@ -36,12 +57,9 @@ pub fn copy_from_user(space: &AddressSpace, dst: &mut [u8], src: u32) -> Result<
 pub fn copy_to_user(space: &AddressSpace, dst: u32, src: &[u8]) -> Result<(), Errno> {
     let len = u32::try_from(src.len()).map_err(|_| Errno::EFAULT)?;
     let range = check(space, dst, len, true)?;
-    for c in range.chunks() {
-        let frame = space.translate(c.page).ok_or(Errno::EFAULT)?.frame;
-        let mut page = TempMap::<Writable>::write(frame).map_err(|_| Errno::ENOMEM)?;
+    walk(space, range, TempMap::<Writable>::write, |c, page| {
         page[c.offset..c.offset + c.len].copy_from_slice(&src[c.done..c.done + c.len]);
-    }
-    Ok(())
+    })
 }
 
 /// Calls `f` with each page-sized piece of user memory `[src, src + len)`, in order, after
@@ -53,18 +71,25 @@ pub fn for_each_user_chunk(
     mut f: impl FnMut(&[u8]),
 ) -> Result<(), Errno> {
     let range = check(space, src, len, false)?;
-    for c in range.chunks() {
-        let frame = space.translate(c.page).ok_or(Errno::EFAULT)?.frame;
-        let page = TempMap::read(frame).map_err(|_| Errno::ENOMEM)?;
-        f(&page[c.offset..c.offset + c.len]);
-    }
-    Ok(())
+    walk(space, range, TempMap::read, |c, page| {
+        f(&page[c.offset..c.offset + c.len])
+    })
+}
+
+/// Writes `bytes` at user address `dst` whatever the pages' user permissions (the ELF loader
+/// fills read-only pages too). The pages must be mapped; the range must be a user range.
+pub fn poke(space: &AddressSpace, dst: u32, bytes: &[u8]) -> Result<(), Errno> {
+    let len = u32::try_from(bytes.len()).map_err(|_| Errno::EFAULT)?;
+    let range = UserRange::new(dst, len).map_err(|_| Errno::EFAULT)?;
+    walk(space, range, TempMap::<Writable>::write, |c, page| {
+        page[c.offset..c.offset + c.len].copy_from_slice(&bytes[c.done..c.done + c.len]);
+    })
 }
 
 mod tests {
     use super::*;
     use crate::mm::frames;
-    use crate::mm::space::{Protection, zeroed_user_frame};
+    use crate::mm::space::Protection;
     use crate::{check, check_eq, kernel_test};
 
     const RW: u32 = 0x1000_0000;
@@ -73,13 +98,9 @@ mod tests {
     /// A space with a writable page at RW and a read-only page right after it.
     fn space() -> Result<AddressSpace, crate::ktest::TestFailure> {
         let mut s = AddressSpace::new().map_err(|_| "no memory")?;
-        let (a, b) = (
-            zeroed_user_frame().map_err(|_| "no memory")?,
-            zeroed_user_frame().map_err(|_| "no memory")?,
-        );
-        s.map(RW, a, Protection { write: true })
+        s.map_zeroed(RW, Protection { write: true })
             .map_err(|_| "map")?;
-        s.map(RO, b, Protection { write: false })
+        s.map_zeroed(RO, Protection { write: false })
             .map_err(|_| "map")?;
         Ok(s)
     }

@@ -2,6 +2,7 @@
 //! (above the direct map, reachable only through temp mappings; user pages come from it
 //! first). Each zone is a bitmap, one bit per frame, set when the frame is free.
 
+use super::ranges::RangeSet;
 use core::fmt;
 
 /// A physical page frame, by number (address >> 12). Tempest ignores RAM above 4 GiB,
@@ -32,6 +33,9 @@ pub enum ZoneKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreeError {
     NotInZone(Frame),
+    /// The frame was never handed to the allocator (kernel image, page tables, heap,
+    /// modules, firmware): freeing it would give kernel memory away.
+    NeverManaged(Frame),
     DoubleFree(Frame),
 }
 
@@ -39,6 +43,9 @@ impl fmt::Display for FreeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FreeError::NotInZone(fr) => write!(f, "frame {:#x} belongs to no zone", fr.addr()),
+            FreeError::NeverManaged(fr) => {
+                write!(f, "frame {:#x} was never the allocator's", fr.addr())
+            }
             FreeError::DoubleFree(fr) => write!(f, "frame {:#x} freed twice", fr.addr()),
         }
     }
@@ -50,6 +57,8 @@ pub struct Zone {
     first: u32,
     len: u32,
     bits: &'static mut [u32],
+    /// The frame ranges `release` handed over: the only frames `free` accepts.
+    released: RangeSet<64>,
     free: u32,
     managed: u32,
     /// Word index where the next search starts.
@@ -72,6 +81,7 @@ impl Zone {
             first,
             len,
             bits,
+            released: RangeSet::new(),
             free: 0,
             managed: 0,
             hint: 0,
@@ -103,7 +113,13 @@ impl Zone {
 
     /// Marks frames `[start, end)` free for the first time (boot only).
     pub fn release(&mut self, start: Frame, end: Frame) {
-        for n in start.0.max(self.first)..end.0.min(self.first + self.len) {
+        let (from, to) = (start.0.max(self.first), end.0.min(self.first + self.len));
+        if from < to {
+            self.released
+                .add(u64::from(from), u64::from(to))
+                .expect("the memory map has at most 64 ranges");
+        }
+        for n in from..to {
             let i = (n - self.first) as usize;
             if self.bits[i / 32] & (1 << (i % 32)) == 0 {
                 self.bits[i / 32] |= 1 << (i % 32);
@@ -140,6 +156,13 @@ impl Zone {
     pub fn free(&mut self, f: Frame) -> Result<(), FreeError> {
         if !self.contains(f) {
             return Err(FreeError::NotInZone(f));
+        }
+        if !self
+            .released
+            .iter()
+            .any(|r| (r.start..r.end).contains(&u64::from(f.0)))
+        {
+            return Err(FreeError::NeverManaged(f));
         }
         let i = (f.0 - self.first) as usize;
         if self.bits[i / 32] & (1 << (i % 32)) != 0 {
@@ -226,11 +249,7 @@ mod tests {
         assert_eq!(z.free(f), Ok(()));
         assert_eq!(z.free(f), Err(FreeError::DoubleFree(f)));
         assert_eq!(z.free(Frame(64)), Err(FreeError::NotInZone(Frame(64))));
-        assert_eq!(
-            z.free(Frame(5)),
-            Ok(()),
-            "a never-released frame may be donated later"
-        );
+        assert_eq!(z.free(Frame(5)), Err(FreeError::NeverManaged(Frame(5))));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! allocator once this CPU's TLB has dropped them (no other CPU runs this space yet).
 
 use super::SysResult;
+use crate::elf::USER_BASE;
 use crate::errno::Errno;
 use crate::loader::{STACK_PAGES, STACK_TOP};
 use crate::mm::frames;
-use crate::mm::space::{AddressSpace, Protection, zeroed_user_frame};
+use crate::mm::space::{AddressSpace, Protection};
 use crate::mm::user_range::UserRange;
 use crate::task::{Memory, sched};
 use arch::paging::PAGE_SIZE;
@@ -49,9 +50,7 @@ fn map_zeroed(
     prot: Protection,
 ) -> Result<(), Errno> {
     for page in pages(start, end) {
-        let mapped = zeroed_user_frame()
-            .and_then(|f| space.map(page, f, prot).inspect_err(|_| frames::free(f)));
-        if mapped.is_err() {
+        if space.map_zeroed(page, prot).is_err() {
             unmap_range(space, start, page);
             return Err(Errno::ENOMEM);
         }
@@ -95,6 +94,10 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
         let start = if flags & MAP_FIXED != 0 {
             if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
                 return Err(Errno::EINVAL);
+            }
+            if addr < USER_BASE {
+                // The null guard page stays unmapped (Linux: mmap_min_addr).
+                return Err(Errno::EPERM);
             }
             unmap_range(space, addr, addr + len);
             addr

@@ -87,8 +87,10 @@ fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     })
 }
 
-/// `nanosleep(req, rem)`: sleeps at least `req`, rounded up to timer ticks.
-fn nanosleep(req: u32, rem: u32) -> SysResult {
+/// `nanosleep(req, rem)`: sleeps at least `req`, rounded up to timer ticks. Nothing
+/// interrupts a sleep (no signals yet), so `rem`, which Linux writes only on `EINTR`, is
+/// never written.
+fn nanosleep(req: u32, _rem: u32) -> SysResult {
     let mut raw = [0u8; 8];
     sched::with_current(|t| uaccess::copy_from_user(&t.mem.space, &mut raw, req))?;
     let sec = i32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
@@ -99,9 +101,6 @@ fn nanosleep(req: u32, rem: u32) -> SysResult {
     let ns = sec as u64 * 1_000_000_000 + nsec as u64;
     let ticks = ns.div_ceil(1_000_000_000 / sched::HZ);
     sched::sleep_until(sched::ticks() + ticks);
-    if rem != 0 {
-        sched::with_current(|t| uaccess::copy_to_user(&t.mem.space, rem, &[0; 8]))?;
-    }
     Ok(0)
 }
 

@@ -4,15 +4,15 @@
 //! each CPU's run queue is the tasks whose home it is. The kernel runs with interrupts off;
 //! a task is preempted only when the timer (or a reschedule IPI) interrupts it in user mode,
 //! and gives the CPU up in the kernel only by yielding, sleeping or exiting. A CPU with
-//! nothing to run sits in its idle loop. The boot CPU's idle loop also reaps exited tasks
-//! once no CPU is on their stacks any more, and returns when every task is gone.
+//! nothing to run sits in its idle loop. An exited task is freed by the context its CPU
+//! switches to next, as soon as no CPU is on its stack any more; the boot CPU's idle loop
+//! returns when every task is gone.
 //!
 //! One lock (`TABLE`, irq-safe) guards the table; it is taken before a CPU's temp-mapping
 //! window lock and never while holding it (docs/smp.md has the lock order).
 
 use super::{Memory, State, Task};
 use crate::console::JsonStr;
-use crate::kprintln;
 use crate::mm::temp::{self, window::MAX_CPUS, window::TempCounters};
 use crate::percpu::{self, CpuStats, cpu_id, preempt_count};
 use crate::sync::IrqSpinLock;
@@ -181,15 +181,22 @@ fn runnable(state: State, now: u64) -> bool {
 }
 
 /// Runs in the context a CPU has just switched to: the task it left is off this CPU's
-/// stack now, so it may run elsewhere or be reaped.
+/// stack now, so it may run elsewhere, or, if it exited, be freed right here.
 pub fn finish_switch() {
-    let mut t = TABLE.lock();
-    let cpu = cpu_id();
-    if let Some(pid) = t.cpus[cpu].prev.take()
-        && let Some(task) = t.tasks.iter_mut().find(|task| task.pid == pid)
-    {
-        task.on_cpu = false;
-    }
+    let dead = {
+        let mut t = TABLE.lock();
+        let cpu = cpu_id();
+        let Some(pid) = t.cpus[cpu].prev.take() else {
+            return;
+        };
+        let i = t.index(pid);
+        t.tasks[i].on_cpu = false;
+        if !matches!(t.tasks[i].state, State::Exited(_)) {
+            return;
+        }
+        t.tasks.swap_remove(i)
+    };
+    reap(dead);
 }
 
 /// Where a never-run task starts (arch::context::prepare_first_run calls it on the task's
@@ -198,10 +205,21 @@ pub extern "C" fn first_run() {
     finish_switch();
 }
 
-/// Runs `f` on the task running on this CPU.
-///
-/// Callers must not nest `with_current` (that would alias the task).
+/// Runs `f` on the task running on this CPU. Calls must not nest (that would alias the
+/// task): a nested call panics.
 pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
+    struct Borrow(&'static core::sync::atomic::AtomicBool);
+    impl Drop for Borrow {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
+    let flag = &percpu::this().in_with_current;
+    assert!(
+        !flag.swap(true, Ordering::Relaxed),
+        "with_current called inside with_current"
+    );
+    let _borrow = Borrow(flag);
     let task: *mut Task = {
         let mut t = TABLE.lock();
         let pid = t.cpus[cpu_id()].current.expect("no task is running");
@@ -292,11 +310,10 @@ fn idle_once(cpu: usize) {
     }
 }
 
-/// The boot CPU's idle loop: runs its tasks and reaps everyone's until every task has
-/// exited, then returns how each ended.
+/// The boot CPU's idle loop: runs its tasks until every task everywhere has exited and
+/// been freed, then returns how each ended.
 pub fn run() -> Vec<ExitRecord> {
     loop {
-        reap();
         {
             let mut t = TABLE.lock();
             if t.tasks.is_empty() {
@@ -317,38 +334,28 @@ pub fn run_application_cpu() -> ! {
     }
 }
 
-/// Frees every exited task that no CPU is on any more.
-fn reap() {
-    let gone: Vec<Box<Task>> = {
-        let mut t = TABLE.lock();
-        let (gone, alive) = core::mem::take(&mut t.tasks)
-            .into_iter()
-            .partition(|task| matches!(task.state, State::Exited(_)) && !task.on_cpu);
-        t.tasks = alive;
-        gone
+/// Frees an exited task that no CPU is on any more, keeping how it ended.
+fn reap(task: Box<Task>) {
+    let State::Exited(status) = task.state else {
+        unreachable!("reaping a live task")
     };
-    for task in gone {
-        let State::Exited(status) = task.state else {
-            unreachable!()
-        };
-        kprintln!(
-            "@@tempest {{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
-            task.pid,
-            JsonStr(&task.name),
-            task.cpu,
-            status,
-            task.expected
-        );
-        let record = ExitRecord {
-            pid: task.pid,
-            name: task.name.clone(),
-            cpu: task.cpu,
-            status,
-            expected: task.expected,
-            temp: task.temp,
-            syscalls: task.syscalls,
-        };
-        drop(task); // frees the address space, its frames and page tables, the kernel stack
-        TABLE.lock().exited.push(record);
-    }
+    crate::console::record(format_args!(
+        "{{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
+        task.pid,
+        JsonStr(&task.name),
+        task.cpu,
+        status,
+        task.expected
+    ));
+    let record = ExitRecord {
+        pid: task.pid,
+        name: task.name.clone(),
+        cpu: task.cpu,
+        status,
+        expected: task.expected,
+        temp: task.temp,
+        syscalls: task.syscalls,
+    };
+    drop(task); // frees the address space, its frames and page tables, the kernel stack
+    TABLE.lock().exited.push(record);
 }

@@ -84,16 +84,24 @@ pub struct TempMap<A = ReadOnly> {
 
 impl TempMap<ReadOnly> {
     /// Maps `frame` read-only.
+    ///
+    /// # Safety
+    /// `frame` must be RAM the caller may read for the guard's lifetime: a frame it owns,
+    /// or one owned by something it borrows (an address space's page, a reserved module).
     #[track_caller]
-    pub fn read(frame: Frame) -> Result<Self, Exhausted> {
+    pub unsafe fn read(frame: Frame) -> Result<Self, Exhausted> {
         map(frame, false, Location::caller())
     }
 }
 
 impl TempMap<Writable> {
     /// Maps `frame` writable.
+    ///
+    /// # Safety
+    /// As for `read`, and no one else may rely on the frame's contents meanwhile (writing a
+    /// page table, the kernel image or another owner's frame breaks memory safety).
     #[track_caller]
-    pub fn write(frame: Frame) -> Result<Self, Exhausted> {
+    pub unsafe fn write(frame: Frame) -> Result<Self, Exhausted> {
         map(frame, true, Location::caller())
     }
 }
@@ -161,19 +169,28 @@ impl DerefMut for TempMap<Writable> {
     }
 }
 
+/// Unmaps `slot` of `cpu`'s window. Order matters: clear the PTE, flush it from this CPU's
+/// TLB, only then let the slot be taken again (an interrupt may reuse it the moment the bit
+/// is free).
+///
+/// # Safety
+/// `cpu` is the running CPU and no guard for the slot is left.
+unsafe fn unmap_slot(cpu: usize, slot: usize) {
+    // SAFETY: the slot's PTE lies in the temp page table; invlpg of the slot's address.
+    unsafe {
+        pte(cpu, slot).write_volatile(0);
+        arch::cpu::invlpg(slot_address(cpu, slot));
+    }
+    if let Err(e) = WINDOWS[cpu].lock().release(slot) {
+        panic!("temp mapping: slot {} released but not held", e.0);
+    }
+    preempt_enable();
+}
+
 impl<A> Drop for TempMap<A> {
     fn drop(&mut self) {
-        // Order matters: clear the PTE, flush it from this CPU's TLB, only then let the
-        // slot be taken again (an interrupt may reuse it the moment the bit is free).
-        // SAFETY: our slot's PTE; invlpg of our own slot's address.
-        unsafe {
-            pte(self.cpu, self.slot).write_volatile(0);
-            arch::cpu::invlpg(self.address());
-        }
-        if let Err(e) = WINDOWS[self.cpu].lock().release(self.slot) {
-            panic!("temp mapping: slot {} released but not held", e.0);
-        }
-        preempt_enable();
+        // SAFETY: the guard is pinned to the CPU that mapped it, and it is going away.
+        unsafe { unmap_slot(self.cpu, self.slot) };
     }
 }
 

@@ -9,6 +9,20 @@ use crate::mm::temp::window::SLOTS_PER_CPU;
 use crate::mm::zones::{Frame, ZoneKind};
 use crate::percpu::{cpu_id, preempt_count};
 use crate::{check, check_eq, kernel_test};
+
+/// Maps a frame the test allocated and owns, read-only.
+#[track_caller]
+fn map_ro(f: Frame) -> Result<TempMap<ReadOnly>, Exhausted> {
+    // SAFETY: every frame these tests map is one they allocated and own.
+    unsafe { TempMap::read(f) }
+}
+
+/// Maps a frame the test allocated and owns, writable.
+#[track_caller]
+fn map_rw(f: Frame) -> Result<TempMap<Writable>, Exhausted> {
+    // SAFETY: as for `map_ro`.
+    unsafe { TempMap::write(f) }
+}
 use alloc::vec::Vec;
 
 fn low_frame() -> Result<Frame, crate::ktest::TestFailure> {
@@ -20,7 +34,7 @@ kernel_test! {
         let f = low_frame()?;
         let before = cpu_counters(cpu_id());
         {
-            let mut page = TempMap::write(f).map_err(|_| "no slot")?;
+            let mut page = map_rw(f).map_err(|_| "no slot")?;
             check!(page.address() >= crate::mm::layout::TEMP_BASE);
             check_eq!(preempt_count(), 1);
             page.fill(0x5A);
@@ -32,7 +46,7 @@ kernel_test! {
         let direct = unsafe { &*(phys_to_virt(f.addr()) as *const [u8; 4096]) };
         check!(direct[..4095].iter().all(|&b| b == 0x5A));
         check_eq!(direct[4095], 0xA5);
-        let ro = TempMap::read(f).map_err(|_| "no slot")?;
+        let ro = map_ro(f).map_err(|_| "no slot")?;
         check_eq!(ro[17], 0x5A);
         drop(ro);
         let after = cpu_counters(cpu_id());
@@ -49,21 +63,21 @@ kernel_test! {
         let before = cpu_counters(cpu_id());
         let mut held = Vec::new();
         for _ in 0..SLOTS_PER_CPU {
-            held.push(TempMap::read(f).map_err(|_| "window full too early")?);
+            held.push(map_ro(f).map_err(|_| "window full too early")?);
         }
         let mut addrs: Vec<usize> = held.iter().map(|m| m.address()).collect();
         addrs.sort();
         addrs.dedup();
         check_eq!(addrs.len(), SLOTS_PER_CPU);
         // The window is full: an error, not a panic, and it is counted.
-        check!(TempMap::read(f).is_err());
+        check!(map_ro(f).is_err());
         check_eq!(cpu_counters(cpu_id()).failures, before.failures + 1);
         check_eq!(cpu_counters(cpu_id()).peak_depth, SLOTS_PER_CPU as u32);
         // Release from the middle, reuse, then release in reverse.
         let middle = held.remove(SLOTS_PER_CPU / 2);
         let freed = middle.address();
         drop(middle);
-        let again = TempMap::read(f).map_err(|_| "freed slot not reusable")?;
+        let again = map_ro(f).map_err(|_| "freed slot not reusable")?;
         check_eq!(again.address(), freed);
         held.push(again);
         while let Some(m) = held.pop() {
@@ -78,8 +92,8 @@ kernel_test! {
 kernel_test! {
     fn read_only_views_have_no_write_bit_and_no_user_bit() {
         let f = low_frame()?;
-        let ro = TempMap::read(f).map_err(|_| "no slot")?;
-        let rw = TempMap::write(f).map_err(|_| "no slot")?;
+        let ro = map_ro(f).map_err(|_| "no slot")?;
+        let rw = map_rw(f).map_err(|_| "no slot")?;
         let pte_of = |va: usize| {
             let slot = (va - crate::mm::layout::TEMP_BASE) / 4096;
             // SAFETY: reads a PTE of the temp page table.
@@ -99,7 +113,7 @@ kernel_test! {
     fn leak_check_names_the_culprit() {
         check!(check_none_held().is_ok(), "a mapping was held before the test");
         let f = low_frame()?;
-        let leaked = TempMap::read(f).map_err(|_| "no slot")?;
+        let leaked = map_ro(f).map_err(|_| "no slot")?;
         let slot = (leaked.address() - slot_address(cpu_id(), 0)) / 4096;
         // Negative control: switch the protection (the guard's Drop) off.
         core::mem::forget(leaked);
@@ -127,12 +141,12 @@ kernel_test! {
         }
         for round in 0..3u8 {
             {
-                let mut page = TempMap::write(f).map_err(|_| "no slot")?;
+                let mut page = map_rw(f).map_err(|_| "no slot")?;
                 for (i, b) in page.iter_mut().enumerate() {
                     *b = (i as u8).wrapping_mul(7).wrapping_add(round);
                 }
             }
-            let page = TempMap::read(f).map_err(|_| "no slot")?;
+            let page = map_ro(f).map_err(|_| "no slot")?;
             for (i, &b) in page.iter().enumerate() {
                 check_eq!(b, (i as u8).wrapping_mul(7).wrapping_add(round));
             }
@@ -149,7 +163,7 @@ kernel_test! {
         space.activate();
         let f = low_frame()?;
         let result = (|| {
-            let mut page = TempMap::write(f).map_err(|_| "no slot")?;
+            let mut page = map_rw(f).map_err(|_| "no slot")?;
             page[0] = 42;
             check_eq!(page[0], 42);
             Ok(())
@@ -159,5 +173,69 @@ kernel_test! {
         drop(space);
         frames::free(f);
         result?;
+    }
+}
+
+/// Two lowmem frames filled with 0xAA and 0xBB through the direct map.
+fn two_filled_frames() -> Result<(Frame, Frame), crate::ktest::TestFailure> {
+    let (a, b) = (low_frame()?, low_frame()?);
+    for (f, v) in [(a, 0xAA), (b, 0xBB)] {
+        // SAFETY: frames the test owns, direct-mapped.
+        unsafe { core::ptr::write_bytes(phys_to_virt(f.addr()) as *mut u8, v, 4096) };
+    }
+    Ok((a, b))
+}
+
+kernel_test! {
+    fn a_reused_slot_never_shows_the_old_frame() {
+        let (a, b) = two_filled_frames()?;
+        let first = map_ro(a).map_err(|_| "no slot")?;
+        // Read through the slot so its translation is in this CPU's TLB.
+        check_eq!(first[0], 0xAA);
+        let slot = first.address();
+        drop(first);
+        let second = map_ro(b).map_err(|_| "no slot")?;
+        check_eq!(second.address(), slot, "the freed slot was not the one reused");
+        // SAFETY: reads the mapped slot.
+        let seen = unsafe { (second.address() as *const u8).read_volatile() };
+        check_eq!(seen, 0xBB, "stale translation: the reused slot still shows the old frame");
+        drop(second);
+        frames::free(a);
+        frames::free(b);
+    }
+}
+
+kernel_test! {
+    fn without_the_flush_the_old_frame_shows_through() {
+        // Negative control for the test above: repoint a live slot's PTE from A to B the way
+        // `Drop` would but without its `invlpg`. The CPU keeps using the translation it
+        // cached, so reads still see A: this is the bug `Drop`'s flush prevents, and the
+        // test above would catch it.
+        let (a, b) = two_filled_frames()?;
+        let page = map_ro(a).map_err(|_| "no slot")?;
+        check_eq!(page[0], 0xAA);
+        let slot = (page.address() - slot_address(cpu_id(), 0)) / 4096;
+        let entry = arch::paging::PTEntry::new(arch::paging::PAddr(b.addr() as u32), arch::paging::PTFlags::P);
+        // SAFETY: our own live slot; it is pointed back at A (and flushed) before the guard
+        // goes away.
+        let stale = unsafe {
+            pte(cpu_id(), slot).write_volatile(entry.0);
+            let seen = (page.address() as *const u8).read_volatile();
+            arch::cpu::invlpg(page.address());
+            seen
+        };
+        // SAFETY: after the flush the slot shows B.
+        let fresh = unsafe { (page.address() as *const u8).read_volatile() };
+        let back = arch::paging::PTEntry::new(arch::paging::PAddr(a.addr() as u32), arch::paging::PTFlags::P);
+        // SAFETY: restores the guard's own mapping and flushes it.
+        unsafe {
+            pte(cpu_id(), slot).write_volatile(back.0);
+            arch::cpu::invlpg(page.address());
+        }
+        drop(page);
+        frames::free(a);
+        frames::free(b);
+        check_eq!(stale, 0xAA, "without invlpg the CPU should still see the old frame");
+        check_eq!(fresh, 0xBB);
     }
 }
