@@ -34,6 +34,37 @@ pub const fn has_error_code(vector: u32) -> bool {
     matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30)
 }
 
+/// A page fault's error code, decoded for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageFault {
+    /// `"read of"`, `"write to"` or `"fetch from"`.
+    pub access: &'static str,
+    /// `"page not present"` or `"protection violation"`.
+    pub cause: &'static str,
+    /// Whether the access came from user mode.
+    pub user: bool,
+}
+
+impl PageFault {
+    pub const fn from_error_code(e: u32) -> Self {
+        Self {
+            access: if e & 2 != 0 {
+                "write to"
+            } else if e & 16 != 0 {
+                "fetch from"
+            } else {
+                "read of"
+            },
+            cause: if e & 1 != 0 {
+                "protection violation"
+            } else {
+                "page not present"
+            },
+            user: e & 4 != 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +74,21 @@ mod tests {
         assert_eq!(name(14), Some(("#PF", "Page Fault")));
         assert_eq!(name(32), None);
         assert!(name(31).is_some());
+    }
+
+    #[test]
+    fn page_fault_error_codes() {
+        let f = PageFault::from_error_code(0);
+        assert_eq!(
+            (f.access, f.cause, f.user),
+            ("read of", "page not present", false)
+        );
+        let f = PageFault::from_error_code(0b111);
+        assert_eq!(
+            (f.access, f.cause, f.user),
+            ("write to", "protection violation", true)
+        );
+        assert_eq!(PageFault::from_error_code(0x15).access, "fetch from");
     }
 
     #[test]

@@ -132,10 +132,10 @@ trap_common:
     pushl %fs
     pushl %gs
     pushal
-    movw $0x10, %ax
+    movw ${kernel_ds}, %ax
     movw %ax, %ds
     movw %ax, %es
-    movw $0x30, %ax
+    movw ${percpu}, %ax
     movw %ax, %gs
     cld
     testl $3, 60(%esp)           /* cs: from user mode? */
@@ -155,5 +155,7 @@ trap_return:
     addl $8, %esp
     iretl
     "#,
+    kernel_ds = const crate::gdt::KERNEL_DS,
+    percpu = const crate::gdt::PERCPU_SEL,
     options(att_syntax)
 );

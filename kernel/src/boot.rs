@@ -275,7 +275,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         boot_us % 1000
     );
     kprintln!(
-        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
+        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"unexpected_interrupts\":{},\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
         crate::percpu::online().count(),
         lowmem_end >> 20,
         s.low_free,
@@ -288,6 +288,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         temp.maps,
         temp.unmaps,
         temp.depth,
+        crate::traps::unexpected_interrupts(),
         boot_us
     );
 }

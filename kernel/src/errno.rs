@@ -6,10 +6,7 @@ pub struct Errno(pub i32);
 
 impl Errno {
     pub const EPERM: Errno = Errno(1);
-    pub const ESRCH: Errno = Errno(3);
-    pub const EINTR: Errno = Errno(4);
     pub const EBADF: Errno = Errno(9);
-    pub const EAGAIN: Errno = Errno(11);
     pub const ENOMEM: Errno = Errno(12);
     pub const EFAULT: Errno = Errno(14);
     pub const EINVAL: Errno = Errno(22);

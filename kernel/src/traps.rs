@@ -3,6 +3,7 @@
 //! exception in the kernel is reported (registers, CR2, backtrace) and ends the run.
 
 use crate::kprintln;
+use arch::exception::PageFault;
 use arch::qemu_exit::{Verdict, exit};
 use arch::trap::TrapFrame;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -15,7 +16,7 @@ pub fn breakpoints() -> u32 {
     BREAKPOINTS.load(Ordering::Relaxed)
 }
 
-/// Interrupts that arrived on a vector nobody handles.
+/// Interrupts that arrived on a vector nobody handles (spurious ones included).
 pub fn unexpected_interrupts() -> u32 {
     UNEXPECTED.load(Ordering::Relaxed)
 }
@@ -93,16 +94,12 @@ fn kill_faulting_process(f: &TrapFrame) -> ! {
     let (_, what) = arch::exception::name(f.vector).unwrap_or(("?", "exception"));
     let (pid, name) = crate::task::sched::with_current(|t| (t.pid, t.name.clone()));
     if f.vector == 14 {
-        let e = f.error_code;
+        let pf = PageFault::from_error_code(f.error_code);
         log::warn!(
             "pid {pid} ({name}) killed by {signame}: {} {:#010x} ({}), eip={:#010x}",
-            if e & 2 != 0 { "write to" } else { "read of" },
+            pf.access,
             arch::cpu::cr2(),
-            if e & 1 != 0 {
-                "protection violation"
-            } else {
-                "page not present"
-            },
+            pf.cause,
             f.eip
         );
     } else {
@@ -158,23 +155,13 @@ fn report_and_stop(f: &TrapFrame) -> ! {
         arch::cpu::cr4().bits()
     );
     if f.vector == 14 {
-        let e = f.error_code;
+        let pf = PageFault::from_error_code(f.error_code);
         kprintln!(
             "!!!   page fault: {} {:#010x} ({}, {} mode)",
-            if e & 2 != 0 {
-                "write to"
-            } else if e & 16 != 0 {
-                "fetch from"
-            } else {
-                "read of"
-            },
+            pf.access,
             arch::cpu::cr2(),
-            if e & 1 != 0 {
-                "protection violation"
-            } else {
-                "page not present"
-            },
-            if e & 4 != 0 { "user" } else { "kernel" }
+            pf.cause,
+            if pf.user { "user" } else { "kernel" }
         );
     }
     crate::panic::print_backtrace(Some(f.eip as usize), f.ebp as usize);

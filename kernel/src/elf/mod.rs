@@ -21,7 +21,7 @@ use goblin::elf32::program_header::{ProgramHeader, SIZEOF_PHDR};
 /// Lowest address a segment may start at: page 0 stays unmapped as the null guard.
 pub const USER_BASE: u32 = 0x0000_1000;
 /// Segments must end at or below this: the kernel's half starts here.
-pub const USER_END: u32 = 0xC000_0000;
+pub const USER_END: u32 = crate::mm::user_range::USER_END;
 /// More `PT_LOAD` segments than this is absurd for a Tempest program.
 pub const MAX_SEGMENTS: usize = 16;
 /// More program headers than this is absurd.
