@@ -1,0 +1,350 @@
+//! TLB-shootdown bookkeeping: a board with one request slot per initiating CPU and, in each
+//! slot, a bit per target CPU that still has to flush (the scoreboard idea of FreeBSD's
+//! `smp_targeted_tlb_shootdown`: several CPUs may initiate at once, with no global lock).
+//!
+//! Protocol, for initiator `i` and targets `T`:
+//! 1. `i` writes what to flush into its slot (relaxed stores), then publishes `T` in the
+//!    slot's `pending` mask with release ordering;
+//! 2. `i` interrupts every CPU in `T` (the kernel fences before the IPI) and flushes its own
+//!    TLB meanwhile;
+//! 3. each target, in its interrupt handler, scans the board: for every slot whose `pending`
+//!    has its bit (acquire load, so the flush description is visible), it flushes, then
+//!    clears its bit (release: the flush happened before the ack);
+//! 4. `i` waits until `pending` is 0 (acquire: every target's flush happened before), and
+//!    while it waits it serves requests aimed at itself, so two initiators waiting on each
+//!    other both make progress. Only then may the caller free the frames or page tables
+//!    the old translations pointed at.
+//!
+//! A slot is reused only by its own CPU, and only after its previous round completed, so
+//! its flush description never changes while any target can read it.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// CPUs the board has slots for (one bit each in a `u32` mask).
+pub const MAX_CPUS: usize = 16;
+
+/// What a round flushes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// `pages` pages from `start` (page-aligned).
+    Range { start: u32, pages: u32 },
+    /// The whole TLB (non-global entries; the kernel decides about global ones).
+    All,
+}
+
+impl Flush {
+    /// A range flush becomes a full flush above `ceiling` pages (a CR3 reload then costs
+    /// less than `invlpg` page by page).
+    pub fn with_ceiling(self, ceiling: u32) -> Flush {
+        match self {
+            Flush::Range { pages, .. } if pages > ceiling => Flush::All,
+            f => f,
+        }
+    }
+}
+
+/// Which translations a round is about: one address space (by its page directory's
+/// physical address) or the kernel's (shared by every space, often global).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    Kernel,
+    User { directory: u32 },
+}
+
+/// A request as a target sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub initiator: usize,
+    pub space: Space,
+    pub flush: Flush,
+}
+
+/// One CPU's slot.
+#[derive(Default)]
+struct Slot {
+    /// Target CPUs that have not acknowledged yet.
+    pending: AtomicU32,
+    /// 0: kernel; else the user directory's physical address.
+    directory: AtomicU32,
+    /// `u32::MAX`: full flush; else the page count of the range.
+    pages: AtomicU32,
+    start: AtomicU32,
+}
+
+const FULL: u32 = u32::MAX;
+
+/// The scoreboard shared by every CPU.
+pub struct Board {
+    slots: [Slot; MAX_CPUS],
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Some targets did not acknowledge: their bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Silent(pub u32);
+
+impl Silent {
+    /// The first silent CPU.
+    pub fn first(&self) -> usize {
+        self.0.trailing_zeros() as usize
+    }
+}
+
+impl Board {
+    pub const fn new() -> Self {
+        Self {
+            slots: [const {
+                Slot {
+                    pending: AtomicU32::new(0),
+                    directory: AtomicU32::new(0),
+                    pages: AtomicU32::new(0),
+                    start: AtomicU32::new(0),
+                }
+            }; MAX_CPUS],
+        }
+    }
+
+    /// Step 1: `initiator` publishes a request to `targets` (a CPU mask without itself).
+    ///
+    /// Panics if the initiator's previous round is still pending: a kernel bug.
+    pub fn post(&self, initiator: usize, targets: u32, space: Space, flush: Flush) {
+        let slot = &self.slots[initiator];
+        assert_eq!(
+            slot.pending.load(Ordering::Acquire),
+            0,
+            "cpu {initiator} posted over a pending round"
+        );
+        assert_eq!(
+            targets & (1 << initiator),
+            0,
+            "an initiator does not target itself"
+        );
+        let directory = match space {
+            Space::Kernel => 0,
+            Space::User { directory } => directory,
+        };
+        let (start, pages) = match flush {
+            Flush::Range { start, pages } => (start, pages),
+            Flush::All => (0, FULL),
+        };
+        slot.directory.store(directory, Ordering::Relaxed);
+        slot.start.store(start, Ordering::Relaxed);
+        slot.pages.store(pages, Ordering::Relaxed);
+        slot.pending.store(targets, Ordering::Release);
+    }
+
+    /// Step 3, for target `cpu`: calls `flush` for every request aimed at it, then
+    /// acknowledges it. Returns how many it served.
+    pub fn serve(&self, cpu: usize, mut flush: impl FnMut(&Request)) -> usize {
+        let bit = 1 << cpu;
+        let mut served = 0;
+        for (initiator, slot) in self.slots.iter().enumerate() {
+            if slot.pending.load(Ordering::Acquire) & bit == 0 {
+                continue;
+            }
+            let directory = slot.directory.load(Ordering::Relaxed);
+            let pages = slot.pages.load(Ordering::Relaxed);
+            let request = Request {
+                initiator,
+                space: if directory == 0 {
+                    Space::Kernel
+                } else {
+                    Space::User { directory }
+                },
+                flush: if pages == FULL {
+                    Flush::All
+                } else {
+                    Flush::Range {
+                        start: slot.start.load(Ordering::Relaxed),
+                        pages,
+                    }
+                },
+            };
+            flush(&request);
+            slot.pending.fetch_and(!bit, Ordering::Release);
+            served += 1;
+        }
+        served
+    }
+
+    /// Step 4: whether every target of `initiator`'s round has acknowledged.
+    pub fn done(&self, initiator: usize) -> Result<(), Silent> {
+        match self.slots[initiator].pending.load(Ordering::Acquire) {
+            0 => Ok(()),
+            left => Err(Silent(left)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_utils::thread;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::vec::Vec;
+
+    #[test]
+    fn ceiling_turns_big_ranges_into_full_flushes() {
+        let r = Flush::Range {
+            start: 0x1000,
+            pages: 33,
+        };
+        assert_eq!(r.with_ceiling(32), Flush::All);
+        assert_eq!(r.with_ceiling(33), r);
+        assert_eq!(Flush::All.with_ceiling(0), Flush::All);
+    }
+
+    #[test]
+    fn targets_see_the_request_and_acks_complete_the_round() {
+        let board = Board::new();
+        board.post(
+            0,
+            0b110,
+            Space::User {
+                directory: 0x1234_5000,
+            },
+            Flush::Range {
+                start: 0x4000_0000,
+                pages: 3,
+            },
+        );
+        assert_eq!(board.done(0), Err(Silent(0b110)));
+        let mut seen = Vec::new();
+        assert_eq!(board.serve(1, |r| seen.push(*r)), 1);
+        assert_eq!(
+            seen,
+            [Request {
+                initiator: 0,
+                space: Space::User {
+                    directory: 0x1234_5000
+                },
+                flush: Flush::Range {
+                    start: 0x4000_0000,
+                    pages: 3
+                }
+            }]
+        );
+        assert_eq!(board.done(0), Err(Silent(0b100)));
+        assert_eq!(Silent(0b100).first(), 2);
+        assert_eq!(board.serve(3, |_| panic!("cpu 3 was not targeted")), 0);
+        assert_eq!(
+            board.serve(2, |r| assert_eq!(
+                r.flush,
+                Flush::Range {
+                    start: 0x4000_0000,
+                    pages: 3
+                }
+            )),
+            1
+        );
+        assert_eq!(board.done(0), Ok(()));
+        // Served once only.
+        assert_eq!(board.serve(1, |_| panic!("served twice")), 0);
+    }
+
+    #[test]
+    fn kernel_and_full_requests_round_trip() {
+        let board = Board::new();
+        board.post(5, 1 << 7, Space::Kernel, Flush::All);
+        let mut got = None;
+        board.serve(7, |r| got = Some(*r));
+        assert_eq!(
+            got,
+            Some(Request {
+                initiator: 5,
+                space: Space::Kernel,
+                flush: Flush::All
+            })
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "posted over a pending round")]
+    fn a_second_round_waits_for_the_first() {
+        let board = Board::new();
+        board.post(0, 0b10, Space::Kernel, Flush::All);
+        board.post(0, 0b10, Space::Kernel, Flush::All);
+    }
+
+    /// Every CPU initiates rounds at every other CPU at the same time, each serving its
+    /// own requests while it waits (as the kernel's initiators do): no deadlock, every
+    /// request is served exactly once by every target, and only after it was posted.
+    #[test]
+    fn concurrent_initiators_all_complete() {
+        const CPUS: usize = 8;
+        const ROUNDS: u32 = 2_000;
+        let board = Board::new();
+        let served: Vec<Mutex<Vec<(usize, u32)>>> =
+            (0..CPUS).map(|_| Mutex::new(Vec::new())).collect();
+        let stop = AtomicBool::new(false);
+        let finished = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for cpu in 0..CPUS {
+                let (board, served, stop, finished) = (&board, &served, &stop, &finished);
+                s.spawn(move |_| {
+                    let others = ((1u32 << CPUS) - 1) & !(1 << cpu);
+                    let mut log = Vec::new();
+                    for round in 0..ROUNDS {
+                        // The round number rides in `start` so targets can check what they saw.
+                        board.post(
+                            cpu,
+                            others,
+                            Space::Kernel,
+                            Flush::Range {
+                                start: round,
+                                pages: 1,
+                            },
+                        );
+                        let backoff = crossbeam_utils::Backoff::new();
+                        while board.done(cpu).is_err() {
+                            board.serve(cpu, |r| {
+                                if let Flush::Range { start, .. } = r.flush {
+                                    log.push((r.initiator, start));
+                                }
+                            });
+                            backoff.snooze();
+                        }
+                    }
+                    // Every round of this CPU was acknowledged; keep serving the others'
+                    // until every initiator is done.
+                    finished.fetch_add(1, Ordering::AcqRel);
+                    while !stop.load(Ordering::Acquire) {
+                        board.serve(cpu, |r| {
+                            if let Flush::Range { start, .. } = r.flush {
+                                log.push((r.initiator, start));
+                            }
+                        });
+                        std::thread::yield_now();
+                    }
+                    *served[cpu].lock().unwrap() = log;
+                });
+            }
+            while finished.load(Ordering::Acquire) < CPUS {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            stop.store(true, Ordering::Release);
+        })
+        .unwrap();
+        for cpu in 0..CPUS {
+            let log = served[cpu].lock().unwrap();
+            for initiator in (0..CPUS).filter(|&i| i != cpu) {
+                let rounds: Vec<u32> = log
+                    .iter()
+                    .filter(|(i, _)| *i == initiator)
+                    .map(|&(_, r)| r)
+                    .collect();
+                assert_eq!(
+                    rounds,
+                    (0..ROUNDS).collect::<Vec<_>>(),
+                    "cpu {cpu} from cpu {initiator}"
+                );
+            }
+        }
+    }
+}
