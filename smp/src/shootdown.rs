@@ -331,8 +331,8 @@ mod tests {
             stop.store(true, Ordering::Release);
         })
         .unwrap();
-        for cpu in 0..CPUS {
-            let log = served[cpu].lock().unwrap();
+        for (cpu, log) in served.iter().enumerate() {
+            let log = log.lock().unwrap();
             for initiator in (0..CPUS).filter(|&i| i != cpu) {
                 let rounds: Vec<u32> = log
                     .iter()
