@@ -117,6 +117,21 @@ pub fn flush_tlb() {
     unsafe { load_cr3(cr3()) }
 }
 
+/// Flushes every TLB entry of this CPU, global ones included (toggles CR4.PGE when it is
+/// on; otherwise a CR3 reload already drops everything).
+pub fn flush_tlb_including_global() {
+    let cr4 = cr4();
+    if cr4.contains(Cr4::CR4_ENABLE_GLOBAL_PAGES) {
+        // SAFETY: clearing and restoring PGE changes no mapping; it flushes the TLB.
+        unsafe {
+            x86::controlregs::cr4_write(cr4 - Cr4::CR4_ENABLE_GLOBAL_PAGES);
+            x86::controlregs::cr4_write(cr4);
+        }
+    } else {
+        flush_tlb();
+    }
+}
+
 /// The time-stamp counter.
 #[inline]
 pub fn rdtsc() -> u64 {

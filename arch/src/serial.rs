@@ -42,6 +42,15 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Ends the line in progress, if any, so what follows starts on a line of its own.
+pub fn fresh_line() {
+    if let Some(port) = PORT.lock().as_mut()
+        && !AT_LINE_START.load(Ordering::Relaxed)
+    {
+        let _ = Tracking(port).write_str("\n");
+    }
+}
+
 /// Writes `args` and a newline as one line of its own: a newline first if the console is in
 /// the middle of a line (a user program's output without one, say).
 pub fn write_line(args: fmt::Arguments<'_>) {

@@ -13,6 +13,8 @@ pub const TIMER_VECTOR: u8 = 0x30;
 pub const RESCHEDULE_VECTOR: u8 = 0xF0;
 /// IPI: run the posted function (`ipi::call_on`).
 pub const CALL_VECTOR: u8 = 0xF1;
+/// IPI: serve the TLB shootdowns posted for this CPU (`shootdown`).
+pub const SHOOTDOWN_VECTOR: u8 = 0xF2;
 /// Spurious interrupts (low four bits all ones, as old APICs require).
 pub const SPURIOUS_VECTOR: u8 = 0xFF;
 

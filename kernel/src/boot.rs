@@ -76,6 +76,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     let lowmem_end = setup_memory(info, &opts, cpu);
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
+    if opts.no_remote_flush {
+        crate::shootdown::disable_remote_flush();
+    }
     let apic = crate::apic::init_boot_cpu(cpu);
     if apic.is_some() {
         start_application_processors();

@@ -7,6 +7,7 @@
 //! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
 //! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap` |
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
+//! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
 
 use core::fmt;
 
@@ -52,6 +53,8 @@ pub struct Options<'a> {
     pub crash: Option<Crash>,
     /// Negative control for the user-copy checks: `write` dereferences user pointers.
     pub unchecked_user_copies: bool,
+    /// Negative control for TLB shootdown: targets acknowledge without flushing.
+    pub no_remote_flush: bool,
 }
 
 impl Default for Options<'_> {
@@ -62,6 +65,7 @@ impl Default for Options<'_> {
             lowmem_mib: None,
             crash: None,
             unchecked_user_copies: false,
+            no_remote_flush: false,
         }
     }
 }
@@ -110,6 +114,7 @@ impl<'a> Options<'a> {
             match (key, value) {
                 ("test", v) => opts.test = Some(v.unwrap_or("")),
                 ("unchecked-user-copies", None) => opts.unchecked_user_copies = true,
+                ("no-remote-flush", None) => opts.no_remote_flush = true,
                 ("log", Some(v)) => match parse_level(v) {
                     Some(level) => opts.log = level,
                     None => problem(bad("error, warn, info, debug or trace")),
@@ -188,9 +193,11 @@ mod tests {
 
     #[test]
     fn every_option() {
-        let (o, p) = parse("log=debug test=mm:: lowmem=64 crash=hang unchecked-user-copies");
+        let (o, p) =
+            parse("log=debug test=mm:: lowmem=64 crash=hang unchecked-user-copies no-remote-flush");
         assert!(p.is_empty());
         assert!(o.unchecked_user_copies);
+        assert!(o.no_remote_flush);
         assert_eq!(o.log, LogLevel::Debug);
         assert_eq!(o.test, Some("mm::"));
         assert_eq!(o.lowmem_mib, Some(64));

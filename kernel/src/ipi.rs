@@ -56,6 +56,7 @@ pub fn reschedule(cpu: usize) {
     if let (Some(id), Some(_)) = (apic_id(cpu), lapic::mode()) {
         // SAFETY: a fixed-vector IPI to an online CPU, whose handler is in the shared IDT.
         unsafe { lapic::send(Target::Cpu(id), Kind::Fixed(RESCHEDULE_VECTOR)) };
+        CpuStats::bump(&percpu::this().stats.ipis_sent);
     }
 }
 
@@ -67,6 +68,19 @@ pub fn call_on(cpu: usize, func: fn(usize), arg: usize) -> Result<(), Silent> {
         func(arg);
         return Ok(());
     }
+    call_async(cpu, func, arg)?.wait()
+}
+
+/// A call posted with `call_async`, running on its target; `wait` for it.
+#[must_use = "a posted call holds the caller slot until waited for"]
+pub struct Pending {
+    cpu: usize,
+}
+
+/// Starts `func(arg)` on another CPU and returns at once; the call holds the one caller
+/// slot until `wait` (so only one call is in flight system-wide).
+pub fn call_async(cpu: usize, func: fn(usize), arg: usize) -> Result<Pending, Silent> {
+    assert_ne!(cpu, cpu_id(), "call_async to the calling CPU");
     let id = apic_id(cpu).ok_or(Silent { cpu })?;
     while CALLER
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -82,19 +96,28 @@ pub fn call_on(cpu: usize, func: fn(usize), arg: usize) -> Result<(), Silent> {
     // SAFETY: a fixed-vector IPI to an online CPU; `lapic::send` fences the stores above
     // before the ICR write.
     unsafe { lapic::send(Target::Cpu(id), Kind::Fixed(CALL_VECTOR)) };
-    let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * CALL_TIMEOUT_MS;
-    let result = loop {
-        if !mailbox.pending.load(Ordering::Acquire) {
-            break Ok(());
-        }
-        if arch::cpu::rdtsc() > deadline {
-            break Err(Silent { cpu });
-        }
-        service();
-        core::hint::spin_loop();
-    };
-    CALLER.store(false, Ordering::Release);
-    result
+    CpuStats::bump(&percpu::this().stats.ipis_sent);
+    Ok(Pending { cpu })
+}
+
+impl Pending {
+    /// Waits (bounded) until the call has returned on its CPU.
+    pub fn wait(self) -> Result<(), Silent> {
+        let mailbox = &MAILBOX[self.cpu];
+        let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * CALL_TIMEOUT_MS;
+        let result = loop {
+            if !mailbox.pending.load(Ordering::Acquire) {
+                break Ok(());
+            }
+            if arch::cpu::rdtsc() > deadline {
+                break Err(Silent { cpu: self.cpu });
+            }
+            service();
+            core::hint::spin_loop();
+        };
+        CALLER.store(false, Ordering::Release);
+        result
+    }
 }
 
 /// Runs the call pending for this CPU, if any (the call vector's handler, and callers

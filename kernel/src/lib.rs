@@ -34,6 +34,8 @@ pub mod percpu;
 #[cfg(target_arch = "x86")]
 pub mod programs;
 #[cfg(target_arch = "x86")]
+pub mod shootdown;
+#[cfg(target_arch = "x86")]
 pub mod sync;
 #[cfg(target_arch = "x86")]
 pub mod syscall;

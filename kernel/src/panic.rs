@@ -32,6 +32,7 @@ pub fn stop_everyone_else() {
     // SAFETY: every other CPU has been stopped (or never started), so whoever held the
     // console lock will never use it again.
     unsafe { arch::serial::force_unlock() };
+    arch::serial::fresh_line();
 }
 
 /// Prints the `!!! backtrace:` block for the frame chain at `ebp`, led by `first` (the

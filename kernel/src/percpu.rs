@@ -16,7 +16,12 @@ pub struct CpuStats {
     pub preemptions: AtomicU64,
     pub syscalls: AtomicU64,
     pub timer_ticks: AtomicU64,
+    /// IPIs received (reschedule, call-function, shootdown).
     pub ipis: AtomicU64,
+    /// IPIs sent (each target of a call or a shootdown round counts one).
+    pub ipis_sent: AtomicU64,
+    /// TLB shootdown rounds this CPU initiated.
+    pub shootdowns: AtomicU64,
 }
 
 impl CpuStats {
@@ -27,6 +32,8 @@ impl CpuStats {
             syscalls: AtomicU64::new(0),
             timer_ticks: AtomicU64::new(0),
             ipis: AtomicU64::new(0),
+            ipis_sent: AtomicU64::new(0),
+            shootdowns: AtomicU64::new(0),
         }
     }
 

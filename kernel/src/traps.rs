@@ -27,6 +27,7 @@ const APIC_TIMER: u32 = crate::apic::TIMER_VECTOR as u32;
 const SPURIOUS_APIC: u32 = crate::apic::SPURIOUS_VECTOR as u32;
 const RESCHEDULE: u32 = crate::apic::RESCHEDULE_VECTOR as u32;
 const CALL: u32 = crate::apic::CALL_VECTOR as u32;
+const SHOOTDOWN: u32 = crate::apic::SHOOTDOWN_VECTOR as u32;
 /// Vector of the master PIC's spurious IRQ 7.
 const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
 
@@ -63,6 +64,11 @@ pub fn handle(frame: &mut TrapFrame) {
         CALL => {
             arch::lapic::eoi();
             crate::ipi::service();
+        }
+        SHOOTDOWN => {
+            arch::lapic::eoi();
+            crate::percpu::CpuStats::bump(&crate::percpu::this().stats.ipis);
+            crate::shootdown::serve();
         }
         SPURIOUS_PIC_VECTOR | SPURIOUS_APIC => {
             UNEXPECTED.fetch_add(1, Ordering::Relaxed);

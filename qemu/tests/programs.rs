@@ -3,6 +3,11 @@
 //! whole default set on four CPUs, a C program built outside cargo, and a negative control:
 //! a program that does not end as its module string says must fail the run.
 //!
+//! A program the kernel must kill passes only if it printed its `NAME: about to fault: `
+//! marker and the kernel's kill line that follows names the fault it provoked (for a page
+//! fault: the access, the cause and the address the marker names), alone or in the default
+//! set ([`expect_killed`]).
+//!
 //! The user package is built once, from this process, with the runner's library
 //! ([`qemu::build::build_target_bins`]), which returns the path of every program.
 
@@ -23,12 +28,15 @@ const TIMEOUT: &str = "300";
 
 struct Run {
     code: i32,
+    /// The runner's stdout then its stderr.
     out: String,
+    /// The runner's stdout alone: the serial output, in order.
+    serial: String,
 }
 
 impl Run {
     fn exits(&self) -> Vec<ExitRecord> {
-        exit_records(&self.out)
+        exit_records(&self.serial)
     }
 }
 
@@ -65,13 +73,11 @@ fn runner(args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("run the qemu runner");
+    let serial = String::from_utf8_lossy(&out.stdout).into_owned();
     Run {
         code: out.status.code().unwrap_or(-1),
-        out: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        out: format!("{serial}{}", String::from_utf8_lossy(&out.stderr)),
+        serial,
     }
 }
 
@@ -121,15 +127,257 @@ fn boot_one(bin: &str, args: &str, status: u8, needles: &[&str]) -> Run {
     run
 }
 
-/// Boots a program that the kernel must kill with `signal` (exit status `status`).
-fn boot_killed(bin: &str, signal: &str, status: u8) {
-    let killed = format!("({bin}) killed by {signal}");
-    boot_one(
-        bin,
-        "",
-        status,
-        &["the kernel must kill this process", &killed],
+/// The fault a killed program's kill line must name.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// A page fault, `ACCESS ADDR (CAUSE)`: ADDR is the address the program's marker names
+    /// (`touching ADDR`), which must be `addr` when that is known in advance.
+    Page {
+        access: &'static str,
+        cause: &'static str,
+        /// Another CAUSE allowed when other CPUs run: the first page of the temp region is
+        /// CPU 0's first slot, present (kernel-only) while CPU 0 copies for a system call,
+        /// so a read of it from another CPU may fault as a protection violation. With one
+        /// CPU, no temp mapping is held while user code runs.
+        cause_with_other_cpus: Option<&'static str>,
+        addr: Option<u32>,
+    },
+    /// Another exception, by the name the kernel gives it.
+    Exception(&'static str),
+}
+
+/// A program the kernel must kill: its signal, exit status (128 + signal) and fault.
+#[derive(Clone, Copy, Debug)]
+struct Killed {
+    bin: &'static str,
+    signal: &'static str,
+    status: u8,
+    fault: Fault,
+}
+
+/// Every program the kernel must kill (those of user/programs.txt expecting 128 + signal).
+const KILLED: &[Killed] = &[
+    Killed {
+        bin: "read_temp_region",
+        signal: "SIGSEGV",
+        status: 139,
+        fault: Fault::Page {
+            access: "read of",
+            cause: "page not present",
+            cause_with_other_cpus: Some("protection violation"),
+            addr: Some(0xE000_0000),
+        },
+    },
+    Killed {
+        bin: "write_kernel",
+        signal: "SIGSEGV",
+        status: 139,
+        fault: Fault::Page {
+            access: "write to",
+            cause: "protection violation",
+            cause_with_other_cpus: None,
+            addr: Some(0xC010_0000),
+        },
+    },
+    Killed {
+        bin: "touch_after_munmap",
+        signal: "SIGSEGV",
+        status: 139,
+        fault: Fault::Page {
+            access: "read of",
+            cause: "page not present",
+            cause_with_other_cpus: None,
+            addr: None,
+        },
+    },
+    Killed {
+        bin: "write_after_mprotect",
+        signal: "SIGSEGV",
+        status: 139,
+        fault: Fault::Page {
+            access: "write to",
+            cause: "protection violation",
+            cause_with_other_cpus: None,
+            addr: None,
+        },
+    },
+    Killed {
+        bin: "illegal_instruction",
+        signal: "SIGILL",
+        status: 132,
+        fault: Fault::Exception("Invalid Opcode"),
+    },
+    Killed {
+        bin: "divide_error",
+        signal: "SIGFPE",
+        status: 136,
+        fault: Fault::Exception("Divide Error"),
+    },
+];
+
+/// The entry of [`KILLED`] for `bin`.
+fn killed(bin: &str) -> &'static Killed {
+    KILLED
+        .iter()
+        .find(|k| k.bin == bin)
+        .unwrap_or_else(|| panic!("`{bin}` is expected to be killed but is not in KILLED"))
+}
+
+/// The offset in the serial output of the one occurrence of `needle` (asserts there is
+/// exactly one).
+fn only_one(run: &Run, needle: &str) -> usize {
+    let hits: Vec<usize> = run.serial.match_indices(needle).map(|(i, _)| i).collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "occurrences of `{needle}`\n--- output ---\n{}",
+        run.out
     );
+    hits[0]
+}
+
+/// The serial output from offset `at` to the end of its line.
+fn rest_of_line(run: &Run, at: usize) -> &str {
+    let rest = &run.serial[at..];
+    rest.lines().next().unwrap_or(rest)
+}
+
+/// Checks that the kernel killed `k.bin` for the fault it provokes, and for nothing else
+/// (a crash at start-up, say): its one exit record has status `k.status`; it printed its
+/// marker `BIN: about to fault: ...` once; after the marker, the kernel printed one kill
+/// line for it, `pid PID (BIN) killed by SIGNAL: FAULT, eip=...`, with the pid of its exit
+/// record and the fault of `k`, at the address the marker names for a page fault.
+fn expect_killed(run: &Run, k: &Killed) {
+    let exits: Vec<ExitRecord> = run
+        .exits()
+        .into_iter()
+        .filter(|e| e.name == k.bin)
+        .collect();
+    assert!(
+        exits.len() == 1 && exits[0].status == i64::from(k.status),
+        "exit records of {}: {exits:?}, expected one of status {}\n--- output ---\n{}",
+        k.bin,
+        k.status,
+        run.out
+    );
+    let pid = exits[0].pid;
+    let marker_at = only_one(run, &format!("{}: about to fault: ", k.bin));
+    let kill_at = only_one(run, &format!("({}) killed by ", k.bin));
+    assert!(
+        marker_at < kill_at,
+        "{} was killed before its `about to fault` marker\n--- output ---\n{}",
+        k.bin,
+        run.out
+    );
+    let faults: Vec<String> = match k.fault {
+        Fault::Page {
+            access,
+            cause,
+            cause_with_other_cpus,
+            addr,
+        } => {
+            let marker = rest_of_line(run, marker_at);
+            let touched = touched_address(marker).unwrap_or_else(|| {
+                panic!("no `touching 0x...` in the marker `{marker}`\n{}", run.out)
+            });
+            if let Some(addr) = addr {
+                assert_eq!(touched, addr, "the address {} touches", k.bin);
+            }
+            let other = cause_with_other_cpus.filter(|_| cpus_online(run) > 1);
+            [Some(cause), other]
+                .into_iter()
+                .flatten()
+                .map(|cause| format!("{access} {touched:#010x} ({cause})"))
+                .collect()
+        }
+        Fault::Exception(name) => vec![name.to_owned()],
+    };
+    let wants: Vec<String> = faults
+        .iter()
+        .map(|f| format!("pid {pid} ({}) killed by {}: {f}, eip=0x", k.bin, k.signal))
+        .collect();
+    // The whole line: a program's output without a newline may precede the log line on it.
+    let line_start = run.serial[..kill_at].rfind('\n').map_or(0, |i| i + 1);
+    let line = rest_of_line(run, line_start);
+    assert!(
+        wants.iter().any(|want| line.contains(want.as_str())),
+        "kill line of {}: `{line}`, expected it to contain one of {wants:?}\n--- output ---\n{}",
+        k.bin,
+        run.out
+    );
+}
+
+/// The CPUs online in the run, from its summary record.
+fn cpus_online(run: &Run) -> u64 {
+    summary(run)["cpus"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no cpus in the summary record\n{}", run.out))
+}
+
+/// The summary record of the run.
+fn summary(run: &Run) -> serde_json::Value {
+    qemu::serial::records(&run.serial)
+        .into_iter()
+        .find(|r| r["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary record\n{}", run.out))
+}
+
+/// The address after `touching ` in a marker (`touching 0x40000000 (read)`).
+fn touched_address(marker: &str) -> Option<u32> {
+    let hex = marker.split("touching 0x").nth(1)?;
+    let end = hex
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(hex.len());
+    u32::from_str_radix(&hex[..end], 16).ok()
+}
+
+/// Boots `bin` alone, which the kernel must kill as [`KILLED`] says.
+fn boot_killed(bin: &str) {
+    let k = killed(bin);
+    let run = boot_one(bin, "", k.status, &[]);
+    expect_killed(&run, k);
+}
+
+/// What `write_bad_pointers` fills each partly valid buffer with (`Q`), six in a row: found
+/// in the output, it shows that some failed write printed the valid part of its buffer.
+const PARTIAL_WRITE: &str = "QQQQQQ";
+
+/// Asserts that no failed write of `write_bad_pointers` printed part of its buffer.
+fn expect_no_partial_write(run: &Run) {
+    assert!(
+        !run.out.contains(PARTIAL_WRITE),
+        "a write that failed with EFAULT printed part of its buffer (`{PARTIAL_WRITE}`)\n--- output ---\n{}",
+        run.out
+    );
+}
+
+/// Checks a successful run of the default set of user/programs.txt: no check failed; each
+/// program has the exit record it expects and there is no other; each program expected to
+/// be killed was killed for its fault ([`expect_killed`]); no partial write got out.
+fn expect_default_set(run: &Run) {
+    expect(run, 0, &["tempest: success"]);
+    assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
+    let specs = programs::default_set(&qemu::build::workspace_root()).unwrap();
+    let mut exits = run.exits();
+    for spec in &specs {
+        let i = exits
+            .iter()
+            .position(|e| e.name == spec.program)
+            .unwrap_or_else(|| panic!("no exit record for {}\n{}", spec.program, run.out));
+        let e = exits.swap_remove(i);
+        assert_eq!(
+            (e.status, e.expected),
+            (spec.expect.into(), spec.expect.into()),
+            "{e:?}"
+        );
+    }
+    assert!(exits.is_empty(), "unexpected exit records: {exits:?}");
+    for spec in specs.iter().filter(|s| s.expect >= 128) {
+        let k = killed(&spec.program);
+        assert_eq!(spec.expect, k.status, "status of {} in KILLED", k.bin);
+        expect_killed(run, k);
+    }
+    expect_no_partial_write(run);
 }
 
 #[test]
@@ -174,22 +422,39 @@ fn write_cross_page() {
 
 #[test]
 fn write_bad_pointers() {
-    boot_one(
+    let run = boot_one(
         "write_bad_pointers",
         "",
         0,
-        &["survived", "write_bad_pointers: all "],
+        &[
+            "ok: mapped then unmapped page: write(1, ",
+            "survived",
+            "write_bad_pointers: all ",
+        ],
+    );
+    expect_no_partial_write(&run);
+}
+
+/// A program that leaves the console in the middle of a line: its exit record still starts
+/// a line of its own, so the runner finds it.
+#[test]
+fn write_no_newline() {
+    let run = boot_one("write_no_newline", "", 0, &["no newline"]);
+    assert!(
+        !run.out.contains("no exit record"),
+        "the runner missed the exit record\n{}",
+        run.out
     );
 }
 
 #[test]
 fn read_temp_region() {
-    boot_killed("read_temp_region", "SIGSEGV", 139);
+    boot_killed("read_temp_region");
 }
 
 #[test]
 fn write_kernel() {
-    boot_killed("write_kernel", "SIGSEGV", 139);
+    boot_killed("write_kernel");
 }
 
 #[test]
@@ -231,12 +496,12 @@ fn brk_mmap() {
 
 #[test]
 fn touch_after_munmap() {
-    boot_killed("touch_after_munmap", "SIGSEGV", 139);
+    boot_killed("touch_after_munmap");
 }
 
 #[test]
 fn write_after_mprotect() {
-    boot_killed("write_after_mprotect", "SIGSEGV", 139);
+    boot_killed("write_after_mprotect");
 }
 
 #[test]
@@ -251,12 +516,12 @@ fn big_bss() {
 
 #[test]
 fn illegal_instruction() {
-    boot_killed("illegal_instruction", "SIGILL", 132);
+    boot_killed("illegal_instruction");
 }
 
 #[test]
 fn divide_error() {
-    boot_killed("divide_error", "SIGFPE", 136);
+    boot_killed("divide_error");
 }
 
 #[test]
@@ -265,7 +530,12 @@ fn sleep_yield() {
         "sleep_yield",
         "",
         0,
-        &["ok: nanosleep(20 ms) = 0", "sleep_yield: all "],
+        &[
+            "ok: nanosleep(20 ms) = 0",
+            "ok: nanosleep(20 ms) took ",
+            "ok: nanosleep(tv_nsec = 1000000000) = -22",
+            "sleep_yield: all ",
+        ],
     );
 }
 
@@ -273,23 +543,7 @@ fn sleep_yield() {
 #[test]
 fn default_set_on_four_cpus() {
     let run = runner(&["--smp", "4"]);
-    expect(&run, 0, &["tempest: success"]);
-    assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
-    let specs = programs::default_set(&qemu::build::workspace_root()).unwrap();
-    let mut exits = run.exits();
-    for spec in &specs {
-        let i = exits
-            .iter()
-            .position(|e| e.name == spec.program)
-            .unwrap_or_else(|| panic!("no exit record for {}\n{}", spec.program, run.out));
-        let e = exits.swap_remove(i);
-        assert_eq!(
-            (e.status, e.expected),
-            (spec.expect.into(), spec.expect.into()),
-            "{e:?}"
-        );
-    }
-    assert!(exits.is_empty(), "unexpected exit records: {exits:?}");
+    expect_default_set(&run);
 }
 
 /// A freestanding C program, built by gcc outside cargo, runs as one of the programs.
@@ -387,10 +641,7 @@ fn timer_preempts_busy_programs() {
         &["tempest: success", "busy_loop: spun 200 Mcycles"],
     );
     expect_exits(&run, "busy_loop", 2, 0);
-    let summary = qemu::serial::records(&run.out)
-        .into_iter()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary record\n{}", run.out));
+    let summary = summary(&run);
     let preemptions = summary["preemptions"]
         .as_u64()
         .expect("preemptions in the summary");
@@ -406,12 +657,9 @@ fn timer_preempts_busy_programs() {
 #[test]
 fn default_set_with_highmem_forced() {
     let run = runner(&["--memory", "256", "--cmdline", "lowmem=16"]);
-    expect(&run, 0, &["tempest: success", "direct map 0..16 MiB"]);
-    assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
-    let summary = qemu::serial::records(&run.out)
-        .into_iter()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary record\n{}", run.out));
+    expect(&run, 0, &["direct map 0..16 MiB"]);
+    expect_default_set(&run);
+    let summary = summary(&run);
     assert!(
         summary["highmem_frames"].as_u64().unwrap() > 50_000,
         "{summary}"

@@ -14,6 +14,33 @@ pub mod sys;
 pub use check::Checks;
 pub use rt::{AT_PAGESZ, Args};
 
+/// Reads the time-stamp counter. User mode may: Tempest leaves CR4.TSD clear.
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: RDTSC only reads the time-stamp counter into edx:eax.
+    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Prints the line a program prints right before the instruction the kernel must kill it
+/// for: `NAME: about to fault: WHAT: the kernel must kill this process (SIGNAL)`.
+///
+/// The QEMU tests look for `NAME: about to fault: ` before the kernel's kill line, so that a
+/// program killed for anything else (a crash at start-up, say) does not pass.
+pub fn about_to_fault(name: &str, what: core::fmt::Arguments, signal: &str) {
+    crate::println!("{name}: about to fault: {what}: the kernel must kill this process ({signal})");
+}
+
+/// [`about_to_fault`] for a memory access that must end in SIGSEGV: WHAT is
+/// `touching ADDR (ACCESS)`, the address the kernel's kill line must name.
+pub fn about_to_touch(name: &str, access: &str, addr: usize) {
+    about_to_fault(
+        name,
+        format_args!("touching {addr:#010x} ({access})"),
+        "SIGSEGV",
+    );
+}
+
 /// Reads one byte at `addr` (volatile: the access always happens).
 ///
 /// # Safety

@@ -58,3 +58,22 @@ fn kernel_pte(va: usize) -> *mut u32 {
     let table = phys_to_virt(u64::from(pde.address().0)) as *mut u32;
     table.wrapping_add(pt_index(va))
 }
+
+/// Points the kernel page at `va` (made by `map`) at physical page `phys` instead, without
+/// flushing any TLB: the caller shoots the page down (the shootdown tests do this).
+///
+/// # Safety
+/// Nothing may rely on what `va` mapped before; every CPU must be flushed before the old
+/// frame is reused.
+pub unsafe fn remap(va: usize, phys: u64) {
+    let p = kernel_pte(va);
+    // SAFETY: `va` is a kernel-virtual-area page (its PTE exists); per the contract.
+    unsafe {
+        let old = PTEntry(p.read_volatile());
+        assert!(
+            old.is_present(),
+            "remapping an unmapped kernel page {va:#x}"
+        );
+        p.write_volatile(PTEntry::new(PAddr(phys as u32), old.flags()).0);
+    }
+}

@@ -8,10 +8,13 @@ use super::layout::{KERNEL_PDE_FIRST, phys_to_virt};
 use super::paging::{kernel_directory, table_at};
 use super::temp::{TempMap, Writable};
 use super::zones::Frame;
+use crate::percpu::cpu_id;
 use arch::paging::{
     ENTRIES, PAddr, PDEntry, PDFlags, PTEntry, PTFlags, PageTable, pd_index, pt_index,
 };
 use core::fmt;
+use core::sync::atomic::{AtomicU32, Ordering};
+use smp::shootdown::{Flush, Space};
 
 /// User page protection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +57,9 @@ pub struct Translation {
 /// A process's page directory and everything it maps in the user half.
 pub struct AddressSpace {
     directory: Frame,
+    /// CPUs that have this space loaded in CR3 (bit per CPU): the targets of its TLB
+    /// shootdowns.
+    active: AtomicU32,
 }
 
 fn zeroed_low_frame() -> Result<Frame, MapError> {
@@ -87,7 +93,10 @@ impl AddressSpace {
     /// A space with an empty user half and the shared kernel half.
     pub fn new() -> Result<Self, MapError> {
         let directory = zeroed_low_frame()?;
-        let mut space = Self { directory };
+        let mut space = Self {
+            directory,
+            active: AtomicU32::new(0),
+        };
         // SAFETY: the kernel directory is a direct-mapped lowmem frame, only read here.
         let kernel = unsafe { table_at(u64::from(kernel_directory())) };
         space.pd_mut().0[KERNEL_PDE_FIRST..].copy_from_slice(&kernel.0[KERNEL_PDE_FIRST..]);
@@ -104,11 +113,39 @@ impl AddressSpace {
         arch::cpu::cr3() == self.directory()
     }
 
-    /// Loads this space into CR3.
+    /// The CPUs that have this space loaded (bit per CPU).
+    pub fn active_cpus(&self) -> u32 {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Loads this space into CR3 on this CPU. The CPU's bit is set before the load: a
+    /// shootdown that changed a PTE before reading the mask either sees the bit (and
+    /// interrupts this CPU) or changed the PTE before this CPU could cache it.
     pub fn activate(&self) {
+        self.active.fetch_or(1 << cpu_id(), Ordering::SeqCst);
         // SAFETY: the kernel half is shared with every directory, so the running kernel
         // code, its stack and data stay mapped across the switch.
         unsafe { arch::cpu::load_cr3(self.directory()) }
+    }
+
+    /// Notes that this CPU has loaded another CR3 (its TLB holds none of this space's
+    /// non-global translations any more).
+    pub fn deactivate(&self) {
+        debug_assert!(!self.is_active(), "deactivating the loaded space");
+        self.active.fetch_and(!(1 << cpu_id()), Ordering::SeqCst);
+    }
+
+    /// Invalidates `flush` of this space on every CPU that has it loaded (this one
+    /// included), in one round; returns when all have. Callers batch: change many
+    /// PTEs, then flush once, then free the frames the old translations pointed at.
+    pub fn flush(&self, flush: Flush) {
+        crate::shootdown::shootdown(
+            Space::User {
+                directory: self.directory(),
+            },
+            self.active_cpus(),
+            flush,
+        );
     }
 
     fn pd(&self) -> &PageTable {
@@ -178,8 +215,8 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmaps user page `va`, returning its frame (which the caller frees once no CPU can
-    /// still use the old translation). Flushes this CPU's TLB entry when the space is active.
+    /// Unmaps user page `va`, returning its frame. The caller then `flush`es and only
+    /// after that frees the frame (a CPU may still cache the old translation until then).
     pub fn unmap(&mut self, va: u32) -> Option<Frame> {
         let table = self.table_mut(va)?;
         let slot = &mut table.0[pt_index(va as usize)];
@@ -188,11 +225,24 @@ impl AddressSpace {
             return None;
         }
         *slot = 0;
-        self.flush(va);
         Some(Frame::containing(u64::from(e.address().0)))
     }
 
-    /// Changes the protection of a mapped user page; false when it is not mapped.
+    /// Points mapped user page `va` at `frame` instead, returning the old frame (no flush:
+    /// the caller `flush`es, then frees the old frame). For the shootdown tests.
+    pub fn remap(&mut self, va: u32, frame: Frame) -> Option<Frame> {
+        let table = self.table_mut(va)?;
+        let slot = &mut table.0[pt_index(va as usize)];
+        let e = PTEntry(*slot);
+        if !e.is_present() {
+            return None;
+        }
+        *slot = PTEntry::new(PAddr(frame.addr() as u32), e.flags()).0;
+        Some(Frame::containing(u64::from(e.address().0)))
+    }
+
+    /// Changes the protection of a mapped user page (no flush: the caller `flush`es);
+    /// false when it is not mapped.
     pub fn protect(&mut self, va: u32, prot: Protection) -> bool {
         let Some(table) = self.table_mut(va) else {
             return false;
@@ -206,7 +256,6 @@ impl AddressSpace {
         } else {
             *slot &= !PTFlags::RW.bits();
         }
-        self.flush(va);
         true
     }
 
@@ -220,18 +269,16 @@ impl AddressSpace {
             write: e.is_writeable(),
         })
     }
-
-    fn flush(&self, va: u32) {
-        if self.is_active() {
-            // SAFETY: dropping a translation of this CPU only forces a table walk.
-            unsafe { arch::cpu::invlpg(va as usize) };
-        }
-    }
 }
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
         assert!(!self.is_active(), "dropping the active address space");
+        assert_eq!(
+            self.active_cpus(),
+            0,
+            "dropping a space some CPU has loaded"
+        );
         let directory = self.directory;
         for pde in self.pd_mut().0[..KERNEL_PDE_FIRST].iter_mut() {
             let e = PDEntry(*pde);

@@ -10,7 +10,9 @@ use crate::mm::frames;
 use crate::mm::space::{AddressSpace, Protection};
 use crate::mm::user_range::UserRange;
 use crate::task::{Memory, sched};
+use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
+use smp::shootdown::Flush;
 
 const PAGE: u32 = PAGE_SIZE as u32;
 const PROT_WRITE: u32 = 2;
@@ -32,12 +34,21 @@ fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
     (start..end).step_by(PAGE_SIZE)
 }
 
-/// Unmaps every mapped page in `[start, end)` and frees its frame.
+/// Unmaps every mapped page in `[start, end)`, shoots the range down on every CPU that
+/// has the space loaded (one round, however many pages), and only then frees the frames.
 fn unmap_range(space: &mut AddressSpace, start: u32, end: u32) {
-    for page in pages(start, end) {
-        if let Some(frame) = space.unmap(page) {
-            frames::free(frame);
-        }
+    let freed: Vec<_> = pages(start, end)
+        .filter_map(|page| space.unmap(page))
+        .collect();
+    if freed.is_empty() {
+        return;
+    }
+    space.flush(Flush::Range {
+        start,
+        pages: (end - start) / PAGE,
+    });
+    for frame in freed {
+        frames::free(frame);
     }
 }
 
@@ -155,6 +166,10 @@ pub fn mprotect(addr: u32, len: u32, prot: u32) -> SysResult {
         for page in pages(start, end) {
             space.protect(page, prot);
         }
+        space.flush(Flush::Range {
+            start,
+            pages: (end - start) / PAGE,
+        });
         Ok(0)
     })
 }

@@ -58,6 +58,8 @@ struct Table {
     tasks: Vec<Box<Task>>,
     cpus: [CpuSlot; MAX_CPUS],
     next_pid: u32,
+    /// Exited tasks taken out of `tasks` whose freeing has not finished yet.
+    dying: usize,
     exited: Vec<ExitRecord>,
 }
 
@@ -69,6 +71,7 @@ static TABLE: IrqSpinLock<Table> = IrqSpinLock::new(Table {
         prev: None,
     }; MAX_CPUS],
     next_pid: 1,
+    dying: 0,
     exited: Vec::new(),
 });
 
@@ -133,9 +136,9 @@ impl Table {
         let pid = next.map_or(0, |i| self.tasks[i].pid);
         let outgoing = temp::switch_accounting(pid);
         let prev = self.cpus[cpu].current;
-        let old: *mut usize = match prev {
-            Some(p) => {
-                let i = self.index(p);
+        let prev_index = prev.map(|p| self.index(p));
+        let old: *mut usize = match prev_index {
+            Some(i) => {
                 let task = &mut self.tasks[i];
                 task.temp.absorb(&outgoing);
                 if task.state == State::Running {
@@ -165,6 +168,10 @@ impl Table {
                 self.cpus[cpu].idle_esp
             }
         };
+        // This CPU no longer has the old space loaded: it leaves that space's shootdowns.
+        if let Some(i) = prev_index {
+            self.tasks[i].mem.space.deactivate();
+        }
         self.cpus[cpu].current = next.map(|i| self.tasks[i].pid);
         self.cpus[cpu].prev = prev;
         CpuStats::bump(&percpu::this().stats.context_switches);
@@ -194,6 +201,7 @@ pub fn finish_switch() {
         if !matches!(t.tasks[i].state, State::Exited(_)) {
             return;
         }
+        t.dying += 1;
         t.tasks.swap_remove(i)
     };
     reap(dead);
@@ -316,7 +324,8 @@ pub fn run() -> Vec<ExitRecord> {
     loop {
         {
             let mut t = TABLE.lock();
-            if t.tasks.is_empty() {
+            // Done when no task is left, not even one still being freed on another CPU.
+            if t.tasks.is_empty() && t.dying == 0 {
                 return core::mem::take(&mut t.exited);
             }
         }
@@ -357,5 +366,7 @@ fn reap(task: Box<Task>) {
         syscalls: task.syscalls,
     };
     drop(task); // frees the address space, its frames and page tables, the kernel stack
-    TABLE.lock().exited.push(record);
+    let mut t = TABLE.lock();
+    t.exited.push(record);
+    t.dying -= 1;
 }

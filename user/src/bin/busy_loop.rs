@@ -4,16 +4,9 @@
 #![no_std]
 #![no_main]
 
-use tempest_user::{Args, Checks, println};
+use tempest_user::{Args, Checks, println, rdtsc};
 
 tempest_user::entry!(main);
-
-fn rdtsc() -> u64 {
-    let (lo, hi): (u32, u32);
-    // SAFETY: RDTSC only reads the time-stamp counter (Tempest leaves CR4.TSD clear).
-    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
-    (u64::from(hi) << 32) | u64::from(lo)
-}
 
 fn main(args: &Args) -> i32 {
     let mut c = Checks::new("busy_loop");

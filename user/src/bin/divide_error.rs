@@ -6,12 +6,12 @@
 
 use core::hint::black_box;
 
-use tempest_user::{Args, println};
+use tempest_user::{Args, about_to_fault, println};
 
 tempest_user::entry!(main);
 
 fn main(_: &Args) -> i32 {
-    println!("dividing by zero: the kernel must kill this process (SIGFPE)");
+    about_to_fault("divide_error", format_args!("dividing 1 by 0"), "SIGFPE");
     let divisor: u32 = black_box(0);
     let quotient: u32;
     // SAFETY: div only touches eax, edx; with a zero divisor it raises #DE, which is

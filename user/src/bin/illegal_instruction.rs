@@ -3,12 +3,16 @@
 #![no_std]
 #![no_main]
 
-use tempest_user::{Args, println};
+use tempest_user::{Args, about_to_fault, println};
 
 tempest_user::entry!(main);
 
 fn main(_: &Args) -> i32 {
-    println!("executing ud2: the kernel must kill this process (SIGILL)");
+    about_to_fault(
+        "illegal_instruction",
+        format_args!("executing ud2"),
+        "SIGILL",
+    );
     // SAFETY: ud2 raises #UD, which is expected to end the process.
     unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
     println!("FAIL: survived ud2");

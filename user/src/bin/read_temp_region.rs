@@ -3,14 +3,14 @@
 #![no_std]
 #![no_main]
 
-use tempest_user::{Args, println};
+use tempest_user::{Args, about_to_touch, println};
 
 tempest_user::entry!(main);
 
 const TEMP_REGION: usize = 0xE000_0000;
 
 fn main(_: &Args) -> i32 {
-    println!("reading {TEMP_REGION:#x}: the kernel must kill this process (SIGSEGV)");
+    about_to_touch("read_temp_region", "read", TEMP_REGION);
     // SAFETY: the read is expected to fault and end the process.
     let byte = unsafe { tempest_user::peek(TEMP_REGION) };
     println!("FAIL: read the temp region (got {byte:#04x})");

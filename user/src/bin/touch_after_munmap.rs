@@ -4,7 +4,7 @@
 #![no_main]
 
 use tempest_user::sys::{self, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE};
-use tempest_user::{Args, Checks, println};
+use tempest_user::{Args, Checks, about_to_touch, println};
 
 tempest_user::entry!(main);
 
@@ -37,7 +37,7 @@ fn main(_: &Args) -> i32 {
     if !c.all_passed() {
         return c.finish();
     }
-    println!("reading {addr:#x} after munmap: the kernel must kill this process (SIGSEGV)");
+    about_to_touch("touch_after_munmap", "read after munmap", addr);
     // SAFETY: the read is expected to fault and end the process.
     let byte = unsafe { tempest_user::peek(addr) };
     println!("FAIL: read an unmapped page (got {byte:#04x})");

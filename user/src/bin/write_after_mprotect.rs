@@ -4,7 +4,7 @@
 #![no_main]
 
 use tempest_user::sys::{self, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE};
-use tempest_user::{Args, Checks, println};
+use tempest_user::{Args, Checks, about_to_touch, println};
 
 tempest_user::entry!(main);
 
@@ -46,8 +46,10 @@ fn main(_: &Args) -> i32 {
     if !c.all_passed() {
         return c.finish();
     }
-    println!(
-        "writing {addr:#x} after mprotect(PROT_READ): the kernel must kill this process (SIGSEGV)"
+    about_to_touch(
+        "write_after_mprotect",
+        "write after mprotect(PROT_READ)",
+        addr,
     );
     // SAFETY: the write is expected to fault and end the process.
     unsafe { tempest_user::poke(addr, 0xa5) };

@@ -3,14 +3,14 @@
 #![no_std]
 #![no_main]
 
-use tempest_user::{Args, println};
+use tempest_user::{Args, about_to_touch, println};
 
 tempest_user::entry!(main);
 
 const KERNEL_IMAGE: usize = 0xC010_0000;
 
 fn main(_: &Args) -> i32 {
-    println!("writing {KERNEL_IMAGE:#x}: the kernel must kill this process (SIGSEGV)");
+    about_to_touch("write_kernel", "write", KERNEL_IMAGE);
     // SAFETY: the write is expected to fault and end the process.
     unsafe { tempest_user::poke(KERNEL_IMAGE, 0x42) };
     println!("FAIL: wrote the kernel image");

@@ -160,8 +160,8 @@ kernel_test! {
         // The seed's bug: a temp mapping made after a process directory was created was
         // missing from that directory. Here: create a space, switch to it, then map.
         let space = AddressSpace::new().map_err(|_| "no memory for a space")?;
-        space.activate();
         let f = low_frame()?;
+        space.activate();
         let result = (|| {
             let mut page = map_rw(f).map_err(|_| "no slot")?;
             page[0] = 42;
@@ -170,6 +170,7 @@ kernel_test! {
         })();
         // SAFETY: the kernel directory maps all the kernel.
         unsafe { arch::cpu::load_cr3(crate::mm::paging::kernel_directory()) };
+        space.deactivate();
         drop(space);
         frames::free(f);
         result?;
