@@ -247,7 +247,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         use core::fmt::Write;
         let _ = write!(
             per_cpu,
-            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{}}}",
+            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"ipis_sent\":{},\"shootdowns\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{}}}",
             if per_cpu.is_empty() { "" } else { "," },
             cpu.id(),
             cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
@@ -256,6 +256,8 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
             load(&st.syscalls),
             load(&st.timer_ticks),
             load(&st.ipis),
+            load(&st.ipis_sent),
+            load(&st.shootdowns),
             t.maps,
             t.unmaps,
             t.depth

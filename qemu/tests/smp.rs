@@ -197,10 +197,20 @@ fn stress_many_short_programs() {
     assert!(exits.iter().all(|e| e["status"] == 0), "{}", run.out);
     let s = summary(&run);
     assert_eq!(s["temp_maps"], s["temp_unmaps"]);
-    for c in s["per_cpu"].as_array().unwrap() {
+    let cpus = s["per_cpu"].as_array().unwrap();
+    for c in cpus {
         assert_eq!(c["temp_maps"], c["temp_unmaps"], "{c}");
         assert_eq!(c["temp_held"], 0, "{c}");
     }
+    // Thousands of temp mappings on every CPU, and the only IPIs sent are the reschedule
+    // IPIs that placed programs on other CPUs (at most one per program): temp mappings
+    // never cause an IPI, and single-threaded processes need no remote shootdown.
+    let sum = |key: &str| cpus.iter().map(|c| c[key].as_u64().unwrap()).sum::<u64>();
+    assert!(sum("temp_maps") > 1000, "{s}");
+    assert!(
+        sum("ipis_sent") <= programs.len() as u64,
+        "IPIs beyond the spawn reschedules: {s}"
+    );
 }
 
 /// x2APIC needs KVM (TCG in QEMU 7.2 offers xAPIC only).
@@ -226,4 +236,68 @@ fn kvm_two_cpus_in_x2apic_mode() {
         "KVM's qemu32 CPU offers x2APIC\n{}",
         run.out
     );
+}
+
+/// The stale-translation probe (kernel pages, a range above the ceiling, user pages) on
+/// every target CPU, at 2, 4 and 8 CPUs.
+fn shootdown_probe(smp: &str) {
+    let run = runner("tcg", &["--smp", smp, "test", "shootdown::"]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    for test in [
+        "stale_kernel_page_is_shot_down_on_every_cpu",
+        "stale_kernel_range_above_the_ceiling_is_shot_down",
+        "stale_user_page_is_shot_down_on_every_cpu",
+        "temp_mappings_send_no_ipi",
+    ] {
+        assert!(
+            run.out.contains(&format!("test shootdown::{test} ... ok")),
+            "{test}\n{}",
+            run.out
+        );
+    }
+    assert!(!run.out.contains("stale read detected"), "{}", run.out);
+}
+
+#[test]
+fn shootdown_probe_two_cpus() {
+    shootdown_probe("2");
+}
+
+#[test]
+fn shootdown_probe_four_cpus() {
+    shootdown_probe("4");
+}
+
+#[test]
+fn shootdown_probe_eight_cpus() {
+    shootdown_probe("8");
+}
+
+/// Negative control: with remote flushes switched off, the same probe must see the stale
+/// translation on every target CPU (on TCG, whose software TLB keeps an entry until it is
+/// flushed), and say so; otherwise the probe could not catch a missing shootdown.
+#[test]
+fn without_remote_flush_the_probe_sees_stale_translations() {
+    let run = runner(
+        "tcg",
+        &[
+            "--smp",
+            "4",
+            "--cmdline",
+            "no-remote-flush",
+            "test",
+            "shootdown::stale",
+        ],
+    );
+    assert_eq!(
+        run.code, 0,
+        "the control tests assert that stale reads are seen\n{}",
+        run.out
+    );
+    for cpu in 1..4 {
+        for what in ["kernel, 1 page(s)", "kernel, 40 page(s)", "user page"] {
+            let line = format!("[stale read detected: {what}, cpu {cpu}]");
+            assert!(run.out.contains(&line), "missing `{line}`\n{}", run.out);
+        }
+    }
 }
