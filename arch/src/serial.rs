@@ -63,17 +63,12 @@ pub fn write_line(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Runs `f` with a writer of raw bytes to the console, holding the console for the whole
-/// call so that the bytes of one caller are not interleaved with anyone else's.
-pub fn with_byte_writer<R>(f: impl FnOnce(&mut dyn FnMut(&[u8])) -> R) -> R {
-    let mut port = PORT.lock();
-    let mut write = |bytes: &[u8]| {
-        if let Some(port) = port.as_mut() {
-            port.inner_mut().send_bytes_exact(bytes);
-            note_last_byte(bytes);
-        }
-    };
-    f(&mut write)
+/// Writes raw bytes to the console (a user program's output).
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(port) = PORT.lock().as_mut() {
+        port.inner_mut().send_bytes_exact(bytes);
+        note_last_byte(bytes);
+    }
 }
 
 /// Releases the console lock unconditionally, so a panic report gets out even when the

@@ -76,6 +76,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     let lowmem_end = setup_memory(info, &opts, cpu);
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
+    if opts.temp_global_pool {
+        crate::mm::temp::set_strategy(crate::mm::temp::Strategy::GlobalPool);
+    }
     if opts.no_remote_flush {
         crate::shootdown::disable_remote_flush();
     }
@@ -200,6 +203,17 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
     let (heap_used, heap_size) = heap::usage();
     let boot_us = time::ticks_to_us(arch::cpu::rdtsc() - entry_tsc);
     kprintln!("Tempest summary");
+    if crate::mm::temp::strategy() == crate::mm::temp::Strategy::GlobalPool {
+        let (c, flushes) = crate::mm::temp::pool_counters();
+        kprintln!(
+            "  temp pool      : {} maps, {} unmaps, {} failures, peak depth {}, {} broadcast flush rounds",
+            c.maps,
+            c.unmaps,
+            c.failures,
+            c.peak_depth,
+            flushes
+        );
+    }
     let mode = match arch::lapic::mode() {
         Some(arch::lapic::Mode::XApic) => "xAPIC",
         Some(arch::lapic::Mode::X2Apic) => "x2APIC",
@@ -280,7 +294,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         boot_us % 1000
     );
     kprintln!(
-        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"unexpected_interrupts\":{},\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
+        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"unexpected_interrupts\":{},\"temp_strategy\":\"{:?}\",\"temp_pool_flushes\":{},\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
         crate::percpu::online().count(),
         lowmem_end >> 20,
         s.low_free,
@@ -294,6 +308,8 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         temp.unmaps,
         temp.depth,
         crate::traps::unexpected_interrupts(),
+        crate::mm::temp::strategy(),
+        crate::mm::temp::pool_counters().1,
         boot_us
     );
 }

@@ -8,6 +8,7 @@
 //! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap` |
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
+//! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 
 use core::fmt;
 
@@ -55,6 +56,8 @@ pub struct Options<'a> {
     pub unchecked_user_copies: bool,
     /// Negative control for TLB shootdown: targets acknowledge without flushing.
     pub no_remote_flush: bool,
+    /// Temp mappings from one global pool instead of per-CPU windows.
+    pub temp_global_pool: bool,
 }
 
 impl Default for Options<'_> {
@@ -66,6 +69,7 @@ impl Default for Options<'_> {
             crash: None,
             unchecked_user_copies: false,
             no_remote_flush: false,
+            temp_global_pool: false,
         }
     }
 }
@@ -115,6 +119,9 @@ impl<'a> Options<'a> {
                 ("test", v) => opts.test = Some(v.unwrap_or("")),
                 ("unchecked-user-copies", None) => opts.unchecked_user_copies = true,
                 ("no-remote-flush", None) => opts.no_remote_flush = true,
+                ("temp", Some("percpu")) => opts.temp_global_pool = false,
+                ("temp", Some("global")) => opts.temp_global_pool = true,
+                ("temp", _) => problem(bad("percpu or global")),
                 ("log", Some(v)) => match parse_level(v) {
                     Some(level) => opts.log = level,
                     None => problem(bad("error, warn, info, debug or trace")),
@@ -198,6 +205,9 @@ mod tests {
         assert!(p.is_empty());
         assert!(o.unchecked_user_copies);
         assert!(o.no_remote_flush);
+        assert!(parse("temp=global").0.temp_global_pool);
+        assert!(!parse("temp=global temp=percpu").0.temp_global_pool);
+        assert_eq!(parse("temp=both").1.len(), 1);
         assert_eq!(o.log, LogLevel::Debug);
         assert_eq!(o.test, Some("mm::"));
         assert_eq!(o.lowmem_mib, Some(64));

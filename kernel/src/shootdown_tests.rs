@@ -215,7 +215,15 @@ kernel_test! {
             page[(i % 4096) as usize] = i as u8;
         }
         frames::free(f);
-        check_eq!(sent(), sent_before, "temp mappings sent IPIs");
-        check_eq!(received(), received_before, "temp mappings caused IPIs");
+        if crate::mm::temp::strategy() == crate::mm::temp::Strategy::GlobalPool {
+            // The comparison strategy does send them (its broadcast flushes): the counters
+            // that prove the per-CPU windows send none do see IPIs when there are some.
+            let others = percpu::online().count() as u64 - 1;
+            check!(others == 0 || sent() > sent_before, "the global pool flushed without IPIs");
+            kprint!("[global pool: {} IPIs for 10000 mappings] ", sent() - sent_before);
+        } else {
+            check_eq!(sent(), sent_before, "temp mappings sent IPIs");
+            check_eq!(received(), received_before, "temp mappings caused IPIs");
+        }
     }
 }

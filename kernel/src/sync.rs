@@ -31,6 +31,14 @@ impl<T> IrqSpinLock<T> {
         }
     }
 
+    /// Takes the lock if it is free.
+    pub fn try_lock(&self) -> Option<IrqSpinGuard<'_, T>> {
+        let irq = IrqGuard::new();
+        self.inner
+            .try_lock()
+            .map(|guard| IrqSpinGuard { guard, _irq: irq })
+    }
+
     /// Whether some CPU holds the lock (for reports; racy by nature).
     pub fn is_locked(&self) -> bool {
         self.inner.is_locked()

@@ -173,6 +173,31 @@ fn panic_on_an_application_processor_stops_everyone_and_names_it() {
 /// held and no frame leaked (the kernel panics on a leaked frame).
 #[test]
 fn stress_many_short_programs() {
+    stress("percpu");
+}
+
+/// The same stress run with the global pool: correct too, but its slot reuse costs
+/// broadcast shootdowns (IPIs), which the per-CPU windows never send.
+#[test]
+fn stress_many_short_programs_global_pool() {
+    stress("global");
+}
+
+/// The in-kernel suite (temp mappings, the shootdown probe) with the global pool.
+#[test]
+fn kernel_suite_with_the_global_pool() {
+    let run = runner("tcg", &["--smp", "4", "--cmdline", "temp=global", "test"]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    assert!(
+        run.out
+            .contains("test mm::temp::map::pool_reuses_a_slot_only_after_a_broadcast_flush ... ok"),
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains("[global pool: "), "{}", run.out);
+}
+
+fn stress(strategy: &str) {
     let mut programs = Vec::new();
     for i in 0..6 {
         programs.push(program("hello", ""));
@@ -183,7 +208,8 @@ fn stress_many_short_programs() {
             programs.push(program("isolation", if i % 4 == 0 { "A" } else { "B" }));
         }
     }
-    let args: Vec<&str> = ["--smp", "4", "--memory", "256", "--cmdline", "lowmem=32"]
+    let cmdline = format!("lowmem=32 temp={strategy}");
+    let args: Vec<&str> = ["--smp", "4", "--memory", "256", "--cmdline", &cmdline]
         .into_iter()
         .chain(programs.iter().map(String::as_str))
         .collect();
@@ -202,15 +228,29 @@ fn stress_many_short_programs() {
         assert_eq!(c["temp_maps"], c["temp_unmaps"], "{c}");
         assert_eq!(c["temp_held"], 0, "{c}");
     }
-    // Thousands of temp mappings on every CPU, and the only IPIs sent are the reschedule
-    // IPIs that placed programs on other CPUs (at most one per program): temp mappings
-    // never cause an IPI, and single-threaded processes need no remote shootdown.
+    // Thousands of temp mappings on every CPU. With per-CPU windows the only IPIs sent are
+    // the reschedule IPIs that placed programs on other CPUs (at most one per program):
+    // temp mappings never cause an IPI, and single-threaded processes need no remote
+    // shootdown.
     let sum = |key: &str| cpus.iter().map(|c| c[key].as_u64().unwrap()).sum::<u64>();
     assert!(sum("temp_maps") > 1000, "{s}");
-    assert!(
-        sum("ipis_sent") <= programs.len() as u64,
-        "IPIs beyond the spawn reschedules: {s}"
-    );
+    if strategy == "percpu" {
+        assert_eq!(s["temp_strategy"], "PerCpu", "{s}");
+        assert!(
+            sum("ipis_sent") <= programs.len() as u64,
+            "IPIs beyond the spawn reschedules: {s}"
+        );
+    } else {
+        // The global pool: its slot reuse costs broadcast shootdowns, each an IPI to
+        // every other CPU.
+        assert_eq!(s["temp_strategy"], "GlobalPool", "{s}");
+        let flushes = s["temp_pool_flushes"].as_u64().unwrap();
+        assert!(flushes > 0, "the global pool never flushed: {s}");
+        assert!(
+            sum("ipis_sent") >= 3 * flushes,
+            "the pool's flushes sent no IPI: {s}"
+        );
+    }
 }
 
 /// x2APIC needs KVM (TCG in QEMU 7.2 offers xAPIC only).

@@ -68,7 +68,9 @@ pub fn disable_user_copy_checks() {
 }
 
 /// `write(fd, buf, len)`: fds 1 and 2 are the console. The whole buffer is checked before
-/// the first byte goes out, so a bad pointer prints nothing.
+/// the first byte goes out, so a bad pointer prints nothing. The console lock is taken per
+/// page, never across a temp mapping: making one may need a shootdown (under the global
+/// pool), and a CPU spinning on the console lock with interrupts off could not answer it.
 fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     if fd != 1 && fd != 2 {
         return Err(Errno::EBADF);
@@ -77,12 +79,12 @@ fn write(fd: u32, buf: u32, len: u32) -> SysResult {
         // SAFETY: none: this is the deliberately broken path of the negative control, and
         // it is reachable only through its command-line switch.
         let bytes = unsafe { core::slice::from_raw_parts(buf as *const u8, len as usize) };
-        arch::serial::with_byte_writer(|out| out(bytes));
+        arch::serial::write_bytes(bytes);
         return Ok(len);
     }
     sched::with_current(|t| {
         let space = &t.mem.space;
-        arch::serial::with_byte_writer(|out| uaccess::for_each_user_chunk(space, buf, len, out))?;
+        uaccess::for_each_user_chunk(space, buf, len, arch::serial::write_bytes)?;
         Ok(len)
     })
 }

@@ -1,5 +1,6 @@
 //! The i386 side of temp mappings: the slot PTEs, the guard, the leak check.
 
+use super::pool::{POOL_SLOTS, Pool, Take};
 use super::window::{MAX_CPUS, SLOTS_PER_CPU, TempCounters, Window};
 use crate::mm::layout::{TEMP_BASE, phys_to_virt};
 use crate::mm::zones::Frame;
@@ -10,13 +11,100 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::panic::Location;
+use core::sync::atomic::AtomicBool;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use smp::shootdown::{Flush, Space};
 
-/// Who holds a slot: where it was mapped and for which process (0: the kernel itself).
+/// Who holds a slot: where it was mapped, on which CPU, for which process (0: the kernel).
 #[derive(Clone, Copy, Debug)]
 pub struct Holder {
     pub location: &'static Location<'static>,
+    pub cpu: usize,
     pub pid: u32,
+}
+
+/// The `cpu` of a `TempMap` whose slot comes from the global pool.
+const POOL: usize = usize::MAX;
+
+/// The global-pool strategy (`temp=global` on the command line), the baseline the
+/// per-CPU windows are compared with; chosen once at boot.
+static GLOBAL_POOL: AtomicBool = AtomicBool::new(false);
+static POOL_SLOTS_LOCK: IrqSpinLock<Pool<Holder>> = IrqSpinLock::new(Pool::new());
+/// Global-pool slots each CPU holds (the leak check reads its own).
+static POOL_HELD: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// Temp-mapping strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Each CPU its own window: no lock contention, no IPI (the design).
+    PerCpu,
+    /// One pool for all CPUs behind one lock, reuse after a batched broadcast shootdown.
+    GlobalPool,
+}
+
+/// Chooses the strategy (at boot, before the first mapping).
+pub fn set_strategy(strategy: Strategy) {
+    GLOBAL_POOL.store(strategy == Strategy::GlobalPool, Ordering::Relaxed);
+    if strategy == Strategy::GlobalPool {
+        log::info!("temp mappings: global pool of {POOL_SLOTS} slots (comparison strategy)");
+    }
+}
+
+/// The strategy in force.
+pub fn strategy() -> Strategy {
+    if GLOBAL_POOL.load(Ordering::Relaxed) {
+        Strategy::GlobalPool
+    } else {
+        Strategy::PerCpu
+    }
+}
+
+/// The global pool's counters and flush rounds.
+pub fn pool_counters() -> (TempCounters, u64) {
+    let pool = POOL_SLOTS_LOCK.lock();
+    (pool.counters(), pool.flushes())
+}
+
+/// Takes the pool lock; while it spins (interrupts off) it serves shootdowns aimed at this
+/// CPU, so a pool flush in progress elsewhere cannot wait on it forever.
+fn lock_pool() -> crate::sync::IrqSpinGuard<'static, Pool<Holder>> {
+    loop {
+        if let Some(guard) = POOL_SLOTS_LOCK.try_lock() {
+            return guard;
+        }
+        crate::shootdown::serve();
+        core::hint::spin_loop();
+    }
+}
+
+/// Takes a clean pool slot, flushing the dirty ones on every CPU first when none is left.
+fn take_pool_slot(holder: Holder) -> Option<usize> {
+    loop {
+        // Bound first: a guard in the match scrutinee would live through the arms.
+        let taken = lock_pool().take(holder);
+        match taken {
+            Take::Slot(slot) => return Some(slot),
+            Take::Exhausted => return None,
+            Take::FlushInProgress => {
+                // Another CPU's round will make slots clean; answer shootdowns meanwhile.
+                crate::shootdown::serve();
+                core::hint::spin_loop();
+            }
+            Take::NeedsFlush => {
+                let set = lock_pool().begin_flush();
+                // Outside the lock: the other CPUs may need it to make progress.
+                crate::shootdown::shootdown(
+                    Space::Kernel,
+                    0,
+                    Flush::Range {
+                        start: TEMP_BASE as u32,
+                        pages: POOL_SLOTS as u32,
+                    },
+                );
+                lock_pool().end_flush(set);
+            }
+        }
+    }
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
@@ -57,15 +145,24 @@ pub fn init(kernel_directory: u32) {
     TABLE.store(table, Ordering::Relaxed);
 }
 
+/// Index of a slot in the temp region's page table.
+const fn region_index(cpu: usize, slot: usize) -> usize {
+    if cpu == POOL {
+        slot
+    } else {
+        cpu * SLOTS_PER_CPU + slot
+    }
+}
+
 fn pte(cpu: usize, slot: usize) -> *mut u32 {
     let table = TABLE.load(Ordering::Relaxed);
     assert!(table != 0, "temp mappings used before temp::init");
-    (table as *mut u32).wrapping_add(cpu * SLOTS_PER_CPU + slot)
+    (table as *mut u32).wrapping_add(region_index(cpu, slot))
 }
 
 /// Virtual address of `slot` in `cpu`'s window.
 pub const fn slot_address(cpu: usize, slot: usize) -> usize {
-    TEMP_BASE + (cpu * SLOTS_PER_CPU + slot) * PAGE_SIZE
+    TEMP_BASE + region_index(cpu, slot) * PAGE_SIZE
 }
 
 /// Marker: the view is read-only (the PTE lacks R/W, so even a stray kernel write faults).
@@ -112,14 +209,25 @@ fn map<A>(
     at: &'static Location<'static>,
 ) -> Result<TempMap<A>, Exhausted> {
     preempt_disable();
-    let cpu = cpu_id();
+    let me = cpu_id();
     let holder = Holder {
         location: at,
-        pid: CHARGED_PID[cpu].load(Ordering::Relaxed) as u32,
+        cpu: me,
+        pid: CHARGED_PID[me].load(Ordering::Relaxed) as u32,
     };
-    let Some(slot) = WINDOWS[cpu].lock().take(holder) else {
+    let taken = if GLOBAL_POOL.load(Ordering::Relaxed) {
+        let slot = take_pool_slot(holder);
+        if slot.is_some() {
+            let depth = POOL_HELD[me].fetch_add(1, Ordering::Relaxed) as u32 + 1;
+            WINDOWS[me].lock().note_external_map(depth);
+        }
+        slot.map(|s| (POOL, s))
+    } else {
+        WINDOWS[me].lock().take(holder).map(|s| (me, s))
+    };
+    let Some((cpu, slot)) = taken else {
         preempt_enable();
-        return Err(Exhausted { cpu });
+        return Err(Exhausted { cpu: me });
     };
     let flags = if writable {
         PTFlags::P | PTFlags::RW
@@ -127,8 +235,9 @@ fn map<A>(
         PTFlags::P
     };
     let entry = PTEntry::new(PAddr(frame.addr() as u32), flags).0;
-    // SAFETY: the slot is ours (just taken from our CPU's window) and its PTE lies in the
-    // temp page table; a free slot's PTE is empty and in no TLB (flushed at unmap).
+    // SAFETY: the slot is ours (just taken from our CPU's window, or clean from the pool)
+    // and its PTE lies in the temp page table; a free slot's PTE is empty and in no TLB
+    // (a window slot is flushed at unmap, a pool slot by the round that made it clean).
     unsafe {
         let p = pte(cpu, slot);
         assert_eq!(
@@ -176,6 +285,20 @@ impl DerefMut for TempMap<Writable> {
 /// # Safety
 /// `cpu` is the running CPU and no guard for the slot is left.
 unsafe fn unmap_slot(cpu: usize, slot: usize) {
+    if cpu == POOL {
+        // The pool's way: clear the PTE, no flush; the slot stays dirty (unusable) until a
+        // broadcast round flushes it from every CPU.
+        // SAFETY: the slot's PTE lies in the temp page table.
+        unsafe { pte(cpu, slot).write_volatile(0) };
+        if let Err(e) = lock_pool().release(slot) {
+            panic!("temp mapping: pool slot {} released but not held", e.0);
+        }
+        let me = cpu_id();
+        let depth = POOL_HELD[me].fetch_sub(1, Ordering::Relaxed) as u32 - 1;
+        WINDOWS[me].lock().note_external_unmap(depth);
+        preempt_enable();
+        return;
+    }
     // SAFETY: the slot's PTE lies in the temp page table; invlpg of the slot's address.
     unsafe {
         pte(cpu, slot).write_volatile(0);
@@ -237,6 +360,10 @@ impl fmt::Display for Leak {
 /// Checks that this CPU holds no temp mapping.
 pub fn check_none_held() -> Result<(), Leak> {
     let cpu = cpu_id();
+    if POOL_HELD[cpu].load(Ordering::Relaxed) != 0 {
+        let held = lock_pool().held().filter(|(_, h)| h.cpu == cpu).collect();
+        return Err(Leak { cpu, held });
+    }
     let window = WINDOWS[cpu].lock();
     if window.depth() == 0 {
         return Ok(());
@@ -254,22 +381,28 @@ pub fn assert_none_held(point: &str) {
     }
 }
 
-/// Takes back a slot whose guard was leaked (`mem::forget`): only the leak test does this.
+/// The slot a temp-mapping address belongs to, as leak reports name it (the window's slot
+/// number, or the pool's).
+pub fn slot_of(address: usize) -> usize {
+    let index = (address - TEMP_BASE) / PAGE_SIZE;
+    match strategy() {
+        Strategy::GlobalPool => index,
+        Strategy::PerCpu => index % SLOTS_PER_CPU,
+    }
+}
+
+/// Takes back the slot at `address` whose guard was leaked (`mem::forget`): only the leak
+/// test does this.
 ///
 /// # Safety
-/// No guard for the slot may exist any more.
-pub unsafe fn reclaim_leaked(slot: usize) {
-    let cpu = cpu_id();
-    // SAFETY: per the contract the slot has no guard left; same order as `Drop`.
-    unsafe {
-        pte(cpu, slot).write_volatile(0);
-        arch::cpu::invlpg(slot_address(cpu, slot));
-    }
-    WINDOWS[cpu]
-        .lock()
-        .release(slot)
-        .expect("reclaimed slot was not held");
-    preempt_enable();
+/// No guard for the slot may exist any more, and this CPU must have made it.
+pub unsafe fn reclaim_leaked(address: usize) {
+    let cpu = match strategy() {
+        Strategy::GlobalPool => POOL,
+        Strategy::PerCpu => cpu_id(),
+    };
+    // SAFETY: per the contract the slot has no guard left.
+    unsafe { unmap_slot(cpu, slot_of(address)) };
 }
 
 #[cfg(target_arch = "x86")]

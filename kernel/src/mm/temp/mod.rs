@@ -7,6 +7,7 @@
 //! then frees the slot. Invariant: a free slot is in no TLB, so mapping needs no flush and
 //! no other CPU ever needs an IPI for a temp mapping.
 
+pub mod pool;
 pub mod window;
 
 #[cfg(target_arch = "x86")]

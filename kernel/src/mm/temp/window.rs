@@ -108,6 +108,24 @@ impl<H: Copy> Window<H> {
         Ok(holder)
     }
 
+    /// Counts a mapping this CPU made outside the window (the global pool), so the CPU's
+    /// and the running process's counters stay whole under either strategy.
+    pub fn note_external_map(&mut self, depth: u32) {
+        for c in [&mut self.cpu, &mut self.running] {
+            c.maps += 1;
+            c.depth = depth;
+            c.peak_depth = c.peak_depth.max(depth);
+        }
+    }
+
+    /// Counts the unmapping of a mapping noted with `note_external_map`.
+    pub fn note_external_unmap(&mut self, depth: u32) {
+        for c in [&mut self.cpu, &mut self.running] {
+            c.unmaps += 1;
+            c.depth = depth;
+        }
+    }
+
     /// Slots held now.
     pub fn depth(&self) -> u32 {
         self.used.count_ones()
@@ -186,6 +204,18 @@ mod tests {
         let s = w.take(()).unwrap();
         assert_eq!(w.release(s), Ok(()));
         assert_eq!(w.release(s), Err(NotHeld(s)));
+    }
+
+    #[test]
+    fn external_mappings_are_counted() {
+        let mut w = Window::<()>::new();
+        w.note_external_map(1);
+        w.note_external_map(2);
+        w.note_external_unmap(1);
+        let c = w.cpu_counters();
+        assert_eq!((c.maps, c.unmaps, c.peak_depth, c.depth), (2, 1, 2, 1));
+        assert_eq!(w.running().maps, 2);
+        assert_eq!(w.depth(), 0, "no window slot is held");
     }
 
     #[test]
