@@ -1,5 +1,7 @@
 //! Irq-safe spin locks: interrupts stay off while the lock is held, so an interrupt
-//! handler on the same CPU can never spin on a lock its own CPU holds.
+//! handler on the same CPU can never spin on a lock its own CPU holds; and a CPU spinning
+//! for one answers TLB shootdowns, so a holder waiting for its acknowledgement cannot
+//! deadlock with it.
 
 use arch::cpu::IrqGuard;
 use core::ops::{Deref, DerefMut};
@@ -23,11 +25,16 @@ impl<T> IrqSpinLock<T> {
         }
     }
 
+    /// Takes the lock. While it spins (interrupts off) it answers the TLB shootdowns aimed
+    /// at this CPU: the holder may be waiting for exactly that (docs/tlb-shootdown.md).
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
         let irq = IrqGuard::new();
-        IrqSpinGuard {
-            guard: self.inner.lock(),
-            _irq: irq,
+        loop {
+            if let Some(guard) = self.inner.try_lock() {
+                return IrqSpinGuard { guard, _irq: irq };
+            }
+            crate::shootdown::serve();
+            core::hint::spin_loop();
         }
     }
 

@@ -80,6 +80,7 @@ pub fn handle(frame: &mut TrapFrame) {
     }
     if frame.from_user() {
         crate::mm::temp::assert_none_held("return to user mode");
+        crate::task::sched::leave_if_process_exiting();
     }
 }
 
@@ -98,7 +99,7 @@ fn signal_for(vector: u32) -> (i32, &'static str) {
 fn kill_faulting_process(f: &TrapFrame) -> ! {
     let (signal, signame) = signal_for(f.vector);
     let (_, what) = arch::exception::name(f.vector).unwrap_or(("?", "exception"));
-    let (pid, name) = crate::task::sched::with_current(|t| (t.pid, t.name.clone()));
+    let (pid, name) = crate::task::sched::with_current(|t| (t.pid, t.process.name.clone()));
     if f.vector == 14 {
         let pf = PageFault::from_error_code(f.error_code);
         log::warn!(
@@ -114,7 +115,8 @@ fn kill_faulting_process(f: &TrapFrame) -> ! {
             f.eip
         );
     }
-    crate::task::sched::exit_current(128 + signal)
+    // Linux's default action for these signals ends the whole process.
+    crate::task::sched::exit_group(128 + signal)
 }
 
 fn report_and_stop(f: &TrapFrame) -> ! {

@@ -341,3 +341,64 @@ fn without_remote_flush_the_probe_sees_stale_translations() {
         }
     }
 }
+
+/// Threads of one process on three other CPUs keep writing a page while the main thread
+/// `mprotect`s or `munmap`s it: after the call returns, their next write must fault (the
+/// whole process then ends with SIGSEGV), which only a shootdown reaching every one of
+/// their CPUs achieves.
+#[test]
+fn threads_see_mprotect_and_munmap_everywhere() {
+    for (mode, cause) in [
+        ("mprotect", "protection violation"),
+        ("munmap", "page not present"),
+    ] {
+        let run = runner(
+            "tcg",
+            &["--smp", "4", &program_expecting("threads_tlb", mode, 139)],
+        );
+        assert_eq!(run.code, 0, "{mode}\n{}", run.out);
+        assert!(
+            run.out.contains(&format!("about to {mode} it")),
+            "{}",
+            run.out
+        );
+        assert!(
+            run.out
+                .contains("(threads_tlb) killed by SIGSEGV: write to 0x4")
+                && run.out.contains(cause),
+            "{mode}: no thread was killed by its write\n{}",
+            run.out
+        );
+        assert!(!run.out.contains("STALE:"), "{}", run.out);
+    }
+}
+
+/// Negative control: without remote flushes, every thread writes through its stale
+/// translation after the call returned, and the program says so (exit 1).
+#[test]
+fn without_remote_flush_threads_write_through_stale_translations() {
+    for mode in ["mprotect", "munmap"] {
+        let run = runner(
+            "tcg",
+            &[
+                "--smp",
+                "4",
+                "--cmdline",
+                "no-remote-flush",
+                &program_expecting("threads_tlb", mode, 1),
+            ],
+        );
+        assert_eq!(run.code, 0, "{mode}\n{}", run.out);
+        assert!(
+            run.out.contains(&format!(
+                "STALE: 3 of 3 threads wrote through the old translation after {mode} returned"
+            )),
+            "{mode}\n{}",
+            run.out
+        );
+    }
+}
+
+fn program_expecting(bin: &str, args: &str, status: u8) -> String {
+    format!("{} {args} expect={status}", user_bins()[bin].display())
+}

@@ -130,6 +130,55 @@ pub fn syscall6(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize, f: us
     ret
 }
 
+/// `clone`.
+pub const SYS_CLONE: u32 = 120;
+/// Share the address space.
+pub const CLONE_VM: usize = 0x0000_0100;
+/// Share the filesystem view.
+pub const CLONE_FS: usize = 0x0000_0200;
+/// Share the file table.
+pub const CLONE_FILES: usize = 0x0000_0400;
+/// Share signal handlers.
+pub const CLONE_SIGHAND: usize = 0x0000_0800;
+/// Same thread group (process).
+pub const CLONE_THREAD: usize = 0x0001_0000;
+
+/// Starts `entry(arg)` as a new thread of this process on the stack ending at `stack_top`
+/// (memory the caller keeps mapped while the thread runs). Returns the new tid, or
+/// `-errno`. The thread must end with `exit` (or the process with `exit_group`).
+pub fn spawn_thread(entry: extern "C" fn(usize) -> !, arg: usize, stack_top: usize) -> isize {
+    let sp = stack_top & !15;
+    // The child starts with esp = sp - 8, on [entry, arg]: it pops `entry` and calls it,
+    // leaving `arg` where cdecl puts the first argument.
+    // SAFETY: the caller hands over the stack memory below `stack_top`.
+    unsafe {
+        ((sp - 4) as *mut usize).write(arg);
+        ((sp - 8) as *mut usize).write(entry as usize);
+    }
+    let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+    let ret: isize;
+    // SAFETY: in the parent, int 0x80 preserves every register but eax; the child (eax = 0)
+    // runs on its own stack, never returns into this function, and the code after label 2
+    // is only the parent's.
+    unsafe {
+        asm!(
+            "int 0x80",
+            "test eax, eax",
+            "jnz 2f",
+            "pop eax",
+            "xor ebp, ebp",
+            "call eax",
+            "ud2",
+            "2:",
+            inlateout("eax") SYS_CLONE as isize => ret,
+            in("ebx") flags,
+            in("ecx") sp - 8,
+            in("edx") 0,
+        );
+    }
+    ret
+}
+
 /// Ends the calling thread (`exit`, 1): the process, while it has one thread.
 pub fn exit(status: i32) -> ! {
     syscall1(SYS_EXIT, status as usize);

@@ -8,13 +8,10 @@ use super::layout::{KERNEL_PDE_FIRST, phys_to_virt};
 use super::paging::{kernel_directory, table_at};
 use super::temp::{TempMap, Writable};
 use super::zones::Frame;
-use crate::percpu::cpu_id;
 use arch::paging::{
     ENTRIES, PAddr, PDEntry, PDFlags, PTEntry, PTFlags, PageTable, pd_index, pt_index,
 };
 use core::fmt;
-use core::sync::atomic::{AtomicU32, Ordering};
-use smp::shootdown::{Flush, Space};
 
 /// User page protection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,12 +51,10 @@ pub struct Translation {
     pub write: bool,
 }
 
-/// A process's page directory and everything it maps in the user half.
+/// A process's page directory and everything it maps in the user half. (Which CPUs have
+/// it loaded, and its shootdowns, belong to the process: `task::Process`.)
 pub struct AddressSpace {
     directory: Frame,
-    /// CPUs that have this space loaded in CR3 (bit per CPU): the targets of its TLB
-    /// shootdowns.
-    active: AtomicU32,
 }
 
 fn zeroed_low_frame() -> Result<Frame, MapError> {
@@ -93,10 +88,7 @@ impl AddressSpace {
     /// A space with an empty user half and the shared kernel half.
     pub fn new() -> Result<Self, MapError> {
         let directory = zeroed_low_frame()?;
-        let mut space = Self {
-            directory,
-            active: AtomicU32::new(0),
-        };
+        let mut space = Self { directory };
         // SAFETY: the kernel directory is a direct-mapped lowmem frame, only read here.
         let kernel = unsafe { table_at(u64::from(kernel_directory())) };
         space.pd_mut().0[KERNEL_PDE_FIRST..].copy_from_slice(&kernel.0[KERNEL_PDE_FIRST..]);
@@ -113,39 +105,12 @@ impl AddressSpace {
         arch::cpu::cr3() == self.directory()
     }
 
-    /// The CPUs that have this space loaded (bit per CPU).
-    pub fn active_cpus(&self) -> u32 {
-        self.active.load(Ordering::SeqCst)
-    }
-
-    /// Loads this space into CR3 on this CPU. The CPU's bit is set before the load: a
-    /// shootdown that changed a PTE before reading the mask either sees the bit (and
-    /// interrupts this CPU) or changed the PTE before this CPU could cache it.
+    /// Loads this space into CR3 on this CPU (processes go through `Process::activate`,
+    /// which also tracks the CPU for shootdowns).
     pub fn activate(&self) {
-        self.active.fetch_or(1 << cpu_id(), Ordering::SeqCst);
         // SAFETY: the kernel half is shared with every directory, so the running kernel
         // code, its stack and data stay mapped across the switch.
         unsafe { arch::cpu::load_cr3(self.directory()) }
-    }
-
-    /// Notes that this CPU has loaded another CR3 (its TLB holds none of this space's
-    /// non-global translations any more).
-    pub fn deactivate(&self) {
-        debug_assert!(!self.is_active(), "deactivating the loaded space");
-        self.active.fetch_and(!(1 << cpu_id()), Ordering::SeqCst);
-    }
-
-    /// Invalidates `flush` of this space on every CPU that has it loaded (this one
-    /// included), in one round; returns when all have. Callers batch: change many
-    /// PTEs, then flush once, then free the frames the old translations pointed at.
-    pub fn flush(&self, flush: Flush) {
-        crate::shootdown::shootdown(
-            Space::User {
-                directory: self.directory(),
-            },
-            self.active_cpus(),
-            flush,
-        );
     }
 
     fn pd(&self) -> &PageTable {
@@ -274,11 +239,6 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     fn drop(&mut self) {
         assert!(!self.is_active(), "dropping the active address space");
-        assert_eq!(
-            self.active_cpus(),
-            0,
-            "dropping a space some CPU has loaded"
-        );
         let directory = self.directory;
         for pde in self.pd_mut().0[..KERNEL_PDE_FIRST].iter_mut() {
             let e = PDEntry(*pde);

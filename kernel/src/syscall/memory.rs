@@ -9,7 +9,7 @@ use crate::loader::{STACK_PAGES, STACK_TOP};
 use crate::mm::frames;
 use crate::mm::space::{AddressSpace, Protection};
 use crate::mm::user_range::UserRange;
-use crate::task::{Memory, sched};
+use crate::task::{Memory, Process, sched};
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
 use smp::shootdown::Flush;
@@ -30,20 +30,28 @@ fn page_ceil(x: u32) -> u32 {
     x.div_ceil(PAGE) * PAGE
 }
 
+/// Runs `f` on the calling process and its memory, holding the memory lock (other threads'
+/// memory calls and user copies wait; no page can change under them).
+fn with_memory<R>(f: impl FnOnce(&Process, &mut Memory) -> R) -> R {
+    let process = sched::current_process();
+    let mut memory = process.mem.lock();
+    f(&process, &mut memory)
+}
+
 fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
     (start..end).step_by(PAGE_SIZE)
 }
 
 /// Unmaps every mapped page in `[start, end)`, shoots the range down on every CPU that
 /// has the space loaded (one round, however many pages), and only then frees the frames.
-fn unmap_range(space: &mut AddressSpace, start: u32, end: u32) {
+fn unmap_range(process: &Process, space: &mut AddressSpace, start: u32, end: u32) {
     let freed: Vec<_> = pages(start, end)
         .filter_map(|page| space.unmap(page))
         .collect();
     if freed.is_empty() {
         return;
     }
-    space.flush(Flush::Range {
+    process.flush(Flush::Range {
         start,
         pages: (end - start) / PAGE,
     });
@@ -55,6 +63,7 @@ fn unmap_range(space: &mut AddressSpace, start: u32, end: u32) {
 /// Maps zeroed pages over `[start, end)`, all or nothing: `ENOMEM` (with nothing left
 /// mapped) when memory runs out or a page is already in use.
 fn map_zeroed(
+    process: &Process,
     space: &mut AddressSpace,
     start: u32,
     end: u32,
@@ -62,7 +71,7 @@ fn map_zeroed(
 ) -> Result<(), Errno> {
     for page in pages(start, end) {
         if space.map_zeroed(page, prot).is_err() {
-            unmap_range(space, start, page);
+            unmap_range(process, space, start, page);
             return Err(Errno::ENOMEM);
         }
     }
@@ -71,19 +80,18 @@ fn map_zeroed(
 
 /// `brk(addr)`: moves the program break; returns the (possibly unchanged) break, as Linux does.
 pub fn brk(addr: u32) -> SysResult {
-    sched::with_current(|t| {
-        let m: &mut Memory = &mut t.mem;
+    with_memory(|process, m| {
         if addr < m.brk_start || addr >= MMAP_BASE {
             return Ok(m.brk);
         }
         let (old_end, new_end) = (page_ceil(m.brk), page_ceil(addr));
         if new_end > old_end {
             let prot = Protection { write: true };
-            if map_zeroed(&mut m.space, old_end, new_end, prot).is_err() {
+            if map_zeroed(process, &mut m.space, old_end, new_end, prot).is_err() {
                 return Ok(m.brk);
             }
         } else {
-            unmap_range(&mut m.space, new_end, old_end);
+            unmap_range(process, &mut m.space, new_end, old_end);
         }
         m.brk = addr;
         Ok(m.brk)
@@ -100,8 +108,8 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
     let prot = Protection {
         write: prot & PROT_WRITE != 0,
     };
-    sched::with_current(|t| {
-        let space = &mut t.mem.space;
+    with_memory(|process, m| {
+        let space = &mut m.space;
         let start = if flags & MAP_FIXED != 0 {
             if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
                 return Err(Errno::EINVAL);
@@ -110,12 +118,12 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
                 // The null guard page stays unmapped (Linux: mmap_min_addr).
                 return Err(Errno::EPERM);
             }
-            unmap_range(space, addr, addr + len);
+            unmap_range(process, space, addr, addr + len);
             addr
         } else {
             find_free(space, len).ok_or(Errno::ENOMEM)?
         };
-        map_zeroed(space, start, start + len, prot)?;
+        map_zeroed(process, space, start, start + len, prot)?;
         Ok(start)
     })
 }
@@ -148,7 +156,7 @@ fn checked_range(addr: u32, len: u32) -> Result<(u32, u32), Errno> {
 /// `munmap(addr, len)`: unmaps whatever is mapped in the range.
 pub fn munmap(addr: u32, len: u32) -> SysResult {
     let (start, end) = checked_range(addr, len)?;
-    sched::with_current(|t| unmap_range(&mut t.mem.space, start, end));
+    with_memory(|process, m| unmap_range(process, &mut m.space, start, end));
     Ok(0)
 }
 
@@ -158,15 +166,15 @@ pub fn mprotect(addr: u32, len: u32, prot: u32) -> SysResult {
     let prot = Protection {
         write: prot & PROT_WRITE != 0,
     };
-    sched::with_current(|t| {
-        let space = &mut t.mem.space;
+    with_memory(|process, m| {
+        let space = &mut m.space;
         if pages(start, end).any(|p| space.translate(p).is_none()) {
             return Err(Errno::ENOMEM);
         }
         for page in pages(start, end) {
             space.protect(page, prot);
         }
-        space.flush(Flush::Range {
+        process.flush(Flush::Range {
             start,
             pages: (end - start) / PAGE,
         });

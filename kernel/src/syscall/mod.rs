@@ -15,6 +15,7 @@ pub const SYS_EXIT: u32 = 1;
 pub const SYS_WRITE: u32 = 4;
 pub const SYS_GETPID: u32 = 20;
 pub const SYS_BRK: u32 = 45;
+pub const SYS_CLONE: u32 = 120;
 pub const SYS_MUNMAP: u32 = 91;
 pub const SYS_MPROTECT: u32 = 125;
 pub const SYS_SCHED_YIELD: u32 = 158;
@@ -35,9 +36,12 @@ pub fn dispatch(frame: &mut TrapFrame) {
         frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp,
     ];
     let result: SysResult = match frame.eax {
-        SYS_EXIT | SYS_EXIT_GROUP => sched::exit_current((a0 & 0xff) as i32),
+        SYS_EXIT => sched::exit_current((a0 & 0xff) as i32),
+        SYS_EXIT_GROUP => sched::exit_group((a0 & 0xff) as i32),
+        SYS_CLONE => clone(frame, a0, a1, a2, a3, a4),
         SYS_WRITE => write(a0, a1, a2),
-        SYS_GETPID | SYS_GETTID => Ok(sched::current_pid()),
+        SYS_GETPID => Ok(sched::current_process().tgid),
+        SYS_GETTID => Ok(sched::current_tid()),
         SYS_BRK => memory::brk(a0),
         SYS_MUNMAP => memory::munmap(a0, a1),
         SYS_MPROTECT => memory::mprotect(a0, a1, a2),
@@ -82,11 +86,10 @@ fn write(fd: u32, buf: u32, len: u32) -> SysResult {
         arch::serial::write_bytes(bytes);
         return Ok(len);
     }
-    sched::with_current(|t| {
-        let space = &t.mem.space;
-        uaccess::for_each_user_chunk(space, buf, len, arch::serial::write_bytes)?;
-        Ok(len)
-    })
+    let process = sched::current_process();
+    let memory = process.mem.lock();
+    uaccess::for_each_user_chunk(&memory.space, buf, len, arch::serial::write_bytes)?;
+    Ok(len)
 }
 
 /// `nanosleep(req, rem)`: sleeps at least `req`, rounded up to timer ticks. Nothing
@@ -94,7 +97,7 @@ fn write(fd: u32, buf: u32, len: u32) -> SysResult {
 /// never written.
 fn nanosleep(req: u32, _rem: u32) -> SysResult {
     let mut raw = [0u8; 8];
-    sched::with_current(|t| uaccess::copy_from_user(&t.mem.space, &mut raw, req))?;
+    uaccess::copy_from_user(&sched::current_process().mem.lock().space, &mut raw, req)?;
     let sec = i32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
     let nsec = i32::from_le_bytes(raw[4..].try_into().expect("4 bytes"));
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -123,7 +126,64 @@ fn temp_stats(out: u32) -> SysResult {
             b[24..28].copy_from_slice(&c.peak_depth.to_le_bytes());
             b[28..32].copy_from_slice(&c.depth.to_le_bytes());
         }
-        uaccess::copy_to_user(&t.mem.space, out, &bytes)
+        uaccess::copy_to_user(&t.process.mem.lock().space, out, &bytes)
     })?;
     Ok(0)
+}
+
+// clone flags (Linux's sched.h).
+const CLONE_VM: u32 = 0x0000_0100;
+const CLONE_FS: u32 = 0x0000_0200;
+const CLONE_FILES: u32 = 0x0000_0400;
+const CLONE_SIGHAND: u32 = 0x0000_0800;
+const CLONE_THREAD: u32 = 0x0001_0000;
+const CLONE_SYSVSEM: u32 = 0x0004_0000;
+const CLONE_SETTLS: u32 = 0x0008_0000;
+const CLONE_PARENT_SETTID: u32 = 0x0010_0000;
+const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
+const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
+/// Flags a thread may carry besides CLONE_VM | CLONE_THREAD (what glibc's pthread_create
+/// passes, less TLS).
+const CLONE_THREAD_EXTRAS: u32 = CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_SYSVSEM
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_SETTID
+    | CLONE_CHILD_CLEARTID;
+
+/// `clone(flags, newsp, parent_tid, tls, child_tid)`: a new thread of the caller's process
+/// (`CLONE_VM | CLONE_THREAD` required: Tempest has no fork), starting where the caller
+/// returns, with `eax` = 0 and stack `newsp`. TLS (`CLONE_SETTLS`, i386 `set_thread_area`)
+/// is not supported yet: `-EINVAL`, like any other unsupported flag.
+fn clone(
+    frame: &TrapFrame,
+    flags: u32,
+    newsp: u32,
+    parent_tid: u32,
+    _tls: u32,
+    child_tid: u32,
+) -> SysResult {
+    let required = CLONE_VM | CLONE_THREAD;
+    if flags & required != required
+        || flags & !(required | CLONE_THREAD_EXTRAS | 0xff) != 0
+        || newsp == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let _ = CLONE_SETTLS;
+    let process = sched::current_process();
+    let mut child = *frame;
+    child.eax = 0;
+    child.user_esp = newsp;
+    let (tid, cpu) = sched::spawn_thread(process.clone(), &child);
+    let space = &process.mem.lock().space;
+    if flags & CLONE_PARENT_SETTID != 0 {
+        uaccess::copy_to_user(space, parent_tid, &tid.to_le_bytes())?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        uaccess::copy_to_user(space, child_tid, &tid.to_le_bytes())?;
+    }
+    log::debug!("pid {}: thread {tid} on cpu {cpu}", process.tgid);
+    Ok(tid)
 }

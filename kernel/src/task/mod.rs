@@ -1,13 +1,20 @@
-//! Processes: one thread each for now (pid = tid), with their own address space, kernel
-//! stack, program break and temp-mapping counters.
+//! Processes and their threads. A `Process` (shared by its threads through an `Arc`) owns
+//! the address space and program break behind a lock, the set of CPUs that have the space
+//! loaded, and the exit status; a `Task` is one thread: its tid, kernel stack, state and
+//! counters.
 
 pub mod sched;
 
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::window::TempCounters;
+use crate::percpu::cpu_id;
+use crate::sync::IrqSpinLock;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use arch::trap::TrapFrame;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use smp::shootdown::{Flush, Space};
 
 /// Size of each task's kernel stack.
 pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
@@ -35,15 +42,94 @@ pub enum State {
     Exited(i32),
 }
 
-/// A process (with its one thread).
-pub struct Task {
-    pub pid: u32,
+/// What the threads of one program share.
+pub struct Process {
+    /// The process id: the first thread's tid.
+    pub tgid: u32,
     pub name: String,
     /// The exit status the run expects (`expect=N` on the module's command line).
     pub expected: i32,
+    /// The address space and break; threads and user copies hold the lock while they use
+    /// the space, so it cannot change under them. It answers shootdowns while it spins.
+    pub mem: IrqSpinLock<Memory>,
+    directory: u32,
+    /// CPUs that have this space loaded (bit per CPU): the targets of its shootdowns.
+    active: AtomicU32,
+    /// Threads not yet reaped.
+    pub threads: AtomicU32,
+    /// Set by `exit_group` (or a fatal fault): every thread leaves at its next return to
+    /// user mode.
+    pub exiting: AtomicBool,
+    /// The process's exit status (the last `exit`, or `exit_group`'s).
+    pub status: AtomicI32,
+    /// Temp-mapping counters and system calls of threads already reaped.
+    pub totals: IrqSpinLock<(TempCounters, u64)>,
+}
+
+impl Process {
+    pub fn new(tgid: u32, name: String, expected: i32, mem: Memory) -> Self {
+        Self {
+            tgid,
+            name,
+            expected,
+            directory: mem.space.directory(),
+            mem: IrqSpinLock::new(mem),
+            active: AtomicU32::new(0),
+            threads: AtomicU32::new(0),
+            exiting: AtomicBool::new(false),
+            status: AtomicI32::new(0),
+            totals: IrqSpinLock::new((TempCounters::default(), 0)),
+        }
+    }
+
+    /// The CPUs that have this space loaded.
+    pub fn active_cpus(&self) -> u32 {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Loads the space on this CPU. The CPU's bit is set before the load: a shootdown that
+    /// changed a PTE before reading the mask either sees the bit (and interrupts this CPU)
+    /// or changed the PTE before this CPU could cache it.
+    pub fn activate(&self) {
+        self.active.fetch_or(1 << cpu_id(), Ordering::SeqCst);
+        // SAFETY: the kernel half is shared with every directory, so the running kernel
+        // code, its stack and data stay mapped across the switch.
+        unsafe { arch::cpu::load_cr3(self.directory) }
+    }
+
+    /// Notes that this CPU has loaded another CR3 (its TLB holds none of this space's
+    /// non-global translations any more).
+    pub fn deactivate(&self) {
+        self.active.fetch_and(!(1 << cpu_id()), Ordering::SeqCst);
+    }
+
+    /// Invalidates `flush` of this space on every CPU that has it loaded (this one
+    /// included), in one round, and returns when all have. Callers batch: change many PTEs,
+    /// flush once, then free the frames the old translations pointed at.
+    pub fn flush(&self, flush: Flush) {
+        crate::shootdown::shootdown(
+            Space::User {
+                directory: self.directory,
+            },
+            self.active_cpus(),
+            flush,
+        );
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        assert_eq!(self.active_cpus(), 0, "freeing a space some CPU has loaded");
+    }
+}
+
+/// One thread.
+pub struct Task {
+    /// The thread id (the process's tgid for its first thread).
+    pub pid: u32,
+    pub process: Arc<Process>,
     pub state: State,
-    pub mem: Memory,
-    /// This process's use of temp mappings, folded in at every context switch.
+    /// This thread's use of temp mappings, folded in at every context switch.
     pub temp: TempCounters,
     pub syscalls: u64,
     /// The CPU whose run queue the task is on (chosen at spawn: the least loaded).
@@ -59,22 +145,14 @@ pub struct Task {
 
 impl Task {
     /// A task that will enter user mode with `frame` when first scheduled.
-    pub fn new(
-        pid: u32,
-        name: String,
-        expected: i32,
-        cpu: usize,
-        mem: Memory,
-        frame: &TrapFrame,
-    ) -> Box<Task> {
+    pub fn new(pid: u32, process: Arc<Process>, cpu: usize, frame: &TrapFrame) -> Box<Task> {
         // SAFETY: an all-zero byte array is a valid KernelStack.
         let kstack = unsafe { Box::<KernelStack>::new_zeroed().assume_init() };
+        process.threads.fetch_add(1, Ordering::SeqCst);
         let mut task = Box::new(Task {
             pid,
-            name,
-            expected,
+            process,
             state: State::Ready,
-            mem,
             temp: TempCounters::default(),
             syscalls: 0,
             cpu,

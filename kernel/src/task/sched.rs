@@ -11,13 +11,14 @@
 //! One lock (`TABLE`, irq-safe) guards the table; it is taken before a CPU's temp-mapping
 //! window lock and never while holding it (docs/smp.md has the lock order).
 
-use super::{Memory, State, Task};
+use super::{Memory, Process, State, Task};
 use crate::console::JsonStr;
 use crate::mm::temp::{self, window::MAX_CPUS, window::TempCounters};
 use crate::percpu::{self, CpuStats, cpu_id, preempt_count};
 use crate::sync::IrqSpinLock;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::trap::TrapFrame;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -89,20 +90,30 @@ pub fn tick() {
     }
 }
 
-/// Adds a process that enters user mode at `entry` with stack pointer `stack`, on the
-/// online CPU with the fewest live tasks. Returns its pid and CPU.
+/// Adds a process that enters user mode at `entry` with stack pointer `stack`, its first
+/// thread on the online CPU with the fewest live tasks. Returns its pid and CPU.
 pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -> (u32, usize) {
+    let pid = TABLE.lock().take_pid();
+    let process = Arc::new(Process::new(pid, name, expected, mem));
+    let frame = super::user_entry_frame(entry, stack);
+    place(pid, process, &frame)
+}
+
+/// Adds a thread of `process` that enters user mode with `frame`. Returns its tid and CPU.
+pub fn spawn_thread(process: Arc<Process>, frame: &TrapFrame) -> (u32, usize) {
+    let tid = TABLE.lock().take_pid();
+    place(tid, process, frame)
+}
+
+/// Puts a new task on the online CPU with the fewest live tasks and wakes that CPU.
+fn place(pid: u32, process: Arc<Process>, frame: &TrapFrame) -> (u32, usize) {
     let mut t = TABLE.lock();
-    let pid = t.next_pid;
-    t.next_pid += 1;
     let load = |t: &Table, cpu: usize| t.tasks.iter().filter(|task| task.cpu == cpu).count();
     let cpu = percpu::online()
         .map(|c| c.id())
         .min_by_key(|&c| (load(&t, c), c))
         .unwrap_or(0);
-    let frame = super::user_entry_frame(entry, stack);
-    t.tasks
-        .push(Task::new(pid, name, expected, cpu, mem, &frame));
+    t.tasks.push(Task::new(pid, process, cpu, frame));
     drop(t);
     if cpu != cpu_id() {
         crate::ipi::reschedule(cpu);
@@ -111,6 +122,12 @@ pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -
 }
 
 impl Table {
+    fn take_pid(&mut self) -> u32 {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        pid
+    }
+
     fn index(&self, pid: u32) -> usize {
         self.tasks
             .iter()
@@ -148,12 +165,18 @@ impl Table {
             }
             None => &mut self.cpus[cpu].idle_esp,
         };
+        let same_space = match (prev_index, next) {
+            (Some(p), Some(n)) => Arc::ptr_eq(&self.tasks[p].process, &self.tasks[n].process),
+            _ => false,
+        };
         let new = match next {
             Some(i) => {
                 let task = &mut self.tasks[i];
                 task.state = State::Running;
                 task.on_cpu = true;
-                task.mem.space.activate();
+                if !same_space {
+                    task.process.activate();
+                }
                 // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
                 unsafe {
                     percpu::this()
@@ -169,8 +192,10 @@ impl Table {
             }
         };
         // This CPU no longer has the old space loaded: it leaves that space's shootdowns.
-        if let Some(i) = prev_index {
-            self.tasks[i].mem.space.deactivate();
+        if let Some(i) = prev_index
+            && !same_space
+        {
+            self.tasks[i].process.deactivate();
         }
         self.cpus[cpu].current = next.map(|i| self.tasks[i].pid);
         self.cpus[cpu].prev = prev;
@@ -241,9 +266,14 @@ pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
     f(unsafe { &mut *task })
 }
 
-/// The pid running on this CPU (0 in the idle loop).
-pub fn current_pid() -> u32 {
+/// The tid running on this CPU (0 in the idle loop).
+pub fn current_tid() -> u32 {
     TABLE.lock().cpus[cpu_id()].current.unwrap_or(0)
+}
+
+/// The process of the thread running on this CPU.
+pub fn current_process() -> Arc<Process> {
+    with_current(|t| t.process.clone())
 }
 
 /// Gives the CPU to the next ready task, if any.
@@ -257,11 +287,49 @@ pub fn sleep_until(until: u64) {
     schedule();
 }
 
-/// Ends the running task with `status`.
+/// Ends the running thread with `status` (the process's status too, unless the process
+/// is already exiting with a status of its own).
 pub fn exit_current(status: i32) -> ! {
-    with_current(|task| task.state = State::Exited(status));
+    with_current(|task| {
+        if !task.process.exiting.load(Ordering::SeqCst) {
+            task.process.status.store(status, Ordering::SeqCst);
+        }
+        task.state = State::Exited(status);
+    });
     schedule();
     unreachable!("an exited task was scheduled again");
+}
+
+/// Ends every thread of the running process with `status`: the others leave at their next
+/// return to user mode (their CPUs get a reschedule IPI so that comes soon).
+pub fn exit_group(status: i32) -> ! {
+    let process = current_process();
+    if !process.exiting.swap(true, Ordering::SeqCst) {
+        process.status.store(status, Ordering::SeqCst);
+    }
+    let me = cpu_id();
+    let cpus: alloc::vec::Vec<usize> = {
+        let t = TABLE.lock();
+        t.tasks
+            .iter()
+            .filter(|task| Arc::ptr_eq(&task.process, &process) && task.cpu != me)
+            .map(|task| task.cpu)
+            .collect()
+    };
+    for cpu in cpus {
+        crate::ipi::reschedule(cpu);
+    }
+    drop(process);
+    exit_current(status)
+}
+
+/// At a return to user mode: a thread whose process is exiting leaves instead.
+pub fn leave_if_process_exiting() {
+    let exiting = with_current(|t| t.process.exiting.load(Ordering::SeqCst));
+    if exiting {
+        let status = current_process().status.load(Ordering::SeqCst);
+        exit_current(status);
+    }
 }
 
 /// The timer (or a reschedule IPI) interrupted user mode: let someone else run.
@@ -343,30 +411,44 @@ pub fn run_application_cpu() -> ! {
     }
 }
 
-/// Frees an exited task that no CPU is on any more, keeping how it ended.
+/// Frees an exited thread that no CPU is on any more; the last thread of a process also
+/// ends the process, and its exit record is kept.
 fn reap(task: Box<Task>) {
-    let State::Exited(status) = task.state else {
+    let State::Exited(_) = task.state else {
         unreachable!("reaping a live task")
     };
-    crate::console::record(format_args!(
-        "{{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
-        task.pid,
-        JsonStr(&task.name),
-        task.cpu,
-        status,
-        task.expected
-    ));
-    let record = ExitRecord {
-        pid: task.pid,
-        name: task.name.clone(),
-        cpu: task.cpu,
-        status,
-        expected: task.expected,
-        temp: task.temp,
-        syscalls: task.syscalls,
-    };
-    drop(task); // frees the address space, its frames and page tables, the kernel stack
-    let mut t = TABLE.lock();
-    t.exited.push(record);
-    t.dying -= 1;
+    let process = task.process.clone();
+    {
+        let mut totals = process.totals.lock();
+        totals.0.absorb(&task.temp);
+        totals.1 += task.syscalls;
+    }
+    let cpu = task.cpu;
+    drop(task); // frees the kernel stack
+    let last = process.threads.fetch_sub(1, Ordering::SeqCst) == 1;
+    if last {
+        let status = process.status.load(Ordering::SeqCst);
+        crate::console::record(format_args!(
+            "{{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
+            process.tgid,
+            JsonStr(&process.name),
+            cpu,
+            status,
+            process.expected
+        ));
+        let (temp, syscalls) = *process.totals.lock();
+        let record = ExitRecord {
+            pid: process.tgid,
+            name: process.name.clone(),
+            cpu,
+            status,
+            expected: process.expected,
+            temp,
+            syscalls,
+        };
+        // The last reference: frees the address space, its frames and page tables.
+        drop(process);
+        TABLE.lock().exited.push(record);
+    }
+    TABLE.lock().dying -= 1;
 }

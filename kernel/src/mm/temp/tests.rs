@@ -183,7 +183,6 @@ kernel_test! {
         })();
         // SAFETY: the kernel directory maps all the kernel.
         unsafe { arch::cpu::load_cr3(crate::mm::paging::kernel_directory()) };
-        space.deactivate();
         drop(space);
         frames::free(f);
         result?;

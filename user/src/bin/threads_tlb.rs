@@ -1,0 +1,100 @@
+//! `threads_tlb MODE`: three threads, each on its own CPU when there are four, keep a page's
+//! translation hot (they write it in a loop) while the main thread changes the mapping
+//! (`mprotect` to read-only, or `munmap`). Once the call has returned it raises a phase
+//! flag (release/acquire, no timing); from then on a thread's next write must fault, which
+//! ends the process with SIGSEGV (status 139). A write that goes through instead used a
+//! stale translation: the threads count it, and the process exits 1 naming it. Only a TLB
+//! shootdown that reached every CPU running a thread gets the 139.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use tempest_user::sys::{self, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+use tempest_user::{Args, println};
+
+tempest_user::entry!(main);
+
+const THREADS: u32 = 3;
+const STACK: usize = 16 * 1024;
+
+static READY: AtomicU32 = AtomicU32::new(0);
+static PHASE: AtomicU32 = AtomicU32::new(0);
+static STALE: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn writer(page: usize) -> ! {
+    let p = page as *mut u32;
+    let mut i: u32 = 0;
+    // SAFETY: the page is mapped writable until the main thread changes it; after that a
+    // write faults (the point of the test) or goes through a stale translation.
+    unsafe { p.add(sys::gettid() as usize % 64).write_volatile(i) };
+    READY.fetch_add(1, Ordering::AcqRel);
+    loop {
+        if PHASE.load(Ordering::Acquire) == 1 {
+            // SAFETY: as above: this write must fault.
+            unsafe { p.write_volatile(0xdead_beef) };
+            STALE.fetch_add(1, Ordering::AcqRel);
+            sys::exit(0);
+        }
+        i = i.wrapping_add(1);
+        // SAFETY: as above.
+        unsafe { p.add(sys::gettid() as usize % 64).write_volatile(i) };
+    }
+}
+
+fn main(args: &Args) -> i32 {
+    let mode = args.str(1).unwrap_or("mprotect");
+    // SAFETY: anonymous mappings at an address the kernel picks touch nothing existing.
+    let map = |len| unsafe {
+        sys::mmap2(
+            0,
+            len,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    let page = map(4096);
+    let stacks = map(THREADS as usize * STACK);
+    if sys::is_error(page) || sys::is_error(stacks) {
+        println!("FAIL: mmap2 failed");
+        return 1;
+    }
+    for t in 0..THREADS as usize {
+        let tid = sys::spawn_thread(writer, page as usize, stacks as usize + (t + 1) * STACK);
+        if sys::is_error(tid) {
+            println!("FAIL: clone returned {tid}");
+            return 1;
+        }
+    }
+    while READY.load(Ordering::Acquire) < THREADS {
+        sys::sched_yield();
+    }
+    println!("threads_tlb: {THREADS} threads write page {page:#x}; about to {mode} it");
+    // SAFETY: only the threads use the page, and their accesses after this call are the
+    // test: they must fault.
+    let r = unsafe {
+        match mode {
+            "munmap" => sys::munmap(page as usize, 4096),
+            _ => sys::mprotect(page as usize, 4096, PROT_READ),
+        }
+    };
+    if r != 0 {
+        println!("FAIL: {mode} returned {r}");
+        return 1;
+    }
+    println!("threads_tlb: {mode} returned; the threads' next write must fault");
+    PHASE.store(1, Ordering::Release);
+    // A faulting thread ends the whole process; until then, see whether any got through.
+    for _ in 0..1_000_000 {
+        if STALE.load(Ordering::Acquire) == THREADS {
+            break;
+        }
+        sys::sched_yield();
+    }
+    let stale = STALE.load(Ordering::Acquire);
+    println!(
+        "STALE: {stale} of {THREADS} threads wrote through the old translation after {mode} returned"
+    );
+    sys::exit_group(1)
+}
