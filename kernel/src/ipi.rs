@@ -100,6 +100,48 @@ pub fn call_async(cpu: usize, func: fn(usize), arg: usize) -> Result<Pending, Si
     Ok(Pending { cpu })
 }
 
+/// Runs `func(arg)` on every online CPU at the same time (this one included) and waits
+/// until every run has returned.
+pub fn call_everywhere(func: fn(usize), arg: usize) -> Result<(), Silent> {
+    let me = cpu_id();
+    let targets: alloc::vec::Vec<(usize, u32)> = percpu::online()
+        .filter(|c| c.id() != me)
+        .map(|c| (c.id(), c.apic_id.load(Ordering::Relaxed)))
+        .collect();
+    while CALLER
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        service();
+        core::hint::spin_loop();
+    }
+    for &(cpu, apic) in &targets {
+        let mailbox = &MAILBOX[cpu];
+        mailbox.func.store(func as usize, Ordering::Relaxed);
+        mailbox.arg.store(arg, Ordering::Relaxed);
+        mailbox.pending.store(true, Ordering::Release);
+        // SAFETY: as in `call_async`.
+        unsafe { lapic::send(Target::Cpu(apic), Kind::Fixed(CALL_VECTOR)) };
+        CpuStats::bump(&percpu::this().stats.ipis_sent);
+    }
+    func(arg);
+    let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * CALL_TIMEOUT_MS;
+    let mut result = Ok(());
+    for &(cpu, _) in &targets {
+        while MAILBOX[cpu].pending.load(Ordering::Acquire) {
+            if arch::cpu::rdtsc() > deadline {
+                result = Err(Silent { cpu });
+                break;
+            }
+            service();
+            crate::shootdown::serve();
+            core::hint::spin_loop();
+        }
+    }
+    CALLER.store(false, Ordering::Release);
+    result
+}
+
 impl Pending {
     /// Waits (bounded) until the call has returned on its CPU.
     pub fn wait(self) -> Result<(), Silent> {
@@ -113,6 +155,7 @@ impl Pending {
                 break Err(Silent { cpu: self.cpu });
             }
             service();
+            crate::shootdown::serve();
             core::hint::spin_loop();
         };
         CALLER.store(false, Ordering::Release);

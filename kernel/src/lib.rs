@@ -36,6 +36,9 @@ pub mod programs;
 #[cfg(target_arch = "x86")]
 pub mod shootdown;
 #[cfg(target_arch = "x86")]
+#[path = "stress_tests.rs"]
+mod stress_tests;
+#[cfg(target_arch = "x86")]
 pub mod sync;
 #[cfg(target_arch = "x86")]
 pub mod syscall;

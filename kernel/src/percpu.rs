@@ -22,6 +22,8 @@ pub struct CpuStats {
     pub ipis_sent: AtomicU64,
     /// TLB shootdown rounds this CPU initiated.
     pub shootdowns: AtomicU64,
+    /// IPIs those rounds sent (part of `ipis_sent`).
+    pub shootdown_ipis: AtomicU64,
 }
 
 impl CpuStats {
@@ -34,6 +36,7 @@ impl CpuStats {
             ipis: AtomicU64::new(0),
             ipis_sent: AtomicU64::new(0),
             shootdowns: AtomicU64::new(0),
+            shootdown_ipis: AtomicU64::new(0),
         }
     }
 

@@ -50,6 +50,9 @@ fn online_mask() -> u32 {
 /// may cache it; the kernel's space: every online CPU), in one round, and returns when all
 /// have acknowledged.
 pub fn shootdown(space: Space, targets: u32, flush: Flush) {
+    // The whole round with interrupts off: an interrupt handler on this CPU may start a
+    // round of its own (a global-pool mapping), and this CPU has one board slot.
+    let _irq = arch::cpu::IrqGuard::new();
     let me = cpu_id();
     let targets = match space {
         Space::Kernel => online_mask(),
@@ -66,6 +69,7 @@ pub fn shootdown(space: Space, targets: u32, flush: Flush) {
             // stores before the ICR write.
             unsafe { lapic::send(Target::Cpu(apic), Kind::Fixed(SHOOTDOWN_VECTOR)) };
             CpuStats::bump(&stats.ipis_sent);
+            CpuStats::bump(&stats.shootdown_ipis);
         }
     }
     flush_here(space, flush);

@@ -6,9 +6,17 @@ use crate::kprintln;
 use arch::exception::PageFault;
 use arch::qemu_exit::{Verdict, exit};
 use arch::trap::TrapFrame;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 static BREAKPOINTS: AtomicU32 = AtomicU32::new(0);
+/// A function every timer interrupt calls (0: none); the stress test uses it to map temp
+/// slots from interrupt context while the interrupted code holds some.
+static TIMER_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets (or clears) the function the timer interrupt calls on every CPU.
+pub fn set_timer_hook(hook: Option<fn()>) {
+    TIMER_HOOK.store(hook.map_or(0, |f| f as usize), Ordering::Release);
+}
 static UNEXPECTED: AtomicU32 = AtomicU32::new(0);
 
 /// Breakpoints (`int3`) taken so far.
@@ -44,6 +52,11 @@ pub fn handle(frame: &mut TrapFrame) {
         0..=31 => report_and_stop(frame),
         PIT_VECTOR | APIC_TIMER => {
             crate::task::sched::tick();
+            let hook = TIMER_HOOK.load(Ordering::Acquire);
+            if hook != 0 {
+                // SAFETY: TIMER_HOOK only ever holds a `fn()` stored by `set_timer_hook`.
+                unsafe { core::mem::transmute::<usize, fn()>(hook)() };
+            }
             if frame.vector == APIC_TIMER {
                 arch::lapic::eoi();
             } else {

@@ -58,9 +58,11 @@ impl BacktraceFrame {
 /// The name in a `test NAME ... FAILED` line.
 pub fn parse_failed_test(line: &str) -> Option<&str> {
     let rest = line.trim().strip_prefix("test ")?;
-    let (name, verdict) = rest.rsplit_once(" ... ")?;
+    // A test may print notes between the dots and its verdict (`... [note] FAILED`).
+    let (name, verdict) = rest.split_once(" ... ")?;
     let name = name.trim();
-    (verdict.trim() == "FAILED" && !name.is_empty()).then_some(name)
+    let verdict = verdict.trim();
+    (verdict.rsplit(' ').next() == Some("FAILED") && !name.is_empty()).then_some(name)
 }
 
 /// The names of the failed tests, in order of appearance, without duplicates.
@@ -230,6 +232,11 @@ mod tests {
         assert_eq!(parse_failed_test("test a b ... FAILED\r"), Some("a b"));
         assert_eq!(parse_failed_test("test mm::alloc ... ok"), None);
         assert_eq!(parse_failed_test("testing ... FAILED"), None);
+        assert_eq!(
+            parse_failed_test("test x::y ... [4 CPUs, 300 IPIs] FAILED"),
+            Some("x::y")
+        );
+        assert_eq!(parse_failed_test("test x ... [saw FAILED] ok"), None);
         let serial =
             "test a ... ok\ntest b ... FAILED\nnoise\ntest c::d ... FAILED\ntest b ... FAILED\n";
         assert_eq!(failed_tests(serial), ["b", "c::d"]);

@@ -91,6 +91,9 @@ fn take_pool_slot(holder: Holder) -> Option<usize> {
                 core::hint::spin_loop();
             }
             Take::NeedsFlush => {
+                // Interrupts off from the start of the round to its end: a handler on this
+                // CPU that found the pool flushing would otherwise wait for this very round.
+                let _irq = arch::cpu::IrqGuard::new();
                 let set = lock_pool().begin_flush();
                 // Outside the lock: the other CPUs may need it to make progress.
                 crate::shootdown::shootdown(
