@@ -5,7 +5,7 @@
 //! | `log=LEVEL`     | `error`, `warn`, `info` (default), `debug`, `trace`         |
 //! | `test[=FILTER]` | run the in-kernel tests whose name contains FILTER          |
 //! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
-//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap` |
+//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap`, `silent-cpu` |
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
@@ -32,6 +32,9 @@ pub enum Crash {
     FailingTest,
     /// `panic!` on the last application processor (through a call-function IPI).
     PanicOnAp,
+    /// Make the last application processor deaf (spinning, interrupts off), then shoot a
+    /// page down: the bounded wait must panic naming it.
+    SilentCpu,
 }
 
 /// Log verbosity (mirrors `log::LevelFilter` without depending on it here).
@@ -178,6 +181,7 @@ fn parse_crash(v: &str) -> Option<Crash> {
         "hang" => Crash::Hang,
         "failing-test" => Crash::FailingTest,
         "panic-on-ap" => Crash::PanicOnAp,
+        "silent-cpu" => Crash::SilentCpu,
         _ => return None,
     })
 }

@@ -13,6 +13,7 @@ pub fn trigger(kind: Crash) -> ! {
         Crash::Hang => deliberate_hang(),
         Crash::FailingTest => crate::ktest::run_failing_selfcheck(),
         Crash::PanicOnAp => panic_on_application_processor(),
+        Crash::SilentCpu => shoot_down_at_a_silent_cpu(),
     }
 }
 
@@ -68,4 +69,35 @@ fn panic_on_application_processor() -> ! {
 #[inline(never)]
 fn ap_panics(_: usize) {
     panic!("deliberate panic on an application processor (crash=panic-on-ap)");
+}
+
+/// Makes the last CPU deaf, then starts a kernel shootdown: the initiator's bounded wait
+/// must end in a panic that names the silent CPU.
+fn shoot_down_at_a_silent_cpu() -> ! {
+    let Some(last) = crate::percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| c != 0)
+        .last()
+    else {
+        panic!("crash=silent-cpu needs an application processor (boot with --smp 2 or more)");
+    };
+    let _call = crate::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
+    let page = crate::mm::kva::map(0, 4096, crate::mm::kva::Caching::WriteBack);
+    crate::shootdown::shootdown(
+        smp::shootdown::Space::Kernel,
+        0,
+        smp::shootdown::Flush::Range {
+            start: page as u32,
+            pages: 1,
+        },
+    );
+    panic!("the shootdown completed although cpu {last} never answered");
+}
+
+/// Spins forever with interrupts off (in the call-function handler): the CPU answers
+/// nothing any more.
+fn go_deaf(_: usize) {
+    loop {
+        core::hint::spin_loop();
+    }
 }

@@ -10,7 +10,6 @@ use crate::apic::SHOOTDOWN_VECTOR;
 use crate::mm::temp::window::MAX_CPUS;
 use crate::percpu::{self, CpuStats, cpu_id};
 use arch::lapic::{self, Kind, Target};
-use arch::paging::PAGE_SIZE;
 use core::sync::atomic::{AtomicBool, Ordering};
 use smp::shootdown::{Board, Flush, Request, Space};
 
@@ -112,10 +111,10 @@ fn flush_here(space: Space, flush: Flush) {
         return;
     }
     match flush {
-        Flush::Range { start, pages } => {
-            for i in 0..pages {
+        Flush::Range { .. } | Flush::List { .. } => {
+            for page in flush.pages() {
                 // SAFETY: dropping a translation only forces a table walk.
-                unsafe { arch::cpu::invlpg(start as usize + i as usize * PAGE_SIZE) };
+                unsafe { arch::cpu::invlpg(page as usize) };
             }
         }
         // Kernel mappings may be global (the direct map): flush those too.

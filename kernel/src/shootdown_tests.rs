@@ -120,8 +120,9 @@ fn other_cpus() -> Vec<usize> {
         .collect()
 }
 
-/// Kernel pages (the kernel virtual area): one page, and a range above the ceiling.
-fn kernel_probe(pages: u32) -> crate::ktest::TestResult {
+/// Kernel pages (the kernel virtual area): one page, a range above the ceiling, or (with
+/// `as_list`) the pages named one by one in a page-list round.
+fn kernel_probe(pages: u32, as_list: bool) -> crate::ktest::TestResult {
     let targets = other_cpus();
     if targets.is_empty() {
         kprint!("(one CPU: nothing to shoot down; run with --smp 2 or more) ");
@@ -145,14 +146,22 @@ fn kernel_probe(pages: u32) -> crate::ktest::TestResult {
                 unsafe { kva::remap(base + i * PAGE_SIZE, new.addr()) };
             }
         };
-        let flush = Flush::Range {
-            start: base as u32,
-            pages,
+        let flush = if as_list {
+            let list: Vec<u32> = (0..pages)
+                .map(|i| (base + i as usize * PAGE_SIZE) as u32)
+                .collect();
+            Flush::list(&list)
+        } else {
+            Flush::Range {
+                start: base as u32,
+                pages,
+            }
         };
         let seen = probe(target, probed, 0, old, remap, Space::Kernel, flush)?;
+        let kind = if as_list { "list" } else { "range" };
         verdict(
             seen,
-            &alloc::format!("kernel, {pages} page(s), cpu {target}"),
+            &alloc::format!("kernel, {pages} page(s) as a {kind}, cpu {target}"),
         )?;
         // The pages keep mapping `new` (kernel virtual pages are never unmapped): leave
         // both frames allocated rather than free a frame something still maps.
@@ -162,13 +171,19 @@ fn kernel_probe(pages: u32) -> crate::ktest::TestResult {
 
 kernel_test! {
     fn stale_kernel_page_is_shot_down_on_every_cpu() {
-        kernel_probe(1)?;
+        kernel_probe(1, false)?;
+    }
+}
+
+kernel_test! {
+    fn stale_kernel_page_list_is_shot_down() {
+        kernel_probe(smp::shootdown::MAX_LIST as u32, true)?;
     }
 }
 
 kernel_test! {
     fn stale_kernel_range_above_the_ceiling_is_shot_down() {
-        kernel_probe(CEILING + 8)?;
+        kernel_probe(CEILING + 8, false)?;
     }
 }
 

@@ -285,6 +285,7 @@ fn shootdown_probe(smp: &str) {
     assert_eq!(run.code, 0, "{}", run.out);
     for test in [
         "stale_kernel_page_is_shot_down_on_every_cpu",
+        "stale_kernel_page_list_is_shot_down",
         "stale_kernel_range_above_the_ceiling_is_shot_down",
         "stale_user_page_is_shot_down_on_every_cpu",
         "temp_mappings_send_no_ipi",
@@ -335,7 +336,12 @@ fn without_remote_flush_the_probe_sees_stale_translations() {
         run.out
     );
     for cpu in 1..4 {
-        for what in ["kernel, 1 page(s)", "kernel, 40 page(s)", "user page"] {
+        for what in [
+            "kernel, 1 page(s) as a range",
+            "kernel, 8 page(s) as a list",
+            "kernel, 40 page(s) as a range",
+            "user page",
+        ] {
             let line = format!("[stale read detected: {what}, cpu {cpu}]");
             assert!(run.out.contains(&line), "missing `{line}`\n{}", run.out);
         }
@@ -431,4 +437,27 @@ fn temp_mapping_and_shootdown_stress() {
             run.out
         );
     }
+}
+
+/// The shootdown's bounded wait: a CPU that stops answering (spinning with interrupts off)
+/// makes the initiator panic naming it, instead of hanging the machine.
+#[test]
+fn a_silent_cpu_is_named_by_the_shootdown_timeout() {
+    let run = runner(
+        "tcg",
+        &[
+            "--smp",
+            "4",
+            "--no-programs",
+            "--cmdline",
+            "crash=silent-cpu",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.out);
+    assert!(
+        run.out
+            .contains("TLB shootdown: cpu 3 did not acknowledge within 5000 ms"),
+        "{}",
+        run.out
+    );
 }

@@ -23,11 +23,16 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// CPUs the board has slots for (one bit each in a `u32` mask).
 pub const MAX_CPUS: usize = 16;
 
+/// Most pages a page-list round names (more: a range or a full flush).
+pub const MAX_LIST: usize = 8;
+
 /// What a round flushes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flush {
     /// `pages` pages from `start` (page-aligned).
     Range { start: u32, pages: u32 },
+    /// The first `count` of `pages` (page-aligned addresses, anywhere).
+    List { pages: [u32; MAX_LIST], count: u8 },
     /// The whole TLB (non-global entries; the kernel decides about global ones).
     All,
 }
@@ -38,8 +43,34 @@ impl Flush {
     pub fn with_ceiling(self, ceiling: u32) -> Flush {
         match self {
             Flush::Range { pages, .. } if pages > ceiling => Flush::All,
+            Flush::List { count, .. } if u32::from(count) > ceiling => Flush::All,
             f => f,
         }
+    }
+
+    /// A page-list flush of `pages` (at most `MAX_LIST`; more become a full flush).
+    pub fn list(pages: &[u32]) -> Flush {
+        if pages.len() > MAX_LIST {
+            return Flush::All;
+        }
+        let mut list = [0; MAX_LIST];
+        list[..pages.len()].copy_from_slice(pages);
+        Flush::List {
+            pages: list,
+            count: pages.len() as u8,
+        }
+    }
+
+    /// Each page the flush names (none for a full flush).
+    pub fn pages(&self) -> impl Iterator<Item = u32> + '_ {
+        let (start, range, list): (u32, core::ops::Range<u32>, &[u32]) = match self {
+            Flush::Range { start, pages } => (*start, 0..*pages, &[]),
+            Flush::List { pages, count } => (0, 0..0, &pages[..usize::from(*count)]),
+            Flush::All => (0, 0..0, &[]),
+        };
+        range
+            .map(move |i| start + i * 4096)
+            .chain(list.iter().copied())
     }
 }
 
@@ -66,12 +97,15 @@ struct Slot {
     pending: AtomicU32,
     /// 0: kernel; else the user directory's physical address.
     directory: AtomicU32,
-    /// `u32::MAX`: full flush; else the page count of the range.
+    /// `FULL`: full flush; `LIST | n`: the first n entries of `list`; else the page count
+    /// of the range from `start`.
     pages: AtomicU32,
     start: AtomicU32,
+    list: [AtomicU32; MAX_LIST],
 }
 
 const FULL: u32 = u32::MAX;
+const LIST: u32 = 1 << 31;
 
 /// The scoreboard shared by every CPU.
 pub struct Board {
@@ -104,6 +138,7 @@ impl Board {
                     directory: AtomicU32::new(0),
                     pages: AtomicU32::new(0),
                     start: AtomicU32::new(0),
+                    list: [const { AtomicU32::new(0) }; MAX_LIST],
                 }
             }; MAX_CPUS],
         }
@@ -129,7 +164,13 @@ impl Board {
             Space::User { directory } => directory,
         };
         let (start, pages) = match flush {
-            Flush::Range { start, pages } => (start, pages),
+            Flush::Range { start, pages } => (start, pages.min(LIST - 1)),
+            Flush::List { pages, count } => {
+                for (slot, page) in slot.list.iter().zip(pages) {
+                    slot.store(page, Ordering::Relaxed);
+                }
+                (0, LIST | u32::from(count))
+            }
             Flush::All => (0, FULL),
         };
         slot.directory.store(directory, Ordering::Relaxed);
@@ -158,6 +199,15 @@ impl Board {
                 },
                 flush: if pages == FULL {
                     Flush::All
+                } else if pages & LIST != 0 {
+                    let mut list = [0; MAX_LIST];
+                    for (page, stored) in list.iter_mut().zip(&slot.list) {
+                        *page = stored.load(Ordering::Relaxed);
+                    }
+                    Flush::List {
+                        pages: list,
+                        count: (pages & !LIST) as u8,
+                    }
                 } else {
                     Flush::Range {
                         start: slot.start.load(Ordering::Relaxed),
@@ -246,6 +296,31 @@ mod tests {
         assert_eq!(board.done(0), Ok(()));
         // Served once only.
         assert_eq!(board.serve(1, |_| panic!("served twice")), 0);
+    }
+
+    #[test]
+    fn page_lists_round_trip_and_big_lists_become_full_flushes() {
+        let board = Board::new();
+        let list = Flush::list(&[0x1000, 0x8000_0000, 0x4000]);
+        assert_eq!(
+            list.pages().collect::<std::vec::Vec<_>>(),
+            [0x1000, 0x8000_0000, 0x4000]
+        );
+        board.post(2, 1 << 3, Space::User { directory: 0x9000 }, list);
+        let mut got = None;
+        board.serve(3, |r| got = Some(r.flush));
+        assert_eq!(got, Some(list));
+        assert_eq!(Flush::list(&[0; MAX_LIST + 1]), Flush::All);
+        assert_eq!(Flush::list(&[0; 4]).with_ceiling(3), Flush::All);
+        let range = Flush::Range {
+            start: 0x2000,
+            pages: 3,
+        };
+        assert_eq!(
+            range.pages().collect::<std::vec::Vec<_>>(),
+            [0x2000, 0x3000, 0x4000]
+        );
+        assert_eq!(Flush::All.pages().count(), 0);
     }
 
     #[test]
