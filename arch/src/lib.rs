@@ -6,6 +6,9 @@
 //! `target_arch = "x86"`.
 #![no_std]
 
+// The C memory routines every binary built on `arch` needs (see the crate).
+extern crate cmem;
+
 #[cfg(test)]
 extern crate std;
 
@@ -25,8 +28,6 @@ pub mod gdt;
 pub mod idt;
 #[cfg(target_arch = "x86")]
 pub mod lapic;
-#[cfg(target_arch = "x86")]
-pub mod mem;
 #[cfg(target_arch = "x86")]
 pub mod pic;
 #[cfg(target_arch = "x86")]

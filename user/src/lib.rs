@@ -5,9 +5,11 @@
 //! exit status. Programs talk to the kernel through the Linux i386 syscall ABI ([`sys`]).
 #![no_std]
 
+// The C memory routines and unwinding stubs every user program needs (see the crate).
+extern crate cmem;
+
 pub mod check;
 pub mod io;
-pub mod mem;
 pub mod rt;
 pub mod sys;
 

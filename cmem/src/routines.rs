@@ -1,10 +1,4 @@
-//! The C memory routines the compiler calls (`memcpy`, `memmove`, `memset`, `memcmp`,
-//! `bcmp`) and the two unwinding symbols the prebuilt `alloc` refers to.
-//!
-//! Written by hand because nothing else supplies them here: `compiler_builtins` exports
-//! its `mem` routines only for targets without a libc, and `i586-unknown-linux-gnu`
-//! expects glibc's. They are string instructions in inline assembly, so the compiler cannot
-//! turn their bodies back into calls to themselves.
+//! The routines themselves (i386 only).
 
 use core::arch::asm;
 
@@ -82,8 +76,23 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     unsafe { memcmp(a, b, n) }
 }
 
-/// Referenced by the landing pads of the prebuilt (unwind-enabled) `alloc`. Tempest
-/// panics with `panic = "abort"`, so no unwind ever starts and this is never called.
+/// # Safety
+/// `s` points to a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let end: *const u8;
+    // SAFETY: the caller's contract; `repne scasb` with ecx = -1 scans up to the NUL
+    // (always found first) and leaves edi one past it.
+    unsafe {
+        asm!("repne scasb", inout("ecx") usize::MAX => _, inout("edi") s => end,
+             in("al") 0u8, options(nostack, readonly));
+    }
+    end as usize - s as usize - 1
+}
+
+/// Referenced by the landing pads of the prebuilt (unwind-enabled) `core` and `alloc`.
+/// Tempest's binaries abort on panic (`panic = "abort"`), so no unwind ever starts and
+/// this is never called.
 #[unsafe(no_mangle)]
 pub extern "C" fn rust_eh_personality() {}
 
