@@ -4,37 +4,14 @@
 //! hang or a failed test must never read as success.
 
 use std::process::Command;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// QEMU runs are serialized: on a 2-core machine parallel TCG guests starve each other
-/// and turn generous timeouts into flaky ones.
-static QEMU: Mutex<()> = Mutex::new(());
+mod common;
 
-struct Run {
-    code: i32,
-    out: String,
-    elapsed: Duration,
-}
+use common::Run;
 
 fn runner(args: &[&str]) -> Run {
-    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
-    let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_qemu"))
-        .args(["--accel", "tcg"])
-        .args(args)
-        .output()
-        .expect("run the qemu runner");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: text,
-        elapsed: start.elapsed(),
-    }
+    common::run("tcg", None, args)
 }
 
 fn expect(run: &Run, code: i32, needles: &[&str]) {
@@ -203,7 +180,7 @@ fn gdb_mode_halts_until_a_debugger_continues() {
         eprintln!("SKIPPED gdb_mode_halts_until_a_debugger_continues: gdb is not installed");
         return;
     };
-    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = common::exclusive();
     let mut child = Command::new(env!("CARGO_BIN_EXE_qemu"))
         .args(["--accel", "tcg", "--gdb"])
         .stdout(std::process::Stdio::piped())

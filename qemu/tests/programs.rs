@@ -11,55 +11,22 @@
 //! The user package is built once, from this process, with the runner's library
 //! ([`qemu::build::build_target_bins`]), which returns the path of every program.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
 
-use qemu::programs::{self, USER_PACKAGE};
+use qemu::programs;
 use qemu::serial::{ExitRecord, exit_records};
-
-/// QEMU runs are serialized: on a 2-core machine parallel TCG guests starve each other
-/// and turn generous timeouts into flaky ones.
-static QEMU: Mutex<()> = Mutex::new(());
 
 /// Seconds the runner waits for a verdict (TCG on a loaded machine is slow).
 const TIMEOUT: &str = "300";
 
-struct Run {
-    code: i32,
-    /// The runner's stdout then its stderr.
-    out: String,
-    /// The runner's stdout alone: the serial output, in order.
-    serial: String,
-}
+mod common;
 
-impl Run {
-    fn exits(&self) -> Vec<ExitRecord> {
-        exit_records(&self.serial)
-    }
-}
+use common::{Run, program};
 
-/// The user programs by name, built once for all tests.
-fn user_bins() -> &'static HashMap<String, PathBuf> {
-    static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BINS.get_or_init(|| {
-        let root = qemu::build::workspace_root();
-        qemu::provision::ensure_target(&root).expect("i586 target");
-        qemu::build::build_target_bins(&root, USER_PACKAGE)
-            .expect("build the user programs")
-            .into_iter()
-            .map(|a| (a.name, a.path))
-            .collect()
-    })
-}
-
-/// The runner's PROGRAM word for `bin` (by path) with `args` and `expect`.
-fn program(bin: &str, args: &str, expect: u8) -> String {
-    let path = user_bins()
-        .get(bin)
-        .unwrap_or_else(|| panic!("the user package has no bin `{bin}`"));
-    program_at(path, args, expect)
+/// What a run's serial output says about how each program ended.
+fn exits(run: &Run) -> Vec<ExitRecord> {
+    exit_records(&run.serial)
 }
 
 fn program_at(path: &Path, args: &str, expect: u8) -> String {
@@ -67,18 +34,7 @@ fn program_at(path: &Path, args: &str, expect: u8) -> String {
 }
 
 fn runner(args: &[&str]) -> Run {
-    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(env!("CARGO_BIN_EXE_qemu"))
-        .args(["--accel", "tcg", "--timeout", TIMEOUT])
-        .args(args)
-        .output()
-        .expect("run the qemu runner");
-    let serial = String::from_utf8_lossy(&out.stdout).into_owned();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: format!("{serial}{}", String::from_utf8_lossy(&out.stderr)),
-        serial,
-    }
+    common::run("tcg", Some(TIMEOUT), args)
 }
 
 fn expect(run: &Run, code: i32, needles: &[&str]) {
@@ -99,7 +55,7 @@ fn expect(run: &Run, code: i32, needles: &[&str]) {
 /// Asserts that `name` has exactly `count` exit records, each with `status` and `status`
 /// expected.
 fn expect_exits(run: &Run, name: &str, count: usize, status: i64) {
-    let exits: Vec<ExitRecord> = run.exits().into_iter().filter(|e| e.name == name).collect();
+    let exits: Vec<ExitRecord> = exits(run).into_iter().filter(|e| e.name == name).collect();
     assert_eq!(
         exits.len(),
         count,
@@ -248,11 +204,7 @@ fn rest_of_line(run: &Run, at: usize) -> &str {
 /// line for it, `pid PID (BIN) killed by SIGNAL: FAULT, eip=...`, with the pid of its exit
 /// record and the fault of `k`, at the address the marker names for a page fault.
 fn expect_killed(run: &Run, k: &Killed) {
-    let exits: Vec<ExitRecord> = run
-        .exits()
-        .into_iter()
-        .filter(|e| e.name == k.bin)
-        .collect();
+    let exits: Vec<ExitRecord> = exits(run).into_iter().filter(|e| e.name == k.bin).collect();
     assert!(
         exits.len() == 1 && exits[0].status == i64::from(k.status),
         "exit records of {}: {exits:?}, expected one of status {}\n--- output ---\n{}",
@@ -316,10 +268,7 @@ fn cpus_online(run: &Run) -> u64 {
 
 /// The summary record of the run.
 fn summary(run: &Run) -> serde_json::Value {
-    qemu::serial::records(&run.serial)
-        .into_iter()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary record\n{}", run.out))
+    common::record(run, "summary")
 }
 
 /// The address after `touching ` in a marker (`touching 0x40000000 (read)`).
@@ -358,7 +307,7 @@ fn expect_default_set(run: &Run) {
     expect(run, 0, &["tempest: success"]);
     assert!(!run.out.contains("FAIL:"), "a check failed\n{}", run.out);
     let specs = programs::default_set(&qemu::build::workspace_root()).unwrap();
-    let mut exits = run.exits();
+    let mut exits = exits(run);
     for spec in &specs {
         let i = exits
             .iter()
@@ -624,7 +573,7 @@ fn wrong_expectation_fails_the_run() {
         ],
     );
     assert!(!run.out.contains("tempest: success"), "{}", run.out);
-    let exits = run.exits();
+    let exits = exits(&run);
     assert_eq!(exits.len(), 1, "{}", run.out);
     assert_eq!((exits[0].status, exits[0].expected), (139, 0));
 }

@@ -4,62 +4,24 @@
 //! run of many short programs leaks no temp slot or frame. KVM (x2APIC) is tried when the
 //! host's KVM can run Tempest, and skipped with the reason otherwise.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
-
-use qemu::programs::USER_PACKAGE;
 use qemu::provision::{KvmProbe, probe_kvm};
 use serde_json::Value;
 
-/// One QEMU at a time: many vCPUs on two host cores are slow enough already.
-static QEMU: Mutex<()> = Mutex::new(());
+mod common;
 
-struct Run {
-    code: i32,
-    out: String,
-}
+use common::Run;
 
 fn runner(accel: &str, args: &[&str]) -> Run {
-    let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(env!("CARGO_BIN_EXE_qemu"))
-        .args(["--accel", accel, "--timeout", "600"])
-        .args(args)
-        .output()
-        .expect("run the qemu runner");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        out: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
+    common::run(accel, Some("600"), args)
 }
 
 fn summary(run: &Run) -> Value {
-    qemu::serial::records(&run.out)
-        .into_iter()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary record\n{}", run.out))
+    common::record(run, "summary")
 }
 
-fn user_bins() -> &'static HashMap<String, PathBuf> {
-    static BINS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BINS.get_or_init(|| {
-        let root = qemu::build::workspace_root();
-        qemu::provision::ensure_target(&root).expect("i586 target");
-        qemu::build::build_target_bins(&root, USER_PACKAGE)
-            .expect("build the user programs")
-            .into_iter()
-            .map(|a| (a.name, a.path))
-            .collect()
-    })
-}
-
+/// A user program expected to exit 0.
 fn program(bin: &str, args: &str) -> String {
-    format!("{} {args} expect=0", user_bins()[bin].display())
+    common::program(bin, args, 0)
 }
 
 /// Boots the default program set on `smp` CPUs and checks that every CPU is online, took
@@ -406,7 +368,7 @@ fn without_remote_flush_threads_write_through_stale_translations() {
 }
 
 fn program_expecting(bin: &str, args: &str, status: u8) -> String {
-    format!("{} {args} expect={status}", user_bins()[bin].display())
+    common::program(bin, args, status)
 }
 
 /// Every CPU maps and unmaps temp slots (nested, checksummed, also from its timer
