@@ -59,6 +59,8 @@ struct Table {
     tasks: Vec<Box<Task>>,
     cpus: [CpuSlot; MAX_CPUS],
     next_pid: u32,
+    /// Tasks placed on each CPU so far.
+    placed: [u32; MAX_CPUS],
     /// Exited tasks taken out of `tasks` whose freeing has not finished yet.
     dying: usize,
     exited: Vec<ExitRecord>,
@@ -72,6 +74,7 @@ static TABLE: IrqSpinLock<Table> = IrqSpinLock::new(Table {
         prev: None,
     }; MAX_CPUS],
     next_pid: 1,
+    placed: [0; MAX_CPUS],
     dying: 0,
     exited: Vec::new(),
 });
@@ -105,14 +108,17 @@ pub fn spawn_thread(process: Arc<Process>, frame: &TrapFrame) -> (u32, usize) {
     place(tid, process, frame)
 }
 
-/// Puts a new task on the online CPU with the fewest live tasks and wakes that CPU.
+/// Puts a new task on the online CPU with the fewest live tasks (among those, the one that
+/// was given the fewest so far: tasks that end quickly must not pull every new one onto
+/// the same CPU) and wakes that CPU.
 fn place(pid: u32, process: Arc<Process>, frame: &TrapFrame) -> (u32, usize) {
     let mut t = TABLE.lock();
     let load = |t: &Table, cpu: usize| t.tasks.iter().filter(|task| task.cpu == cpu).count();
     let cpu = percpu::online()
         .map(|c| c.id())
-        .min_by_key(|&c| (load(&t, c), c))
+        .min_by_key(|&c| (load(&t, c), t.placed[c], c))
         .unwrap_or(0);
+    t.placed[cpu] += 1;
     t.tasks.push(Task::new(pid, process, cpu, frame));
     drop(t);
     if cpu != cpu_id() {
