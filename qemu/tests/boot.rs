@@ -8,25 +8,10 @@ use std::time::Duration;
 
 mod common;
 
-use common::Run;
+use common::{Run, expect};
 
 fn runner(args: &[&str]) -> Run {
     common::run("tcg", None, args)
-}
-
-fn expect(run: &Run, code: i32, needles: &[&str]) {
-    assert_eq!(
-        run.code, code,
-        "runner exit status\n--- output ---\n{}",
-        run.out
-    );
-    for n in needles {
-        assert!(
-            run.out.contains(n),
-            "output lacks `{n}`\n--- output ---\n{}",
-            run.out
-        );
-    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ const TIMEOUT: &str = "300";
 
 mod common;
 
-use common::{Run, program};
+use common::{Run, expect, program};
 
 /// What a run's serial output says about how each program ended.
 fn exits(run: &Run) -> Vec<ExitRecord> {
@@ -35,21 +35,6 @@ fn program_at(path: &Path, args: &str, expect: u8) -> String {
 
 fn runner(args: &[&str]) -> Run {
     common::run("tcg", Some(TIMEOUT), args)
-}
-
-fn expect(run: &Run, code: i32, needles: &[&str]) {
-    assert_eq!(
-        run.code, code,
-        "runner exit status\n--- output ---\n{}",
-        run.out
-    );
-    for n in needles {
-        assert!(
-            run.out.contains(n),
-            "output lacks `{n}`\n--- output ---\n{}",
-            run.out
-        );
-    }
 }
 
 /// Asserts that `name` has exactly `count` exit records, each with `status` and `status`

@@ -41,6 +41,22 @@ pub fn run(accel: &str, timeout: Option<&str>, args: &[&str]) -> Run {
     }
 }
 
+/// Asserts the runner's exit status and that its output contains every needle.
+pub fn expect(run: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(
+        run.code, code,
+        "runner exit status\n--- output ---\n{}",
+        run.out
+    );
+    for n in needles {
+        assert!(
+            run.out.contains(n),
+            "output lacks `{n}`\n--- output ---\n{}",
+            run.out
+        );
+    }
+}
+
 /// Holds the one-boot-at-a-time lock for a test that drives the runner itself.
 pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     QEMU.lock().unwrap_or_else(|e| e.into_inner())
