@@ -93,6 +93,13 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if let Some(kind) = opts.crash {
         crate::crash::trigger(kind);
     }
+    if let Some(workload) = opts.bench {
+        if !crate::bench::run(workload) {
+            log::error!("unknown bench workload `{workload}` (known: flush-ceiling)");
+            exit(Verdict::TestsFailed);
+        }
+        exit(Verdict::Success);
+    }
     if opts.unchecked_user_copies {
         crate::syscall::disable_user_copy_checks();
     }

@@ -9,6 +9,7 @@
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
+//! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
 
 use core::fmt;
 
@@ -61,6 +62,8 @@ pub struct Options<'a> {
     pub no_remote_flush: bool,
     /// Temp mappings from one global pool instead of per-CPU windows.
     pub temp_global_pool: bool,
+    /// An in-kernel measurement to run instead of the programs.
+    pub bench: Option<&'a str>,
 }
 
 impl Default for Options<'_> {
@@ -73,6 +76,7 @@ impl Default for Options<'_> {
             unchecked_user_copies: false,
             no_remote_flush: false,
             temp_global_pool: false,
+            bench: None,
         }
     }
 }
@@ -125,6 +129,8 @@ impl<'a> Options<'a> {
                 ("temp", Some("percpu")) => opts.temp_global_pool = false,
                 ("temp", Some("global")) => opts.temp_global_pool = true,
                 ("temp", _) => problem(bad("percpu or global")),
+                ("bench", Some(w)) if !w.is_empty() => opts.bench = Some(w),
+                ("bench", _) => problem(bad("a workload name")),
                 ("log", Some(v)) => match parse_level(v) {
                     Some(level) => opts.log = level,
                     None => problem(bad("error, warn, info, debug or trace")),
@@ -212,6 +218,8 @@ mod tests {
         assert!(parse("temp=global").0.temp_global_pool);
         assert!(!parse("temp=global temp=percpu").0.temp_global_pool);
         assert_eq!(parse("temp=both").1.len(), 1);
+        assert_eq!(parse("bench=flush-ceiling").0.bench, Some("flush-ceiling"));
+        assert_eq!(parse("bench=").1.len(), 1);
         assert_eq!(o.log, LogLevel::Debug);
         assert_eq!(o.test, Some("mm::"));
         assert_eq!(o.lowmem_mib, Some(64));

@@ -16,6 +16,8 @@ pub mod ap;
 #[cfg(target_arch = "x86")]
 pub mod apic;
 #[cfg(target_arch = "x86")]
+pub mod bench;
+#[cfg(target_arch = "x86")]
 pub mod boot;
 #[cfg(target_arch = "x86")]
 pub mod console;

@@ -301,7 +301,7 @@ fn without_remote_flush_the_probe_sees_stale_translations() {
         for what in [
             "kernel, 1 page(s) as a range",
             "kernel, 8 page(s) as a list",
-            "kernel, 40 page(s) as a range",
+            "kernel, 72 page(s) as a range",
             "user page",
         ] {
             let line = format!("[stale read detected: {what}, cpu {cpu}]");
@@ -422,4 +422,44 @@ fn a_silent_cpu_is_named_by_the_shootdown_timeout() {
         "{}",
         run.out
     );
+}
+
+/// The flush-ceiling measurement runs and reports every size with both kinds of round, and
+/// where the full flush became cheaper (a smoke test: no timing is asserted).
+#[test]
+fn flush_ceiling_measurement_reports_every_size() {
+    let run = runner(
+        "tcg",
+        &[
+            "--smp",
+            "2",
+            "--no-programs",
+            "--cmdline",
+            "bench=flush-ceiling",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.out);
+    let points: Vec<Value> = qemu::serial::records(&run.out)
+        .into_iter()
+        .filter(|r| r["event"] == "bench" && r["workload"] == "flush_ceiling")
+        .collect();
+    let sizes: Vec<u64> = points
+        .iter()
+        .map(|p| p["pages"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sizes,
+        [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+        "{}",
+        run.out
+    );
+    for p in &points {
+        assert!(
+            p["range_cycles"].as_u64().unwrap() > 0 && p["full_cycles"].as_u64().unwrap() > 0,
+            "{p}"
+        );
+        assert_eq!(p["targets"], 1, "{p}");
+    }
+    let summary = common::record(&run, "bench_summary");
+    assert!(summary["crossover_pages"].is_i64(), "{summary}");
 }
