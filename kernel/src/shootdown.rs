@@ -47,9 +47,9 @@ fn online_mask() -> u32 {
     percpu::online().fold(0, |m, c| m | (1 << c.id()))
 }
 
-/// Invalidates `flush` of `space` on this CPU and on every CPU in `targets` (those that
-/// may cache it; the kernel's space: every online CPU), in one round, and returns when all
-/// have acknowledged.
+/// Invalidates `flush` of `space` on this CPU and on the CPUs that may cache it (`active`:
+/// those that have a user space loaded; the kernel's space: every online CPU), in one
+/// round, and returns when all have acknowledged.
 pub fn shootdown(space: Space, targets: u32, flush: Flush) {
     shootdown_as_given(space, targets, flush.with_ceiling(CEILING));
 }
@@ -61,10 +61,7 @@ pub fn shootdown_as_given(space: Space, targets: u32, flush: Flush) {
     // round of its own (a global-pool mapping), and this CPU has one board slot.
     let _irq = arch::cpu::IrqGuard::new();
     let me = cpu_id();
-    let targets = match space {
-        Space::Kernel => online_mask(),
-        Space::User { .. } => targets & online_mask(),
-    } & !(1 << me);
+    let targets = smp::shootdown::targets(space, targets, online_mask(), me);
     let stats = &percpu::this().stats;
     CpuStats::bump(&stats.shootdowns);
     if targets != 0 {

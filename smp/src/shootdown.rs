@@ -82,6 +82,17 @@ pub enum Space {
     User { directory: u32 },
 }
 
+/// The CPUs a round must interrupt: for the kernel's space every online CPU, for a user
+/// space the online CPUs that have it loaded (`active`); never the initiator `me`, which
+/// flushes itself.
+pub fn targets(space: Space, active: u32, online: u32, me: usize) -> u32 {
+    let may_cache = match space {
+        Space::Kernel => online,
+        Space::User { .. } => active & online,
+    };
+    may_cache & !(1 << me)
+}
+
 /// A request as a target sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -238,6 +249,37 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::vec::Vec;
+
+    #[test]
+    fn targets_are_the_cpus_that_may_cache_the_space() {
+        let online = 0b1111;
+        assert_eq!(
+            targets(Space::Kernel, 0, online, 0),
+            0b1110,
+            "kernel: every other online CPU"
+        );
+        let user = Space::User { directory: 0x5000 };
+        assert_eq!(
+            targets(user, 0b0101, online, 0),
+            0b0100,
+            "user: where it is loaded, not me"
+        );
+        assert_eq!(
+            targets(user, 0b0001, online, 0),
+            0,
+            "loaded only here: no IPI at all"
+        );
+        assert_eq!(
+            targets(user, 0b1_0000_0010, online, 3),
+            0b0010,
+            "offline CPUs are never targets"
+        );
+        assert_eq!(
+            targets(Space::Kernel, 0, 0b1, 0),
+            0,
+            "one CPU: nothing to send"
+        );
+    }
 
     #[test]
     fn ceiling_turns_big_ranges_into_full_flushes() {
