@@ -1,17 +1,31 @@
 //! In-kernel measurements (`bench=WORKLOAD` on the command line), reported as
-//! `@@tempest {"event":"bench",...}` records. So far one workload, `flush-ceiling`: where a
-//! shootdown round of n kernel pages becomes cheaper as a full flush than as n `invlpg`s,
-//! counting the refills the flush causes (the pages themselves and a working set of the
-//! direct map, which a full kernel flush drops too). The bench issue will add the rest.
+//! `@@tempest {"event":"bench",...}` records, TSC cycles after a warm-up:
+//!
+//! - `temp`: map a frame, touch a byte, unmap, on 1, 2, ... all CPUs at once (released
+//!   together), for the raw floor (one fixed PTE: write, `invlpg`, touch; no allocator), the
+//!   per-CPU windows and the global pool;
+//! - `ipi`: the round trip of a call-function IPI to each other CPU;
+//! - `shootdown`: a one-page round to 1, 2, ... N-1 targets;
+//! - `flush-ceiling`: where a round of n kernel pages becomes cheaper as a full flush than
+//!   as n `invlpg`s, counting the refills the flush causes (the pages themselves and a
+//!   working set of the direct map, which a full kernel flush drops too);
+//! - `all`: every one of them.
+//!
+//! The host-side bench crate (tables, plots, baselines) is the bench issue's.
 
 use crate::console::record;
+use crate::ipi;
 use crate::mm::frames;
 use crate::mm::kva::{self, Caching};
 use crate::mm::layout::phys_to_virt;
+use crate::mm::temp::window::MAX_CPUS;
+use crate::mm::temp::{self, Strategy, TempMap, Writable};
+use crate::mm::zones::Frame;
 use crate::percpu::{self, cpu_id};
 use crate::shootdown::shootdown_as_given;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
 /// Page counts swept.
@@ -23,12 +37,194 @@ const REPS: usize = 31;
 
 /// Runs the workload named on the command line; false when the name is unknown.
 pub fn run(workload: &str) -> bool {
+    record(format_args!(
+        "{{\"event\":\"bench_env\",\"cpus\":{},\"tsc_khz\":{}}}",
+        percpu::online().count(),
+        crate::time::tsc_per_ms()
+    ));
     match workload {
-        "flush-ceiling" => {
+        "temp" => temp_throughput(),
+        "ipi" => ipi_round_trip(),
+        "shootdown" => shootdown_targets(),
+        "flush-ceiling" => flush_ceiling(),
+        "all" => {
+            temp_throughput();
+            ipi_round_trip();
+            shootdown_targets();
             flush_ceiling();
-            true
         }
-        _ => false,
+        _ => return false,
+    }
+    true
+}
+
+/// Operations per timed batch, warm-up batches, timed batches.
+const BATCH: u64 = 64;
+const WARMUP: usize = 16;
+const BATCHES: usize = 200;
+
+/// Per-op cycles of `BATCHES` batches: (p50, p90, p99, mean).
+fn percentiles(mut v: Vec<u64>) -> (u64, u64, u64, u64) {
+    v.sort_unstable();
+    let at = |q: usize| v[(v.len() - 1) * q / 100];
+    let mean = v.iter().sum::<u64>() / v.len() as u64;
+    (at(50), at(90), at(99), mean)
+}
+
+/// The temp workload's shared state: which variant, the start line, per-CPU results.
+static VARIANT: AtomicUsize = AtomicUsize::new(0);
+static READY: AtomicUsize = AtomicUsize::new(0);
+static GO: AtomicUsize = AtomicUsize::new(0);
+static FRAME: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+static RAW_VA: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static RESULT: [[AtomicU64; 4]; MAX_CPUS] = [const { [const { AtomicU64::new(0) }; 4] }; MAX_CPUS];
+
+const RAW: usize = 0;
+const PER_CPU: usize = 1;
+const GLOBAL: usize = 2;
+const VARIANT_NAMES: [&str; 3] = ["raw", "percpu", "global"];
+
+/// One map + touch + unmap of this CPU's frame in the current variant.
+#[inline(always)]
+fn one_op(cpu: usize) {
+    let frame = Frame(FRAME[cpu].load(Ordering::Relaxed));
+    if VARIANT.load(Ordering::Relaxed) == RAW {
+        let va = RAW_VA[cpu].load(Ordering::Relaxed);
+        // SAFETY: this CPU's own bench page, pointed at its own frame; flushed right away.
+        unsafe {
+            kva::remap(va, frame.addr());
+            arch::cpu::invlpg(va);
+            core::ptr::write_volatile(va as *mut u8, 1);
+        }
+    } else {
+        // SAFETY: the bench's own frame, used by this CPU only.
+        let mut page = unsafe { TempMap::<Writable>::write(frame) }.expect("a temp slot");
+        page[0] = 1;
+    }
+}
+
+/// A temp-workload worker: ready, wait for the start, warm up, time batches.
+fn temp_worker(cpus_in_run: usize) {
+    let cpu = cpu_id();
+    READY.fetch_add(1, Ordering::AcqRel);
+    if cpu == 0 {
+        while READY.load(Ordering::Acquire) < cpus_in_run {
+            crate::shootdown::serve();
+            core::hint::spin_loop();
+        }
+        GO.store(1, Ordering::Release);
+    }
+    while GO.load(Ordering::Acquire) == 0 {
+        crate::shootdown::serve();
+        core::hint::spin_loop();
+    }
+    let mut samples = Vec::with_capacity(BATCHES);
+    for b in 0..WARMUP + BATCHES {
+        let t0 = arch::cpu::rdtsc();
+        for _ in 0..BATCH {
+            one_op(cpu);
+        }
+        if b >= WARMUP {
+            samples.push((arch::cpu::rdtsc() - t0) / BATCH);
+        }
+    }
+    let (p50, p90, p99, mean) = percentiles(samples);
+    for (slot, v) in RESULT[cpu].iter().zip([p50, p90, p99, mean]) {
+        slot.store(v, Ordering::Relaxed);
+    }
+}
+
+/// Map + touch + unmap throughput per variant and CPU count.
+fn temp_throughput() {
+    let cpus: Vec<usize> = percpu::online().map(|c| c.id()).collect();
+    for &cpu in &cpus {
+        let f = frames::alloc_low().expect("a frame for the bench");
+        FRAME[cpu].store(f.0, Ordering::Relaxed);
+        RAW_VA[cpu].store(
+            kva::map(f.addr(), PAGE_SIZE, Caching::WriteBack),
+            Ordering::Relaxed,
+        );
+    }
+    let previous = temp::strategy();
+    let mut counts: Vec<usize> = (0..)
+        .map(|i| 1 << i)
+        .take_while(|&n| n < cpus.len())
+        .collect();
+    counts.push(cpus.len());
+    for variant in [RAW, PER_CPU, GLOBAL] {
+        temp::set_strategy(if variant == GLOBAL {
+            Strategy::GlobalPool
+        } else {
+            Strategy::PerCpu
+        });
+        VARIANT.store(variant, Ordering::Relaxed);
+        for &k in &counts {
+            READY.store(0, Ordering::Relaxed);
+            GO.store(0, Ordering::Relaxed);
+            ipi::call_on_cpus(&cpus[..k], temp_worker, k).expect("every bench CPU answers");
+            for &cpu in &cpus[..k] {
+                let [p50, p90, p99, mean] =
+                    RESULT[cpu].each_ref().map(|v| v.load(Ordering::Relaxed));
+                let per_sec = crate::time::tsc_per_ms() * 1000 / mean.max(1);
+                record(format_args!(
+                    "{{\"event\":\"bench\",\"workload\":\"temp_map_touch\",\"strategy\":\"{}\",\"cpus\":{k},\"cpu\":{cpu},\"ops\":{},\"p50\":{p50},\"p90\":{p90},\"p99\":{p99},\"mean\":{mean},\"ops_per_sec\":{per_sec}}}",
+                    VARIANT_NAMES[variant],
+                    BATCH * BATCHES as u64
+                ));
+            }
+        }
+    }
+    temp::set_strategy(previous);
+}
+
+fn noop(_: usize) {}
+
+/// Call-function IPI round trip to each other CPU.
+fn ipi_round_trip() {
+    for target in percpu::online().map(|c| c.id()).filter(|&c| c != cpu_id()) {
+        let samples: Vec<u64> = (0..WARMUP + BATCHES)
+            .map(|_| {
+                let t0 = arch::cpu::rdtsc();
+                ipi::call_on(target, noop, 0).expect("the target answers");
+                arch::cpu::rdtsc() - t0
+            })
+            .skip(WARMUP)
+            .collect();
+        let (p50, p90, p99, mean) = percentiles(samples);
+        record(format_args!(
+            "{{\"event\":\"bench\",\"workload\":\"ipi_round_trip\",\"target\":{target},\"p50\":{p50},\"p90\":{p90},\"p99\":{p99},\"mean\":{mean}}}"
+        ));
+    }
+}
+
+/// A one-page round to 1, 2, ... N-1 targets (a user space no CPU has loaded: the targets
+/// only acknowledge, so this is the protocol's own cost).
+fn shootdown_targets() {
+    let others: Vec<usize> = percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| c != cpu_id())
+        .collect();
+    for t in 1..=others.len() {
+        let mask = others[..t].iter().fold(0u32, |m, &c| m | (1 << c));
+        let samples: Vec<u64> = (0..WARMUP + BATCHES)
+            .map(|_| {
+                let t0 = arch::cpu::rdtsc();
+                shootdown_as_given(
+                    Space::User { directory: 0x1000 },
+                    mask,
+                    Flush::Range {
+                        start: 0x1000,
+                        pages: 1,
+                    },
+                );
+                arch::cpu::rdtsc() - t0
+            })
+            .skip(WARMUP)
+            .collect();
+        let (p50, p90, p99, mean) = percentiles(samples);
+        record(format_args!(
+            "{{\"event\":\"bench\",\"workload\":\"shootdown_targets\",\"targets\":{t},\"p50\":{p50},\"p90\":{p90},\"p99\":{p99},\"mean\":{mean}}}"
+        ));
     }
 }
 

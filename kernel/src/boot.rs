@@ -95,7 +95,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     }
     if let Some(workload) = opts.bench {
         if !crate::bench::run(workload) {
-            log::error!("unknown bench workload `{workload}` (known: flush-ceiling)");
+            log::error!(
+                "unknown bench workload `{workload}` (known: temp, ipi, shootdown, flush-ceiling, all)"
+            );
             exit(Verdict::TestsFailed);
         }
         exit(Verdict::Success);

@@ -103,9 +103,16 @@ pub fn call_async(cpu: usize, func: fn(usize), arg: usize) -> Result<Pending, Si
 /// Runs `func(arg)` on every online CPU at the same time (this one included) and waits
 /// until every run has returned.
 pub fn call_everywhere(func: fn(usize), arg: usize) -> Result<(), Silent> {
+    let all: alloc::vec::Vec<usize> = percpu::online().map(|c| c.id()).collect();
+    call_on_cpus(&all, func, arg)
+}
+
+/// Runs `func(arg)` on each CPU of `cpus` at the same time (this one too, if listed) and
+/// waits until every run has returned.
+pub fn call_on_cpus(cpus: &[usize], func: fn(usize), arg: usize) -> Result<(), Silent> {
     let me = cpu_id();
     let targets: alloc::vec::Vec<(usize, u32)> = percpu::online()
-        .filter(|c| c.id() != me)
+        .filter(|c| c.id() != me && cpus.contains(&c.id()))
         .map(|c| (c.id(), c.apic_id.load(Ordering::Relaxed)))
         .collect();
     while CALLER
@@ -124,7 +131,9 @@ pub fn call_everywhere(func: fn(usize), arg: usize) -> Result<(), Silent> {
         unsafe { lapic::send(Target::Cpu(apic), Kind::Fixed(CALL_VECTOR)) };
         CpuStats::bump(&percpu::this().stats.ipis_sent);
     }
-    func(arg);
+    if cpus.contains(&me) {
+        func(arg);
+    }
     let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * CALL_TIMEOUT_MS;
     let mut result = Ok(());
     for &(cpu, _) in &targets {

@@ -463,3 +463,42 @@ fn flush_ceiling_measurement_reports_every_size() {
     let summary = common::record(&run, "bench_summary");
     assert!(summary["crossover_pages"].is_i64(), "{summary}");
 }
+
+/// The in-kernel benchmark workloads run and report complete, sane records (counts,
+/// ordered percentiles, no zero timings). A smoke test: no timing is asserted.
+#[test]
+fn bench_workloads_report_complete_records() {
+    let run = runner(
+        "tcg",
+        &["--smp", "2", "--no-programs", "--cmdline", "bench=all"],
+    );
+    assert_eq!(run.code, 0, "{}", run.out);
+    let records: Vec<Value> = qemu::serial::records(&run.out)
+        .into_iter()
+        .filter(|r| r["event"] == "bench")
+        .collect();
+    let count = |w: &str| records.iter().filter(|r| r["workload"] == w).count();
+    // temp: 3 variants x (1 CPU: 1 record + 2 CPUs: 2 records); ipi: 1 target;
+    // shootdown: 1 target count; flush ceiling: 10 sizes.
+    assert_eq!(count("temp_map_touch"), 9, "{}", run.out);
+    assert_eq!(count("ipi_round_trip"), 1, "{}", run.out);
+    assert_eq!(count("shootdown_targets"), 1, "{}", run.out);
+    assert_eq!(count("flush_ceiling"), 10, "{}", run.out);
+    for r in records.iter().filter(|r| r.get("p50").is_some()) {
+        let p = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
+        assert!(
+            p("p50") > 0 && p("p50") <= p("p90") && p("p90") <= p("p99"),
+            "{r}"
+        );
+        assert!(p("mean") > 0, "{r}");
+    }
+    for strategy in ["raw", "percpu", "global"] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["strategy"] == strategy && r["ops_per_sec"].as_u64().unwrap_or(0) > 0),
+            "no {strategy} throughput\n{}",
+            run.out
+        );
+    }
+}

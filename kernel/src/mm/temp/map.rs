@@ -42,10 +42,25 @@ pub enum Strategy {
     GlobalPool,
 }
 
-/// Chooses the strategy (at boot, before the first mapping).
+/// Chooses the strategy: at boot, or between benchmark workloads while no CPU holds a
+/// temp mapping. Leaving the pool flushes its dirty slots from every CPU first: the
+/// windows reuse the same addresses, and a window slot must be in no TLB when it is free.
 pub fn set_strategy(strategy: Strategy) {
-    GLOBAL_POOL.store(strategy == Strategy::GlobalPool, Ordering::Relaxed);
-    if strategy == Strategy::GlobalPool {
+    let was_global = GLOBAL_POOL.swap(strategy == Strategy::GlobalPool, Ordering::SeqCst);
+    if was_global && strategy == Strategy::PerCpu {
+        let _irq = arch::cpu::IrqGuard::new();
+        let set = lock_pool().begin_flush();
+        crate::shootdown::shootdown(
+            Space::Kernel,
+            0,
+            Flush::Range {
+                start: TEMP_BASE as u32,
+                pages: POOL_SLOTS as u32,
+            },
+        );
+        lock_pool().end_flush(set);
+    }
+    if strategy == Strategy::GlobalPool && !was_global {
         log::info!("temp mappings: global pool of {POOL_SLOTS} slots (comparison strategy)");
     }
 }
