@@ -140,7 +140,8 @@ pub enum Kind {
     Fixed(u8),
     /// Non-maskable interrupt (reaches CPUs running with interrupts off).
     Nmi,
-    /// INIT (assert), then `InitDeassert`.
+    /// INIT, asserted, level-triggered. No de-assert follows: modern CPUs (and QEMU)
+    /// ignore it, and the SDM's MP start-up sequence for them omits it.
     Init,
     /// STARTUP at physical page `vector << 12`.
     Startup(u8),

@@ -230,6 +230,9 @@ extern "C" fn ap_main() -> ! {
         arch::idt::load();
         crate::apic::init_application_cpu();
     }
+    // Only now: a shootdown that saw this CPU online before its APIC id was stored would
+    // send its IPI to APIC id 0 and wait for an acknowledgement that never comes.
+    crate::percpu::publish();
     log::debug!("online, apic id {}", lapic::id());
     CHECKED_IN.store(true, Ordering::Release);
     crate::task::sched::run_application_cpu()

@@ -15,6 +15,8 @@ struct Mailbox {
     func: AtomicUsize,
     arg: AtomicUsize,
     pending: AtomicBool,
+    /// Set while the call runs, so a wait loop inside it does not run it again.
+    running: AtomicBool,
 }
 
 static MAILBOX: [Mailbox; MAX_CPUS] = [const {
@@ -22,6 +24,7 @@ static MAILBOX: [Mailbox; MAX_CPUS] = [const {
         func: AtomicUsize::new(0),
         arg: AtomicUsize::new(0),
         pending: AtomicBool::new(false),
+        running: AtomicBool::new(false),
     }
 }; MAX_CPUS];
 
@@ -87,6 +90,7 @@ pub fn call_async(cpu: usize, func: fn(usize), arg: usize) -> Result<Pending, Si
         .is_err()
     {
         service();
+        crate::shootdown::serve();
         core::hint::spin_loop();
     }
     let mailbox = &MAILBOX[cpu];
@@ -120,6 +124,7 @@ pub fn call_on_cpus(cpus: &[usize], func: fn(usize), arg: usize) -> Result<(), S
         .is_err()
     {
         service();
+        crate::shootdown::serve();
         core::hint::spin_loop();
     }
     for &(cpu, apic) in &targets {
@@ -176,7 +181,7 @@ impl Pending {
 /// waiting on other CPUs).
 pub fn service() {
     let mailbox = &MAILBOX[cpu_id()];
-    if !mailbox.pending.load(Ordering::Acquire) {
+    if !mailbox.pending.load(Ordering::Acquire) || mailbox.running.swap(true, Ordering::Acquire) {
         return;
     }
     let func = mailbox.func.load(Ordering::Relaxed);
@@ -185,6 +190,7 @@ pub fn service() {
     let func: fn(usize) = unsafe { core::mem::transmute::<usize, fn(usize)>(func) };
     CpuStats::bump(&percpu::this().stats.ipis);
     func(arg);
+    mailbox.running.store(false, Ordering::Relaxed);
     mailbox.pending.store(false, Ordering::Release);
 }
 

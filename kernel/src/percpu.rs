@@ -88,14 +88,13 @@ static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
 
 /// Installs `block` as the running CPU's block: loads its GDT (with GS pointing at the
-/// block) and TSS, and registers it.
+/// block) and TSS. Other CPUs see it only once it is published.
 ///
 /// # Safety
 /// Once per CPU, first thing, interrupts off; `block` lives forever.
 unsafe fn install(block: &'static PerCpu) {
     let me = block as *const PerCpu as *mut PerCpu;
     block.this.store(me, Ordering::Relaxed);
-    let id = block.id;
     // SAFETY: per the contract.
     unsafe {
         block.tables.load(
@@ -103,7 +102,13 @@ unsafe fn install(block: &'static PerCpu) {
             core::mem::size_of::<PerCpu>() as u32,
         )
     };
-    CPUS[id].store(me, Ordering::Release);
+}
+
+/// Registers the running CPU as online: from here on shootdowns and IPIs target it, so
+/// its APIC id must be known and its IDT loaded.
+pub fn publish() {
+    let me = this();
+    CPUS[me.id].store(me as *const PerCpu as *mut PerCpu, Ordering::Release);
 }
 
 /// Sets up the boot CPU's block.
@@ -113,6 +118,8 @@ unsafe fn install(block: &'static PerCpu) {
 pub unsafe fn init_boot_cpu() {
     // SAFETY: per the contract.
     unsafe { install(&BOOT_CPU) };
+    // Alone so far: nothing targets it before its APIC id is known.
+    publish();
 }
 
 /// Creates and installs the block of CPU `id` on the running (application) processor.

@@ -128,6 +128,8 @@ fn kill_faulting_process(f: &TrapFrame) -> ! {
             f.eip
         );
     }
+    // exit_group never returns: free the copy of the name here or it leaks.
+    drop(name);
     // Linux's default action for these signals ends the whole process.
     crate::task::sched::exit_group(128 + signal)
 }

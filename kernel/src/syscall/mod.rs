@@ -176,14 +176,19 @@ fn clone(
     let mut child = *frame;
     child.eax = 0;
     child.user_esp = newsp;
-    let (tid, cpu) = sched::spawn_thread(process.clone(), &child);
-    let space = &process.mem.lock().space;
-    if flags & CLONE_PARENT_SETTID != 0 {
-        uaccess::copy_to_user(space, parent_tid, &tid.to_le_bytes())?;
+    // The tids are written before the thread exists: a bad pointer fails the call with
+    // no thread started, and the child never runs before its tid is in place.
+    let tid = sched::new_tid();
+    {
+        let space = &process.mem.lock().space;
+        if flags & CLONE_PARENT_SETTID != 0 {
+            uaccess::copy_to_user(space, parent_tid, &tid.to_le_bytes())?;
+        }
+        if flags & CLONE_CHILD_SETTID != 0 {
+            uaccess::copy_to_user(space, child_tid, &tid.to_le_bytes())?;
+        }
     }
-    if flags & CLONE_CHILD_SETTID != 0 {
-        uaccess::copy_to_user(space, child_tid, &tid.to_le_bytes())?;
-    }
+    let cpu = sched::spawn_thread(tid, process.clone(), &child);
     log::debug!("pid {}: thread {tid} on cpu {cpu}", process.tgid);
     Ok(tid)
 }

@@ -107,6 +107,10 @@ impl Process {
     /// included), in one round, and returns when all have. Callers batch: change many PTEs,
     /// flush once, then free the frames the old translations pointed at.
     pub fn flush(&self, flush: Flush) {
+        // The PTE stores before the read of `active`: a CPU that sets its bit after this
+        // read must already see the new PTEs when it loads CR3 (`activate` sets the bit with
+        // a locked operation before its load; this fence is the initiator's half).
+        core::sync::atomic::fence(Ordering::SeqCst);
         crate::shootdown::shootdown(
             Space::User {
                 directory: self.directory,

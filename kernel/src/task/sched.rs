@@ -102,10 +102,15 @@ pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -
     place(pid, process, &frame)
 }
 
-/// Adds a thread of `process` that enters user mode with `frame`. Returns its tid and CPU.
-pub fn spawn_thread(process: Arc<Process>, frame: &TrapFrame) -> (u32, usize) {
-    let tid = TABLE.lock().take_pid();
-    place(tid, process, frame)
+/// Adds thread `tid` (from `new_tid`) of `process`, entering user mode with `frame`.
+/// Returns its CPU.
+pub fn spawn_thread(tid: u32, process: Arc<Process>, frame: &TrapFrame) -> usize {
+    place(tid, process, frame).1
+}
+
+/// A fresh thread id, for a `spawn_thread` to come.
+pub fn new_tid() -> u32 {
+    TABLE.lock().take_pid()
 }
 
 /// Puts a new task on the online CPU with the fewest live tasks (among those, the one that
@@ -148,7 +153,12 @@ impl Table {
         let start = after.map_or(0, |pid| self.index(pid) + 1);
         (0..n).map(|k| (start + k) % n).find(|&i| {
             let task = &self.tasks[i];
-            task.cpu == cpu && !task.on_cpu && runnable(task.state, now)
+            // `on_cpu` first: only a switched-out task's state is read here.
+            task.cpu == cpu
+                && !task.on_cpu
+                && (runnable(task.state, now)
+                    || (matches!(task.state, State::Sleeping(_))
+                        && task.process.exiting.load(Ordering::SeqCst)))
         })
     }
 
@@ -242,6 +252,8 @@ pub fn finish_switch() {
 /// stack, then enters user mode).
 pub extern "C" fn first_run() {
     finish_switch();
+    // A thread created while its process was exiting leaves before its first instruction.
+    leave_if_process_exiting();
 }
 
 /// Runs `f` on the task running on this CPU. Calls must not nest (that would alias the
@@ -315,6 +327,8 @@ pub fn exit_group(status: i32) -> ! {
     }
     let me = cpu_id();
     let cpus: alloc::vec::Vec<usize> = {
+        // Sleeping threads need no write here: `pick` treats a sleeper of an exiting
+        // process as runnable, so it wakes, returns to user mode and leaves.
         let t = TABLE.lock();
         t.tasks
             .iter()
@@ -452,9 +466,12 @@ fn reap(task: Box<Task>) {
             temp,
             syscalls,
         };
-        // The last reference: frees the address space, its frames and page tables.
+        // The last reference (the reaped task held the other): frees the address space,
+        // its frames and page tables, before `dying` says this task is done.
         drop(process);
         TABLE.lock().exited.push(record);
+    } else {
+        drop(process);
     }
     TABLE.lock().dying -= 1;
 }

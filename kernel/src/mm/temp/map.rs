@@ -46,7 +46,8 @@ pub enum Strategy {
 /// temp mapping. Leaving the pool flushes its dirty slots from every CPU first: the
 /// windows reuse the same addresses, and a window slot must be in no TLB when it is free.
 pub fn set_strategy(strategy: Strategy) {
-    let was_global = GLOBAL_POOL.swap(strategy == Strategy::GlobalPool, Ordering::SeqCst);
+    let was_global = GLOBAL_POOL.load(Ordering::SeqCst);
+    // Flush before the flag flips: a window must never see a pool entry.
     if was_global && strategy == Strategy::PerCpu {
         let _irq = arch::cpu::IrqGuard::new();
         let set = lock_pool().begin_flush();
@@ -60,6 +61,7 @@ pub fn set_strategy(strategy: Strategy) {
         );
         lock_pool().end_flush(set);
     }
+    GLOBAL_POOL.store(strategy == Strategy::GlobalPool, Ordering::SeqCst);
     if strategy == Strategy::GlobalPool && !was_global {
         log::info!("temp mappings: global pool of {POOL_SLOTS} slots (comparison strategy)");
     }
