@@ -1,0 +1,193 @@
+//! `cargo run -p bench --release -- [--smp 1,2,4] [--accel auto|kvm|tcg] [--quick]
+//! [--json FILE] [--svg DIR] [--baseline FILE]`: boots Tempest once per CPU count and
+//! workload through the runner's library, then prints the tables (docs/benchmarks.md).
+
+use anyhow::{Context, Result, bail};
+use bench::{Boot, document, regressions, tables};
+use clap::Parser;
+use qemu::command::{Accel, QemuConfig};
+use qemu::options::AccelChoice;
+use qemu::run::RunOptions;
+use qemu::{build, provision};
+use serde_json::{Value, json};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks Tempest's temp mappings and TLB shootdowns in QEMU")]
+struct Cli {
+    /// CPU counts to boot, one boot each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    smp: Vec<u32>,
+    /// Accelerator: KVM when usable (auto), else TCG.
+    #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
+    accel: AccelChoice,
+    /// Skip the slow flush-ceiling sweep.
+    #[arg(long)]
+    quick: bool,
+    /// Write the whole run (environment, records, points, ratios) here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write SVG plots into this directory.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Compare p50s with this earlier `--json` file; exit 1 on a regression.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Slowdown over the baseline that counts as a regression (0.25 = 25 %).
+    #[arg(long, default_value_t = 0.25)]
+    threshold: f64,
+    /// Seconds one boot may take.
+    #[arg(long, default_value_t = 900)]
+    timeout: u64,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if cli.smp.iter().any(|&n| n == 0 || n > 32) {
+        bail!("--smp: CPU counts are 1..=32");
+    }
+    let root = build::workspace_root();
+    provision::ensure_target(&root)?;
+    let qemu_path = provision::ensure_qemu()?;
+    let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
+    let accel_name = match accel {
+        Accel::Kvm => "kvm",
+        Accel::Tcg => "tcg",
+    };
+    eprintln!("bench: {note}");
+    let kernel = build::build_kernel(&root)?;
+    let mut workloads = vec!["temp", "ipi", "shootdown"];
+    if !cli.quick {
+        workloads.push("flush-ceiling");
+    }
+
+    // Every workload but `temp` needs a second CPU to talk to.
+    let runs: Vec<(u32, &str)> = cli
+        .smp
+        .iter()
+        .flat_map(|&smp| workloads.iter().map(move |&w| (smp, w)))
+        .filter(|&(smp, w)| smp > 1 || w == "temp")
+        .collect();
+    let total = runs.len();
+    let mut boots = Vec::new();
+    for &(smp, workload) in &runs {
+        eprint!(
+            "bench: [{}/{total}] smp={smp} {workload} ... ",
+            boots.len() + 1
+        );
+        let _ = std::io::stderr().flush();
+        let started = Instant::now();
+        let mut config = QemuConfig::new(&kernel, format!("bench={workload}"), accel);
+        config.qemu = qemu_path.clone();
+        config.smp = smp;
+        let opts = RunOptions {
+            timeout: Some(Duration::from_secs(cli.timeout)),
+            echo: false,
+        };
+        let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
+        if !result.outcome().is_success() {
+            bail!(
+                "smp={smp} bench={workload}: {:?}\n{}",
+                result.termination,
+                result.tail.join("\n")
+            );
+        }
+        let records: Vec<Value> = result
+            .records()
+            .into_iter()
+            .filter(|r| r["event"].as_str().is_some_and(|e| e.starts_with("bench")))
+            .collect();
+        if !records.iter().any(|r| r["event"] == "bench") {
+            bail!("smp={smp} bench={workload}: no bench records");
+        }
+        eprintln!("{:.1} s", started.elapsed().as_secs_f64());
+        boots.push(Boot {
+            smp,
+            workload: workload.to_owned(),
+            records,
+        });
+    }
+
+    print!("{}", tables(&boots, accel_name));
+    let env = environment(&qemu_path, accel_name, &cli.smp);
+    let doc = document(&boots, env);
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    if let Some(dir) = &cli.svg {
+        std::fs::create_dir_all(dir)?;
+        for (name, svg) in bench::plots(&boots) {
+            let path = dir.join(name);
+            std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("bench: wrote {}", path.display());
+        }
+    }
+    if let Some(path) = &cli.baseline {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let base: Value = serde_json::from_str(&text)?;
+        if base["env"]["accel"] != doc["env"]["accel"] {
+            eprintln!(
+                "bench: warning: baseline accelerator {} differs from this run's {accel_name}",
+                base["env"]["accel"]
+            );
+        }
+        let found = regressions(&base, &doc, cli.threshold);
+        if !found.is_empty() {
+            for r in &found {
+                println!(
+                    "REGRESSION {}: p50 {} -> {} cycles ({:+.0} %)",
+                    r.what,
+                    r.baseline,
+                    r.now,
+                    (r.now as f64 / r.baseline as f64 - 1.0) * 100.0
+                );
+            }
+            std::process::exit(1);
+        }
+        println!(
+            "no regression beyond {:.0} % against {}",
+            cli.threshold * 100.0,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn command_output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// What a reader needs to judge the figures.
+fn environment(qemu: &std::path::Path, accel: &str, smp: &[u32]) -> Value {
+    let qemu_version = command_output(Command::new(qemu).arg("--version"))
+        .and_then(|v| v.lines().next().map(str::to_owned));
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|m| m.trim().to_owned())
+    });
+    let commit = command_output(Command::new("git").args([
+        "describe",
+        "--always",
+        "--dirty",
+        "--abbrev=40",
+    ]));
+    json!({
+        "qemu": qemu_version,
+        "accel": accel,
+        "cycles": if accel == "tcg" { "emulated (host TSC during TCG)" } else { "hardware TSC" },
+        "host_cpu": cpu_model,
+        "commit": commit,
+        "smp": smp,
+    })
+}

@@ -1,0 +1,82 @@
+//! The bench tool end to end on TCG: boots, tables, JSON, plots, and the baseline gate
+//! (which must fail a run against a baseline ten times faster). No timing is asserted.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tempest-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn bench(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--smp", "2", "--quick", "--accel", "tcg"])
+        .args(args)
+        .output()
+        .expect("run bench");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
+    let dir = scratch();
+    let json = dir.join("run.json");
+    let svg = dir.join("svg");
+    let (code, stdout, stderr) = bench(&[
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("TCG run"), "TCG not labelled\n{stdout}");
+    assert!(stdout.contains("per-CPU / raw floor"), "{stdout}");
+
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["env"]["accel"], "tcg");
+    assert_eq!(doc["env"]["smp"], serde_json::json!([2]));
+    assert!(
+        doc["env"]["qemu"]
+            .as_str()
+            .is_some_and(|v| v.contains("QEMU"))
+    );
+    let points = doc["temp_points"].as_array().unwrap();
+    // raw, percpu, global, each on 1 and 2 CPUs.
+    assert_eq!(points.len(), 6, "{doc}");
+    for p in points {
+        assert!(p["p50"].as_u64().unwrap() > 0, "{p}");
+        assert!(p["ops_per_sec_total"].as_u64().unwrap() > 0, "{p}");
+    }
+    assert!(doc["ratios"]["percpu_over_raw"].as_f64().is_some());
+    assert!(doc["ratios"]["percpu_scaling_2"].as_f64().is_some());
+    for plot in ["temp_throughput.svg", "shootdown_targets.svg"] {
+        let text = std::fs::read_to_string(svg.join(plot)).unwrap();
+        assert!(text.contains("<polyline"), "{plot}");
+    }
+
+    // Negative control: a baseline whose every p50 is a tenth of this run's.
+    let mut fast = doc.clone();
+    for p in fast["temp_points"].as_array_mut().unwrap() {
+        p["p50"] = (p["p50"].as_u64().unwrap() / 10).into();
+    }
+    for b in fast["boots"].as_array_mut().unwrap() {
+        for r in b["records"].as_array_mut().unwrap() {
+            if let Some(p50) = r["p50"].as_u64() {
+                r["p50"] = (p50 / 10).into();
+            }
+        }
+    }
+    let baseline = dir.join("fast.json");
+    std::fs::write(&baseline, fast.to_string()).unwrap();
+    let (code, stdout, stderr) = bench(&["--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(code, 1, "regression not caught\n{stdout}\n{stderr}");
+    assert!(stdout.contains("REGRESSION temp percpu smp=2"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
