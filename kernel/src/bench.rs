@@ -11,7 +11,8 @@
 //!   working set of the direct map, which a full kernel flush drops too);
 //! - `all`: every one of them.
 //!
-//! The host-side bench crate (tables, plots, baselines) is the bench issue's.
+//! The host-side `bench` crate boots these per CPU count and reports tables, plots and
+//! baseline comparisons (docs/benchmarks.md).
 
 use crate::console::record;
 use crate::ipi;
