@@ -48,8 +48,8 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
             .is_some_and(|v| v.contains("QEMU"))
     );
     let points = doc["temp_points"].as_array().unwrap();
-    // raw, percpu, global, each on 1 and 2 CPUs.
-    assert_eq!(points.len(), 6, "{doc}");
+    // touch and copy4k: raw, percpu, global, each on 1 and 2 CPUs.
+    assert_eq!(points.len(), 12, "{doc}");
     for p in points {
         assert!(p["p50"].as_u64().unwrap() > 0, "{p}");
         assert!(p["ops_per_sec_total"].as_u64().unwrap() > 0, "{p}");
@@ -77,6 +77,9 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
     std::fs::write(&baseline, fast.to_string()).unwrap();
     let (code, stdout, stderr) = bench(&["--baseline", baseline.to_str().unwrap()]);
     assert_eq!(code, 1, "regression not caught\n{stdout}\n{stderr}");
-    assert!(stdout.contains("REGRESSION temp percpu smp=2"), "{stdout}");
+    assert!(
+        stdout.contains("REGRESSION temp touch percpu smp=2"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,9 @@
 //! In-kernel measurements (`bench=WORKLOAD` on the command line), reported as
 //! `@@tempest {"event":"bench",...}` records, TSC cycles after a warm-up:
 //!
-//! - `temp`: map a frame, touch a byte, unmap, on 1, 2, ... all CPUs at once (released
-//!   together), for the raw floor (one fixed PTE: write, `invlpg`, touch; no allocator), the
-//!   per-CPU windows and the global pool;
+//! - `temp`: map a frame, touch a byte (second pass: copy 4 KiB in), unmap, on 1, 2, ...
+//!   all CPUs at once (released together), for the raw floor (one fixed PTE: write,
+//!   `invlpg`, touch; no allocator), the per-CPU windows and the global pool;
 //! - `ipi`: the round trip of a call-function IPI to each other CPU;
 //! - `shootdown`: a one-page round to 1, 2, ... N-1 targets;
 //! - `flush-ceiling`: where a round of n kernel pages becomes cheaper as a full flush than
@@ -26,7 +26,7 @@ use crate::percpu::{self, cpu_id};
 use crate::shootdown::shootdown_as_given;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
 /// Page counts swept.
@@ -80,6 +80,11 @@ static FRAME: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 static RAW_VA: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 static RESULT: [[AtomicU64; 4]; MAX_CPUS] = [const { [const { AtomicU64::new(0) }; 4] }; MAX_CPUS];
 
+/// Whether an operation copies a whole page in (`temp_map_copy4k`) or touches one byte.
+static COPY: AtomicBool = AtomicBool::new(false);
+/// What the copy variant copies.
+static SOURCE: [u8; PAGE_SIZE] = [0x5a; PAGE_SIZE];
+
 const RAW: usize = 0;
 const PER_CPU: usize = 1;
 const GLOBAL: usize = 2;
@@ -95,12 +100,20 @@ fn one_op(cpu: usize) {
         unsafe {
             kva::remap(va, frame.addr());
             arch::cpu::invlpg(va);
-            core::ptr::write_volatile(va as *mut u8, 1);
+            if COPY.load(Ordering::Relaxed) {
+                core::ptr::copy_nonoverlapping(SOURCE.as_ptr(), va as *mut u8, PAGE_SIZE);
+            } else {
+                core::ptr::write_volatile(va as *mut u8, 1);
+            }
         }
     } else {
         // SAFETY: the bench's own frame, used by this CPU only.
         let mut page = unsafe { TempMap::<Writable>::write(frame) }.expect("a temp slot");
-        page[0] = 1;
+        if COPY.load(Ordering::Relaxed) {
+            page.copy_from_slice(&SOURCE);
+        } else {
+            page[0] = 1;
+        }
     }
 }
 
@@ -135,7 +148,8 @@ fn temp_worker(cpus_in_run: usize) {
     }
 }
 
-/// Map + touch + unmap throughput per variant and CPU count.
+/// Map + touch + unmap, then map + 4 KiB copy + unmap, throughput per variant and CPU
+/// count.
 fn temp_throughput() {
     let cpus: Vec<usize> = percpu::online().map(|c| c.id()).collect();
     for &cpu in &cpus {
@@ -152,26 +166,29 @@ fn temp_throughput() {
         .take_while(|&n| n < cpus.len())
         .collect();
     counts.push(cpus.len());
-    for variant in [RAW, PER_CPU, GLOBAL] {
-        temp::set_strategy(if variant == GLOBAL {
-            Strategy::GlobalPool
-        } else {
-            Strategy::PerCpu
-        });
-        VARIANT.store(variant, Ordering::Relaxed);
-        for &k in &counts {
-            READY.store(0, Ordering::Relaxed);
-            GO.store(0, Ordering::Relaxed);
-            ipi::call_on_cpus(&cpus[..k], temp_worker, k).expect("every bench CPU answers");
-            for &cpu in &cpus[..k] {
-                let [p50, p90, p99, mean] =
-                    RESULT[cpu].each_ref().map(|v| v.load(Ordering::Relaxed));
-                let per_sec = crate::time::tsc_per_ms() * 1000 / mean.max(1);
-                record(format_args!(
-                    "{{\"event\":\"bench\",\"workload\":\"temp_map_touch\",\"strategy\":\"{}\",\"cpus\":{k},\"cpu\":{cpu},\"ops\":{},\"p50\":{p50},\"p90\":{p90},\"p99\":{p99},\"mean\":{mean},\"ops_per_sec\":{per_sec}}}",
-                    VARIANT_NAMES[variant],
-                    BATCH * BATCHES as u64
-                ));
+    for (copy, workload) in [(false, "temp_map_touch"), (true, "temp_map_copy4k")] {
+        COPY.store(copy, Ordering::Relaxed);
+        for variant in [RAW, PER_CPU, GLOBAL] {
+            temp::set_strategy(if variant == GLOBAL {
+                Strategy::GlobalPool
+            } else {
+                Strategy::PerCpu
+            });
+            VARIANT.store(variant, Ordering::Relaxed);
+            for &k in &counts {
+                READY.store(0, Ordering::Relaxed);
+                GO.store(0, Ordering::Relaxed);
+                ipi::call_on_cpus(&cpus[..k], temp_worker, k).expect("every bench CPU answers");
+                for &cpu in &cpus[..k] {
+                    let [p50, p90, p99, mean] =
+                        RESULT[cpu].each_ref().map(|v| v.load(Ordering::Relaxed));
+                    let per_sec = crate::time::tsc_per_ms() * 1000 / mean.max(1);
+                    record(format_args!(
+                        "{{\"event\":\"bench\",\"workload\":\"{workload}\",\"strategy\":\"{}\",\"cpus\":{k},\"cpu\":{cpu},\"ops\":{},\"p50\":{p50},\"p90\":{p90},\"p99\":{p99},\"mean\":{mean},\"ops_per_sec\":{per_sec}}}",
+                        VARIANT_NAMES[variant],
+                        BATCH * BATCHES as u64
+                    ));
+                }
             }
         }
     }

@@ -478,9 +478,10 @@ fn bench_workloads_report_complete_records() {
         .filter(|r| r["event"] == "bench")
         .collect();
     let count = |w: &str| records.iter().filter(|r| r["workload"] == w).count();
-    // temp: 3 variants x (1 CPU: 1 record + 2 CPUs: 2 records); ipi: 1 target;
+    // temp, touch and copy each: 3 variants x (1 CPU: 1 record + 2 CPUs: 2 records); ipi: 1 target;
     // shootdown: 1 target count; flush ceiling: 10 sizes.
     assert_eq!(count("temp_map_touch"), 9, "{}", run.out);
+    assert_eq!(count("temp_map_copy4k"), 9, "{}", run.out);
     assert_eq!(count("ipi_round_trip"), 1, "{}", run.out);
     assert_eq!(count("shootdown_targets"), 1, "{}", run.out);
     assert_eq!(count("flush_ceiling"), 10, "{}", run.out);
