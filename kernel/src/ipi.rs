@@ -85,23 +85,49 @@ pub struct Pending {
 pub fn call_async(cpu: usize, func: fn(usize), arg: usize) -> Result<Pending, Silent> {
     assert_ne!(cpu, cpu_id(), "call_async to the calling CPU");
     let id = apic_id(cpu).ok_or(Silent { cpu })?;
+    take_caller_slot();
+    post(cpu, id, func, arg);
+    Ok(Pending { cpu })
+}
+
+/// While a caller waits: run calls aimed at this CPU and answer shootdowns, so two CPUs
+/// waiting on each other both make progress.
+fn serve_while_waiting() {
+    service();
+    crate::shootdown::serve();
+    core::hint::spin_loop();
+}
+
+fn take_caller_slot() {
     while CALLER
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        service();
-        crate::shootdown::serve();
-        core::hint::spin_loop();
+        serve_while_waiting();
     }
+}
+
+/// Puts `func(arg)` in `cpu`'s mailbox and interrupts it (the caller slot is held).
+fn post(cpu: usize, apic: u32, func: fn(usize), arg: usize) {
     let mailbox = &MAILBOX[cpu];
     mailbox.func.store(func as usize, Ordering::Relaxed);
     mailbox.arg.store(arg, Ordering::Relaxed);
     mailbox.pending.store(true, Ordering::Release);
     // SAFETY: a fixed-vector IPI to an online CPU; `lapic::send` fences the stores above
     // before the ICR write.
-    unsafe { lapic::send(Target::Cpu(id), Kind::Fixed(CALL_VECTOR)) };
+    unsafe { lapic::send(Target::Cpu(apic), Kind::Fixed(CALL_VECTOR)) };
     CpuStats::bump(&percpu::this().stats.ipis_sent);
-    Ok(Pending { cpu })
+}
+
+/// Waits until `cpu`'s call has returned, or `deadline` (TSC) passes.
+fn wait_for(cpu: usize, deadline: u64) -> Result<(), Silent> {
+    while MAILBOX[cpu].pending.load(Ordering::Acquire) {
+        if arch::cpu::rdtsc() > deadline {
+            return Err(Silent { cpu });
+        }
+        serve_while_waiting();
+    }
+    Ok(())
 }
 
 /// Runs `func(arg)` on every online CPU at the same time (this one included) and waits
@@ -119,37 +145,19 @@ pub fn call_on_cpus(cpus: &[usize], func: fn(usize), arg: usize) -> Result<(), S
         .filter(|c| c.id() != me && cpus.contains(&c.id()))
         .map(|c| (c.id(), c.apic_id.load(Ordering::Relaxed)))
         .collect();
-    while CALLER
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        service();
-        crate::shootdown::serve();
-        core::hint::spin_loop();
-    }
+    take_caller_slot();
     for &(cpu, apic) in &targets {
-        let mailbox = &MAILBOX[cpu];
-        mailbox.func.store(func as usize, Ordering::Relaxed);
-        mailbox.arg.store(arg, Ordering::Relaxed);
-        mailbox.pending.store(true, Ordering::Release);
-        // SAFETY: as in `call_async`.
-        unsafe { lapic::send(Target::Cpu(apic), Kind::Fixed(CALL_VECTOR)) };
-        CpuStats::bump(&percpu::this().stats.ipis_sent);
+        post(cpu, apic, func, arg);
     }
     if cpus.contains(&me) {
         func(arg);
     }
     let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * CALL_TIMEOUT_MS;
+    // Every target is waited for; the first silent one is reported.
     let mut result = Ok(());
     for &(cpu, _) in &targets {
-        while MAILBOX[cpu].pending.load(Ordering::Acquire) {
-            if arch::cpu::rdtsc() > deadline {
-                result = Err(Silent { cpu });
-                break;
-            }
-            service();
-            crate::shootdown::serve();
-            core::hint::spin_loop();
+        if let Err(e) = wait_for(cpu, deadline) {
+            result = result.and(Err(e));
         }
     }
     CALLER.store(false, Ordering::Release);
@@ -159,19 +167,8 @@ pub fn call_on_cpus(cpus: &[usize], func: fn(usize), arg: usize) -> Result<(), S
 impl Pending {
     /// Waits (bounded) until the call has returned on its CPU.
     pub fn wait(self) -> Result<(), Silent> {
-        let mailbox = &MAILBOX[self.cpu];
         let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * CALL_TIMEOUT_MS;
-        let result = loop {
-            if !mailbox.pending.load(Ordering::Acquire) {
-                break Ok(());
-            }
-            if arch::cpu::rdtsc() > deadline {
-                break Err(Silent { cpu: self.cpu });
-            }
-            service();
-            crate::shootdown::serve();
-            core::hint::spin_loop();
-        };
+        let result = wait_for(self.cpu, deadline);
         CALLER.store(false, Ordering::Release);
         result
     }

@@ -60,3 +60,34 @@ pub unsafe fn poke(addr: usize, value: u8) {
     // SAFETY: the caller's contract.
     unsafe { core::ptr::write_volatile(addr as *mut u8, value) }
 }
+
+/// Maps one fresh read-write anonymous page, writes 0x5a to its first byte and checks it
+/// reads back: the set-up of the programs that then take the page away and touch it.
+/// `None` (with the failure recorded in `c`) when any step fails.
+pub fn map_scratch_page(c: &mut Checks) -> Option<usize> {
+    use sys::{MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE};
+    // SAFETY: a new mapping, replacing nothing.
+    let ret = unsafe {
+        sys::mmap2(
+            0,
+            PAGE_SIZE,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if !c.check(
+        !sys::is_error(ret),
+        format_args!("mmap2 of one page = {ret:#x}"),
+    ) {
+        return None;
+    }
+    let addr = ret as usize;
+    // SAFETY: the page was just mapped read-write for this process alone.
+    let byte = unsafe {
+        poke(addr, 0x5a);
+        peek(addr)
+    };
+    c.eq("the page reads back", byte, 0x5a).then_some(addr)
+}

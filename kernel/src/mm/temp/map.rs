@@ -49,17 +49,7 @@ pub fn set_strategy(strategy: Strategy) {
     let was_global = GLOBAL_POOL.load(Ordering::SeqCst);
     // Flush before the flag flips: a window must never see a pool entry.
     if was_global && strategy == Strategy::PerCpu {
-        let _irq = arch::cpu::IrqGuard::new();
-        let set = lock_pool().begin_flush();
-        crate::shootdown::shootdown(
-            Space::Kernel,
-            0,
-            Flush::Range {
-                start: TEMP_BASE as u32,
-                pages: POOL_SLOTS as u32,
-            },
-        );
-        lock_pool().end_flush(set);
+        flush_pool();
     }
     GLOBAL_POOL.store(strategy == Strategy::GlobalPool, Ordering::SeqCst);
     if strategy == Strategy::GlobalPool && !was_global {
@@ -107,24 +97,27 @@ fn take_pool_slot(holder: Holder) -> Option<usize> {
                 crate::shootdown::serve();
                 core::hint::spin_loop();
             }
-            Take::NeedsFlush => {
-                // Interrupts off from the start of the round to its end: a handler on this
-                // CPU that found the pool flushing would otherwise wait for this very round.
-                let _irq = arch::cpu::IrqGuard::new();
-                let set = lock_pool().begin_flush();
-                // Outside the lock: the other CPUs may need it to make progress.
-                crate::shootdown::shootdown(
-                    Space::Kernel,
-                    0,
-                    Flush::Range {
-                        start: TEMP_BASE as u32,
-                        pages: POOL_SLOTS as u32,
-                    },
-                );
-                lock_pool().end_flush(set);
-            }
+            Take::NeedsFlush => flush_pool(),
         }
     }
+}
+
+/// One flush round: the pool's dirty slots leave every CPU's TLB and become clean.
+fn flush_pool() {
+    // Interrupts off from the start of the round to its end: a handler on this CPU that
+    // found the pool flushing would otherwise wait for this very round.
+    let _irq = arch::cpu::IrqGuard::new();
+    let set = lock_pool().begin_flush();
+    // Outside the lock: the other CPUs may need it to make progress.
+    crate::shootdown::shootdown(
+        Space::Kernel,
+        0,
+        Flush::Range {
+            start: TEMP_BASE as u32,
+            pages: POOL_SLOTS as u32,
+        },
+    );
+    lock_pool().end_flush(set);
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
