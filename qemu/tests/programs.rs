@@ -491,15 +491,8 @@ fn c_program_built_outside_cargo() {
     let source = qemu::build::workspace_root().join("user/c/hello.c");
     let elf = tmp.join("hello_c");
     let out = Command::new("gcc")
-        .args([
-            "-m32",
-            "-static",
-            "-nostdlib",
-            "-fno-pie",
-            "-no-pie",
-            "-ffreestanding",
-            "-O2",
-        ])
+        .args(GCC_FREESTANDING_I386)
+        .arg("-O2")
         .arg("-o")
         .arg(&elf)
         .arg(&source)
@@ -516,19 +509,22 @@ fn c_program_built_outside_cargo() {
     expect_exits(&run, "hello_c", 1, 0);
 }
 
+/// gcc's flags for a static, freestanding i386 executable at a fixed address.
+const GCC_FREESTANDING_I386: [&str; 6] = [
+    "-m32",
+    "-static",
+    "-nostdlib",
+    "-fno-pie",
+    "-no-pie",
+    "-ffreestanding",
+];
+
 /// Whether `gcc -m32` can link a freestanding i386 executable here (`Err` says why not).
 fn gcc_m32_works(tmp: &Path) -> Result<(), String> {
     let probe = tmp.join("probe_m32.c");
     std::fs::write(&probe, "void _start(void) { for (;;) {} }\n").map_err(|e| e.to_string())?;
     let out = Command::new("gcc")
-        .args([
-            "-m32",
-            "-static",
-            "-nostdlib",
-            "-fno-pie",
-            "-no-pie",
-            "-ffreestanding",
-        ])
+        .args(GCC_FREESTANDING_I386)
         .arg("-o")
         .arg(tmp.join("probe_m32"))
         .arg(&probe)

@@ -15,6 +15,15 @@ fn runner(accel: &str, args: &[&str]) -> Run {
     common::run(accel, Some("600"), args)
 }
 
+/// The kernel alone (no programs) on `smp` CPUs under TCG, with `cmdline`.
+fn kernel_only(smp: u32, cmdline: &str) -> Run {
+    let smp = smp.to_string();
+    runner(
+        "tcg",
+        &["--smp", &smp, "--no-programs", "--cmdline", cmdline],
+    )
+}
+
 fn summary(run: &Run) -> Value {
     common::record(run, "summary")
 }
@@ -94,16 +103,7 @@ fn ipis_reach_every_cpu() {
 
 #[test]
 fn panic_on_an_application_processor_stops_everyone_and_names_it() {
-    let run = runner(
-        "tcg",
-        &[
-            "--smp",
-            "4",
-            "--no-programs",
-            "--cmdline",
-            "crash=panic-on-ap",
-        ],
-    );
+    let run = kernel_only(4, "crash=panic-on-ap");
     assert_eq!(
         run.code, 2,
         "a panic must be reported as a crash\n{}",
@@ -405,16 +405,7 @@ fn temp_mapping_and_shootdown_stress() {
 /// makes the initiator panic naming it, instead of hanging the machine.
 #[test]
 fn a_silent_cpu_is_named_by_the_shootdown_timeout() {
-    let run = runner(
-        "tcg",
-        &[
-            "--smp",
-            "4",
-            "--no-programs",
-            "--cmdline",
-            "crash=silent-cpu",
-        ],
-    );
+    let run = kernel_only(4, "crash=silent-cpu");
     assert_eq!(run.code, 2, "{}", run.out);
     assert!(
         run.out
@@ -428,16 +419,7 @@ fn a_silent_cpu_is_named_by_the_shootdown_timeout() {
 /// where the full flush became cheaper (a smoke test: no timing is asserted).
 #[test]
 fn flush_ceiling_measurement_reports_every_size() {
-    let run = runner(
-        "tcg",
-        &[
-            "--smp",
-            "2",
-            "--no-programs",
-            "--cmdline",
-            "bench=flush-ceiling",
-        ],
-    );
+    let run = kernel_only(2, "bench=flush-ceiling");
     assert_eq!(run.code, 0, "{}", run.out);
     let points: Vec<Value> = qemu::serial::records(&run.out)
         .into_iter()
@@ -468,10 +450,7 @@ fn flush_ceiling_measurement_reports_every_size() {
 /// ordered percentiles, no zero timings). A smoke test: no timing is asserted.
 #[test]
 fn bench_workloads_report_complete_records() {
-    let run = runner(
-        "tcg",
-        &["--smp", "2", "--no-programs", "--cmdline", "bench=all"],
-    );
+    let run = kernel_only(2, "bench=all");
     assert_eq!(run.code, 0, "{}", run.out);
     let records: Vec<Value> = qemu::serial::records(&run.out)
         .into_iter()
