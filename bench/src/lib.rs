@@ -369,6 +369,17 @@ pub fn regressions(baseline: &Value, now: &Value, threshold: f64) -> Vec<Regress
         .collect()
 }
 
+/// An axis label that fits the margin: 1234567 -> `1.2M`, 45678 -> `46k`.
+fn short(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 /// A line chart as SVG: `series` of (name, points), axes from zero, one colour each.
 pub fn line_chart(
     title: &str,
@@ -411,11 +422,13 @@ pub fn line_chart(
         let (x, y) = (x_max * f64::from(i) / 4.0, y_max * f64::from(i) / 4.0);
         let _ = writeln!(
             s,
-            "<text x=\"{:.0}\" y=\"{}\" text-anchor=\"middle\">{x:.0}</text><text x=\"{}\" y=\"{:.0}\" text-anchor=\"end\">{y:.0}</text>",
+            "<text x=\"{:.0}\" y=\"{}\" text-anchor=\"middle\">{}</text><text x=\"{}\" y=\"{:.0}\" text-anchor=\"end\">{}</text>",
             sx(x),
             H - M + 16.0,
+            short(x),
             M - 4.0,
-            sy(y) + 4.0
+            sy(y) + 4.0,
+            short(y)
         );
     }
     for (i, (name, pts)) in series.iter().enumerate() {
@@ -629,5 +642,9 @@ mod tests {
         // raw has one point, percpu and global two: three polylines, five markers.
         assert_eq!(throughput.matches("<polyline").count(), 3);
         assert_eq!(throughput.matches("<circle").count(), 5);
+        assert_eq!(
+            [short(1_234_567.0), short(45_678.0), short(980.0)],
+            ["1.2M", "46k", "980"]
+        );
     }
 }

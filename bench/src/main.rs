@@ -39,6 +39,9 @@ struct Cli {
     /// Slowdown over the baseline that counts as a regression (0.25 = 25 %).
     #[arg(long, default_value_t = 0.25)]
     threshold: f64,
+    /// Report a saved `--json` run again (tables, plots, baseline) instead of booting.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
     /// Seconds one boot may take.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
@@ -46,6 +49,58 @@ struct Cli {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    let (boots, env) = match &cli.from {
+        Some(path) => load(path)?,
+        None => measure(&cli)?,
+    };
+    let accel_name = env["accel"].as_str().unwrap_or("unknown").to_owned();
+    print!("{}", tables(&boots, &accel_name));
+    let doc = document(&boots, env);
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    if let Some(dir) = &cli.svg {
+        std::fs::create_dir_all(dir)?;
+        for (name, svg) in bench::plots(&boots) {
+            let path = dir.join(name);
+            std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("bench: wrote {}", path.display());
+        }
+    }
+    if let Some(path) = &cli.baseline {
+        let base = read_json(path)?;
+        if base["env"]["accel"] != doc["env"]["accel"] {
+            eprintln!(
+                "bench: warning: baseline accelerator {} differs from this run's {accel_name}",
+                base["env"]["accel"]
+            );
+        }
+        let found = regressions(&base, &doc, cli.threshold);
+        if !found.is_empty() {
+            for r in &found {
+                println!(
+                    "REGRESSION {}: p50 {} -> {} cycles ({:+.0} %)",
+                    r.what,
+                    r.baseline,
+                    r.now,
+                    (r.now as f64 / r.baseline as f64 - 1.0) * 100.0
+                );
+            }
+            std::process::exit(1);
+        }
+        println!(
+            "no regression beyond {:.0} % against {}",
+            cli.threshold * 100.0,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Boots every configuration; returns the boots and the environment.
+fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     if cli.smp.iter().any(|&n| n == 0 || n > 32) {
         bail!("--smp: CPU counts are 1..=32");
     }
@@ -111,52 +166,29 @@ fn main() -> Result<()> {
         });
     }
 
-    print!("{}", tables(&boots, accel_name));
-    let env = environment(&qemu_path, accel_name, &cli.smp);
-    let doc = document(&boots, env);
-    if let Some(path) = &cli.json {
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("bench: wrote {}", path.display());
-    }
-    if let Some(dir) = &cli.svg {
-        std::fs::create_dir_all(dir)?;
-        for (name, svg) in bench::plots(&boots) {
-            let path = dir.join(name);
-            std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("bench: wrote {}", path.display());
-        }
-    }
-    if let Some(path) = &cli.baseline {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let base: Value = serde_json::from_str(&text)?;
-        if base["env"]["accel"] != doc["env"]["accel"] {
-            eprintln!(
-                "bench: warning: baseline accelerator {} differs from this run's {accel_name}",
-                base["env"]["accel"]
-            );
-        }
-        let found = regressions(&base, &doc, cli.threshold);
-        if !found.is_empty() {
-            for r in &found {
-                println!(
-                    "REGRESSION {}: p50 {} -> {} cycles ({:+.0} %)",
-                    r.what,
-                    r.baseline,
-                    r.now,
-                    (r.now as f64 / r.baseline as f64 - 1.0) * 100.0
-                );
-            }
-            std::process::exit(1);
-        }
-        println!(
-            "no regression beyond {:.0} % against {}",
-            cli.threshold * 100.0,
-            path.display()
-        );
-    }
-    Ok(())
+    Ok((boots, environment(&qemu_path, accel_name, &cli.smp)))
+}
+
+fn read_json(path: &std::path::Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+}
+
+/// A saved `--json` run: its boots and environment.
+fn load(path: &std::path::Path) -> Result<(Vec<Boot>, Value)> {
+    let doc = read_json(path)?;
+    let boots = doc["boots"]
+        .as_array()
+        .with_context(|| format!("{}: no boots", path.display()))?
+        .iter()
+        .map(|b| Boot {
+            smp: b["smp"].as_u64().unwrap_or(0) as u32,
+            workload: b["workload"].as_str().unwrap_or("?").to_owned(),
+            records: b["records"].as_array().cloned().unwrap_or_default(),
+        })
+        .collect();
+    Ok((boots, doc["env"].clone()))
 }
 
 fn command_output(cmd: &mut Command) -> Option<String> {

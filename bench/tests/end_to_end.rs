@@ -61,6 +61,11 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
         assert!(text.contains("<polyline"), "{plot}");
     }
 
+    // A saved run reports the same tables again without booting.
+    let (code, again, stderr) = bench(&["--from", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(again, stdout, "--from changed the report");
+
     // Negative control: a baseline whose every p50 is a tenth of this run's.
     let mut fast = doc.clone();
     for p in fast["temp_points"].as_array_mut().unwrap() {
