@@ -143,6 +143,12 @@ impl AddressSpace {
         self.table_phys(va).map(|pa| unsafe { table_at(pa) })
     }
 
+    /// The page-table entry of user page `va`, if it maps something.
+    fn present_slot(&mut self, va: u32) -> Option<&mut u32> {
+        let slot = &mut self.table_mut(va)?.0[pt_index(va as usize)];
+        PTEntry(*slot).is_present().then_some(slot)
+    }
+
     /// The page table for `va`, created when missing.
     fn table_or_create(&mut self, va: u32) -> Result<&mut PageTable, MapError> {
         let i = pd_index(va as usize);
@@ -183,12 +189,8 @@ impl AddressSpace {
     /// Unmaps user page `va`, returning its frame. The caller then `flush`es and only
     /// after that frees the frame (a CPU may still cache the old translation until then).
     pub fn unmap(&mut self, va: u32) -> Option<Frame> {
-        let table = self.table_mut(va)?;
-        let slot = &mut table.0[pt_index(va as usize)];
+        let slot = self.present_slot(va)?;
         let e = PTEntry(*slot);
-        if !e.is_present() {
-            return None;
-        }
         *slot = 0;
         Some(Frame::containing(u64::from(e.address().0)))
     }
@@ -196,12 +198,8 @@ impl AddressSpace {
     /// Points mapped user page `va` at `frame` instead, returning the old frame (no flush:
     /// the caller `flush`es, then frees the old frame). For the shootdown tests.
     pub fn remap(&mut self, va: u32, frame: Frame) -> Option<Frame> {
-        let table = self.table_mut(va)?;
-        let slot = &mut table.0[pt_index(va as usize)];
+        let slot = self.present_slot(va)?;
         let e = PTEntry(*slot);
-        if !e.is_present() {
-            return None;
-        }
         *slot = PTEntry::new(PAddr(frame.addr() as u32), e.flags()).0;
         Some(Frame::containing(u64::from(e.address().0)))
     }
@@ -209,13 +207,9 @@ impl AddressSpace {
     /// Changes the protection of a mapped user page (no flush: the caller `flush`es);
     /// false when it is not mapped.
     pub fn protect(&mut self, va: u32, prot: Protection) -> bool {
-        let Some(table) = self.table_mut(va) else {
+        let Some(slot) = self.present_slot(va) else {
             return false;
         };
-        let slot = &mut table.0[pt_index(va as usize)];
-        if !PTEntry(*slot).is_present() {
-            return false;
-        }
         if prot.write {
             *slot |= PTFlags::RW.bits();
         } else {
