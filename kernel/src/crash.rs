@@ -2,6 +2,10 @@
 //! prove each kind of ending is reported as what it is.
 
 use crate::cmdline::Crash;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the CPU that `crash=silent-cpu` made deaf, once it no longer answers anything.
+static DEAF: AtomicBool = AtomicBool::new(false);
 
 /// Fails the way `kind` asks. Never returns.
 pub fn trigger(kind: Crash) -> ! {
@@ -82,6 +86,17 @@ fn shoot_down_at_a_silent_cpu() -> ! {
         panic!("crash=silent-cpu needs an application processor (boot with --smp 2 or more)");
     };
     let _call = crate::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
+    // The shootdown must not start before the target is deaf: its vector outranks the
+    // call's, so had both IPIs been pending together the target would answer the round
+    // first and only then go deaf (seen in CI).
+    let deadline = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * 5_000;
+    while !DEAF.load(Ordering::Acquire) {
+        assert!(
+            arch::cpu::rdtsc() < deadline,
+            "cpu {last} never started the call that makes it deaf"
+        );
+        core::hint::spin_loop();
+    }
     let page = crate::mm::kva::map(0, 4096, crate::mm::kva::Caching::WriteBack);
     crate::shootdown::shootdown(
         smp::shootdown::Space::Kernel,
@@ -97,6 +112,7 @@ fn shoot_down_at_a_silent_cpu() -> ! {
 /// Spins forever with interrupts off (in the call-function handler): the CPU answers
 /// nothing any more.
 fn go_deaf(_: usize) {
+    DEAF.store(true, Ordering::Release);
     loop {
         core::hint::spin_loop();
     }
