@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+mod write;
+
+pub use write::{WritePoint, write_points, write_table};
+
 /// The records of one boot, with the configuration that produced them.
 #[derive(Clone, Debug)]
 pub struct Boot {
@@ -44,11 +48,11 @@ pub struct TempPoint {
     pub ops_per_sec_total: u64,
 }
 
-fn u(r: &Value, k: &str) -> u64 {
+pub(crate) fn u(r: &Value, k: &str) -> u64 {
     r[k].as_u64().unwrap_or(0)
 }
 
-fn median(mut v: Vec<u64>) -> u64 {
+pub(crate) fn median(mut v: Vec<u64>) -> u64 {
     if v.is_empty() {
         return 0;
     }
@@ -56,7 +60,7 @@ fn median(mut v: Vec<u64>) -> u64 {
     v[v.len() / 2]
 }
 
-fn bench_records<'a>(
+pub(crate) fn bench_records<'a>(
     boots: &'a [Boot],
     workload: &'a str,
 ) -> impl Iterator<Item = (u32, &'a Value)> {
@@ -238,6 +242,7 @@ pub fn tables(boots: &[Boot], accel: &str) -> String {
         }
         out.push('\n');
     };
+    out.push_str(&write_table(boots));
     simple(&mut out, "ipi_round_trip", "target", "IPI round trip");
     simple(&mut out, "shootdown_targets", "targets", "1-page shootdown");
     let ceiling: Vec<(u32, &Value)> = bench_records(boots, "flush_ceiling").collect();
@@ -305,6 +310,7 @@ pub fn document(boots: &[Boot], env: Value) -> Value {
             "ops_per_sec_per_cpu": p.ops_per_sec_per_cpu,
             "ops_per_sec_total": p.ops_per_sec_total,
         })).collect::<Vec<_>>(),
+        "write_points": write_points(boots).iter().map(WritePoint::to_json).collect::<Vec<_>>(),
         "ratios": {
             "percpu_over_raw": r.percpu_over_raw,
             "percpu_scaling_2": r.percpu_scaling_2,
@@ -341,6 +347,9 @@ pub fn regressions(baseline: &Value, now: &Value, threshold: f64) -> Vec<Regress
                 ),
                 u(p, "p50"),
             );
+        }
+        for p in doc["write_points"].as_array().into_iter().flatten() {
+            m.insert(write::baseline_key(p), u(p, "p50"));
         }
         for b in doc["boots"].as_array().into_iter().flatten() {
             for r in b["records"].as_array().into_iter().flatten() {

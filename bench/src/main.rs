@@ -7,6 +7,7 @@ use bench::{Boot, document, regressions, tables};
 use clap::Parser;
 use qemu::command::{Accel, QemuConfig};
 use qemu::options::AccelChoice;
+use qemu::programs::Program;
 use qemu::run::RunOptions;
 use qemu::{build, provision};
 use serde_json::{Value, json};
@@ -114,28 +115,64 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     };
     eprintln!("bench: {note}");
     let kernel = build::build_kernel(&root)?;
+    let write_bench = build::build_target_bins(&root, "user")?
+        .into_iter()
+        .find(|a| a.name == "write_bench")
+        .context("the user package built no write_bench")?;
     let mut workloads = vec!["temp", "ipi", "shootdown"];
     if !cli.quick {
         workloads.push("flush-ceiling");
     }
 
-    // Every workload but `temp` needs a second CPU to talk to.
-    let runs: Vec<(u32, &str)> = cli
-        .smp
-        .iter()
-        .flat_map(|&smp| workloads.iter().map(move |&w| (smp, w)))
-        .filter(|&(smp, w)| smp > 1 || w == "temp")
-        .collect();
+    // Every kernel workload but `temp` needs a second CPU to talk to. The `write` workload
+    // is user programs: one writer alone, then one per CPU at once.
+    let mut runs: Vec<Run> = Vec::new();
+    for &smp in &cli.smp {
+        for &w in workloads.iter().filter(|&&w| smp > 1 || w == "temp") {
+            runs.push(Run {
+                smp,
+                workload: w,
+                writers: 0,
+            });
+        }
+        let mut groups = vec![1, smp];
+        groups.dedup();
+        for writers in groups {
+            runs.push(Run {
+                smp,
+                workload: "write",
+                writers,
+            });
+        }
+    }
     let total = runs.len();
     let mut boots = Vec::new();
-    for &(smp, workload) in &runs {
-        eprint!(
-            "bench: [{}/{total}] smp={smp} {workload} ... ",
-            boots.len() + 1
-        );
+    for run in &runs {
+        let Run {
+            smp,
+            workload,
+            writers,
+        } = *run;
+        let what = match writers {
+            0 => format!("smp={smp} bench={workload}"),
+            n => format!("smp={smp} {workload} x{n}"),
+        };
+        eprint!("bench: [{}/{total}] {what} ... ", boots.len() + 1);
         let _ = std::io::stderr().flush();
         let started = Instant::now();
-        let mut config = QemuConfig::new(&kernel, format!("bench={workload}"), accel);
+        let mut config = match writers {
+            0 => QemuConfig::new(&kernel, format!("bench={workload}"), accel),
+            n => {
+                let program = Program {
+                    path: write_bench.path.clone(),
+                    args: vec![n.to_string()],
+                    expect: 0,
+                };
+                let mut config = QemuConfig::new(&kernel, "", accel);
+                config.initrd = vec![program.module()?; n as usize];
+                config
+            }
+        };
         config.qemu = qemu_path.clone();
         config.smp = smp;
         let opts = RunOptions {
@@ -145,7 +182,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
         if !result.outcome().is_success() {
             bail!(
-                "smp={smp} bench={workload}: {:?}\n{}",
+                "{what}: {:?}\n{}",
                 result.termination,
                 result.tail.join("\n")
             );
@@ -156,7 +193,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             .filter(|r| r["event"].as_str().is_some_and(|e| e.starts_with("bench")))
             .collect();
         if !records.iter().any(|r| r["event"] == "bench") {
-            bail!("smp={smp} bench={workload}: no bench records");
+            bail!("{what}: no bench records");
         }
         eprintln!("{:.1} s", started.elapsed().as_secs_f64());
         boots.push(Boot {
@@ -167,6 +204,14 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     }
 
     Ok((boots, environment(&qemu_path, accel_name, &cli.smp)))
+}
+
+/// One boot: a kernel workload (`bench=`), or `writers` copies of `write_bench`.
+#[derive(Clone, Copy)]
+struct Run {
+    smp: u32,
+    workload: &'static str,
+    writers: u32,
 }
 
 fn read_json(path: &std::path::Path) -> Result<Value> {

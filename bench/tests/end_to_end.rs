@@ -54,6 +54,17 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
         assert!(p["p50"].as_u64().unwrap() > 0, "{p}");
         assert!(p["ops_per_sec_total"].as_u64().unwrap() > 0, "{p}");
     }
+    let writes = doc["write_points"].as_array().unwrap();
+    // 4 KiB and 64 KiB, one writer and two at once.
+    assert_eq!(writes.len(), 4, "{doc}");
+    for p in writes {
+        assert!(p["p50"].as_u64().unwrap() > 0, "{p}");
+        assert_eq!(p["distinct_cpus"], true, "{p}");
+    }
+    assert!(
+        stdout.contains("write(2) of a user buffer to /dev/null"),
+        "{stdout}"
+    );
     assert!(doc["ratios"]["percpu_over_raw"].as_f64().is_some());
     assert!(doc["ratios"]["percpu_scaling_2"].as_f64().is_some());
     for plot in ["temp_throughput.svg", "shootdown_targets.svg"] {
@@ -68,8 +79,10 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
 
     // Negative control: a baseline whose every p50 is a tenth of this run's.
     let mut fast = doc.clone();
-    for p in fast["temp_points"].as_array_mut().unwrap() {
-        p["p50"] = (p["p50"].as_u64().unwrap() / 10).into();
+    for points in ["temp_points", "write_points"] {
+        for p in fast[points].as_array_mut().unwrap() {
+            p["p50"] = (p["p50"].as_u64().unwrap() / 10).into();
+        }
     }
     for b in fast["boots"].as_array_mut().unwrap() {
         for r in b["records"].as_array_mut().unwrap() {
@@ -82,9 +95,8 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
     std::fs::write(&baseline, fast.to_string()).unwrap();
     let (code, stdout, stderr) = bench(&["--baseline", baseline.to_str().unwrap()]);
     assert_eq!(code, 1, "regression not caught\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("REGRESSION temp touch percpu smp=2"),
-        "{stdout}"
-    );
+    for what in ["temp touch percpu smp=2", "write bytes=65536 smp=2 cpus=2"] {
+        assert!(stdout.contains(&format!("REGRESSION {what}")), "{stdout}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

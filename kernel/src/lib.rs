@@ -7,6 +7,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod elf;
 pub mod errno;
+pub mod files;
 pub mod mm;
 
 #[cfg(target_arch = "x86")]

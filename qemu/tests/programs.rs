@@ -381,6 +381,51 @@ fn write_no_newline() {
     );
 }
 
+/// `open`/`close`/`write` on descriptors: `/dev/null` takes buffers through temp mappings
+/// and prints nothing; bad buffers and paths are refused; the table's rules hold.
+#[test]
+fn files() {
+    let run = boot_one(
+        "files",
+        "",
+        0,
+        &[
+            "ok: write(null, 64 KiB) = 65536",
+            "ok: write(null, buffer running into an unmapped page) = -14",
+            "ok: open(4096 bytes without a NUL) = -36",
+            "ok: the open after that = -24",
+            "ok: open(/dev/console) takes fd 1 again = 1",
+            "files: all ",
+        ],
+    );
+    assert!(
+        !run.out.contains("must never be printed"),
+        "bytes written to /dev/null reached the console\n{}",
+        run.out
+    );
+}
+
+/// The benchmark-control calls refuse bad reports and start lines, and emit no record then.
+#[test]
+fn bench_calls() {
+    let run = boot_one(
+        "bench_calls",
+        "",
+        0,
+        &[
+            "ok: p50 above p90 = -22",
+            "ok: report at an unmapped address = -14",
+            "ok: bench_barrier(1) again = 0",
+            "bench_calls: all ",
+        ],
+    );
+    assert!(
+        !run.out.contains("\"workload\":\"write\""),
+        "a refused report left a record\n{}",
+        run.out
+    );
+}
+
 #[test]
 fn read_temp_region() {
     boot_killed("read_temp_region");

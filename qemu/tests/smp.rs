@@ -482,3 +482,47 @@ fn bench_workloads_report_complete_records() {
         );
     }
 }
+
+/// The syscall-level workload: one `write_bench` per CPU, started together, each reports
+/// both sizes from a CPU of its own, with complete, ordered figures; and the 64 KiB writes
+/// went through temp mappings (a smoke test: no timing is asserted).
+#[test]
+fn write_workload_reports_every_writer_from_its_own_cpu() {
+    let writer = program("write_bench", "3");
+    let run = runner("tcg", &["--smp", "3", &writer, &writer, &writer]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let records: Vec<Value> = qemu::serial::records(&run.out)
+        .into_iter()
+        .filter(|r| r["event"] == "bench" && r["workload"] == "write")
+        .collect();
+    for bytes in [4096, 65536] {
+        let mut cpus: Vec<u64> = records
+            .iter()
+            .filter(|r| r["bytes"] == bytes)
+            .map(|r| r["cpu"].as_u64().expect("cpu"))
+            .collect();
+        cpus.sort_unstable();
+        assert_eq!(cpus, [0, 1, 2], "writers of {bytes} bytes\n{}", run.out);
+    }
+    for r in &records {
+        let p = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
+        assert_eq!((p("cpus"), p("ops")), (3, 200), "{r}");
+        assert!(
+            p("p50") > 0 && p("p50") <= p("p90") && p("p90") <= p("p99"),
+            "{r}"
+        );
+        assert!(p("mean") > 0 && p("ops_per_sec") > 0, "{r}");
+    }
+    // 3 writers x (16 + 200) writes of 16 pages at least, through temp mappings.
+    let maps: u64 = summary(&run)["per_cpu"]
+        .as_array()
+        .expect("per_cpu")
+        .iter()
+        .map(|c| c["temp_maps"].as_u64().expect("temp_maps"))
+        .sum();
+    assert!(
+        maps >= 3 * 216 * 16,
+        "only {maps} temp mappings\n{}",
+        run.out
+    );
+}

@@ -12,6 +12,10 @@ use core::arch::asm;
 pub const SYS_EXIT: u32 = 1;
 /// `write(fd, buf, len)`.
 pub const SYS_WRITE: u32 = 4;
+/// `open(path, flags, mode)`.
+pub const SYS_OPEN: u32 = 5;
+/// `close(fd)`.
+pub const SYS_CLOSE: u32 = 6;
 /// `getpid()`.
 pub const SYS_GETPID: u32 = 20;
 /// `brk(addr)`.
@@ -32,6 +36,15 @@ pub const SYS_GETTID: u32 = 224;
 pub const SYS_EXIT_GROUP: u32 = 252;
 /// Tempest's own `temp_stats(*mut TempStats)`.
 pub const SYS_TEMP_STATS: u32 = 0x10000;
+/// Tempest's own `bench_barrier(n)`.
+pub const SYS_BENCH_BARRIER: u32 = 0x10001;
+/// Tempest's own `bench_report(*const BenchReport)`.
+pub const SYS_BENCH_REPORT: u32 = 0x10002;
+
+/// No such file.
+pub const ENOENT: i32 = 2;
+/// Interrupted.
+pub const EINTR: i32 = 4;
 
 /// Bad file descriptor.
 pub const EBADF: i32 = 9;
@@ -41,6 +54,10 @@ pub const ENOMEM: i32 = 12;
 pub const EFAULT: i32 = 14;
 /// Invalid argument.
 pub const EINVAL: i32 = 22;
+/// Too many open files.
+pub const EMFILE: i32 = 24;
+/// File name too long.
+pub const ENAMETOOLONG: i32 = 36;
 /// Function not implemented.
 pub const ENOSYS: i32 = 38;
 
@@ -56,6 +73,13 @@ pub const MAP_PRIVATE: u32 = 2;
 pub const MAP_FIXED: u32 = 0x10;
 /// Not backed by a file: zero-filled.
 pub const MAP_ANONYMOUS: u32 = 0x20;
+
+/// Open for reading only.
+pub const O_RDONLY: u32 = 0;
+/// Open for writing only.
+pub const O_WRONLY: u32 = 1;
+/// Open for reading and writing.
+pub const O_RDWR: u32 = 2;
 
 /// The page size.
 pub const PAGE_SIZE: usize = 4096;
@@ -210,6 +234,24 @@ pub fn write_bytes(fd: i32, bytes: &[u8]) -> isize {
     write(fd, bytes.as_ptr(), bytes.len())
 }
 
+/// `open(path, flags, 0)`: `path` must end with a NUL byte (`b"/dev/null\0"`). The new
+/// descriptor, or `-errno`.
+pub fn open(path: &[u8], flags: u32) -> isize {
+    assert_eq!(path.last(), Some(&0), "open: the path must end with NUL");
+    open_raw(path.as_ptr(), flags)
+}
+
+/// `open` of whatever `path` points at (the kernel checks it: a bad pointer gives
+/// `-EFAULT`).
+pub fn open_raw(path: *const u8, flags: u32) -> isize {
+    syscall3(SYS_OPEN, path as usize, flags as usize, 0)
+}
+
+/// `close(fd)`.
+pub fn close(fd: i32) -> isize {
+    syscall1(SYS_CLOSE, fd as usize)
+}
+
 /// `getpid()`.
 pub fn getpid() -> isize {
     syscall0(SYS_GETPID)
@@ -318,4 +360,41 @@ pub struct TempStats {
 /// Tempest's `temp_stats` (0x10000): 0 or `-errno`.
 pub fn temp_stats(stats: &mut TempStats) -> isize {
     syscall1(SYS_TEMP_STATS, stats as *mut TempStats as usize)
+}
+
+/// What `bench_report` takes: one caller's timing of one workload, cycles per operation.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BenchReport {
+    /// The workload: 1 = `write`.
+    pub workload: u32,
+    /// Bytes per operation.
+    pub bytes: u32,
+    /// Callers that ran the workload at once.
+    pub cpus: u32,
+    /// Timed operations.
+    pub ops: u32,
+    /// Median, 90th and 99th percentile, and mean.
+    pub p50: u64,
+    /// See `p50`.
+    pub p90: u64,
+    /// See `p50`.
+    pub p99: u64,
+    /// See `p50`.
+    pub mean: u64,
+}
+
+/// The `write` workload's number in [`BenchReport::workload`].
+pub const BENCH_WRITE: u32 = 1;
+
+/// Tempest's `bench_barrier(n)` (0x10001): returns this caller's arrival index once `n`
+/// callers have arrived, or `-errno`.
+pub fn bench_barrier(n: u32) -> isize {
+    syscall1(SYS_BENCH_BARRIER, n as usize)
+}
+
+/// Tempest's `bench_report(report)` (0x10002): the kernel prints it as a `bench` record
+/// with the CPU it ran on. 0 or `-errno`.
+pub fn bench_report(report: &BenchReport) -> isize {
+    syscall1(SYS_BENCH_REPORT, report as *const BenchReport as usize)
 }

@@ -9,6 +9,8 @@ use super::temp::{Exhausted, TempMap, Writable};
 use super::user_range::{PageChunk, UserRange};
 use super::zones::Frame;
 use crate::errno::Errno;
+use alloc::vec::Vec;
+use arch::paging::PAGE_SIZE;
 
 /// Checks that every page of `[addr, addr + len)` is mapped for user access (and writable
 /// when `write`), returning the range.
@@ -74,6 +76,30 @@ pub fn for_each_user_chunk(
     walk(space, range, TempMap::read, |c, page| {
         f(&page[c.offset..c.offset + c.len])
     })
+}
+
+/// Reads the NUL-terminated string at user address `src` (a path), without its NUL, page by
+/// page: only the pages the string really occupies must be readable. `ENAMETOOLONG` when no
+/// NUL comes within `max` bytes, `EFAULT` when a page before the NUL is not readable.
+pub fn copy_c_string(space: &AddressSpace, src: u32, max: usize) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let mut addr = src;
+    while out.len() < max {
+        let to_page_end = PAGE_SIZE - addr as usize % PAGE_SIZE;
+        let len = to_page_end.min(max - out.len());
+        let mut ended = false;
+        // One page at a time: one chunk per call.
+        for_each_user_chunk(space, addr, len as u32, |bytes| {
+            let end = bytes.iter().position(|&b| b == 0);
+            ended = end.is_some();
+            out.extend_from_slice(&bytes[..end.unwrap_or(bytes.len())]);
+        })?;
+        if ended {
+            return Ok(out);
+        }
+        addr = addr.checked_add(len as u32).ok_or(Errno::EFAULT)?;
+    }
+    Err(Errno::ENAMETOOLONG)
 }
 
 /// Writes `bytes` at user address `dst` whatever the pages' user permissions (the ELF loader
@@ -149,6 +175,25 @@ mod tests {
                 };
                 check_eq!(r, Err(Errno::EFAULT));
             }
+        }
+    }
+
+    kernel_test! {
+        fn c_strings_stop_at_their_nul_and_only_its_pages_must_exist() {
+            let s = space()?;
+            // Across the boundary into the read-only page, ending before the unmapped one.
+            copy_to_user(&s, RO - 4, b"/dev").map_err(|_| "poke")?;
+            poke(&s, RO, b"/null\0").map_err(|_| "poke")?;
+            check_eq!(copy_c_string(&s, RO - 4, 256), Ok(b"/dev/null".to_vec()));
+            // A NUL in the last byte of the last mapped page: nothing beyond it is read.
+            poke(&s, RO + 0xFFC, b"abc\0").map_err(|_| "poke")?;
+            check_eq!(copy_c_string(&s, RO + 0xFFC, 256), Ok(b"abc".to_vec()));
+            // No NUL before the unmapped page, or before `max`.
+            poke(&s, RO + 0xFFC, b"abcd").map_err(|_| "poke")?;
+            check_eq!(copy_c_string(&s, RO + 0xFFC, 256), Err(Errno::EFAULT));
+            check_eq!(copy_c_string(&s, RO - 4, 6), Err(Errno::ENAMETOOLONG));
+            check_eq!(copy_c_string(&s, 0, 256), Err(Errno::EFAULT));
+            check_eq!(copy_c_string(&s, 0xC010_0000, 256), Err(Errno::EFAULT));
         }
     }
 }

@@ -2,17 +2,22 @@
 //! esi edi ebp`, result in `eax`, errors as `-errno`) with Linux's numbers, plus Tempest's
 //! own calls far above Linux's range. docs/syscalls.md lists them.
 
+mod bench;
+mod io;
 mod memory;
+
+pub use io::disable_user_copy_checks;
 
 use crate::errno::Errno;
 use crate::mm::temp;
 use crate::mm::uaccess;
 use crate::task::sched;
 use arch::trap::TrapFrame;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 pub const SYS_EXIT: u32 = 1;
 pub const SYS_WRITE: u32 = 4;
+pub const SYS_OPEN: u32 = 5;
+pub const SYS_CLOSE: u32 = 6;
 pub const SYS_GETPID: u32 = 20;
 pub const SYS_BRK: u32 = 45;
 pub const SYS_CLONE: u32 = 120;
@@ -25,6 +30,10 @@ pub const SYS_GETTID: u32 = 224;
 pub const SYS_EXIT_GROUP: u32 = 252;
 /// Tempest: copy the temp-mapping counters (this process's and this CPU's) to `ebx`.
 pub const SYS_TEMPEST_TEMP_STATS: u32 = 0x1_0000;
+/// Tempest: wait at the benchmark start line until `ebx` callers are there.
+pub const SYS_TEMPEST_BENCH_BARRIER: u32 = 0x1_0001;
+/// Tempest: report a user-level benchmark result (`ebx` points at it) as a record.
+pub const SYS_TEMPEST_BENCH_REPORT: u32 = 0x1_0002;
 
 type SysResult = Result<u32, Errno>;
 
@@ -39,7 +48,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_EXIT => sched::exit_current((a0 & 0xff) as i32),
         SYS_EXIT_GROUP => sched::exit_group((a0 & 0xff) as i32),
         SYS_CLONE => clone(frame, a0, a1, a2, a3, a4),
-        SYS_WRITE => write(a0, a1, a2),
+        SYS_WRITE => io::write(a0, a1, a2),
+        SYS_OPEN => io::open(a0, a1),
+        SYS_CLOSE => io::close(a0),
         SYS_GETPID => Ok(sched::current_process().tgid),
         SYS_GETTID => Ok(sched::current_tid()),
         SYS_BRK => memory::brk(a0),
@@ -52,44 +63,14 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_NANOSLEEP => nanosleep(a0, a1),
         SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
+        SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
+        SYS_TEMPEST_BENCH_REPORT => bench::report(a0),
         _ => Err(Errno::ENOSYS),
     };
     frame.eax = match result {
         Ok(v) => v,
         Err(e) => e.to_return(),
     };
-}
-
-static UNCHECKED_USER_COPIES: AtomicBool = AtomicBool::new(false);
-
-/// Negative control (`unchecked-user-copies` on the command line): from now on `write`
-/// reads user buffers by dereferencing the user pointer, unchecked, as the seed's kernel
-/// did. A bad pointer then crashes the kernel, which is how the tests show that their
-/// bad-pointer checks would catch a kernel without `uaccess`.
-pub fn disable_user_copy_checks() {
-    log::warn!("unchecked-user-copies: write() dereferences user pointers (negative control)");
-    UNCHECKED_USER_COPIES.store(true, Ordering::Relaxed);
-}
-
-/// `write(fd, buf, len)`: fds 1 and 2 are the console. The whole buffer is checked before
-/// the first byte goes out, so a bad pointer prints nothing. The console lock is taken per
-/// page, never across a temp mapping: making one may need a shootdown (under the global
-/// pool), and a CPU spinning on the console lock with interrupts off could not answer it.
-fn write(fd: u32, buf: u32, len: u32) -> SysResult {
-    if fd != 1 && fd != 2 {
-        return Err(Errno::EBADF);
-    }
-    if UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
-        // SAFETY: none: this is the deliberately broken path of the negative control, and
-        // it is reachable only through its command-line switch.
-        let bytes = unsafe { core::slice::from_raw_parts(buf as *const u8, len as usize) };
-        arch::serial::write_bytes(bytes);
-        return Ok(len);
-    }
-    let process = sched::current_process();
-    let memory = process.mem.lock();
-    uaccess::for_each_user_chunk(&memory.space, buf, len, arch::serial::write_bytes)?;
-    Ok(len)
 }
 
 /// `nanosleep(req, rem)`: sleeps at least `req`, rounded up to timer ticks. Nothing

@@ -5,6 +5,7 @@
 
 pub mod sched;
 
+use crate::files::FileTable;
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::window::TempCounters;
 use crate::percpu::cpu_id;
@@ -64,6 +65,8 @@ pub struct Process {
     pub status: AtomicI32,
     /// Temp-mapping counters and system calls of threads already reaped.
     pub totals: IrqSpinLock<(TempCounters, u64)>,
+    /// The open files, shared by the threads (`CLONE_FILES` is implied).
+    pub files: IrqSpinLock<FileTable>,
 }
 
 impl Process {
@@ -79,6 +82,7 @@ impl Process {
             exiting: AtomicBool::new(false),
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
+            files: IrqSpinLock::new(FileTable::with_console()),
         }
     }
 

@@ -1,0 +1,79 @@
+//! Tempest's benchmark-control calls, for user programs that time themselves (the `write`
+//! workload, `user/src/bin/write_bench.rs`): a start line that releases a group of threads
+//! or processes together, and a report that leaves as a `bench` record with the CPU the
+//! caller ran on. They exist for benchmarks: the start line is one for the whole system.
+
+use super::SysResult;
+use crate::console::record;
+use crate::errno::Errno;
+use crate::mm::temp::window::MAX_CPUS;
+use crate::mm::uaccess;
+use crate::percpu::cpu_id;
+use crate::task::sched;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Callers arrived at the start line in this round, and rounds completed.
+static ARRIVED: AtomicU32 = AtomicU32::new(0);
+static ROUND: AtomicU32 = AtomicU32::new(0);
+
+/// `bench_barrier(n)`: waits until `n` callers (the same `n` each) have arrived, then
+/// releases them together; returns the caller's arrival index, `0..n`. A waiter keeps
+/// answering shootdowns and calls and lets other tasks of its CPU run. `-EINVAL` for `n`
+/// outside `1..=MAX_CPUS`; `-EINTR` if the caller's process is ended while it waits.
+pub fn barrier(n: u32) -> SysResult {
+    if n == 0 || n as usize > MAX_CPUS {
+        return Err(Errno::EINVAL);
+    }
+    let process = sched::current_process();
+    let round = ROUND.load(Ordering::Acquire);
+    let index = ARRIVED.fetch_add(1, Ordering::AcqRel);
+    if index + 1 == n {
+        ARRIVED.store(0, Ordering::Relaxed);
+        ROUND.fetch_add(1, Ordering::Release);
+        return Ok(index);
+    }
+    while ROUND.load(Ordering::Acquire) == round {
+        if process.exiting.load(Ordering::Relaxed) {
+            return Err(Errno::EINTR);
+        }
+        crate::shootdown::serve();
+        crate::ipi::service();
+        sched::yield_now();
+        core::hint::spin_loop();
+    }
+    Ok(index)
+}
+
+/// What `bench_report` reads: one caller's timing of one workload.
+/// `#[repr(C)] { workload: u32, bytes: u32, cpus: u32, ops: u32, p50: u64, p90: u64,
+/// p99: u64, mean: u64 }`, cycles per operation.
+const REPORT_SIZE: usize = 48;
+
+/// The workloads a report may name, by number.
+const WORKLOADS: [&str; 1] = ["write"];
+
+/// `bench_report(report)`: emits `report` as a `bench` record with this CPU and pid.
+/// `-EINVAL` for an unknown workload, no operations, or percentiles out of order;
+/// `-EFAULT` for a bad pointer.
+pub fn report(ptr: u32) -> SysResult {
+    let mut raw = [0u8; REPORT_SIZE];
+    let process = sched::current_process();
+    uaccess::copy_from_user(&process.mem.lock().space, &mut raw, ptr)?;
+    let word = |i: usize| u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().expect("4"));
+    let cycles = |i: usize| u64::from_le_bytes(raw[16 + i * 8..24 + i * 8].try_into().expect("8"));
+    let [workload, bytes, cpus, ops] = [0, 1, 2, 3].map(word);
+    let [p50, p90, p99, mean] = [0, 1, 2, 3].map(cycles);
+    let name = WORKLOADS
+        .get(workload.wrapping_sub(1) as usize)
+        .ok_or(Errno::EINVAL)?;
+    if ops == 0 || p50 == 0 || p50 > p90 || p90 > p99 || mean == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let per_sec = crate::time::tsc_per_ms() * 1000 / mean;
+    record(format_args!(
+        "{{\"event\":\"bench\",\"workload\":\"{name}\",\"bytes\":{bytes},\"cpus\":{cpus},\"cpu\":{},\"pid\":{},\"ops\":{ops},\"p50\":{p50},\"p90\":{p90},\"p99\":{p99},\"mean\":{mean},\"ops_per_sec\":{per_sec}}}",
+        cpu_id(),
+        process.tgid
+    ));
+    Ok(0)
+}
