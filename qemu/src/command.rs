@@ -23,12 +23,23 @@ pub enum Accel {
 }
 
 impl Accel {
-    /// The QEMU arguments selecting this accelerator (and the CPU model for KVM).
+    /// The QEMU arguments selecting this accelerator.
     pub fn args(self) -> &'static [&'static str] {
         match self {
-            Accel::Kvm => &["-accel", "kvm", "-cpu", "qemu32"],
+            Accel::Kvm => &["-accel", "kvm"],
             Accel::Tcg => &["-accel", "tcg"],
         }
+    }
+}
+
+/// The CPU model: `qemu32` (KVM needs a plain 32-bit model: `host` and `max` abort on
+/// MSR 0x10a), with the x2APIC feature when asked (KVM's `qemu32` offers it anyway; TCG
+/// emulates it from QEMU 9.0 on). `None`: QEMU's default, `qemu32` without x2APIC.
+fn cpu_model(accel: Accel, x2apic: bool) -> Option<&'static str> {
+    match (accel, x2apic) {
+        (_, true) => Some("qemu32,+x2apic"),
+        (Accel::Kvm, false) => Some("qemu32"),
+        (Accel::Tcg, false) => None,
     }
 }
 
@@ -70,6 +81,8 @@ pub struct QemuConfig {
     pub accel: Accel,
     /// Start halted with the gdb stub on tcp::1234 (`-s -S`).
     pub gdb: bool,
+    /// Offer the x2APIC to the guest (`-cpu qemu32,+x2apic`), under TCG too.
+    pub x2apic: bool,
     /// Multiboot modules, passed as one comma-separated `-initrd` (omitted when empty).
     /// Each is a path, optionally followed by space-separated words: QEMU loads the file
     /// named by the text before the first space and gives the module the whole text as its
@@ -78,7 +91,8 @@ pub struct QemuConfig {
 }
 
 impl QemuConfig {
-    /// A configuration with the runner's defaults: `pc`, 128 MiB, 1 CPU, no gdb, no modules.
+    /// A configuration with the runner's defaults: `pc`, 128 MiB, 1 CPU, no gdb, no x2APIC
+    /// under TCG, no modules.
     pub fn new(kernel: impl Into<PathBuf>, cmdline: impl Into<String>, accel: Accel) -> Self {
         QemuConfig {
             qemu: PathBuf::from(QEMU_BINARY),
@@ -89,6 +103,7 @@ impl QemuConfig {
             smp: 1,
             accel,
             gdb: false,
+            x2apic: false,
             initrd: Vec::new(),
         }
     }
@@ -113,6 +128,10 @@ impl QemuConfig {
         push(&self.smp.to_string());
         for a in self.accel.args() {
             push(a);
+        }
+        if let Some(model) = cpu_model(self.accel, self.x2apic) {
+            push(&"-cpu");
+            push(&model);
         }
         for a in [
             "-display",
@@ -213,6 +232,19 @@ mod tests {
         assert!(!joined.contains("tcg"));
         assert!(!args.contains(&"-initrd".to_owned()));
         assert!(!args.contains(&"-S".to_owned()));
+    }
+
+    #[test]
+    fn x2apic_asks_for_the_cpu_feature_under_either_accelerator() {
+        for accel in [Accel::Tcg, Accel::Kvm] {
+            let mut cfg = QemuConfig::new("k", "", accel);
+            cfg.x2apic = true;
+            let joined = strings(&cfg).join(" ");
+            assert!(joined.contains("-cpu qemu32,+x2apic"), "{joined}");
+            assert_eq!(joined.matches("-cpu").count(), 1, "{joined}");
+        }
+        let tcg = strings(&QemuConfig::new("k", "", Accel::Tcg)).join(" ");
+        assert!(!tcg.contains("-cpu"), "{tcg}");
     }
 
     #[test]

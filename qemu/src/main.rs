@@ -75,6 +75,7 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     config.memory_mib = cli.memory;
     config.smp = cli.smp;
     config.gdb = cli.gdb;
+    config.x2apic = cli.x2apic;
     let shell_line = config.shell_line();
     if cli.verbose {
         eprintln!("tempest: {shell_line}");

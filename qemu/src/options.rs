@@ -47,6 +47,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub gdb: bool,
 
+    /// Offer the guest an x2APIC (`-cpu qemu32,+x2apic`), so Tempest runs its local APICs in
+    /// x2APIC mode; under TCG too (QEMU 9.0 or later emulates it).
+    #[arg(long, global = true)]
+    pub x2apic: bool,
+
     /// Print the exact QEMU command line (and QEMU's stderr) even when the run succeeds.
     #[arg(long, short, global = true)]
     pub verbose: bool,

@@ -45,23 +45,95 @@ pub fn ensure_target(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Makes sure `qemu-system-i386` is on PATH, installing Debian's `qemu-system-x86` as root.
+/// The oldest QEMU Tempest runs on: 9.0 is the first whose TCG emulates the x2APIC, which
+/// the tests exercise (`--x2apic`). Debian 12 ships 7.2; its backports ship 10.0.
+pub const QEMU_MIN: (u32, u32) = (9, 0);
+
+/// Debian 12's backports, where a QEMU new enough comes from there.
+const BACKPORTS: &str = "bookworm-backports";
+const BACKPORTS_LIST: &str = "/etc/apt/sources.list.d/tempest-bookworm-backports.list";
+
+/// The version `qemu-system-i386 --version` prints: `QEMU emulator version 10.0.2 (...)`.
+pub fn parse_qemu_version(text: &str) -> Option<(u32, u32)> {
+    let rest = text.split("version ").nth(1)?;
+    let mut numbers = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    Some((numbers.next()?.ok()?, numbers.next()?.ok()?))
+}
+
+/// The version of the QEMU at `path`, if it runs and says one.
+pub fn qemu_version(path: &Path) -> Option<(u32, u32)> {
+    let out = Command::new(path).arg("--version").output().ok()?;
+    parse_qemu_version(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Makes sure a `qemu-system-i386` of at least [`QEMU_MIN`] is on PATH, installing Debian's
+/// `qemu-system-x86` as root (from bookworm-backports on Debian 12, whose own is 7.2).
 pub fn ensure_qemu() -> Result<PathBuf> {
-    if let Some(path) = find_on_path(QEMU_BINARY) {
-        return Ok(path);
-    }
+    let (major, minor) = QEMU_MIN;
+    let found = find_on_path(QEMU_BINARY).map(|p| {
+        let version = qemu_version(&p);
+        (p, version)
+    });
+    let why = match &found {
+        Some((path, Some(v))) if *v >= QEMU_MIN => return Ok(path.clone()),
+        Some((path, Some((a, b)))) => {
+            format!(
+                "{} is QEMU {a}.{b}, older than {major}.{minor}",
+                path.display()
+            )
+        }
+        Some((path, None)) => format!("{} does not say its version", path.display()),
+        None => format!("{QEMU_BINARY} is not on PATH"),
+    };
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
         bail!(
-            "{QEMU_BINARY} not found on PATH; install it with: sudo apt-get install qemu-system-x86"
+            "{why}; Tempest needs QEMU {major}.{minor} or later (its TCG emulates the x2APIC). \
+             On Debian 12: add `deb http://deb.debian.org/debian {BACKPORTS} main` to your apt \
+             sources, then `sudo apt-get install -t {BACKPORTS} qemu-system-x86`"
         );
     }
-    eprintln!("tempest: {QEMU_BINARY} not found; installing qemu-system-x86 with apt-get");
-    run_apt(&["update"])?;
-    run_apt(&["install", "-y", "qemu-system-x86"])?;
-    find_on_path(QEMU_BINARY)
-        .with_context(|| format!("{QEMU_BINARY} still not on PATH after installing"))
+    eprintln!("tempest: {why}; installing qemu-system-x86 with apt-get");
+    let bookworm = std::fs::read_to_string("/etc/os-release")
+        .is_ok_and(|s| s.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+    if bookworm {
+        if !Path::new(BACKPORTS_LIST).exists() {
+            eprintln!("tempest: adding {BACKPORTS} to apt's sources ({BACKPORTS_LIST})");
+            std::fs::write(
+                BACKPORTS_LIST,
+                format!("deb http://deb.debian.org/debian {BACKPORTS} main\n"),
+            )
+            .with_context(|| format!("writing {BACKPORTS_LIST}"))?;
+        }
+        run_apt(&["update"])?;
+        run_apt(&[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "-t",
+            BACKPORTS,
+            "qemu-system-x86",
+        ])?;
+    } else {
+        run_apt(&["update"])?;
+        run_apt(&[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "qemu-system-x86",
+        ])?;
+    }
+    let path = find_on_path(QEMU_BINARY)
+        .with_context(|| format!("{QEMU_BINARY} still not on PATH after installing"))?;
+    match qemu_version(&path) {
+        Some(v) if v >= QEMU_MIN => Ok(path),
+        v => bail!(
+            "the installed {QEMU_BINARY} is {v:?}, still older than {major}.{minor}; install a newer QEMU"
+        ),
+    }
 }
 
 fn run_apt(args: &[&str]) -> Result<()> {
@@ -146,6 +218,21 @@ pub fn resolve_accel(choice: AccelChoice, kvm: KvmProbe) -> Result<(Accel, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qemu_versions_are_read_from_the_banner() {
+        let debian = "QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)\n\
+                      Copyright (c) 2003-2025 Fabrice Bellard and the QEMU Project developers";
+        assert_eq!(parse_qemu_version(debian), Some((10, 0)));
+        let old = "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)";
+        assert_eq!(parse_qemu_version(old), Some((7, 2)));
+        assert!(parse_qemu_version(old).unwrap() < QEMU_MIN);
+        assert_eq!(
+            parse_qemu_version("qemu-system-i386: command not found"),
+            None
+        );
+        assert_eq!(parse_qemu_version("version x"), None);
+    }
 
     #[test]
     fn accel_resolution() {

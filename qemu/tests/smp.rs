@@ -33,15 +33,44 @@ fn program(bin: &str, args: &str) -> String {
     common::program(bin, args, 0)
 }
 
-/// Boots the default program set on `smp` CPUs and checks that every CPU is online, took
-/// timer interrupts and ran user code.
-fn every_cpu_runs_user_code(machine: &str, smp: usize) {
+/// The local APIC mode a run asks QEMU for.
+#[derive(Clone, Copy, PartialEq)]
+enum Apic {
+    /// QEMU's default `qemu32` CPU under TCG: xAPIC only.
+    X,
+    /// `--x2apic`: TCG emulates an x2APIC (QEMU 9.0 and later), which Tempest uses.
+    X2,
+}
+
+impl Apic {
+    /// The runner's arguments for this mode.
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Apic::X => &[],
+            Apic::X2 => &["--x2apic"],
+        }
+    }
+
+    /// The summary record's name of the mode.
+    fn name(self) -> &'static str {
+        match self {
+            Apic::X => "xAPIC",
+            Apic::X2 => "x2APIC",
+        }
+    }
+}
+
+/// Boots the default program set on `smp` CPUs and checks that every CPU is online in the
+/// APIC mode asked for, took timer interrupts and ran user code.
+fn every_cpu_runs_user_code(machine: &str, smp: usize, apic: Apic) {
     let smp_arg = smp.to_string();
-    let run = runner("tcg", &["--machine", machine, "--smp", &smp_arg]);
+    let mut args = vec!["--machine", machine, "--smp", &smp_arg];
+    args.extend(apic.args());
+    let run = runner("tcg", &args);
     assert_eq!(run.code, 0, "run failed\n{}", run.out);
     let s = summary(&run);
     assert_eq!(s["cpus"], smp, "CPUs online\n{}", run.out);
-    assert_eq!(s["apic"], "xAPIC", "TCG offers xAPIC only");
+    assert_eq!(s["apic"], apic.name(), "APIC mode\n{}", run.out);
     let cpus = s["per_cpu"].as_array().expect("per_cpu");
     assert_eq!(cpus.len(), smp);
     for (i, c) in cpus.iter().enumerate() {
@@ -61,32 +90,65 @@ fn every_cpu_runs_user_code(machine: &str, smp: usize) {
 
 #[test]
 fn one_cpu() {
-    every_cpu_runs_user_code("pc", 1);
+    every_cpu_runs_user_code("pc", 1, Apic::X);
 }
 
 #[test]
 fn two_cpus() {
-    every_cpu_runs_user_code("pc", 2);
+    every_cpu_runs_user_code("pc", 2, Apic::X);
 }
 
 #[test]
 fn three_cpus() {
-    every_cpu_runs_user_code("pc", 3);
+    every_cpu_runs_user_code("pc", 3, Apic::X);
 }
 
 #[test]
 fn four_cpus() {
-    every_cpu_runs_user_code("pc", 4);
+    every_cpu_runs_user_code("pc", 4, Apic::X);
 }
 
 #[test]
 fn eight_cpus() {
-    every_cpu_runs_user_code("pc", 8);
+    every_cpu_runs_user_code("pc", 8, Apic::X);
 }
 
 #[test]
 fn four_cpus_on_q35() {
-    every_cpu_runs_user_code("q35", 4);
+    every_cpu_runs_user_code("q35", 4, Apic::X);
+}
+
+/// x2APIC mode under TCG: the APIC registers through MSRs, IPIs (INIT/SIPI at start-up,
+/// reschedule, call-function, shootdown) through the x2APIC ICR with its fence.
+#[test]
+fn four_cpus_in_x2apic_mode() {
+    every_cpu_runs_user_code("pc", 4, Apic::X2);
+}
+
+#[test]
+fn eight_cpus_on_q35_in_x2apic_mode() {
+    every_cpu_runs_user_code("q35", 8, Apic::X2);
+}
+
+/// The whole in-kernel suite in x2APIC mode on four CPUs: IPIs reach every CPU, the
+/// stale-translation probe finds no stale entry, temp mappings send no IPI.
+#[test]
+fn kernel_suite_in_x2apic_mode() {
+    let run = runner("tcg", &["--smp", "4", "--x2apic", "test"]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    assert!(run.out.contains("apic: X2Apic"), "{}", run.out);
+    for test in [
+        "ipi::call_function_reaches_every_cpu",
+        "shootdown::stale_kernel_page_is_shot_down_on_every_cpu",
+        "shootdown::stale_user_page_is_shot_down_on_every_cpu",
+        "shootdown::temp_mappings_send_no_ipi",
+    ] {
+        assert!(
+            run.out.contains(&format!("test {test} ... ok")),
+            "{test}\n{}",
+            run.out
+        );
+    }
 }
 
 #[test]
@@ -103,7 +165,25 @@ fn ipis_reach_every_cpu() {
 
 #[test]
 fn panic_on_an_application_processor_stops_everyone_and_names_it() {
-    let run = kernel_only(4, "crash=panic-on-ap");
+    panic_on_an_ap(Apic::X);
+}
+
+/// The same with the stop-all NMI sent through the x2APIC ICR.
+#[test]
+fn panic_on_an_application_processor_in_x2apic_mode() {
+    panic_on_an_ap(Apic::X2);
+}
+
+fn panic_on_an_ap(apic: Apic) {
+    let mut args = vec![
+        "--smp",
+        "4",
+        "--no-programs",
+        "--cmdline",
+        "crash=panic-on-ap",
+    ];
+    args.extend(apic.args());
+    let run = runner("tcg", &args);
     assert_eq!(
         run.code, 2,
         "a panic must be reported as a crash\n{}",
