@@ -34,18 +34,57 @@ pub struct TempPoint {
     pub cpus: u64,
     /// The boot's CPU count.
     pub smp: u32,
-    /// Median over the running CPUs of their p50, p90 and p99 (cycles per operation).
+    /// Over the CPUs that ran it at once.
+    pub figures: Figures,
+}
+
+/// One point's figures, over the CPUs that ran it at once (one record each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figures {
+    /// Median over the CPUs of their p50, p90 and p99 (cycles per operation).
     pub p50: u64,
     /// See `p50`.
     pub p90: u64,
     /// See `p50`.
     pub p99: u64,
-    /// Mean over the running CPUs of their mean cycles per operation.
+    /// Mean over the CPUs of their mean cycles per operation.
     pub mean: u64,
-    /// Mean over the running CPUs of their operations per second.
+    /// Mean over the CPUs of their operations per second.
     pub ops_per_sec_per_cpu: u64,
-    /// Sum over the running CPUs.
+    /// Sum over the CPUs.
     pub ops_per_sec_total: u64,
+}
+
+impl Figures {
+    /// The figures of the records of one point (`p50`, `p90`, `p99`, `mean`,
+    /// `ops_per_sec`).
+    pub fn over(records: &[&Value]) -> Figures {
+        let n = records.len() as u64;
+        let col = |k: &str| records.iter().map(|r| u(r, k)).collect::<Vec<_>>();
+        let total: u64 = col("ops_per_sec").iter().sum();
+        Figures {
+            p50: median(col("p50")),
+            p90: median(col("p90")),
+            p99: median(col("p99")),
+            mean: col("mean").iter().sum::<u64>() / n.max(1),
+            ops_per_sec_per_cpu: total / n.max(1),
+            ops_per_sec_total: total,
+        }
+    }
+
+    /// The figures as fields of a JSON point.
+    pub(crate) fn insert_into(&self, point: &mut Value) {
+        for (k, v) in [
+            ("p50", self.p50),
+            ("p90", self.p90),
+            ("p99", self.p99),
+            ("mean", self.mean),
+            ("ops_per_sec_per_cpu", self.ops_per_sec_per_cpu),
+            ("ops_per_sec_total", self.ops_per_sec_total),
+        ] {
+            point[k] = v.into();
+        }
+    }
 }
 
 pub(crate) fn u(r: &Value, k: &str) -> u64 {
@@ -88,22 +127,12 @@ pub fn temp_points(boots: &[Boot]) -> Vec<TempPoint> {
     }
     groups
         .into_iter()
-        .map(|((op, smp, _, strategy, cpus), rs)| {
-            let n = rs.len() as u64;
-            let col = |k: &str| rs.iter().map(|r| u(r, k)).collect::<Vec<_>>();
-            let total: u64 = col("ops_per_sec").iter().sum();
-            TempPoint {
-                op: ["touch", "copy4k"][usize::from(op)].to_owned(),
-                strategy,
-                cpus,
-                smp,
-                p50: median(col("p50")),
-                p90: median(col("p90")),
-                p99: median(col("p99")),
-                mean: col("mean").iter().sum::<u64>() / n.max(1),
-                ops_per_sec_per_cpu: total / n.max(1),
-                ops_per_sec_total: total,
-            }
+        .map(|((op, smp, _, strategy, cpus), rs)| TempPoint {
+            op: ["touch", "copy4k"][usize::from(op)].to_owned(),
+            strategy,
+            cpus,
+            smp,
+            figures: Figures::over(&rs),
         })
         .collect()
 }
@@ -138,10 +167,10 @@ pub fn ratios(boots: &[Boot]) -> Ratios {
     };
     let percpu_over_raw = at("percpu", 1)
         .zip(at("raw", 1))
-        .and_then(|(p, r)| ratio(p.mean, r.mean));
+        .and_then(|(p, r)| ratio(p.figures.mean, r.figures.mean));
     let percpu_scaling_2 = at("percpu", 2)
         .zip(at("percpu", 1))
-        .and_then(|(two, one)| ratio(two.ops_per_sec_total, one.ops_per_sec_total));
+        .and_then(|(two, one)| ratio(two.figures.ops_per_sec_total, one.figures.ops_per_sec_total));
     let most = points
         .iter()
         .filter(|p| p.smp == max_smp)
@@ -151,7 +180,7 @@ pub fn ratios(boots: &[Boot]) -> Ratios {
     let percpu_over_global = at("percpu", most)
         .zip(at("global", most))
         .filter(|_| most >= 2)
-        .and_then(|(p, g)| ratio(p.ops_per_sec_total, g.ops_per_sec_total))
+        .and_then(|(p, g)| ratio(p.figures.ops_per_sec_total, g.figures.ops_per_sec_total))
         .map(|r| (most, r));
     let ceiling: Vec<(u32, &Value)> = bench_records(boots, "flush_ceiling").collect();
     let ceil_smp = ceiling.iter().map(|(s, _)| *s).max().unwrap_or(0);
@@ -207,12 +236,12 @@ pub fn tables(boots: &[Boot], accel: &str) -> String {
                 p.smp,
                 p.strategy,
                 p.cpus,
-                p.p50,
-                p.p90,
-                p.p99,
-                p.mean,
-                p.ops_per_sec_per_cpu,
-                p.ops_per_sec_total
+                p.figures.p50,
+                p.figures.p90,
+                p.figures.p99,
+                p.figures.mean,
+                p.figures.ops_per_sec_per_cpu,
+                p.figures.ops_per_sec_total
             );
         }
         out.push('\n');
@@ -304,12 +333,13 @@ pub fn document(boots: &[Boot], env: Value) -> Value {
         "boots": boots.iter().map(|b| json!({
             "smp": b.smp, "workload": b.workload, "records": b.records,
         })).collect::<Vec<_>>(),
-        "temp_points": temp_points(boots).iter().map(|p| json!({
-            "op": p.op, "smp": p.smp, "strategy": p.strategy, "cpus": p.cpus,
-            "p50": p.p50, "p90": p.p90, "p99": p.p99, "mean": p.mean,
-            "ops_per_sec_per_cpu": p.ops_per_sec_per_cpu,
-            "ops_per_sec_total": p.ops_per_sec_total,
-        })).collect::<Vec<_>>(),
+        "temp_points": temp_points(boots).iter().map(|p| {
+            let mut point = json!({
+                "op": p.op, "smp": p.smp, "strategy": p.strategy, "cpus": p.cpus,
+            });
+            p.figures.insert_into(&mut point);
+            point
+        }).collect::<Vec<_>>(),
         "write_points": write_points(boots).iter().map(WritePoint::to_json).collect::<Vec<_>>(),
         "ratios": {
             "percpu_over_raw": r.percpu_over_raw,
@@ -483,7 +513,7 @@ pub fn plots(boots: &[Boot]) -> Vec<(String, String)> {
                 let pts = points
                     .iter()
                     .filter(|p| p.smp == smp && p.strategy == s)
-                    .map(|p| (p.cpus as f64, p.ops_per_sec_total as f64))
+                    .map(|p| (p.cpus as f64, p.figures.ops_per_sec_total as f64))
                     .collect();
                 (s.to_owned(), pts)
             })
@@ -582,9 +612,9 @@ mod tests {
             .iter()
             .find(|p| p.strategy == "percpu" && p.cpus == 2)
             .unwrap();
-        assert_eq!(p.ops_per_sec_total, 15_000);
-        assert_eq!(p.ops_per_sec_per_cpu, 7_500);
-        assert_eq!(p.mean, 130);
+        assert_eq!(p.figures.ops_per_sec_total, 15_000);
+        assert_eq!(p.figures.ops_per_sec_per_cpu, 7_500);
+        assert_eq!(p.figures.mean, 130);
         assert_eq!(points.len(), 6);
         assert_eq!(points.iter().filter(|p| p.op == "copy4k").count(), 1);
     }

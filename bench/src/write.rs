@@ -3,7 +3,7 @@
 //! `user/src/bin/write_bench.rs`, one copy per CPU. Its records become one point per
 //! buffer size, boot and number of CPUs writing at once.
 
-use crate::{Boot, bench_records, median, u};
+use crate::{Boot, Figures, bench_records, u};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,35 +19,24 @@ pub struct WritePoint {
     pub cpus: u64,
     /// Whether every writer reported a CPU of its own.
     pub distinct: bool,
-    /// Median over the writers of their p50, p90 and p99 (cycles per call).
-    pub p50: u64,
-    /// See `p50`.
-    pub p90: u64,
-    /// See `p50`.
-    pub p99: u64,
-    /// Mean over the writers of their mean cycles per call.
-    pub mean: u64,
-    /// Mean over the writers of their calls per second.
-    pub ops_per_sec_per_cpu: u64,
-    /// Sum over the writers.
-    pub ops_per_sec_total: u64,
+    /// Over the writers.
+    pub figures: Figures,
 }
 
 impl WritePoint {
     /// Bytes per second over all writers, in MiB.
     pub fn mib_per_sec_total(&self) -> f64 {
-        (self.ops_per_sec_total * self.bytes) as f64 / f64::from(1 << 20)
+        (self.figures.ops_per_sec_total * self.bytes) as f64 / f64::from(1 << 20)
     }
 
     /// The point as stored in the JSON document.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut point = json!({
             "bytes": self.bytes, "smp": self.smp, "cpus": self.cpus,
-            "distinct_cpus": self.distinct, "p50": self.p50, "p90": self.p90,
-            "p99": self.p99, "mean": self.mean,
-            "ops_per_sec_per_cpu": self.ops_per_sec_per_cpu,
-            "ops_per_sec_total": self.ops_per_sec_total,
-        })
+            "distinct_cpus": self.distinct,
+        });
+        self.figures.insert_into(&mut point);
+        point
     }
 }
 
@@ -73,23 +62,15 @@ pub fn write_points(boots: &[Boot]) -> Vec<WritePoint> {
     groups
         .into_iter()
         .map(|((bytes, smp, cpus), rs)| {
-            let n = rs.len() as u64;
-            let col = |k: &str| rs.iter().map(|r| u(r, k)).collect::<Vec<_>>();
-            let mut on = col("cpu");
+            let mut on: Vec<u64> = rs.iter().map(|r| u(r, "cpu")).collect();
             on.sort_unstable();
             on.dedup();
-            let total: u64 = col("ops_per_sec").iter().sum();
             WritePoint {
                 bytes,
                 smp,
                 cpus,
-                distinct: on.len() as u64 == n && n == cpus,
-                p50: median(col("p50")),
-                p90: median(col("p90")),
-                p99: median(col("p99")),
-                mean: col("mean").iter().sum::<u64>() / n.max(1),
-                ops_per_sec_per_cpu: total / n.max(1),
-                ops_per_sec_total: total,
+                distinct: on.len() == rs.len() && rs.len() as u64 == cpus,
+                figures: Figures::over(&rs),
             }
         })
         .collect()
@@ -117,11 +98,11 @@ pub fn write_table(boots: &[Boot]) -> String {
             p.bytes,
             p.smp,
             p.cpus,
-            p.p50,
-            p.p90,
-            p.p99,
-            p.mean,
-            p.ops_per_sec_per_cpu,
+            p.figures.p50,
+            p.figures.p90,
+            p.figures.p99,
+            p.figures.mean,
+            p.figures.ops_per_sec_per_cpu,
             p.mib_per_sec_total(),
             if p.distinct {
                 ""
@@ -168,10 +149,13 @@ mod tests {
         let two = &points[1];
         assert_eq!((two.bytes, two.cpus), (4096, 2));
         assert_eq!(
-            (two.ops_per_sec_total, two.ops_per_sec_per_cpu),
+            (
+                two.figures.ops_per_sec_total,
+                two.figures.ops_per_sec_per_cpu
+            ),
             (1600, 800)
         );
-        assert_eq!(two.p50, 300, "the median of two is the upper one");
+        assert_eq!(two.figures.p50, 300, "the median of two is the upper one");
         assert!(two.distinct);
         assert_eq!(points[2].mib_per_sec_total(), 90.0 * 65536.0 / 1048576.0);
         assert_eq!(
