@@ -65,18 +65,8 @@ pub unsafe fn poke(addr: usize, value: u8) {
 /// reads back: the set-up of the programs that then take the page away and touch it.
 /// `None` (with the failure recorded in `c`) when any step fails.
 pub fn map_scratch_page(c: &mut Checks) -> Option<usize> {
-    use sys::{MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE};
-    // SAFETY: a new mapping, replacing nothing.
-    let ret = unsafe {
-        sys::mmap2(
-            0,
-            PAGE_SIZE,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    use sys::PAGE_SIZE;
+    let ret = sys::map_anonymous(PAGE_SIZE);
     if !c.check(
         !sys::is_error(ret),
         format_args!("mmap2 of one page = {ret:#x}"),

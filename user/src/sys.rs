@@ -20,6 +20,25 @@ pub const SYS_CLOSE: u32 = 6;
 pub const SYS_GETPID: u32 = 20;
 /// `brk(addr)`.
 pub const SYS_BRK: u32 = 45;
+/// `len` bytes of fresh zero-filled read-write memory where the kernel finds room
+/// (`mmap2(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)`): the
+/// address, or `-errno` (see [`is_error`]). Safe: a mapping the kernel places replaces
+/// nothing.
+pub fn map_anonymous(len: usize) -> isize {
+    // SAFETY: without MAP_FIXED the kernel takes a free range, so nothing existing is
+    // replaced.
+    unsafe {
+        mmap2(
+            0,
+            len,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    }
+}
+
 /// `munmap(addr, len)`.
 pub const SYS_MUNMAP: u32 = 91;
 /// `mprotect(addr, len, prot)`.

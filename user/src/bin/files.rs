@@ -6,8 +6,8 @@
 #![no_main]
 
 use tempest_user::sys::{
-    self, EBADF, EFAULT, EINVAL, EMFILE, ENAMETOOLONG, ENOENT, MAP_ANONYMOUS, MAP_PRIVATE,
-    O_RDONLY, O_RDWR, O_WRONLY, PAGE_SIZE, PROT_READ, PROT_WRITE, TempStats,
+    self, EBADF, EFAULT, EINVAL, EMFILE, ENAMETOOLONG, ENOENT, O_RDONLY, O_RDWR, O_WRONLY,
+    PAGE_SIZE, TempStats,
 };
 use tempest_user::{Args, Checks};
 
@@ -20,17 +20,7 @@ const MAX_FILES: isize = 16;
 fn main(_: &Args) -> i32 {
     let mut c = Checks::new("files");
     let big = 16 * PAGE_SIZE;
-    // SAFETY: a new mapping, replacing nothing.
-    let buf = unsafe {
-        sys::mmap2(
-            0,
-            big + PAGE_SIZE,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let buf = sys::map_anonymous(big + PAGE_SIZE);
     if !c.check(
         !sys::is_error(buf),
         format_args!("mmap2 of 17 pages = {buf:#x}"),

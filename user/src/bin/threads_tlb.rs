@@ -9,7 +9,7 @@
 #![no_main]
 
 use core::sync::atomic::{AtomicU32, Ordering};
-use tempest_user::sys::{self, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+use tempest_user::sys::{self, PROT_READ};
 use tempest_user::{Args, println};
 
 tempest_user::entry!(main);
@@ -43,17 +43,7 @@ extern "C" fn writer(page: usize) -> ! {
 
 fn main(args: &Args) -> i32 {
     let mode = args.str(1).unwrap_or("mprotect");
-    // SAFETY: anonymous mappings at an address the kernel picks touch nothing existing.
-    let map = |len| unsafe {
-        sys::mmap2(
-            0,
-            len,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let map = sys::map_anonymous;
     let page = map(4096);
     let stacks = map(THREADS as usize * STACK);
     if sys::is_error(page) || sys::is_error(stacks) {

@@ -10,9 +10,7 @@
 
 use core::hint::black_box;
 
-use tempest_user::sys::{
-    self, EFAULT, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE,
-};
+use tempest_user::sys::{self, EFAULT, PAGE_SIZE};
 use tempest_user::{Args, Checks, println};
 
 tempest_user::entry!(main);
@@ -61,17 +59,7 @@ fn main(_: &Args) -> i32 {
     black_box(&stack_buf);
 
     // A range that starts in a mapped page and runs into an unmapped one.
-    // SAFETY: a new mapping, replacing nothing.
-    let addr = unsafe {
-        sys::mmap2(
-            0,
-            2 * PAGE_SIZE,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let addr = sys::map_anonymous(2 * PAGE_SIZE);
     if c.check(
         !sys::is_error(addr),
         format_args!("mmap2 of two pages = {addr:#x}"),

@@ -8,9 +8,7 @@
 #![no_std]
 #![no_main]
 
-use tempest_user::sys::{
-    self, BENCH_WRITE, BenchReport, MAP_ANONYMOUS, MAP_PRIVATE, O_WRONLY, PROT_READ, PROT_WRITE,
-};
+use tempest_user::sys::{self, BENCH_WRITE, BenchReport, O_WRONLY};
 use tempest_user::{Args, println, rdtsc};
 
 tempest_user::entry!(main);
@@ -50,17 +48,7 @@ fn main(args: &Args) -> i32 {
     let largest = sizes.iter().copied().max().unwrap_or(0);
 
     let fd = sys::open(b"/dev/null\0", O_WRONLY);
-    // SAFETY: a new mapping, replacing nothing.
-    let buf = unsafe {
-        sys::mmap2(
-            0,
-            largest,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let buf = sys::map_anonymous(largest);
     if fd < 0 || sys::is_error(buf) {
         println!("write_bench: FAIL: open(/dev/null) = {fd}, mmap2 = {buf}");
         return 1;

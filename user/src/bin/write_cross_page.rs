@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use tempest_user::sys::{self, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE};
+use tempest_user::sys::{self, PAGE_SIZE};
 use tempest_user::{Args, Checks, println};
 
 tempest_user::entry!(main);
@@ -15,17 +15,7 @@ const LEN: usize = 100;
 
 fn main(_: &Args) -> i32 {
     let mut c = Checks::new("write_cross_page");
-    // SAFETY: a new mapping, replacing nothing.
-    let addr = unsafe {
-        sys::mmap2(
-            0,
-            2 * PAGE_SIZE,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let addr = sys::map_anonymous(2 * PAGE_SIZE);
     if !c.check(
         !sys::is_error(addr),
         format_args!("mmap2 of two pages = {addr:#x}"),
