@@ -1,6 +1,7 @@
 //! Per-CPU blocks: one `#[repr(C)]` block per CPU, reached in O(1) through the GS segment
 //! whose base is the block (each CPU's GDT has its own GS descriptor). The block holds the
-//! CPU's id, its descriptor tables, its preemption count and its counters. Other CPUs'
+//! CPU's id, its descriptor tables, its preemption count, its running task and its
+//! counters. Other CPUs'
 //! blocks are reached through `cpu(i)` (for the summary and for IPIs).
 
 use crate::mm::temp::window::MAX_CPUS;
@@ -56,6 +57,10 @@ pub struct PerCpu {
     preempt: AtomicU32,
     /// Set while `sched::with_current` lends out the running task (nesting would alias it).
     pub in_with_current: AtomicBool,
+    /// The task running on this CPU (null in the idle loop), set by the scheduler at each
+    /// switch under its table lock, so a system call finds its task without that global
+    /// lock.
+    pub current: AtomicPtr<crate::task::Task>,
     pub stats: CpuStats,
     pub tables: CpuTables,
 }
@@ -71,6 +76,7 @@ impl PerCpu {
             apic_id: AtomicU32::new(0),
             preempt: AtomicU32::new(0),
             in_with_current: AtomicBool::new(false),
+            current: AtomicPtr::new(core::ptr::null_mut()),
             stats: CpuStats::new(),
             tables: CpuTables::new(),
         }

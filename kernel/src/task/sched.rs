@@ -214,6 +214,8 @@ impl Table {
             self.tasks[i].process.deactivate();
         }
         self.cpus[cpu].current = next.map(|i| self.tasks[i].pid);
+        let task = next.map_or(core::ptr::null_mut(), |i| &mut *self.tasks[i] as *mut Task);
+        percpu::this().current.store(task, Ordering::Relaxed);
         self.cpus[cpu].prev = prev;
         CpuStats::bump(&percpu::this().stats.context_switches);
         (old, new)
@@ -271,16 +273,13 @@ pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
         "with_current called inside with_current"
     );
     let _borrow = Borrow(flag);
-    let task: *mut Task = {
-        let mut t = TABLE.lock();
-        let pid = t.cpus[cpu_id()].current.expect("no task is running");
-        let i = t.index(pid);
-        &mut *t.tasks[i]
-    };
+    // This CPU's own field, written by `switch_to` on this CPU: no lock is needed to read it.
+    let task = percpu::this().current.load(Ordering::Relaxed);
+    assert!(!task.is_null(), "no task is running");
     // SAFETY: the task is boxed (its address is stable); only the CPU running it touches
     // its fields outside the table lock (it runs on one CPU at a time: `on_cpu`); the kernel
     // runs with interrupts off (nothing re-enters); it is reaped only after it has switched
-    // away for good.
+    // away for good, and `switch_to` replaced this pointer before that switch.
     f(unsafe { &mut *task })
 }
 
