@@ -1,8 +1,8 @@
 //! Per-CPU blocks: one `#[repr(C)]` block per CPU, reached in O(1) through the GS segment
 //! whose base is the block (each CPU's GDT has its own GS descriptor). The block holds the
 //! CPU's id, its descriptor tables, its preemption count, its running task and its
-//! counters. Other CPUs'
-//! blocks are reached through `cpu(i)` (for the summary and for IPIs).
+//! counters. Other CPUs' blocks are reached through `cpu(i)` (for the summary and for
+//! IPIs).
 
 use crate::mm::temp::window::MAX_CPUS;
 use arch::gdt::CpuTables;

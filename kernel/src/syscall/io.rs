@@ -48,22 +48,18 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     if !file.writable {
         return Err(Errno::EBADF);
     }
-    match file.device {
-        Device::Console if UNCHECKED_USER_COPIES.load(Ordering::Relaxed) => {
-            // SAFETY: none: this is the deliberately broken path of the negative control,
-            // and it is reachable only through its command-line switch.
-            let bytes = unsafe { core::slice::from_raw_parts(buf as *const u8, len as usize) };
-            arch::serial::write_bytes(bytes);
-        }
-        Device::Console => {
-            let memory = process.mem.lock();
-            uaccess::for_each_user_chunk(&memory.space, buf, len, arch::serial::write_bytes)?;
-        }
-        Device::Null => {
-            let memory = process.mem.lock();
-            uaccess::for_each_user_chunk(&memory.space, buf, len, discard)?;
-        }
+    let sink: fn(&[u8]) = match file.device {
+        Device::Console => arch::serial::write_bytes,
+        Device::Null => discard,
+    };
+    if file.device == Device::Console && UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
+        // SAFETY: none: this is the deliberately broken path of the negative control, and
+        // it is reachable only through its command-line switch.
+        sink(unsafe { core::slice::from_raw_parts(buf as *const u8, len as usize) });
+        return Ok(len);
     }
+    let memory = process.mem.lock();
+    uaccess::for_each_user_chunk(&memory.space, buf, len, sink)?;
     Ok(len)
 }
 
