@@ -393,9 +393,9 @@ fn without_remote_flush_the_probe_sees_stale_translations() {
 /// Threads of one process on three other CPUs keep writing a page while the main thread
 /// `mprotect`s or `munmap`s it: after the call returns, their next write must fault (the
 /// whole process then ends with SIGSEGV), which only a shootdown reaching every one of
-/// their CPUs achieves.
+/// their CPUs achieves; and after a remap, every thread reads the new page.
 #[test]
-fn threads_see_mprotect_and_munmap_everywhere() {
+fn threads_see_mprotect_munmap_and_remap_everywhere() {
     for (mode, cause) in [
         ("mprotect", "protection violation"),
         ("munmap", "page not present"),
@@ -419,12 +419,45 @@ fn threads_see_mprotect_and_munmap_everywhere() {
         );
         assert!(!run.out.contains("STALE:"), "{}", run.out);
     }
+    // A new page mapped over the old one (mmap2 MAP_FIXED): every thread's next read sees
+    // the new page's generation.
+    let run = runner(
+        "tcg",
+        &["--smp", "4", &program_expecting("threads_tlb", "remap", 0)],
+    );
+    assert_eq!(run.code, 0, "remap\n{}", run.out);
+    assert!(
+        run.out
+            .contains("FRESH: 3 of 3 threads read generation 2 after remap returned"),
+        "{}",
+        run.out
+    );
+    assert!(!run.out.contains("STALE:"), "{}", run.out);
 }
 
 /// Negative control: without remote flushes, every thread writes through its stale
-/// translation after the call returned, and the program says so (exit 1).
+/// translation after the call returned (or, after a remap, reads the old frame), and the
+/// program says so (exit 1).
 #[test]
 fn without_remote_flush_threads_write_through_stale_translations() {
+    let run = runner(
+        "tcg",
+        &[
+            "--smp",
+            "4",
+            "--cmdline",
+            "no-remote-flush",
+            &program_expecting("threads_tlb", "remap", 1),
+        ],
+    );
+    assert_eq!(run.code, 0, "remap\n{}", run.out);
+    assert!(
+        run.out.contains(
+            "STALE: 3 of 3 threads read the old frame through the old translation after remap returned"
+        ),
+        "{}",
+        run.out
+    );
     for mode in ["mprotect", "munmap"] {
         let run = runner(
             "tcg",

@@ -8,6 +8,7 @@ use super::layout::{KERNEL_PDE_FIRST, phys_to_virt};
 use super::paging::{kernel_directory, table_at};
 use super::temp::{TempMap, Writable};
 use super::zones::Frame;
+use alloc::vec::Vec;
 use arch::paging::{
     ENTRIES, PAddr, PDEntry, PDFlags, PTEntry, PTFlags, PageTable, pd_index, pt_index,
 };
@@ -186,6 +187,35 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Maps fresh zeroed pages over `[start, end)` in place of whatever is mapped there
+    /// (`mmap2` with `MAP_FIXED`), all or nothing: every frame and page table is taken before
+    /// any entry changes, so on error the range maps what it did before and nothing leaks.
+    /// Returns the frames it replaced: the caller `flush`es, then frees them.
+    pub fn replace_zeroed(
+        &mut self,
+        start: u32,
+        end: u32,
+        prot: Protection,
+    ) -> Result<Vec<Frame>, MapError> {
+        let pages = || (start..end).step_by(arch::paging::PAGE_SIZE);
+        let mut fresh = Vec::new();
+        // Empty page tables left behind on failure are the space's like any other.
+        let ready = pages()
+            .try_for_each(|_| zeroed_user_frame().map(|f| fresh.push(f)))
+            .and_then(|()| pages().try_for_each(|va| self.table_or_create(va).map(|_| ())));
+        if let Err(e) = ready {
+            fresh.into_iter().for_each(frames::free);
+            return Err(e);
+        }
+        let mut replaced = Vec::new();
+        for (va, frame) in pages().zip(fresh) {
+            replaced.extend(self.unmap(va));
+            self.map(va, frame, prot)
+                .expect("the page table exists and the entry was just cleared");
+        }
+        Ok(replaced)
+    }
+
     /// Unmaps user page `va`, returning its frame. The caller then `flush`es and only
     /// after that frees the frame (a CPU may still cache the old translation until then).
     pub fn unmap(&mut self, va: u32) -> Option<Frame> {
@@ -297,6 +327,36 @@ mod tests {
             check!(temp.is_present());
             check!(!temp.is_user_mode_allowed(), "user mode could reach the temp region");
             check!(pd.0[..KERNEL_PDE_FIRST].iter().all(|&e| e == 0));
+        }
+    }
+
+    kernel_test! {
+        fn replace_zeroed_swaps_frames_or_changes_nothing() {
+            let before = frames::stats();
+            {
+                let mut space = AddressSpace::new().map_err(|_| "no memory")?;
+                let (a, b) = (0x4000_0000, 0x4000_1000);
+                let old = zeroed_user_frame().map_err(|_| "no memory")?;
+                space.map(a, old, Protection { write: false }).map_err(|_| "map a")?;
+                // a is mapped, b is not: both come back fresh, writable and zeroed.
+                check_eq!(space.replace_zeroed(a, b + 0x1000, Protection { write: true }), Ok(alloc::vec![old]));
+                frames::free(old);
+                for va in [a, b] {
+                    let t = space.translate(va).ok_or("not mapped")?;
+                    check!(t.write && t.frame != old);
+                }
+                // With no memory left, the range stays exactly as it was.
+                let mapped = [a, b].map(|va| space.translate(va));
+                let mut hoard = alloc::vec::Vec::new();
+                while let Some((f, _)) = frames::alloc_user() {
+                    hoard.push(f);
+                }
+                let refused = space.replace_zeroed(a, b + 0x1000, Protection { write: false });
+                hoard.into_iter().for_each(frames::free);
+                check_eq!(refused, Err(MapError::NoMemory));
+                check_eq!([a, b].map(|va| space.translate(va)), mapped);
+            }
+            check_eq!(frames::stats(), before);
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::loader::{STACK_PAGES, STACK_TOP};
 use crate::mm::frames;
 use crate::mm::space::{AddressSpace, Protection};
 use crate::mm::user_range::UserRange;
+use crate::mm::zones::Frame;
 use crate::task::{Memory, Process, sched};
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
@@ -48,6 +49,12 @@ fn unmap_range(process: &Process, space: &mut AddressSpace, start: u32, end: u32
     let freed: Vec<_> = pages(start, end)
         .filter_map(|page| space.unmap(page))
         .collect();
+    free_after_flush(process, start, end, freed);
+}
+
+/// Frees the frames `[start, end)` no longer maps, after one round that drops their
+/// translations on every CPU that has the space loaded.
+fn free_after_flush(process: &Process, start: u32, end: u32, freed: Vec<Frame>) {
     if freed.is_empty() {
         return;
     }
@@ -110,21 +117,26 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
     };
     with_memory(|process, m| {
         let space = &mut m.space;
-        let start = if flags & MAP_FIXED != 0 {
-            if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
-                return Err(Errno::EINVAL);
-            }
-            if addr < USER_BASE {
-                // The null guard page stays unmapped (Linux: mmap_min_addr).
-                return Err(Errno::EPERM);
-            }
-            unmap_range(process, space, addr, addr + len);
-            addr
-        } else {
-            find_free(space, len).ok_or(Errno::ENOMEM)?
-        };
-        map_zeroed(process, space, start, start + len, prot)?;
-        Ok(start)
+        if flags & MAP_FIXED == 0 {
+            let start = find_free(space, len).ok_or(Errno::ENOMEM)?;
+            map_zeroed(process, space, start, start + len, prot)?;
+            return Ok(start);
+        }
+        if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        if addr < USER_BASE {
+            // The null guard page stays unmapped (Linux: mmap_min_addr).
+            return Err(Errno::EPERM);
+        }
+        // New frames first: out of memory, the old mapping stays whole (Linux may leave
+        // the range unmapped), and the old frames, freed after the flush, cannot come
+        // straight back as the new ones.
+        let replaced = space
+            .replace_zeroed(addr, addr + len, prot)
+            .map_err(|_| Errno::ENOMEM)?;
+        free_after_flush(process, addr, addr + len, replaced);
+        Ok(addr)
     })
 }
 
