@@ -43,6 +43,10 @@ struct Cli {
     /// Report a saved `--json` run again (tables, plots, baseline) instead of booting.
     #[arg(long, value_name = "FILE")]
     from: Option<PathBuf>,
+    /// Run the local APICs in x2APIC mode (`-cpu qemu32,+x2apic`; TCG needs QEMU 9.0+), to
+    /// compare IPI and shootdown costs with xAPIC's.
+    #[arg(long)]
+    x2apic: bool,
     /// Seconds one boot may take.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
@@ -175,6 +179,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         };
         config.qemu = qemu_path.clone();
         config.smp = smp;
+        config.x2apic = cli.x2apic;
         let opts = RunOptions {
             timeout: Some(Duration::from_secs(cli.timeout)),
             echo: false,
@@ -203,7 +208,16 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         });
     }
 
-    Ok((boots, environment(&qemu_path, accel_name, &cli.smp)))
+    // The mode the kernel chose (KVM's qemu32 offers x2APIC even without --x2apic).
+    let apic = boots
+        .iter()
+        .flat_map(|b| &b.records)
+        .find(|r| r["event"] == "bench_env")
+        .map(|r| r["apic"].clone())
+        .unwrap_or(Value::Null);
+    let mut env = environment(&qemu_path, accel_name, &cli.smp);
+    env["apic"] = apic;
+    Ok((boots, env))
 }
 
 /// One boot: a kernel workload (`bench=`), or `writers` copies of `write_bench`.

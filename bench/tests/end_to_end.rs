@@ -42,6 +42,7 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["env"]["accel"], "tcg");
     assert_eq!(doc["env"]["smp"], serde_json::json!([2]));
+    assert_eq!(doc["env"]["apic"], "xAPIC", "TCG without --x2apic");
     assert!(
         doc["env"]["qemu"]
             .as_str()

@@ -91,3 +91,12 @@ pub unsafe fn init_application_cpu() {
 pub fn start_timer() {
     lapic::timer_periodic(TIMER_VECTOR, TIMER_COUNT.load(Ordering::Relaxed));
 }
+
+/// The local APIC mode in use, as the summary and the benchmark records name it.
+pub fn mode_name() -> &'static str {
+    match arch::lapic::mode() {
+        Some(arch::lapic::Mode::XApic) => "xAPIC",
+        Some(arch::lapic::Mode::X2Apic) => "x2APIC",
+        None => "no APIC",
+    }
+}

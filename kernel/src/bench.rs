@@ -39,9 +39,10 @@ const REPS: usize = 31;
 /// Runs the workload named on the command line; false when the name is unknown.
 pub fn run(workload: &str) -> bool {
     record(format_args!(
-        "{{\"event\":\"bench_env\",\"cpus\":{},\"tsc_khz\":{}}}",
+        "{{\"event\":\"bench_env\",\"cpus\":{},\"tsc_khz\":{},\"apic\":\"{}\"}}",
         percpu::online().count(),
-        crate::time::tsc_per_ms()
+        crate::time::tsc_per_ms(),
+        crate::apic::mode_name()
     ));
     match workload {
         "temp" => temp_throughput(),

@@ -223,11 +223,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
             flushes
         );
     }
-    let mode = match arch::lapic::mode() {
-        Some(arch::lapic::Mode::XApic) => "xAPIC",
-        Some(arch::lapic::Mode::X2Apic) => "x2APIC",
-        None => "no APIC",
-    };
+    let mode = crate::apic::mode_name();
     kprintln!(
         "  cpus online    : {} ({mode})",
         crate::percpu::online().count()
