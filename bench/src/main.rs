@@ -119,7 +119,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     };
     eprintln!("bench: {note}");
     let kernel = build::build_kernel(&root)?;
-    let write_bench = build::build_target_bins(&root, "user")?
+    let write_bench = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?
         .into_iter()
         .find(|a| a.name == "write_bench")
         .context("the user package built no write_bench")?;
