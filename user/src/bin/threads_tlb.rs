@@ -83,15 +83,8 @@ fn main(args: &Args) -> i32 {
     if mode == "remap" {
         return remap(page as usize, stacks as usize);
     }
-    for t in 0..THREADS as usize {
-        let tid = sys::spawn_thread(writer, page as usize, stacks as usize + (t + 1) * STACK);
-        if sys::is_error(tid) {
-            println!("FAIL: clone returned {tid}");
-            return 1;
-        }
-    }
-    while READY.load(Ordering::Acquire) < THREADS {
-        sys::sched_yield();
+    if !start_threads(writer, page as usize, stacks as usize) {
+        return 1;
     }
     println!("threads_tlb: {THREADS} threads write page {page:#x}; about to {mode} it");
     // SAFETY: only the threads use the page, and their accesses after this call are the
@@ -122,19 +115,28 @@ fn main(args: &Args) -> i32 {
     sys::exit_group(1)
 }
 
-/// The remap mode (see the top of the file).
-fn remap(page: usize, stacks: usize) -> i32 {
-    // SAFETY: the page is this program's, mapped read-write, and no thread runs yet.
-    unsafe { (page as *mut u32).write_volatile(OLD) };
+/// Starts the `THREADS` threads running `entry(page)` on stacks carved from `stacks` and
+/// waits until each has touched the page; false (having said why) if one cannot start.
+fn start_threads(entry: extern "C" fn(usize) -> !, page: usize, stacks: usize) -> bool {
     for t in 0..THREADS as usize {
-        let tid = sys::spawn_thread(reader, page, stacks + (t + 1) * STACK);
+        let tid = sys::spawn_thread(entry, page, stacks + (t + 1) * STACK);
         if sys::is_error(tid) {
             println!("FAIL: clone returned {tid}");
-            return 1;
+            return false;
         }
     }
     while READY.load(Ordering::Acquire) < THREADS {
         sys::sched_yield();
+    }
+    true
+}
+
+/// The remap mode (see the top of the file).
+fn remap(page: usize, stacks: usize) -> i32 {
+    // SAFETY: the page is this program's, mapped read-write, and no thread runs yet.
+    unsafe { (page as *mut u32).write_volatile(OLD) };
+    if !start_threads(reader, page, stacks) {
+        return 1;
     }
     println!("threads_tlb: {THREADS} threads read page {page:#x}; about to map a new page over it");
     let flags = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_FIXED;
