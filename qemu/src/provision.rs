@@ -99,6 +99,7 @@ pub fn ensure_qemu() -> Result<PathBuf> {
     eprintln!("tempest: {why}; installing qemu-system-x86 with apt-get");
     let bookworm = std::fs::read_to_string("/etc/os-release")
         .is_ok_and(|s| s.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
     if bookworm {
         if !Path::new(BACKPORTS_LIST).exists() {
             eprintln!("tempest: adding {BACKPORTS} to apt's sources ({BACKPORTS_LIST})");
@@ -108,24 +109,11 @@ pub fn ensure_qemu() -> Result<PathBuf> {
             )
             .with_context(|| format!("writing {BACKPORTS_LIST}"))?;
         }
-        run_apt(&["update"])?;
-        run_apt(&[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "-t",
-            BACKPORTS,
-            "qemu-system-x86",
-        ])?;
-    } else {
-        run_apt(&["update"])?;
-        run_apt(&[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "qemu-system-x86",
-        ])?;
+        install.extend(["-t", BACKPORTS]);
     }
+    install.push("qemu-system-x86");
+    run_apt(&["update"])?;
+    run_apt(&install)?;
     let path = find_on_path(QEMU_BINARY)
         .with_context(|| format!("{QEMU_BINARY} still not on PATH after installing"))?;
     match qemu_version(&path) {
