@@ -1,6 +1,8 @@
 //! CPU registers, feature detection, TLB and interrupt-flag primitives.
 
 use core::arch::asm;
+use core::panic::Location;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use x86::controlregs::{Cr0, Cr4};
 use x86::cpuid::{CpuId, CpuIdResult};
 
@@ -46,6 +48,13 @@ pub fn features() -> Features {
         },
         None => Features::default(),
     }
+}
+
+/// Whether the CPU has FXSAVE/FXRSTOR (and so can save SSE state).
+pub fn has_fxsr() -> bool {
+    CpuId::with_cpuid_fn(cpuid)
+        .get_feature_info()
+        .is_some_and(|f| f.has_fxsave_fxstor())
 }
 
 /// Turns on CR4.PSE and/or CR4.PGE.
@@ -147,6 +156,17 @@ pub fn interrupts_enabled() -> bool {
     flags & (1 << 9) != 0
 }
 
+/// Enables interrupts on this CPU.
+///
+/// # Safety
+/// The caller holds no state an interrupt handler on this CPU could also touch (no
+/// irq-safe lock, no half-made per-CPU change).
+pub unsafe fn enable_interrupts() {
+    irq_off_end();
+    // SAFETY: per the contract.
+    unsafe { x86::irq::enable() }
+}
+
 /// Disables interrupts on this CPU.
 pub fn disable_interrupts() {
     // SAFETY: masking interrupts cannot break memory safety.
@@ -171,6 +191,36 @@ pub fn halt_forever() -> ! {
     }
 }
 
+/// Where the kernel hears that interrupts go off on this CPU (with the place that turned
+/// them off) and back on: `IrqGuard`, `enable_interrupts` and `wait_for_interrupt` call
+/// them, so the kernel can time every stretch, across context switches too. 0: nobody.
+static IRQ_OFF_BEGIN: AtomicUsize = AtomicUsize::new(0);
+static IRQ_OFF_END: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the pair of functions told when interrupts go off and come back on.
+pub fn set_irq_off_hooks(begin: fn(&'static Location<'static>), end: fn()) {
+    IRQ_OFF_BEGIN.store(begin as usize, Ordering::Release);
+    IRQ_OFF_END.store(end as usize, Ordering::Release);
+}
+
+/// Tells the kernel interrupts just went off on this CPU, at `at`.
+pub fn irq_off_begin(at: &'static Location<'static>) {
+    let f = IRQ_OFF_BEGIN.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: IRQ_OFF_BEGIN only ever holds the `begin` of `set_irq_off_hooks`.
+        unsafe { core::mem::transmute::<usize, fn(&'static Location<'static>)>(f)(at) };
+    }
+}
+
+/// Tells the kernel interrupts are about to come back on on this CPU.
+pub fn irq_off_end() {
+    let f = IRQ_OFF_END.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: IRQ_OFF_END only ever holds the `end` of `set_irq_off_hooks`.
+        unsafe { core::mem::transmute::<usize, fn()>(f)() };
+    }
+}
+
 /// Interrupts off until dropped, then back to what they were: the guard behind every
 /// irq-safe lock.
 pub struct IrqGuard {
@@ -179,14 +229,19 @@ pub struct IrqGuard {
 
 impl IrqGuard {
     /// Disables interrupts, remembering whether they were on.
+    #[track_caller]
     pub fn new() -> Self {
         let were_enabled = interrupts_enabled();
         disable_interrupts();
+        if were_enabled {
+            irq_off_begin(Location::caller());
+        }
         Self { were_enabled }
     }
 }
 
 impl Default for IrqGuard {
+    #[track_caller]
     fn default() -> Self {
         Self::new()
     }
@@ -195,6 +250,7 @@ impl Default for IrqGuard {
 impl Drop for IrqGuard {
     fn drop(&mut self) {
         if self.were_enabled {
+            irq_off_end();
             // SAFETY: interrupts were enabled when the guard was made; restoring that
             // state cannot break memory safety.
             unsafe { x86::irq::enable() };
@@ -204,8 +260,11 @@ impl Drop for IrqGuard {
 
 /// Waits for the next interrupt with interrupts enabled, then disables them again. The
 /// `sti; hlt` pair is atomic: an interrupt pending at `sti` still wakes the `hlt`.
+#[track_caller]
 pub fn wait_for_interrupt() {
+    irq_off_end();
     // SAFETY: enabling interrupts briefly in the idle path is the point; handlers run on
     // this stack and return here.
     unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+    irq_off_begin(Location::caller());
 }

@@ -12,6 +12,7 @@ extern crate cmem;
 #[cfg(test)]
 extern crate std;
 
+pub mod atomic64;
 pub mod descriptor;
 pub mod exception;
 pub mod paging;
@@ -22,6 +23,8 @@ pub mod backtrace;
 pub mod context;
 #[cfg(target_arch = "x86")]
 pub mod cpu;
+#[cfg(target_arch = "x86")]
+pub mod fpu;
 #[cfg(target_arch = "x86")]
 pub mod gdt;
 #[cfg(target_arch = "x86")]
@@ -34,6 +37,8 @@ pub mod pic;
 pub mod pit;
 #[cfg(target_arch = "x86")]
 pub mod qemu_exit;
+#[cfg(target_arch = "x86")]
+pub mod rtc;
 #[cfg(target_arch = "x86")]
 pub mod serial;
 #[cfg(target_arch = "x86")]

@@ -1,4 +1,5 @@
-//! COM1, the kernel console: a 16550 UART behind a spin lock.
+//! COM1, the kernel console: a 16550 UART behind a spin lock, taken with interrupts off
+//! (an interrupt handler may log while the code it interrupted prints).
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,16 @@ use uart_16550::{Config, Uart16550Tty, backend::PioBackend};
 pub const COM1: u16 = 0x3F8;
 
 static PORT: Mutex<Option<Uart16550Tty<PioBackend>>> = Mutex::new(None);
+
+type Port = Uart16550Tty<PioBackend>;
+
+/// Runs `f` on the port, if there is one, holding its lock with interrupts off.
+fn with_port(f: impl FnOnce(&mut Port)) {
+    let _irq = crate::cpu::IrqGuard::new();
+    if let Some(port) = PORT.lock().as_mut() {
+        f(port);
+    }
+}
 /// Whether the last byte written was a newline (or nothing was written yet).
 static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
@@ -37,38 +48,38 @@ pub fn init() {
 
 /// Writes formatted text to the console.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
-    if let Some(port) = PORT.lock().as_mut() {
+    with_port(|port| {
         let _ = Tracking(port).write_fmt(args);
-    }
+    });
 }
 
 /// Ends the line in progress, if any, so what follows starts on a line of its own.
 pub fn fresh_line() {
-    if let Some(port) = PORT.lock().as_mut()
-        && !AT_LINE_START.load(Ordering::Relaxed)
-    {
-        let _ = Tracking(port).write_str("\n");
-    }
+    with_port(|port| {
+        if !AT_LINE_START.load(Ordering::Relaxed) {
+            let _ = Tracking(port).write_str("\n");
+        }
+    });
 }
 
 /// Writes `args` and a newline as one line of its own: a newline first if the console is in
 /// the middle of a line (a user program's output without one, say).
 pub fn write_line(args: fmt::Arguments<'_>) {
-    if let Some(port) = PORT.lock().as_mut() {
+    with_port(|port| {
         let mut out = Tracking(port);
         if !AT_LINE_START.load(Ordering::Relaxed) {
             let _ = out.write_str("\n");
         }
         let _ = out.write_fmt(format_args!("{args}\n"));
-    }
+    });
 }
 
 /// Writes raw bytes to the console (a user program's output).
 pub fn write_bytes(bytes: &[u8]) {
-    if let Some(port) = PORT.lock().as_mut() {
+    with_port(|port| {
         port.inner_mut().send_bytes_exact(bytes);
         note_last_byte(bytes);
-    }
+    });
 }
 
 /// Releases the console lock unconditionally, so a panic report gets out even when the

@@ -228,6 +228,7 @@ extern "C" fn ap_main() -> ! {
         arch::cpu::load_cr3(kernel_directory());
         crate::percpu::init_application_cpu(id);
         arch::idt::load();
+        arch::fpu::enable();
         crate::apic::init_application_cpu();
     }
     // Only now: a shootdown that saw this CPU online before its APIC id was stored would
@@ -235,5 +236,5 @@ extern "C" fn ap_main() -> ! {
     crate::percpu::publish();
     log::debug!("online, apic id {}", lapic::id());
     CHECKED_IN.store(true, Ordering::Release);
-    crate::task::sched::run_application_cpu()
+    crate::sched::run_application_cpu()
 }

@@ -3,7 +3,7 @@
 //! the PIT that drives preemption.
 
 use crate::mm::kva::{self, Caching};
-use crate::task::sched::HZ;
+use crate::sched::HZ;
 use arch::lapic::{self, Mode};
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -25,8 +25,9 @@ use crate::mm::zones::Frame;
 use crate::percpu::{self, cpu_id};
 use crate::shootdown::shootdown_as_given;
 use alloc::vec::Vec;
+use arch::atomic64::AtomicU64;
 use arch::paging::PAGE_SIZE;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
 /// Page counts swept.

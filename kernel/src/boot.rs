@@ -42,6 +42,8 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         arch::pic::remap_and_mask();
     }
     arch::trap::set_handler(traps::handle);
+    arch::cpu::set_irq_off_hooks(crate::percpu::irq_off_begin, crate::percpu::irq_off_end);
+    crate::mm::temp::set_pin_hooks(crate::sched::migrate_disable, crate::sched::migrate_enable);
     console::init(LogLevel::Info);
     if magic != SIGNATURE_EAX {
         panic!("not started by a multiboot loader (eax={magic:#x})");
@@ -76,11 +78,37 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     let lowmem_end = setup_memory(info, &opts, cpu);
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
+    time::start_clocks();
+    // SAFETY: boot CPU, before any task exists.
+    let fxsr = unsafe { arch::fpu::enable() };
+    info!(
+        "fpu: {} state saved per task at each switch",
+        if fxsr {
+            "x87+SSE (fxsave)"
+        } else {
+            "x87 (fnsave)"
+        }
+    );
     if opts.temp_global_pool {
         crate::mm::temp::set_strategy(crate::mm::temp::Strategy::GlobalPool);
     }
     if opts.no_remote_flush {
         crate::shootdown::disable_remote_flush();
+    }
+    if opts.shootdown_running_only {
+        crate::shootdown::target_running_only();
+    }
+    if opts.no_fpu_save {
+        crate::sched::disable_fpu_save();
+    }
+    if opts.temp_no_pin {
+        crate::sched::disable_temp_pinning();
+    }
+    if opts.no_kernel_preempt {
+        crate::sched::disable_kernel_preemption();
+    }
+    if let Some(cpu) = opts.spawn_cpu {
+        crate::sched::set_spawn_cpu(cpu);
     }
     let apic = crate::apic::init_boot_cpu(cpu);
     if apic.is_some() {
@@ -111,11 +139,11 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         Some(_) => crate::apic::start_timer(),
         // SAFETY: the timer's handler (traps::handle) is in place.
         None => unsafe {
-            arch::pit::start_periodic(crate::task::sched::HZ as u32);
+            arch::pit::start_periodic(crate::sched::HZ as u32);
             arch::pic::unmask(0);
         },
     }
-    let exits = crate::task::sched::run();
+    let exits = crate::sched::run();
     let leaked = i64::from(frames_before.low_free + frames_before.high_free)
         - i64::from(frames::stats().low_free + frames::stats().high_free);
     if leaked != 0 {
@@ -255,40 +283,64 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
     );
     let (mut switches, mut preemptions) = (0, 0);
     let mut per_cpu = alloc::string::String::new();
-    kprintln!("  cpu  apic  switches  preempted  syscalls  ticks  temp maps  peak");
+    let elapsed = arch::cpu::rdtsc() - entry_tsc;
+    kprintln!(
+        "  cpu  apic  switches  preempted (kernel)  syscalls  ticks  migr in/out  steals  idle  irq-off max  temp maps  peak"
+    );
     for cpu in crate::percpu::online() {
         let st = &cpu.stats;
-        let load =
-            |c: &core::sync::atomic::AtomicU64| c.load(core::sync::atomic::Ordering::Relaxed);
+        let load = |c: &arch::atomic64::AtomicU64| c.load(core::sync::atomic::Ordering::Relaxed);
         let t = crate::mm::temp::cpu_counters(cpu.id());
         switches += load(&st.context_switches);
         preemptions += load(&st.preemptions);
+        let idle_us = time::ticks_to_us(load(&st.idle_cycles));
+        let idle_pct = load(&st.idle_cycles) * 100 / elapsed.max(1);
+        let irq_off = load(&st.irq_off_max);
+        let site = cpu
+            .stats
+            .irq_off_site()
+            .map(|l| alloc::format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         use core::fmt::Write;
         let _ = write!(
             per_cpu,
-            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"ipis_sent\":{},\"shootdowns\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{}}}",
+            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"kernel_preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"ipis_sent\":{},\"shootdowns\":{},\"migrations_in\":{},\"migrations_out\":{},\"steals\":{},\"idle_us\":{idle_us},\"irq_off_max_cycles\":{irq_off},\"irq_off_max_us\":{},\"irq_off_max_at\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"temp_preempted_holding\":{},\"temp_migrated_holding\":{}}}",
             if per_cpu.is_empty() { "" } else { "," },
             cpu.id(),
             cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
             load(&st.context_switches),
             load(&st.preemptions),
+            load(&st.kernel_preemptions),
             load(&st.syscalls),
             load(&st.timer_ticks),
             load(&st.ipis),
             load(&st.ipis_sent),
             load(&st.shootdowns),
+            load(&st.migrations_in),
+            load(&st.migrations_out),
+            load(&st.steals),
+            time::ticks_to_us(irq_off),
+            crate::console::JsonStr(&site),
             t.maps,
             t.unmaps,
-            t.depth
+            t.depth,
+            load(&st.temp_preempted_holding),
+            load(&st.temp_migrated_holding),
         );
         kprintln!(
-            "  {:>3}  {:>4}  {:>8}  {:>9}  {:>8}  {:>5}  {:>9}  {:>4}",
+            "  {:>3}  {:>4}  {:>8}  {:>9} {:>8}  {:>8}  {:>5}  {:>5}/{:<5}  {:>6}  {:>3}%  {:>8} us  {:>9}  {:>4}",
             cpu.id(),
             cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
             load(&st.context_switches),
             load(&st.preemptions),
+            alloc::format!("({})", load(&st.kernel_preemptions)),
             load(&st.syscalls),
             load(&st.timer_ticks),
+            load(&st.migrations_in),
+            load(&st.migrations_out),
+            load(&st.steals),
+            idle_pct,
+            time::ticks_to_us(irq_off),
             t.maps,
             t.peak_depth
         );

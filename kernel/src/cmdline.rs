@@ -11,6 +11,7 @@
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
 
+use crate::mm::temp::window::MAX_CPUS;
 use core::fmt;
 
 /// Smallest direct map the kernel accepts (the boot mapping it starts from).
@@ -62,6 +63,16 @@ pub struct Options<'a> {
     pub no_remote_flush: bool,
     /// Temp mappings from one global pool instead of per-CPU windows.
     pub temp_global_pool: bool,
+    /// Negative control for per-task FPU state: the switch saves none.
+    pub no_fpu_save: bool,
+    /// Negative control for temp mappings under migration: holders are not pinned.
+    pub temp_no_pin: bool,
+    /// Negative control for lazy TLB: shootdowns target only CPUs running the process now.
+    pub shootdown_running_only: bool,
+    /// Negative control for kernel preemption: the timer preempts user mode only.
+    pub no_kernel_preempt: bool,
+    /// New processes start on this CPU (the balancer spreads them).
+    pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
     pub bench: Option<&'a str>,
 }
@@ -76,6 +87,11 @@ impl Default for Options<'_> {
             unchecked_user_copies: false,
             no_remote_flush: false,
             temp_global_pool: false,
+            no_fpu_save: false,
+            temp_no_pin: false,
+            shootdown_running_only: false,
+            no_kernel_preempt: false,
+            spawn_cpu: None,
             bench: None,
         }
     }
@@ -126,6 +142,14 @@ impl<'a> Options<'a> {
                 ("test", v) => opts.test = Some(v.unwrap_or("")),
                 ("unchecked-user-copies", None) => opts.unchecked_user_copies = true,
                 ("no-remote-flush", None) => opts.no_remote_flush = true,
+                ("no-fpu-save", None) => opts.no_fpu_save = true,
+                ("temp-no-pin", None) => opts.temp_no_pin = true,
+                ("shootdown-running-only", None) => opts.shootdown_running_only = true,
+                ("no-kernel-preempt", None) => opts.no_kernel_preempt = true,
+                ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
+                    Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
+                    _ => problem(bad("a CPU number below 16")),
+                },
                 ("temp", Some("percpu")) => opts.temp_global_pool = false,
                 ("temp", Some("global")) => opts.temp_global_pool = true,
                 ("temp", _) => problem(bad("percpu or global")),
@@ -150,7 +174,9 @@ impl<'a> Options<'a> {
                         "panic, page-fault, triple-fault, hang, failing-test or panic-on-ap",
                     )),
                 },
-                ("log" | "lowmem" | "crash", None) => problem(bad("a value after `=`")),
+                ("log" | "lowmem" | "crash" | "spawn-cpu", None) => {
+                    problem(bad("a value after `=`"))
+                }
                 _ => problem(Problem::UnknownWord(word)),
             }
         }
@@ -215,6 +241,14 @@ mod tests {
         assert!(p.is_empty());
         assert!(o.unchecked_user_copies);
         assert!(o.no_remote_flush);
+        let (k, p) =
+            parse("no-fpu-save temp-no-pin shootdown-running-only no-kernel-preempt spawn-cpu=3");
+        assert!(p.is_empty());
+        assert!(k.no_fpu_save && k.temp_no_pin && k.shootdown_running_only);
+        assert!(k.no_kernel_preempt);
+        assert_eq!(k.spawn_cpu, Some(3));
+        assert_eq!(parse("spawn-cpu=16").1.len(), 1);
+        assert_eq!(parse("spawn-cpu").1.len(), 1);
         assert!(parse("temp=global").0.temp_global_pool);
         assert!(!parse("temp=global temp=percpu").0.temp_global_pool);
         assert_eq!(parse("temp=both").1.len(), 1);

@@ -1,4 +1,4 @@
-//! Linux errno values, returned to user mode as `-errno`.
+//! Linux errno values (asm-generic/errno-base.h and errno.h), returned to user mode as `-errno`.
 
 /// An error number from Linux's `asm-generic/errno-base.h`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -7,14 +7,17 @@ pub struct Errno(pub i32);
 impl Errno {
     pub const EPERM: Errno = Errno(1);
     pub const ENOENT: Errno = Errno(2);
+    pub const ESRCH: Errno = Errno(3);
     pub const EINTR: Errno = Errno(4);
     pub const EBADF: Errno = Errno(9);
+    pub const EAGAIN: Errno = Errno(11);
     pub const ENOMEM: Errno = Errno(12);
     pub const EFAULT: Errno = Errno(14);
     pub const EINVAL: Errno = Errno(22);
     pub const EMFILE: Errno = Errno(24);
     pub const ENAMETOOLONG: Errno = Errno(36);
     pub const ENOSYS: Errno = Errno(38);
+    pub const ETIMEDOUT: Errno = Errno(110);
 
     /// The value a system call returns in `eax`.
     pub const fn to_return(self) -> u32 {

@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+pub mod clock;
 pub mod cmdline;
 pub mod elf;
 pub mod errno;
@@ -36,6 +37,8 @@ pub mod panic;
 pub mod percpu;
 #[cfg(target_arch = "x86")]
 pub mod programs;
+#[cfg(target_arch = "x86")]
+pub mod sched;
 #[cfg(target_arch = "x86")]
 pub mod shootdown;
 #[cfg(target_arch = "x86")]

@@ -1,14 +1,16 @@
 //! Per-CPU blocks: one `#[repr(C)]` block per CPU, reached in O(1) through the GS segment
 //! whose base is the block (each CPU's GDT has its own GS descriptor). The block holds the
-//! CPU's id, its descriptor tables, its preemption count, its running task and its
-//! counters. Other CPUs' blocks are reached through `cpu(i)` (for the summary and for
-//! IPIs).
+//! CPU's id, its descriptor tables, its preemption count, the scheduler's word for its
+//! running task (opaque here: the scheduler sits above this module) and its counters.
+//! Other CPUs' blocks are reached through `cpu(i)` (for the summary and for IPIs).
 
 use crate::mm::temp::window::MAX_CPUS;
+use arch::atomic64::AtomicU64;
 use arch::gdt::CpuTables;
 use core::arch::asm;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::panic::Location;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 /// Counters of one CPU.
 #[derive(Default)]
@@ -25,6 +27,24 @@ pub struct CpuStats {
     pub shootdowns: AtomicU64,
     /// IPIs those rounds sent (part of `ipis_sent`).
     pub shootdown_ipis: AtomicU64,
+    /// Preemptions of kernel code (part of `preemptions`).
+    pub kernel_preemptions: AtomicU64,
+    /// Tasks that came to run here from another CPU, and that left for another.
+    pub migrations_in: AtomicU64,
+    pub migrations_out: AtomicU64,
+    /// Tasks this CPU took from another CPU's run queue while idle (part of
+    /// `migrations_in`).
+    pub steals: AtomicU64,
+    /// TSC cycles spent halted in the idle loop.
+    pub idle_cycles: AtomicU64,
+    /// Switches away from a task that held temp mappings (parked and restored).
+    pub temp_preempted_holding: AtomicU64,
+    /// Tasks that resumed here holding temp mappings made on another CPU (0 unless the
+    /// pinning is switched off: `temp-no-pin`).
+    pub temp_migrated_holding: AtomicU64,
+    /// The longest stretch with interrupts off (TSC cycles) and where it began.
+    pub irq_off_max: AtomicU64,
+    irq_off_at: AtomicPtr<Location<'static>>,
 }
 
 impl CpuStats {
@@ -38,7 +58,23 @@ impl CpuStats {
             ipis_sent: AtomicU64::new(0),
             shootdowns: AtomicU64::new(0),
             shootdown_ipis: AtomicU64::new(0),
+            kernel_preemptions: AtomicU64::new(0),
+            migrations_in: AtomicU64::new(0),
+            migrations_out: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            idle_cycles: AtomicU64::new(0),
+            temp_preempted_holding: AtomicU64::new(0),
+            temp_migrated_holding: AtomicU64::new(0),
+            irq_off_max: AtomicU64::new(0),
+            irq_off_at: AtomicPtr::new(core::ptr::null_mut()),
         }
+    }
+
+    /// Where the longest interrupts-off stretch began, once there was one.
+    pub fn irq_off_site(&self) -> Option<&'static Location<'static>> {
+        let p = self.irq_off_at.load(Ordering::Relaxed);
+        // SAFETY: only `note_irq_off` stores here, from a `&'static Location`.
+        (!p.is_null()).then(|| unsafe { &*p })
     }
 
     /// Adds one to `counter`.
@@ -55,12 +91,14 @@ pub struct PerCpu {
     /// The CPU's local APIC id (0 until the APIC is set up).
     pub apic_id: AtomicU32,
     preempt: AtomicU32,
-    /// Set while `sched::with_current` lends out the running task (nesting would alias it).
-    pub in_with_current: AtomicBool,
-    /// The task running on this CPU (null in the idle loop), set by the scheduler at each
-    /// switch under its table lock, so a system call finds its task without that global
-    /// lock.
-    pub current: AtomicPtr<crate::task::Task>,
+    /// The scheduler's running task (0 in the idle loop): set at each switch on this CPU,
+    /// read by the code running here, so a system call finds its task without a lock.
+    pub current: AtomicUsize,
+    /// The idle loop's saved stack pointer while a task runs here.
+    pub idle_esp: AtomicUsize,
+    /// TSC when interrupts last went off here (0: they are on), and where.
+    irq_off_since: AtomicU64,
+    irq_off_from: AtomicPtr<Location<'static>>,
     pub stats: CpuStats,
     pub tables: CpuTables,
 }
@@ -75,8 +113,10 @@ impl PerCpu {
             id,
             apic_id: AtomicU32::new(0),
             preempt: AtomicU32::new(0),
-            in_with_current: AtomicBool::new(false),
-            current: AtomicPtr::new(core::ptr::null_mut()),
+            current: AtomicUsize::new(0),
+            idle_esp: AtomicUsize::new(0),
+            irq_off_since: AtomicU64::new(0),
+            irq_off_from: AtomicPtr::new(core::ptr::null_mut()),
             stats: CpuStats::new(),
             tables: CpuTables::new(),
         }
@@ -168,6 +208,36 @@ pub fn cpu(id: usize) -> Option<&'static PerCpu> {
 /// Every CPU that is up.
 pub fn online() -> impl Iterator<Item = &'static PerCpu> {
     (0..MAX_CPUS).filter_map(cpu)
+}
+
+/// Interrupts just went off on this CPU at `at` (registered with `arch::cpu`).
+pub fn irq_off_begin(at: &'static Location<'static>) {
+    let me = this();
+    if me.irq_off_since.load(Ordering::Relaxed) == 0 {
+        me.irq_off_since
+            .store(arch::cpu::rdtsc(), Ordering::Relaxed);
+        me.irq_off_from
+            .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
+    }
+}
+
+/// Interrupts are about to come back on on this CPU: keeps the stretch if it is the
+/// longest so far.
+pub fn irq_off_end() {
+    let me = this();
+    let since = me.irq_off_since.swap(0, Ordering::Relaxed);
+    if since == 0 {
+        return;
+    }
+    let cycles = arch::cpu::rdtsc().saturating_sub(since);
+    let stats = &me.stats;
+    if cycles > stats.irq_off_max.load(Ordering::Relaxed) {
+        // Interrupts are off on this CPU and only it writes its own maximum.
+        stats.irq_off_max.store(cycles, Ordering::Relaxed);
+        stats
+            .irq_off_at
+            .store(me.irq_off_from.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
 }
 
 /// Forbids switching this CPU to another task until the matching `preempt_enable`.

@@ -11,7 +11,7 @@ use crate::mm::bootinfo::Module;
 use crate::mm::layout::phys_to_virt;
 use crate::mm::temp::TempMap;
 use crate::mm::zones::Frame;
-use crate::task::sched::{self, ExitRecord};
+use crate::sched::{self, ExitRecord};
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;

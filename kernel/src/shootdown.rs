@@ -30,6 +30,23 @@ const ACK_TIMEOUT_MS: u64 = 5_000;
 /// flushing. The stale-translation tests must then fail.
 static REMOTE_FLUSH_OFF: AtomicBool = AtomicBool::new(false);
 
+/// Negative control (`shootdown-running-only`): a user space's rounds target only the CPUs
+/// running one of its threads now, forgetting CPUs idle with the space still loaded.
+static RUNNING_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Makes rounds forget lazy CPUs (the negative control of the lazy-TLB test).
+pub fn target_running_only() {
+    log::warn!(
+        "shootdown-running-only: rounds skip CPUs idle with the space loaded (negative control)"
+    );
+    RUNNING_ONLY.store(true, Ordering::Relaxed);
+}
+
+/// Whether the lazy-TLB negative control is on.
+pub fn running_only() -> bool {
+    RUNNING_ONLY.load(Ordering::Relaxed)
+}
+
 /// Switches remote flushing off (the negative control).
 pub fn disable_remote_flush() {
     log::warn!(

@@ -16,8 +16,9 @@ use crate::percpu::{self, cpu_id};
 use crate::shootdown::shootdown;
 use crate::{check, check_eq, kernel_test};
 use alloc::vec::Vec;
+use arch::atomic64::AtomicU64;
 use arch::paging::PAGE_SIZE;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
 const ROUNDS: u32 = 400;

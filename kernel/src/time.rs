@@ -1,6 +1,7 @@
 //! Time from the TSC, calibrated once against the PIT.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use arch::atomic64::AtomicU64;
+use core::sync::atomic::Ordering;
 
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
 
@@ -35,4 +36,50 @@ pub fn delay_us(us: u64) {
     while arch::cpu::rdtsc() - start < ticks {
         core::hint::spin_loop();
     }
+}
+
+/// The TSC when the clocks started (`start_clocks`): the monotonic clock's zero.
+static CLOCK_ZERO_TSC: AtomicU64 = AtomicU64::new(0);
+/// Wall-clock time (ns since the Unix epoch) at the monotonic clock's zero, from the RTC.
+static REALTIME_AT_ZERO: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the clocks: the monotonic clock at 0 now, the real-time clock from the CMOS
+/// RTC (whole seconds; the TSC gives the rest).
+pub fn start_clocks() {
+    CLOCK_ZERO_TSC.store(arch::cpu::rdtsc(), Ordering::Relaxed);
+    let date = arch::rtc::read();
+    let secs = crate::clock::unix_seconds(
+        date.year,
+        date.month,
+        date.day,
+        date.hour,
+        date.minute,
+        date.second,
+    );
+    REALTIME_AT_ZERO.store(secs * 1_000_000_000, Ordering::Relaxed);
+    log::info!(
+        "clock: RTC {:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC (unix {secs})",
+        date.year,
+        date.month,
+        date.day,
+        date.hour,
+        date.minute,
+        date.second
+    );
+}
+
+/// Nanoseconds since the clocks started (CLOCK_MONOTONIC): the TSC, which QEMU and modern
+/// CPUs keep constant-rate and in step across CPUs.
+pub fn monotonic_ns() -> u64 {
+    let per_ms = tsc_per_ms();
+    if per_ms == 0 {
+        return 0;
+    }
+    let elapsed = arch::cpu::rdtsc().saturating_sub(CLOCK_ZERO_TSC.load(Ordering::Relaxed));
+    (u128::from(elapsed) * 1_000_000 / u128::from(per_ms)) as u64
+}
+
+/// Nanoseconds since the Unix epoch (CLOCK_REALTIME).
+pub fn realtime_ns() -> u64 {
+    REALTIME_AT_ZERO.load(Ordering::Relaxed) + monotonic_ns()
 }

@@ -39,8 +39,17 @@ const SHOOTDOWN: u32 = crate::apic::SHOOTDOWN_VECTOR as u32;
 /// Vector of the master PIC's spurious IRQ 7.
 const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
 
-/// The handler registered with `arch::trap`.
+/// EFLAGS.IF in a trap frame.
+const IF: u32 = 1 << 9;
+
+/// The handler registered with `arch::trap`. It runs with interrupts off (interrupt gates),
+/// except that a system call turns them on while it runs: the kernel is preemptible.
 pub fn handle(frame: &mut TrapFrame) {
+    if frame.eflags & IF != 0 {
+        // The trap turned interrupts off: a stretch starts (and ends at the `iret`, unless
+        // a system call turns them on sooner).
+        crate::percpu::irq_off_begin(core::panic::Location::caller());
+    }
     let user = frame.from_user();
     match frame.vector {
         3 if !user => {
@@ -51,7 +60,7 @@ pub fn handle(frame: &mut TrapFrame) {
         0..=31 if user => kill_faulting_process(frame),
         0..=31 => report_and_stop(frame),
         PIT_VECTOR | APIC_TIMER => {
-            crate::task::sched::tick();
+            crate::sched::tick();
             let hook = TIMER_HOOK.load(Ordering::Acquire);
             if hook != 0 {
                 // SAFETY: TIMER_HOOK only ever holds a `fn()` stored by `set_timer_hook`.
@@ -62,17 +71,20 @@ pub fn handle(frame: &mut TrapFrame) {
             } else {
                 arch::pic::end_of_interrupt();
             }
-            if user {
-                crate::task::sched::preempt(frame);
+            crate::sched::preempt(frame);
+        }
+        v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => {
+            crate::syscall::dispatch(frame);
+            // Back to interrupts off for the return path.
+            if arch::cpu::interrupts_enabled() {
+                arch::cpu::disable_interrupts();
+                crate::percpu::irq_off_begin(core::panic::Location::caller());
             }
         }
-        v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => crate::syscall::dispatch(frame),
         RESCHEDULE => {
             arch::lapic::eoi();
             crate::percpu::CpuStats::bump(&crate::percpu::this().stats.ipis);
-            if user {
-                crate::task::sched::preempt(frame);
-            }
+            crate::sched::preempt(frame);
         }
         CALL => {
             arch::lapic::eoi();
@@ -93,7 +105,10 @@ pub fn handle(frame: &mut TrapFrame) {
     }
     if frame.from_user() {
         crate::mm::temp::assert_none_held("return to user mode");
-        crate::task::sched::leave_if_process_exiting();
+        crate::sched::leave_if_process_exiting();
+    }
+    if frame.eflags & IF != 0 {
+        crate::percpu::irq_off_end();
     }
 }
 
@@ -112,7 +127,7 @@ fn signal_for(vector: u32) -> (i32, &'static str) {
 fn kill_faulting_process(f: &TrapFrame) -> ! {
     let (signal, signame) = signal_for(f.vector);
     let (_, what) = arch::exception::name(f.vector).unwrap_or(("?", "exception"));
-    let (pid, name) = crate::task::sched::with_current(|t| (t.pid, t.process.name.clone()));
+    let (pid, name) = crate::sched::with_current(|t| (t.tid, t.process.name.clone()));
     if f.vector == 14 {
         let pf = PageFault::from_error_code(f.error_code);
         log::warn!(
@@ -131,7 +146,7 @@ fn kill_faulting_process(f: &TrapFrame) -> ! {
     // exit_group never returns: free the copy of the name here or it leaks.
     drop(name);
     // Linux's default action for these signals ends the whole process.
-    crate::task::sched::exit_group(128 + signal)
+    crate::sched::exit_group(128 + signal)
 }
 
 fn report_and_stop(f: &TrapFrame) -> ! {

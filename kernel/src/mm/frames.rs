@@ -4,10 +4,10 @@
 use super::layout::{DIRECT_MAP_MAX, phys_to_virt};
 use super::ranges::RangeSet;
 use super::zones::{Frame, PhysFrames, Zone, ZoneKind};
+use crate::sync::PreemptSpinLock;
 use arch::paging::PAGE_SIZE;
-use spin::Mutex;
 
-static FRAMES: Mutex<Option<PhysFrames>> = Mutex::new(None);
+static FRAMES: PreemptSpinLock<Option<PhysFrames>> = PreemptSpinLock::new(None);
 
 /// Free and managed frame counts of both zones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use crate::errno::Errno;
 use crate::mm::temp::window::MAX_CPUS;
 use crate::mm::uaccess;
 use crate::percpu::cpu_id;
-use crate::task::sched;
+use crate::sched;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Callers arrived at the start line in this round, and rounds completed.

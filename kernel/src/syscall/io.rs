@@ -5,7 +5,7 @@ use super::SysResult;
 use crate::errno::Errno;
 use crate::files::{Device, File};
 use crate::mm::uaccess;
-use crate::task::sched;
+use crate::sched;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Longest path `open` reads (Linux's `PATH_MAX`).

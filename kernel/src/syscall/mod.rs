@@ -5,21 +5,25 @@
 mod bench;
 mod io;
 mod memory;
+mod probe;
+mod sched;
 
 pub use io::disable_user_copy_checks;
 
 use crate::errno::Errno;
 use crate::mm::temp;
 use crate::mm::uaccess;
-use crate::task::sched;
 use arch::trap::TrapFrame;
+use sched::Layout;
 
 pub const SYS_EXIT: u32 = 1;
 pub const SYS_WRITE: u32 = 4;
 pub const SYS_OPEN: u32 = 5;
 pub const SYS_CLOSE: u32 = 6;
+pub const SYS_TIME: u32 = 13;
 pub const SYS_GETPID: u32 = 20;
 pub const SYS_BRK: u32 = 45;
+pub const SYS_GETTIMEOFDAY: u32 = 78;
 pub const SYS_CLONE: u32 = 120;
 pub const SYS_MUNMAP: u32 = 91;
 pub const SYS_MPROTECT: u32 = 125;
@@ -27,44 +31,82 @@ pub const SYS_SCHED_YIELD: u32 = 158;
 pub const SYS_NANOSLEEP: u32 = 162;
 pub const SYS_MMAP2: u32 = 192;
 pub const SYS_GETTID: u32 = 224;
+pub const SYS_FUTEX: u32 = 240;
+pub const SYS_SCHED_SETAFFINITY: u32 = 241;
+pub const SYS_SCHED_GETAFFINITY: u32 = 242;
 pub const SYS_EXIT_GROUP: u32 = 252;
+pub const SYS_CLOCK_GETTIME: u32 = 265;
+pub const SYS_CLOCK_GETRES: u32 = 266;
+pub const SYS_CLOCK_NANOSLEEP: u32 = 267;
+pub const SYS_GETCPU: u32 = 318;
+pub const SYS_CLOCK_GETTIME64: u32 = 403;
+pub const SYS_CLOCK_GETRES_TIME64: u32 = 406;
+pub const SYS_CLOCK_NANOSLEEP_TIME64: u32 = 407;
+pub const SYS_FUTEX_TIME64: u32 = 422;
 /// Tempest: copy the temp-mapping counters (this process's and this CPU's) to `ebx`.
 pub const SYS_TEMPEST_TEMP_STATS: u32 = 0x1_0000;
 /// Tempest: wait at the benchmark start line until `ebx` callers are there.
 pub const SYS_TEMPEST_BENCH_BARRIER: u32 = 0x1_0001;
 /// Tempest: report a user-level benchmark result (`ebx` points at it) as a record.
 pub const SYS_TEMPEST_BENCH_REPORT: u32 = 0x1_0002;
+/// Tempest: spin `ebx` ms in the kernel, preemptible; returns the times switched away.
+pub const SYS_TEMPEST_KERNEL_SPIN: u32 = 0x1_0003;
+/// Tempest: hold temp mappings of a copy of `[ebx, ebx + ecx)` across `edx` forced
+/// switches; returns the bytes that read back wrong.
+pub const SYS_TEMPEST_TEMP_HOLD: u32 = 0x1_0004;
 
 type SysResult = Result<u32, Errno>;
 
-/// Handles the system call in `frame` and stores its result in `frame.eax`.
+/// Handles the system call in `frame` and stores its result in `frame.eax`. The call runs
+/// with interrupts on: the kernel is preemptible outside its locks.
 pub fn dispatch(frame: &mut TrapFrame) {
-    sched::with_current(|t| t.syscalls += 1);
+    crate::sched::with_current(|t| {
+        t.syscalls
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
+    });
     crate::percpu::CpuStats::bump(&crate::percpu::this().stats.syscalls);
+    // SAFETY: the trap handler holds nothing an interrupt could need; the frame is on this
+    // task's own stack, and the return path turns interrupts off again.
+    unsafe { arch::cpu::enable_interrupts() };
     let [a0, a1, a2, a3, a4, a5] = [
         frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp,
     ];
     let result: SysResult = match frame.eax {
-        SYS_EXIT => sched::exit_current((a0 & 0xff) as i32),
-        SYS_EXIT_GROUP => sched::exit_group((a0 & 0xff) as i32),
+        SYS_EXIT => crate::sched::exit_current((a0 & 0xff) as i32),
+        SYS_EXIT_GROUP => crate::sched::exit_group((a0 & 0xff) as i32),
         SYS_CLONE => clone(frame, a0, a1, a2, a3, a4),
         SYS_WRITE => io::write(a0, a1, a2),
         SYS_OPEN => io::open(a0, a1),
         SYS_CLOSE => io::close(a0),
-        SYS_GETPID => Ok(sched::current_process().tgid),
-        SYS_GETTID => Ok(sched::current_tid()),
+        SYS_GETPID => Ok(crate::sched::current_process().tgid),
+        SYS_GETTID => Ok(crate::sched::current_tid()),
         SYS_BRK => memory::brk(a0),
         SYS_MUNMAP => memory::munmap(a0, a1),
         SYS_MPROTECT => memory::mprotect(a0, a1, a2),
         SYS_SCHED_YIELD => {
-            sched::yield_now();
+            crate::sched::yield_now();
             Ok(0)
         }
-        SYS_NANOSLEEP => nanosleep(a0, a1),
+        SYS_NANOSLEEP => sched::nanosleep(a0, a1),
+        SYS_CLOCK_NANOSLEEP => sched::clock_nanosleep(a0, a1, a2, a3, Layout::Time32),
+        SYS_CLOCK_NANOSLEEP_TIME64 => sched::clock_nanosleep(a0, a1, a2, a3, Layout::Time64),
+        SYS_CLOCK_GETTIME => sched::clock_gettime(a0, a1, Layout::Time32),
+        SYS_CLOCK_GETTIME64 => sched::clock_gettime(a0, a1, Layout::Time64),
+        SYS_CLOCK_GETRES => sched::clock_getres(a0, a1, Layout::Time32),
+        SYS_CLOCK_GETRES_TIME64 => sched::clock_getres(a0, a1, Layout::Time64),
+        SYS_GETTIMEOFDAY => sched::gettimeofday(a0, a1),
+        SYS_TIME => sched::time(a0),
+        SYS_FUTEX => sched::futex(a0, a1, a2, a3, a4, a5, Layout::Time32),
+        SYS_FUTEX_TIME64 => sched::futex(a0, a1, a2, a3, a4, a5, Layout::Time64),
+        SYS_SCHED_SETAFFINITY => sched::set_affinity(a0, a1, a2),
+        SYS_SCHED_GETAFFINITY => sched::get_affinity(a0, a1, a2),
+        SYS_GETCPU => sched::getcpu(a0, a1),
         SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
         SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
         SYS_TEMPEST_BENCH_REPORT => bench::report(a0),
+        SYS_TEMPEST_KERNEL_SPIN => probe::kernel_spin(a0),
+        SYS_TEMPEST_TEMP_HOLD => probe::temp_hold(a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     };
     frame.eax = match result {
@@ -73,31 +115,31 @@ pub fn dispatch(frame: &mut TrapFrame) {
     };
 }
 
-/// `nanosleep(req, rem)`: sleeps at least `req`, rounded up to timer ticks. Nothing
-/// interrupts a sleep (no signals yet), so `rem`, which Linux writes only on `EINTR`, is
-/// never written.
-fn nanosleep(req: u32, _rem: u32) -> SysResult {
-    let mut raw = [0u8; 8];
-    uaccess::copy_from_user(&sched::current_process().mem.lock().space, &mut raw, req)?;
-    let sec = i32::from_le_bytes(raw[..4].try_into().expect("4 bytes"));
-    let nsec = i32::from_le_bytes(raw[4..].try_into().expect("4 bytes"));
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    let ns = sec as u64 * 1_000_000_000 + nsec as u64;
-    let ticks = ns.div_ceil(1_000_000_000 / sched::HZ);
-    sched::sleep_until(sched::ticks() + ticks);
-    Ok(0)
+/// Reads `len` (at most `N`) bytes of the caller's memory at `address`.
+fn read_user<const N: usize>(address: u32, len: usize) -> Result<[u8; N], Errno> {
+    let mut raw = [0u8; N];
+    let process = crate::sched::current_process();
+    uaccess::copy_from_user(&process.mem.lock().space, &mut raw[..len], address)?;
+    Ok(raw)
+}
+
+/// Writes `bytes` to the caller's memory at `address`.
+fn write_user(address: u32, bytes: &[u8]) -> Result<(), Errno> {
+    let process = crate::sched::current_process();
+    uaccess::copy_to_user(&process.mem.lock().space, address, bytes)
 }
 
 /// Tempest's `temp_stats(out)`: `{ process: TempCounters, cpu: TempCounters }`, each
 /// `{ maps: u64, unmaps: u64, failures: u64, peak_depth: u32, depth: u32 }`.
 fn temp_stats(out: u32) -> SysResult {
-    let cpu = temp::cpu_counters(crate::percpu::cpu_id());
-    sched::with_current(|t| {
-        let mut process = t.temp;
+    let (cpu, mut process) = crate::sched::with_current(|t| {
+        // SAFETY: the running task's own context, preemption off (`with_current`).
+        let mut process = unsafe { t.context() }.temp;
         process.absorb(&temp::running_counters());
-        process.depth = cpu.depth;
+        (temp::cpu_counters(crate::percpu::cpu_id()), process)
+    });
+    process.depth = cpu.depth;
+    {
         let mut bytes = [0u8; 64];
         for (i, c) in [process, cpu].iter().enumerate() {
             let b = &mut bytes[i * 32..(i + 1) * 32];
@@ -107,8 +149,8 @@ fn temp_stats(out: u32) -> SysResult {
             b[24..28].copy_from_slice(&c.peak_depth.to_le_bytes());
             b[28..32].copy_from_slice(&c.depth.to_le_bytes());
         }
-        uaccess::copy_to_user(&t.process.mem.lock().space, out, &bytes)
-    })?;
+        write_user(out, &bytes)?;
+    }
     Ok(0)
 }
 
@@ -124,7 +166,8 @@ const CLONE_PARENT_SETTID: u32 = 0x0010_0000;
 const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
 const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
 /// Flags a thread may carry besides CLONE_VM | CLONE_THREAD (what glibc's pthread_create
-/// passes, less TLS).
+/// passes, less TLS). `CLONE_CHILD_CLEARTID`: the word at `child_tid` is cleared and woken
+/// (a futex wake) when the thread exits, which is how a join waits.
 const CLONE_THREAD_EXTRAS: u32 = CLONE_FS
     | CLONE_FILES
     | CLONE_SIGHAND
@@ -153,13 +196,13 @@ fn clone(
         return Err(Errno::EINVAL);
     }
     let _ = CLONE_SETTLS;
-    let process = sched::current_process();
+    let process = crate::sched::current_process();
     let mut child = *frame;
     child.eax = 0;
     child.user_esp = newsp;
     // The tids are written before the thread exists: a bad pointer fails the call with
     // no thread started, and the child never runs before its tid is in place.
-    let tid = sched::new_tid();
+    let tid = crate::sched::new_tid();
     {
         let space = &process.mem.lock().space;
         if flags & CLONE_PARENT_SETTID != 0 {
@@ -169,7 +212,12 @@ fn clone(
             uaccess::copy_to_user(space, child_tid, &tid.to_le_bytes())?;
         }
     }
-    let cpu = sched::spawn_thread(tid, process.clone(), &child);
+    let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        child_tid
+    } else {
+        0
+    };
+    let cpu = crate::sched::spawn_thread(tid, process.clone(), &child, clear_tid);
     log::debug!("pid {}: thread {tid} on cpu {cpu}", process.tgid);
     Ok(tid)
 }

@@ -1,20 +1,23 @@
 //! Processes and their threads. A `Process` (shared by its threads through an `Arc`) owns
-//! the address space and program break behind a lock, the set of CPUs that have the space
-//! loaded, and the exit status; a `Task` is one thread: its tid, kernel stack, state and
-//! counters.
-
-pub mod sched;
+//! the address space and program break behind a lock, the set of CPUs whose TLB may hold
+//! its translations, and the exit status; a `Task` is one thread: its tid, kernel stack,
+//! scheduling state, saved FPU registers and parked temp mappings. The scheduler
+//! (`crate::sched`) moves tasks between CPUs and decides what runs.
 
 use crate::files::FileTable;
 use crate::mm::space::AddressSpace;
-use crate::mm::temp::window::TempCounters;
+use crate::mm::temp::Holder;
+use crate::mm::temp::window::{Parked, TempCounters};
 use crate::percpu::cpu_id;
-use crate::sync::IrqSpinLock;
+use crate::sync::{IrqSpinLock, PreemptSpinLock};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
+use arch::atomic64::AtomicU64;
+use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
 /// Size of each task's kernel stack.
@@ -32,15 +35,29 @@ pub struct Memory {
     pub brk: u32,
 }
 
-/// What a task is doing.
+/// What a task is doing (`Task::state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum State {
-    Ready,
-    Running,
-    /// Waiting until the tick count reaches the value.
-    Sleeping(u64),
-    /// Gone, with its exit status; reaped by the idle loop.
-    Exited(i32),
+    /// On a CPU, or being switched to.
+    Running = 0,
+    /// In a run queue.
+    Ready = 1,
+    /// Waiting for a wake-up (a wait queue, a futex, a timer).
+    Blocked = 2,
+    /// Gone; freed once no CPU is on its stack.
+    Exited = 3,
+}
+
+impl State {
+    fn from_u8(v: u8) -> State {
+        match v {
+            0 => State::Running,
+            1 => State::Ready,
+            2 => State::Blocked,
+            _ => State::Exited,
+        }
+    }
 }
 
 /// What the threads of one program share.
@@ -51,10 +68,13 @@ pub struct Process {
     /// The exit status the run expects (`expect=N` on the module's command line).
     pub expected: i32,
     /// The address space and break; threads and user copies hold the lock while they use
-    /// the space, so it cannot change under them. It answers shootdowns while it spins.
-    pub mem: IrqSpinLock<Memory>,
+    /// the space, so it cannot change under them (its holder is not preempted; interrupts
+    /// stay on, so shootdowns reach a CPU spinning for it).
+    pub mem: PreemptSpinLock<Memory>,
     directory: u32,
-    /// CPUs that have this space loaded (bit per CPU): the targets of its shootdowns.
+    /// CPUs whose TLB may hold this space's translations (bit per CPU): those that have
+    /// its directory loaded, running one of its threads or idle after one (lazy TLB). The
+    /// targets of its shootdowns.
     active: AtomicU32,
     /// Threads not yet reaped.
     pub threads: AtomicU32,
@@ -67,6 +87,33 @@ pub struct Process {
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<FileTable>,
+    /// Last: see `Live`.
+    _live: Live,
+}
+
+/// Processes whose memory is not freed yet (a CPU idle after one keeps it loaded).
+static LIVE: AtomicU32 = AtomicU32::new(0);
+
+/// How many processes still hold their address space.
+pub fn live_processes() -> u32 {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// Counts one process in `LIVE` from creation until its last field is gone: declared last
+/// in `Process`, so it drops after the address space has freed its frames.
+struct Live;
+
+impl Live {
+    fn new() -> Self {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Process {
@@ -76,19 +123,25 @@ impl Process {
             name,
             expected,
             directory: mem.space.directory(),
-            mem: IrqSpinLock::new(mem),
+            mem: PreemptSpinLock::new(mem),
             active: AtomicU32::new(0),
             threads: AtomicU32::new(0),
             exiting: AtomicBool::new(false),
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(FileTable::with_console()),
+            _live: Live::new(),
         }
     }
 
     /// The CPUs that have this space loaded.
     pub fn active_cpus(&self) -> u32 {
         self.active.load(Ordering::SeqCst)
+    }
+
+    /// The page directory's physical address (what CR3 holds while the space is loaded).
+    pub fn directory(&self) -> u32 {
+        self.directory
     }
 
     /// Loads the space on this CPU. The CPU's bit is set before the load: a shootdown that
@@ -115,11 +168,17 @@ impl Process {
         // read must already see the new PTEs when it loads CR3 (`activate` sets the bit with
         // a locked operation before its load; this fence is the initiator's half).
         core::sync::atomic::fence(Ordering::SeqCst);
+        let targets = if crate::shootdown::running_only() {
+            // Negative control: only where a thread runs now; lazy CPUs are forgotten.
+            crate::sched::cpus_running(self)
+        } else {
+            self.active_cpus()
+        };
         crate::shootdown::shootdown(
             Space::User {
                 directory: self.directory,
             },
-            self.active_cpus(),
+            targets,
             flush,
         );
     }
@@ -131,52 +190,134 @@ impl Drop for Process {
     }
 }
 
+/// No deadline (`Task::deadline`).
+pub const NO_DEADLINE: u64 = u64::MAX;
+
 /// One thread.
 pub struct Task {
     /// The thread id (the process's tgid for its first thread).
-    pub pid: u32,
+    pub tid: u32,
     pub process: Arc<Process>,
-    pub state: State,
-    /// This thread's use of temp mappings, folded in at every context switch.
-    pub temp: TempCounters,
-    pub syscalls: u64,
-    /// The CPU whose run queue the task is on (chosen at spawn: the least loaded).
-    pub cpu: usize,
+    /// A `State`, changed under the lock of the run queue the task belongs to (`cpu`).
+    state: AtomicU8,
+    /// The CPU whose run queue the task belongs to: where it runs, waits to run, or last
+    /// ran. Changed only under that run queue's lock.
+    pub(crate) cpu: AtomicUsize,
+    /// The CPUs it may run on (bit per CPU; `sched_setaffinity`).
+    pub(crate) affinity: AtomicU32,
     /// True from when a CPU switches to the task until the context that CPU switched to
-    /// next has taken over (`sched::finish_switch`): until then the task's kernel stack is
-    /// still in use and it may neither run elsewhere nor be freed.
-    pub(crate) on_cpu: bool,
-    /// Saved kernel stack pointer while switched out.
-    pub(crate) saved_esp: usize,
-    pub(crate) kstack: Box<KernelStack>,
+    /// next has taken over (`sched::finish_switch`): until then its kernel stack is in use
+    /// and no other CPU may switch to it.
+    pub(crate) on_cpu: AtomicBool,
+    /// Temp mappings held (`migrate_disable` depth): while non-zero the task may be
+    /// preempted but runs only on the CPU whose window holds its slots.
+    pub(crate) pinned: AtomicU32,
+    /// When a blocked task wakes by itself (monotonic ns), or `NO_DEADLINE`.
+    pub(crate) deadline: AtomicU64,
+    /// Set when the deadline, not a wake-up, ended the last block.
+    pub(crate) timed_out: AtomicBool,
+    /// `CLONE_CHILD_CLEARTID`: the user word cleared and woken at exit (0: none).
+    pub clear_child_tid: AtomicU32,
+    pub syscalls: AtomicU64,
+    /// Times the task was switched away from (preempted, yielded or blocked).
+    pub switches: AtomicU64,
+    /// What only the switch code and the task itself touch: see `Task::context`.
+    context: UnsafeCell<Context>,
+    kstack: Box<KernelStack>,
 }
 
+/// A switched-out task's machine state beyond its kernel stack.
+pub(crate) struct Context {
+    /// Saved kernel stack pointer while switched out.
+    pub saved_esp: usize,
+    /// The x87/SSE registers while switched out.
+    pub fpu: FpuState,
+    /// Temp mappings held when it was switched out, restored when it runs again.
+    pub parked: Parked<Holder>,
+    /// The CPU whose window `parked` came from.
+    pub parked_on: usize,
+    /// This thread's use of temp mappings, folded in at every switch away.
+    pub temp: TempCounters,
+}
+
+// SAFETY: `context` is touched only by the CPU running the task (the task itself, with
+// preemption off, and the switch code switching it out or in, interrupts off) or, after
+// it exited and left every CPU (`on_cpu` false, read with acquire), by the reaper; the
+// other fields are atomics or immutable.
+unsafe impl Sync for Task {}
+// SAFETY: as for Sync; a task moves between CPUs only while switched out.
+unsafe impl Send for Task {}
+
 impl Task {
-    /// A task that will enter user mode with `frame` when first scheduled.
-    pub fn new(pid: u32, process: Arc<Process>, cpu: usize, frame: &TrapFrame) -> Box<Task> {
+    /// A task that will enter user mode with `frame` when first scheduled on `cpu`.
+    pub fn new(
+        tid: u32,
+        process: Arc<Process>,
+        cpu: usize,
+        affinity: u32,
+        frame: &TrapFrame,
+    ) -> Arc<Task> {
         // SAFETY: an all-zero byte array is a valid KernelStack.
         let kstack = unsafe { Box::<KernelStack>::new_zeroed().assume_init() };
         process.threads.fetch_add(1, Ordering::SeqCst);
-        let mut task = Box::new(Task {
-            pid,
+        let task = Task {
+            tid,
             process,
-            state: State::Ready,
-            temp: TempCounters::default(),
-            syscalls: 0,
-            cpu,
-            on_cpu: false,
-            saved_esp: 0,
+            state: AtomicU8::new(State::Ready as u8),
+            cpu: AtomicUsize::new(cpu),
+            affinity: AtomicU32::new(affinity),
+            on_cpu: AtomicBool::new(false),
+            pinned: AtomicU32::new(0),
+            deadline: AtomicU64::new(NO_DEADLINE),
+            timed_out: AtomicBool::new(false),
+            clear_child_tid: AtomicU32::new(0),
+            syscalls: AtomicU64::new(0),
+            switches: AtomicU64::new(0),
+            context: UnsafeCell::new(Context {
+                saved_esp: 0,
+                fpu: FpuState::initial(),
+                parked: Parked::empty(),
+                parked_on: cpu,
+                temp: TempCounters::default(),
+            }),
             kstack,
-        });
+        };
         let top = task.kernel_stack_top();
         // SAFETY: the stack is ours, 16-byte aligned, far larger than a frame.
-        task.saved_esp = unsafe { arch::context::prepare_first_run(top, frame, sched::first_run) };
-        task
+        let esp = unsafe { arch::context::prepare_first_run(top, frame, crate::sched::first_run) };
+        // SAFETY: nobody else has the task yet.
+        unsafe { (*task.context.get()).saved_esp = esp };
+        Arc::new(task)
     }
 
     /// The address the CPU loads into `esp` on a trap from this task's user mode.
     pub fn kernel_stack_top(&self) -> usize {
         self.kstack.0.as_ptr() as usize + KERNEL_STACK_SIZE
+    }
+
+    pub fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Sets the state (the caller holds the lock of the task's run queue, or is the task).
+    pub(crate) fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Whether the task may run on `cpu`.
+    pub fn allowed_on(&self, cpu: usize) -> bool {
+        self.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
+    }
+
+    /// The machine state beyond the stack.
+    ///
+    /// # Safety
+    /// Only the CPU running the task, with preemption or interrupts off, or the reaper of
+    /// an exited task that left every CPU; no other reference to it may be alive.
+    #[allow(clippy::mut_from_ref)] // the contract above makes the access exclusive
+    pub(crate) unsafe fn context(&self) -> &mut Context {
+        // SAFETY: per the contract.
+        unsafe { &mut *self.context.get() }
     }
 }
 

@@ -1,10 +1,10 @@
 //! The i386 side of temp mappings: the slot PTEs, the guard, the leak check.
 
 use super::pool::{POOL_SLOTS, Pool, Take};
-use super::window::{MAX_CPUS, SLOTS_PER_CPU, TempCounters, Window};
+use super::window::{MAX_CPUS, Parked, SLOTS_PER_CPU, TempCounters, Window};
 use crate::mm::layout::{TEMP_BASE, phys_to_virt};
 use crate::mm::zones::Frame;
-use crate::percpu::{cpu_id, preempt_disable, preempt_enable};
+use crate::percpu::cpu_id;
 use crate::sync::IrqSpinLock;
 use arch::paging::{PAGE_SIZE, PAddr, PDEntry, PTEntry, PTFlags, pd_index};
 use core::fmt;
@@ -15,12 +15,34 @@ use core::sync::atomic::AtomicBool;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
-/// Who holds a slot: where it was mapped, on which CPU, for which process (0: the kernel).
+/// Who holds a slot: where it was mapped, on which CPU, for which process (0: the kernel),
+/// and the PTE it installed (restored if the holder is switched out and back in).
 #[derive(Clone, Copy, Debug)]
 pub struct Holder {
     pub location: &'static Location<'static>,
     pub cpu: usize,
     pub pid: u32,
+    pub entry: u32,
+}
+
+/// What keeps a holder on its CPU while it holds slots: the scheduler registers its
+/// migrate-disable pair here (it sits above this module). Until then (boot, in-kernel
+/// tests without tasks) nothing can migrate and both are no-ops.
+static PIN: AtomicUsize = AtomicUsize::new(0);
+static UNPIN: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the functions that pin the running task to its CPU and release it.
+pub fn set_pin_hooks(pin: fn(), unpin: fn()) {
+    PIN.store(pin as usize, Ordering::Release);
+    UNPIN.store(unpin as usize, Ordering::Release);
+}
+
+fn call_hook(hook: &AtomicUsize) {
+    let f = hook.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: PIN and UNPIN only ever hold a `fn()` stored by `set_pin_hooks`.
+        unsafe { core::mem::transmute::<usize, fn()>(f)() };
+    }
 }
 
 /// The `cpu` of a `TempMap` whose slot comes from the global pool.
@@ -221,36 +243,61 @@ fn map<A>(
     writable: bool,
     at: &'static Location<'static>,
 ) -> Result<TempMap<A>, Exhausted> {
-    preempt_disable();
+    // From here until the guard drops the task stays on this CPU, whose window the slot
+    // is in (it may be preempted: the switch parks the slot and restores it here).
+    call_hook(&PIN);
     let me = cpu_id();
-    let holder = Holder {
-        location: at,
-        cpu: me,
-        pid: CHARGED_PID[me].load(Ordering::Relaxed) as u32,
-    };
-    let taken = if GLOBAL_POOL.load(Ordering::Relaxed) {
-        let slot = take_pool_slot(holder);
-        if slot.is_some() {
-            let depth = POOL_HELD[me].fetch_add(1, Ordering::Relaxed) as u32 + 1;
-            WINDOWS[me].lock().note_external_map(depth);
-        }
-        slot.map(|s| (POOL, s))
-    } else {
-        WINDOWS[me].lock().take(holder).map(|s| (me, s))
-    };
-    let Some((cpu, slot)) = taken else {
-        preempt_enable();
-        return Err(Exhausted { cpu: me });
-    };
     let flags = if writable {
         PTFlags::P | PTFlags::RW
     } else {
         PTFlags::P
     };
     let entry = PTEntry::new(PAddr(frame.addr() as u32), flags).0;
-    // SAFETY: the slot is ours (just taken from our CPU's window, or clean from the pool)
-    // and its PTE lies in the temp page table; a free slot's PTE is empty and in no TLB
-    // (a window slot is flushed at unmap, a pool slot by the round that made it clean).
+    let holder = Holder {
+        location: at,
+        cpu: me,
+        pid: CHARGED_PID[me].load(Ordering::Relaxed) as u32,
+        entry,
+    };
+    let taken = if GLOBAL_POOL.load(Ordering::Relaxed) {
+        let slot = take_pool_slot(holder);
+        if let Some(slot) = slot {
+            let depth = POOL_HELD[me].fetch_add(1, Ordering::Relaxed) as u32 + 1;
+            WINDOWS[me].lock().note_external_map(depth);
+            // SAFETY: a clean pool slot is ours alone and in no TLB.
+            unsafe { install(POOL, slot, entry) };
+        }
+        slot.map(|s| (POOL, s))
+    } else {
+        // Slot and PTE under the window lock: a switch (which parks this window's slots
+        // with their PTEs) never sees one without the other.
+        let mut window = WINDOWS[me].lock();
+        let slot = window.take(holder);
+        if let Some(slot) = slot {
+            // SAFETY: the slot was just taken from this CPU's window.
+            unsafe { install(me, slot, entry) };
+        }
+        slot.map(|s| (me, s))
+    };
+    let Some((cpu, slot)) = taken else {
+        call_hook(&UNPIN);
+        return Err(Exhausted { cpu: me });
+    };
+    Ok(TempMap {
+        cpu,
+        slot,
+        _access: PhantomData,
+        _pinned: PhantomData,
+    })
+}
+
+/// Writes a free slot's PTE.
+///
+/// # Safety
+/// The slot is the caller's (just taken) and, being free until now, in no TLB (a window
+/// slot is flushed at unmap and at park, a pool slot by the round that made it clean).
+unsafe fn install(cpu: usize, slot: usize, entry: u32) {
+    // SAFETY: the PTE lies in the temp page table; per the contract nobody else uses it.
     unsafe {
         let p = pte(cpu, slot);
         assert_eq!(
@@ -260,12 +307,44 @@ fn map<A>(
         );
         p.write_volatile(entry);
     }
-    Ok(TempMap {
-        cpu,
-        slot,
-        _access: PhantomData,
-        _pinned: PhantomData,
-    })
+}
+
+/// Switch-out: takes the running task's slots out of this CPU's window, clearing their
+/// PTEs and flushing them from this CPU's TLB, so the next task finds the window empty
+/// and the slots in no TLB. (Global-pool slots stay as they are: the pool's addresses
+/// are nobody else's while held.)
+pub fn park() -> Parked<Holder> {
+    let cpu = cpu_id();
+    let mut window = WINDOWS[cpu].lock();
+    let parked = window.park();
+    for (slot, _) in parked.held() {
+        // SAFETY: the slot's PTE lies in the temp page table; invlpg of its address.
+        unsafe {
+            pte(cpu, slot).write_volatile(0);
+            arch::cpu::invlpg(slot_address(cpu, slot));
+        }
+    }
+    parked
+}
+
+/// Switch-in: puts the task's parked slots back in this CPU's window with their PTEs.
+/// Panics if the window is not empty (the context switched out left slots held).
+pub fn unpark(parked: &Parked<Holder>) {
+    if parked.is_empty() {
+        return;
+    }
+    let cpu = cpu_id();
+    let mut window = WINDOWS[cpu].lock();
+    if let Err(e) = window.unpark(parked) {
+        panic!(
+            "temp mapping: slot {} of cpu {cpu} taken while its holder was switched out",
+            e.0
+        );
+    }
+    for (slot, holder) in parked.held() {
+        // SAFETY: the slot is the resuming task's again, and was free (in no TLB) until now.
+        unsafe { install(cpu, slot, holder.entry) };
+    }
 }
 
 impl<A> TempMap<A> {
@@ -309,18 +388,21 @@ unsafe fn unmap_slot(cpu: usize, slot: usize) {
         let me = cpu_id();
         let depth = POOL_HELD[me].fetch_sub(1, Ordering::Relaxed) as u32 - 1;
         WINDOWS[me].lock().note_external_unmap(depth);
-        preempt_enable();
+        call_hook(&UNPIN);
         return;
     }
-    // SAFETY: the slot's PTE lies in the temp page table; invlpg of the slot's address.
-    unsafe {
-        pte(cpu, slot).write_volatile(0);
-        arch::cpu::invlpg(slot_address(cpu, slot));
+    {
+        let mut window = WINDOWS[cpu].lock();
+        // SAFETY: the slot's PTE lies in the temp page table; invlpg of the slot's address.
+        unsafe {
+            pte(cpu, slot).write_volatile(0);
+            arch::cpu::invlpg(slot_address(cpu, slot));
+        }
+        if let Err(e) = window.release(slot) {
+            panic!("temp mapping: slot {} released but not held", e.0);
+        }
     }
-    if let Err(e) = WINDOWS[cpu].lock().release(slot) {
-        panic!("temp mapping: slot {} released but not held", e.0);
-    }
-    preempt_enable();
+    call_hook(&UNPIN);
 }
 
 impl<A> Drop for TempMap<A> {

@@ -37,6 +37,34 @@ impl TempCounters {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotHeld(pub usize);
 
+/// The slots a switched-out task held, kept with the task until it runs again.
+#[derive(Clone, Copy)]
+pub struct Parked<H: Copy> {
+    used: u64,
+    holders: [Option<H>; SLOTS_PER_CPU],
+}
+
+impl<H: Copy> Parked<H> {
+    pub const fn empty() -> Self {
+        Self {
+            used: 0,
+            holders: [None; SLOTS_PER_CPU],
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// Each parked slot and its holder.
+    pub fn held(&self) -> impl Iterator<Item = (usize, H)> + '_ {
+        self.holders
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, h)| h.map(|h| (slot, h)))
+    }
+}
+
 /// The slots of one CPU, the holder `H` of each, and the counters: lifetime totals for the
 /// CPU, and the share of the process running now (handed to it at each context switch).
 pub struct Window<H: Copy> {
@@ -126,6 +154,41 @@ impl<H: Copy> Window<H> {
         }
     }
 
+    /// Takes every held slot out of the window, holders included, without counting them
+    /// as unmapped: the running task is being switched out while it holds them (the
+    /// caller clears their PTEs). The window is empty afterwards.
+    pub fn park(&mut self) -> Parked<H> {
+        let parked = Parked {
+            used: self.used,
+            holders: self.holders,
+        };
+        self.used = 0;
+        self.holders = [None; SLOTS_PER_CPU];
+        for c in [&mut self.cpu, &mut self.running] {
+            c.depth = 0;
+        }
+        parked
+    }
+
+    /// Puts parked slots back, at the same slot numbers (the task resumes on the CPU it was
+    /// parked on, so its guards' addresses are right again). Fails, changing nothing, when
+    /// one of them is held: the window was not left empty by the context switched out.
+    pub fn unpark(&mut self, parked: &Parked<H>) -> Result<(), NotHeld> {
+        if self.used & parked.used != 0 {
+            return Err(NotHeld((self.used & parked.used).trailing_zeros() as usize));
+        }
+        self.used |= parked.used;
+        for (slot, h) in parked.held() {
+            self.holders[slot] = Some(h);
+        }
+        let depth = self.depth();
+        for c in [&mut self.cpu, &mut self.running] {
+            c.depth = depth;
+            c.peak_depth = c.peak_depth.max(depth);
+        }
+        Ok(())
+    }
+
     /// Slots held now.
     pub fn depth(&self) -> u32 {
         self.used.count_ones()
@@ -204,6 +267,35 @@ mod tests {
         let s = w.take(()).unwrap();
         assert_eq!(w.release(s), Ok(()));
         assert_eq!(w.release(s), Err(NotHeld(s)));
+    }
+
+    #[test]
+    fn a_switched_out_holder_parks_its_slots_and_gets_them_back() {
+        let mut w = Window::<u32>::new();
+        let a = w.take(1).unwrap();
+        let b = w.take(2).unwrap();
+        w.release(a).unwrap();
+        let parked = w.park();
+        assert_eq!(w.depth(), 0, "the next task finds the window empty");
+        assert_eq!(parked.held().collect::<Vec<_>>(), [(b, 2)]);
+        // The next task uses the same slot numbers meanwhile, and leaves none held.
+        let other = w.take(9).unwrap();
+        assert_eq!(other, 0);
+        let again = w.take(9).unwrap();
+        assert_eq!(again, b, "the parked slot's number is free for others");
+        assert_eq!(
+            w.unpark(&parked),
+            Err(NotHeld(b)),
+            "a slot held by someone else"
+        );
+        w.release(other).unwrap();
+        w.release(again).unwrap();
+        assert_eq!(w.unpark(&parked), Ok(()));
+        assert_eq!(w.held().collect::<Vec<_>>(), [(b, 2)]);
+        assert_eq!(w.release(b), Ok(2));
+        let c = w.cpu_counters();
+        // Parking and unparking are not maps or unmaps.
+        assert_eq!((c.maps, c.unmaps, c.depth), (4, 4, 0));
     }
 
     #[test]

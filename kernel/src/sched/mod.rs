@@ -1,0 +1,510 @@
+//! The scheduler: round-robin on per-CPU run queues, preemptive in user and kernel mode,
+//! with migration, work stealing, affinity and blocking.
+//!
+//! - **Where tasks run.** A new task goes to the least loaded CPU its affinity allows. An
+//!   idle CPU steals a ready task from the busiest other queue; a task whose affinity no
+//!   longer allows its CPU moves at its next switch. Each CPU's queue has its own lock
+//!   (`runqueue`); nothing global is taken to switch.
+//! - **Preemption.** The timer (and the reschedule IPI) switches tasks when it interrupts
+//!   user mode, or kernel mode with interrupts on and the preempt count at zero: spin locks,
+//!   `with_current` and the scheduler itself raise the count. A task holding temp mappings
+//!   may be preempted but is pinned to its CPU until it drops them.
+//! - **Blocking.** `block::prepare`/`Blocker::sleep` take a task off its CPU until `wake`
+//!   or a deadline; wait queues and futexes build on it (`wait`, `futex`).
+//! - **Lifetimes.** Tasks are `Arc`s: the registry (every live task), a run queue and a
+//!   wait queue may each hold one. An exited task is freed by the next context of the CPU
+//!   it ran on; a process's memory goes when its last thread and the last CPU that kept
+//!   its space loaded let go.
+//!
+//! Lock order: the registry, a futex or wait-queue lock, then run-queue locks (two only in
+//! a steal, which holds no other), then a CPU's temp window.
+
+pub mod block;
+pub mod futex;
+mod runqueue;
+
+pub use block::wake;
+pub use runqueue::{cpus_running, disable_fpu_save, disable_temp_pinning, finish_switch};
+
+use crate::console::JsonStr;
+use crate::errno::Errno;
+use crate::mm::temp::window::{MAX_CPUS, TempCounters};
+use crate::percpu::{self, CpuStats, cpu_id, preempt_count, preempt_disable, preempt_enable};
+use crate::sync::IrqSpinLock;
+use crate::task::{Memory, Process, State, Task};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use arch::trap::TrapFrame;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use runqueue::After;
+
+/// Timer interrupts per second.
+pub const HZ: u64 = 100;
+
+/// How a process ended, kept for the summary.
+#[derive(Clone, Debug)]
+pub struct ExitRecord {
+    pub pid: u32,
+    pub name: String,
+    pub cpu: usize,
+    pub status: i32,
+    pub expected: i32,
+    pub temp: TempCounters,
+    pub syscalls: u64,
+}
+
+/// Every live task (for lookups by tid, `exit_group`, and knowing when all are gone) and
+/// the exit records. Not on the switch path.
+struct Registry {
+    tasks: Vec<Arc<Task>>,
+    next_tid: u32,
+    exited: Vec<ExitRecord>,
+}
+
+static REGISTRY: IrqSpinLock<Registry> = IrqSpinLock::new(Registry {
+    tasks: Vec::new(),
+    next_tid: 1,
+    exited: Vec::new(),
+});
+
+/// `spawn-cpu=N`: new processes start on CPU N (the migration tests), instead of the
+/// least loaded CPU (`usize::MAX`).
+static SPAWN_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Negative control (`no-kernel-preempt`): the timer preempts user mode only.
+static KERNEL_PREEMPT_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Starts every new process on `cpu` (load balancing spreads them afterwards).
+pub fn set_spawn_cpu(cpu: usize) {
+    SPAWN_CPU.store(cpu, Ordering::Relaxed);
+}
+
+/// Lets the timer preempt user mode only (negative control of the kernel-preemption test).
+pub fn disable_kernel_preemption() {
+    log::warn!("no-kernel-preempt: the timer preempts user mode only (negative control)");
+    KERNEL_PREEMPT_OFF.store(true, Ordering::Relaxed);
+}
+
+/// Every online CPU, as an affinity mask.
+fn online_mask() -> u32 {
+    percpu::online().fold(0, |m, c| m | (1 << c.id()))
+}
+
+/// Adds a process that enters user mode at `entry` with stack pointer `stack`, its first
+/// thread on the least loaded online CPU (or the `spawn-cpu` one). Returns its pid and CPU.
+pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -> (u32, usize) {
+    let pid = new_tid();
+    let process = Arc::new(Process::new(pid, name, expected, mem));
+    let frame = crate::task::user_entry_frame(entry, stack);
+    let cpu = place(Task::new(pid, process, 0, online_mask(), &frame));
+    (pid, cpu)
+}
+
+/// Adds thread `tid` (from `new_tid`) of `process`, entering user mode with `frame`, with
+/// the creating thread's affinity; `clear_tid` (0: none) is its `CLONE_CHILD_CLEARTID`
+/// word. Returns its CPU.
+pub fn spawn_thread(tid: u32, process: Arc<Process>, frame: &TrapFrame, clear_tid: u32) -> usize {
+    let affinity = with_current(|t| t.affinity.load(Ordering::Relaxed));
+    let task = Task::new(tid, process, 0, affinity, frame);
+    task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
+    place(task)
+}
+
+/// A fresh thread id, for a `spawn_thread` to come.
+pub fn new_tid() -> u32 {
+    let mut r = REGISTRY.lock();
+    let tid = r.next_tid;
+    r.next_tid += 1;
+    tid
+}
+
+/// Queues a new task on the `spawn-cpu` CPU, or on the least loaded one it may run on.
+fn place(task: Arc<Task>) -> usize {
+    let wanted = SPAWN_CPU.load(Ordering::Relaxed);
+    let cpu = if wanted != usize::MAX && task.allowed_on(wanted) && percpu::cpu(wanted).is_some() {
+        wanted
+    } else {
+        runqueue::least_loaded(&task)
+    };
+    // SAFETY: nobody runs the task yet.
+    unsafe { task.context().parked_on = cpu };
+    REGISTRY.lock().tasks.push(task.clone());
+    runqueue::enqueue(task, cpu);
+    cpu
+}
+
+/// The task running on this CPU.
+pub fn current() -> Arc<Task> {
+    with_current(|t| {
+        let p = t as *const Task;
+        // SAFETY: `t` lives in an `Arc` (run queues hold it while it runs): taking one more
+        // reference to it is what `Arc::clone` would do.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    })
+}
+
+/// Runs `f` on the task running on this CPU, with preemption off (so the task stays here
+/// and the switch code cannot touch it meanwhile). `f` must not block.
+pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
+    preempt_disable();
+    let task = percpu::this().current.load(Ordering::Relaxed) as *const Task;
+    assert!(!task.is_null(), "no task is running");
+    // SAFETY: the pointer is the running task's, set by the switch to it on this CPU; the
+    // task cannot be freed while it runs, and preemption is off until `f` returns.
+    let r = f(unsafe { &*task });
+    preempt_enable();
+    r
+}
+
+/// Whether a task runs on this CPU (false in the idle loop and the boot code).
+pub fn in_task() -> bool {
+    percpu::this().current.load(Ordering::Relaxed) != 0
+}
+
+/// The tid running on this CPU (0 in the idle loop).
+pub fn current_tid() -> u32 {
+    if in_task() {
+        with_current(|t| t.tid)
+    } else {
+        0
+    }
+}
+
+/// The process of the thread running on this CPU.
+pub fn current_process() -> Arc<Process> {
+    with_current(|t| t.process.clone())
+}
+
+/// Keeps the running task on this CPU (it may still be preempted) until the matching
+/// `migrate_enable`: temp mappings do this while held. Nothing in the idle loop.
+pub fn migrate_disable() {
+    if in_task() {
+        with_current(|t| t.pinned.fetch_add(1, Ordering::Relaxed));
+    }
+}
+
+/// Ends a `migrate_disable`.
+pub fn migrate_enable() {
+    if in_task() {
+        with_current(|t| {
+            let before = t.pinned.fetch_sub(1, Ordering::Relaxed);
+            assert!(before > 0, "migrate_enable without migrate_disable");
+        });
+    }
+}
+
+/// Why `schedule` is called.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// `sched_yield`, or the task must move (affinity).
+    Yield,
+    /// The timer or a reschedule IPI.
+    Preempt,
+    /// The task blocked (`Blocker::sleep`; the preempt count is 1, its own).
+    Block,
+    /// The task exited.
+    Exit,
+}
+
+/// Gives the CPU to the next ready task of this CPU, if any (or moves the task, if its
+/// affinity no longer allows this CPU).
+pub fn yield_now() {
+    schedule(Why::Yield);
+}
+
+/// Switches this CPU to its next ready task or its idle loop, as `why` and the running
+/// task's state say. Returns when the task runs again: true if it had been switched away.
+fn schedule(why: Why) -> bool {
+    let _irq = arch::cpu::IrqGuard::new();
+    if why != Why::Block {
+        return switch_away(why);
+    }
+    // A blocking task comes with its own preempt count, which kept the timer away while it
+    // published itself to wakers. Interrupts are off now: drop it for the switch (every
+    // context is switched out and in at count 0) and take it back after.
+    preempt_enable();
+    let switched = switch_away(why);
+    preempt_disable();
+    switched
+}
+
+/// `schedule`'s work, interrupts off.
+fn switch_away(why: Why) -> bool {
+    assert_eq!(
+        preempt_count(),
+        0,
+        "context switch with preemption disabled"
+    );
+    let cpu = cpu_id();
+    let mut rq = runqueue::queue(cpu);
+    let task = rq.current.clone().expect("schedule() outside a task");
+    if why == Why::Exit {
+        task.set_state(State::Exited);
+    }
+    let state = task.state();
+    let must_move = !task.allowed_on(cpu) && runqueue::movable(&task);
+    let after = match state {
+        // Woken before it could sleep: it never left.
+        State::Running if why == Why::Block => return false,
+        State::Running if must_move => After::Migrate,
+        State::Running => {
+            if rq.ready.is_empty() {
+                return false;
+            }
+            After::Nothing
+        }
+        State::Blocked => After::Nothing,
+        State::Exited => After::Reap,
+        State::Ready => unreachable!("the running task is never queued"),
+    };
+    let next = rq.ready.pop_front();
+    if state == State::Running && after == After::Nothing {
+        // Round robin: back of the queue (no other CPU switches to it before this one has
+        // left its stack: `on_cpu`).
+        task.set_state(State::Ready);
+        rq.ready.push_back(task.clone());
+    } else {
+        // It leaves this CPU's count: blocked, gone, or moving.
+        runqueue::add_load(cpu, -1);
+        if after == After::Migrate {
+            task.set_state(State::Ready);
+        }
+    }
+    rq.prev = Some((task, after));
+    let (old, new) = runqueue::switch_to(&mut rq, cpu, next);
+    drop(rq);
+    // SAFETY: interrupts are off; `old` points into the task (kept alive by `rq.prev` until
+    // this context resumes); `new` was saved by a switch or prepared for a first run.
+    unsafe { arch::context::switch(old, new) };
+    finish_switch();
+    true
+}
+
+/// Where a never-run task starts (arch::context::prepare_first_run calls it on the task's
+/// stack, then enters user mode).
+pub extern "C" fn first_run() {
+    finish_switch();
+    // A thread created while its process was exiting leaves before its first instruction.
+    leave_if_process_exiting();
+}
+
+/// The timer or a reschedule IPI interrupted this CPU: let another task run if the
+/// interrupted code may be preempted (user mode, or kernel mode with interrupts on and no
+/// preempt-count holder).
+pub fn preempt(frame: &TrapFrame) {
+    if !in_task() {
+        return;
+    }
+    let user = frame.from_user();
+    if !user {
+        let interrupts_were_on = frame.eflags & (1 << 9) != 0;
+        if KERNEL_PREEMPT_OFF.load(Ordering::Relaxed) || !interrupts_were_on || preempt_count() != 0
+        {
+            return;
+        }
+    }
+    if schedule(Why::Preempt) {
+        let stats = &percpu::this().stats;
+        CpuStats::bump(&stats.preemptions);
+        if !user {
+            CpuStats::bump(&stats.kernel_preemptions);
+        }
+    }
+}
+
+/// Ends the running thread with `status` (the process's status too, unless the process
+/// is already exiting with a status of its own). `CLONE_CHILD_CLEARTID`'s word is cleared
+/// and its waiters woken first.
+pub fn exit_current(status: i32) -> ! {
+    let task = current();
+    if !task.process.exiting.load(Ordering::SeqCst) {
+        task.process.status.store(status, Ordering::SeqCst);
+    }
+    let word = task.clear_child_tid.swap(0, Ordering::Relaxed);
+    if word != 0 {
+        futex::clear_and_wake(&task.process, word);
+    }
+    drop(task);
+    schedule(Why::Exit);
+    unreachable!("an exited task was scheduled again");
+}
+
+/// Ends every thread of the running process with `status`: the others leave at their next
+/// return to user mode (blocked ones are woken, running ones get a reschedule IPI).
+pub fn exit_group(status: i32) -> ! {
+    let process = current_process();
+    if !process.exiting.swap(true, Ordering::SeqCst) {
+        process.status.store(status, Ordering::SeqCst);
+    }
+    let me = current_tid();
+    let others: Vec<Arc<Task>> = REGISTRY
+        .lock()
+        .tasks
+        .iter()
+        .filter(|t| Arc::ptr_eq(&t.process, &process) && t.tid != me)
+        .cloned()
+        .collect();
+    for task in others {
+        if !wake(&task) && task.state() == State::Running {
+            let cpu = task.cpu.load(Ordering::Relaxed);
+            if cpu != cpu_id() {
+                crate::ipi::reschedule(cpu);
+            }
+        }
+    }
+    drop(process);
+    exit_current(status)
+}
+
+/// At a return to user mode: a thread whose process is exiting leaves instead, and one
+/// whose affinity no longer allows this CPU moves.
+pub fn leave_if_process_exiting() {
+    let (exiting, misplaced) = with_current(|t| {
+        (
+            t.process.exiting.load(Ordering::SeqCst),
+            !t.allowed_on(cpu_id()),
+        )
+    });
+    if exiting {
+        let status = current_process().status.load(Ordering::SeqCst);
+        exit_current(status);
+    }
+    if misplaced {
+        yield_now();
+    }
+}
+
+/// The task `tid` of the calling process (0: the caller), for the affinity calls.
+fn task_of_caller(tid: u32) -> Result<Arc<Task>, Errno> {
+    if tid == 0 {
+        return Ok(current());
+    }
+    let process = current_process();
+    REGISTRY
+        .lock()
+        .tasks
+        .iter()
+        .find(|t| t.tid == tid && Arc::ptr_eq(&t.process, &process))
+        .cloned()
+        .ok_or(Errno::ESRCH)
+}
+
+/// `sched_setaffinity`: task `tid` may run only on `mask`'s online CPUs (`EINVAL` if none).
+/// The caller moves before this returns (unless it holds temp mappings, which pin it until
+/// they are dropped); a task of another CPU moves at its next switch.
+pub fn set_affinity(tid: u32, mask: u32) -> Result<(), Errno> {
+    let mask = mask & online_mask();
+    if mask == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let task = task_of_caller(tid)?;
+    task.affinity.store(mask, Ordering::SeqCst);
+    let (cpu, mut rq) = runqueue::lock_task_queue(&task);
+    if task.allowed_on(cpu) {
+        return Ok(());
+    }
+    if let Some(at) = rq.ready.iter().position(|t| Arc::ptr_eq(t, &task))
+        && runqueue::movable(&task)
+    {
+        let moving = rq.ready.remove(at).expect("found above");
+        runqueue::add_load(cpu, -1);
+        drop(rq);
+        runqueue::enqueue(moving.clone(), runqueue::least_loaded(&moving));
+        return Ok(());
+    }
+    let running = rq.current.as_ref().is_some_and(|t| Arc::ptr_eq(t, &task));
+    drop(rq);
+    if running && cpu == cpu_id() {
+        yield_now();
+    } else if running {
+        crate::ipi::reschedule(cpu);
+    }
+    Ok(())
+}
+
+/// `sched_getaffinity`: the CPUs task `tid` may run on.
+pub fn affinity(tid: u32) -> Result<u32, Errno> {
+    Ok(task_of_caller(tid)?.affinity.load(Ordering::SeqCst))
+}
+
+/// The boot CPU's idle loop: runs tasks until every task everywhere has exited and every
+/// process's memory is freed, then returns how each ended.
+pub fn run() -> Vec<ExitRecord> {
+    loop {
+        {
+            let mut r = REGISTRY.lock();
+            if r.tasks.is_empty() && crate::task::live_processes() == 0 {
+                return core::mem::take(&mut r.exited);
+            }
+        }
+        runqueue::idle_once(cpu_id());
+    }
+}
+
+/// An application processor's life after start-up: its timer ticks, it runs tasks, and
+/// idles in between.
+pub fn run_application_cpu() -> ! {
+    crate::apic::start_timer();
+    let cpu = cpu_id();
+    loop {
+        runqueue::idle_once(cpu);
+    }
+}
+
+/// Counts a timer tick of this CPU and wakes its blocked tasks whose deadline has passed
+/// (the timer interrupt calls this).
+pub fn tick() {
+    CpuStats::bump(&percpu::this().stats.timer_ticks);
+    block::wake_expired(cpu_id());
+}
+
+/// Frees an exited thread that no CPU is on any more; the last thread of a process also
+/// ends the process, and its exit record is kept.
+fn reap(task: Arc<Task>) {
+    assert_eq!(task.state(), State::Exited, "reaping a live task");
+    REGISTRY.lock().tasks.retain(|t| !Arc::ptr_eq(t, &task));
+    let process = task.process.clone();
+    {
+        // SAFETY: the task exited and no CPU is on it (`on_cpu` was cleared before this).
+        let temp = unsafe { task.context() }.temp;
+        let mut totals = process.totals.lock();
+        totals.0.absorb(&temp);
+        totals.1 += task.syscalls.load(Ordering::Relaxed);
+    }
+    let cpu = task.cpu.load(Ordering::Relaxed);
+    drop(task); // frees the kernel stack (the registry's reference went above)
+    let last = process.threads.fetch_sub(1, Ordering::SeqCst) == 1;
+    if !last {
+        return;
+    }
+    let status = process.status.load(Ordering::SeqCst);
+    crate::console::record(format_args!(
+        "{{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
+        process.tgid,
+        JsonStr(&process.name),
+        cpu,
+        status,
+        process.expected
+    ));
+    let (temp, syscalls) = *process.totals.lock();
+    let record = ExitRecord {
+        pid: process.tgid,
+        name: process.name.clone(),
+        cpu,
+        status,
+        expected: process.expected,
+        temp,
+        syscalls,
+    };
+    REGISTRY.lock().exited.push(record);
+    // CPUs idle with this space still loaded let it go now (their idle loop sees it has
+    // no thread left); the last to do so frees the memory.
+    let lazy = process.active_cpus() & !(1 << cpu_id());
+    drop(process);
+    for cpu in (0..MAX_CPUS).filter(|c| lazy & (1 << c) != 0) {
+        crate::ipi::reschedule(cpu);
+    }
+}

@@ -1,0 +1,371 @@
+//! Per-CPU run queues and the context switch: what each CPU runs, what waits to run there,
+//! and the one path (`switch_to`, then `finish_switch` in the context switched to) by which
+//! a CPU leaves one context for another. No global lock on this path: each CPU has its own
+//! queue behind its own irq-safe lock, and only a migration or a steal touches two.
+//!
+//! At a switch the outgoing task's FPU/SSE registers are saved and its temp mappings parked
+//! (their PTEs cleared and flushed from this CPU); the incoming task's are restored. A task
+//! that holds temp mappings is pinned: it may be preempted, but runs again only here, where
+//! its slots' addresses are (docs/temp-mappings.md). Address spaces switch lazily: a CPU
+//! that goes idle keeps the last space loaded (and stays in its shootdown targets) until
+//! it runs a task of another process or the process ends.
+
+use crate::mm::temp::{self, window::MAX_CPUS};
+use crate::percpu::{self, CpuStats, cpu_id};
+use crate::sync::{IrqSpinGuard, IrqSpinLock};
+use crate::task::{Process, State, Task};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// What `finish_switch` does with the task a CPU switched away from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    /// Nothing more: it is queued again, or blocked.
+    Nothing,
+    /// Put it on a CPU its affinity allows (this one no longer is).
+    Migrate,
+    /// It exited: free it.
+    Reap,
+}
+
+pub(super) struct RunQueue {
+    /// The task running here (`None`: the idle loop).
+    pub current: Option<Arc<Task>>,
+    /// Tasks waiting to run here, in round-robin order.
+    pub ready: VecDeque<Arc<Task>>,
+    /// Blocked tasks with a deadline (this CPU's timer wakes them).
+    pub timed: Vec<Arc<Task>>,
+    /// The task this CPU switched away from, for `finish_switch`.
+    pub prev: Option<(Arc<Task>, After)>,
+    /// The process whose directory this CPU has loaded (kept while idle: lazy TLB).
+    pub loaded: Option<Arc<Process>>,
+    /// A process this CPU stopped using at the last switch: released by `finish_switch`,
+    /// outside the switch, since dropping it may free its memory.
+    pub released: Option<Arc<Process>>,
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
+const EMPTY: IrqSpinLock<RunQueue> = IrqSpinLock::new(RunQueue {
+    current: None,
+    ready: VecDeque::new(),
+    timed: Vec::new(),
+    prev: None,
+    loaded: None,
+    released: None,
+});
+static QUEUES: [IrqSpinLock<RunQueue>; MAX_CPUS] = [EMPTY; MAX_CPUS];
+
+/// Tasks ready or running on each CPU, for placement and stealing (read without the lock;
+/// changed under it).
+static LOAD: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+/// CPUs halted in their idle loop: an enqueue there needs an IPI.
+static IDLE: AtomicU32 = AtomicU32::new(0);
+
+/// Negative control (`no-fpu-save`): the switch leaves the FPU registers alone.
+static FPU_SAVE_OFF: AtomicBool = AtomicBool::new(false);
+/// Negative control (`temp-no-pin`): temp-mapping holders may migrate.
+static TEMP_PIN_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Switches per-task FPU saving off (negative control).
+pub fn disable_fpu_save() {
+    log::warn!("no-fpu-save: context switches keep no FPU/SSE state (negative control)");
+    FPU_SAVE_OFF.store(true, Ordering::Relaxed);
+}
+
+/// Lets temp-mapping holders migrate (negative control).
+pub fn disable_temp_pinning() {
+    log::warn!("temp-no-pin: tasks holding temp mappings may migrate (negative control)");
+    TEMP_PIN_OFF.store(true, Ordering::Relaxed);
+}
+
+/// Whether a task's temp mappings pin it to its CPU.
+pub fn temp_pinning() -> bool {
+    !TEMP_PIN_OFF.load(Ordering::Relaxed)
+}
+
+pub(super) fn queue(cpu: usize) -> IrqSpinGuard<'static, RunQueue> {
+    QUEUES[cpu].lock()
+}
+
+/// Locks the run queue `task` belongs to (its `cpu` may change until the lock is held).
+pub(super) fn lock_task_queue(task: &Task) -> (usize, IrqSpinGuard<'static, RunQueue>) {
+    loop {
+        let cpu = task.cpu.load(Ordering::Acquire);
+        let rq = QUEUES[cpu].lock();
+        if task.cpu.load(Ordering::Acquire) == cpu {
+            return (cpu, rq);
+        }
+    }
+}
+
+pub(super) fn load(cpu: usize) -> u32 {
+    LOAD[cpu].load(Ordering::Relaxed)
+}
+
+pub(super) fn add_load(cpu: usize, delta: i32) {
+    if delta >= 0 {
+        LOAD[cpu].fetch_add(delta as u32, Ordering::Relaxed);
+    } else {
+        LOAD[cpu].fetch_sub((-delta) as u32, Ordering::Relaxed);
+    }
+}
+
+/// Whether `task` may leave the CPU it is on (it holds no temp mapping, or pinning is off).
+pub(super) fn movable(task: &Task) -> bool {
+    task.pinned.load(Ordering::Relaxed) == 0 || !temp_pinning()
+}
+
+/// Puts a ready task at the back of `cpu`'s queue (the caller holds that queue's lock)
+/// and wakes the CPU if it idles, or an idle CPU that may steal it.
+pub(super) fn push_locked(rq: &mut RunQueue, cpu: usize, task: Arc<Task>) {
+    task.cpu.store(cpu, Ordering::Release);
+    task.set_state(State::Ready);
+    rq.ready.push_back(task.clone());
+    add_load(cpu, 1);
+    kick(cpu, &task);
+}
+
+/// Puts a ready task on `cpu`'s queue.
+pub(super) fn enqueue(task: Arc<Task>, cpu: usize) {
+    let mut rq = queue(cpu);
+    push_locked(&mut rq, cpu, task);
+}
+
+/// Makes sure someone looks at `cpu`'s queue soon: `cpu` itself if it idles, else an idle
+/// CPU the task may run on, which will steal it.
+fn kick(cpu: usize, task: &Task) {
+    let idle = IDLE.load(Ordering::SeqCst);
+    let me = cpu_id();
+    if idle & (1 << cpu) != 0 {
+        if cpu != me {
+            crate::ipi::reschedule(cpu);
+        }
+        return;
+    }
+    let affinity = task.affinity.load(Ordering::Relaxed);
+    let helpers = idle & affinity & !(1 << me);
+    if helpers != 0 {
+        crate::ipi::reschedule(helpers.trailing_zeros() as usize);
+    }
+}
+
+/// The online CPU `task` may run on with the fewest tasks (ties: the lowest number).
+pub(super) fn least_loaded(task: &Task) -> usize {
+    percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| task.allowed_on(c))
+        .min_by_key(|&c| (load(c), c))
+        .unwrap_or_else(|| task.cpu.load(Ordering::Relaxed))
+}
+
+/// Makes `next` (or the idle loop, for `None`) the context of this CPU: saves the running
+/// one's FPU registers and parks its temp mappings, loads `next`'s address space (unless
+/// it is loaded already), kernel stack, FPU registers and temp mappings. Returns where to
+/// save the old stack pointer and the new one, for `arch::context::switch`.
+pub(super) fn switch_to(
+    rq: &mut RunQueue,
+    cpu: usize,
+    next: Option<Arc<Task>>,
+) -> (*mut usize, usize) {
+    let block = percpu::this();
+    let next_tid = next.as_ref().map_or(0, |t| t.tid);
+    let outgoing_temp = temp::switch_accounting(next_tid);
+    let old: *mut usize = match rq.current.take() {
+        Some(prev) => {
+            prev.switches.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: this CPU runs `prev` and switches it out, interrupts off.
+            let ctx = unsafe { prev.context() };
+            ctx.temp.absorb(&outgoing_temp);
+            ctx.parked = temp::park();
+            ctx.parked_on = cpu;
+            if !ctx.parked.is_empty() {
+                CpuStats::bump(&block.stats.temp_preempted_holding);
+            }
+            if !FPU_SAVE_OFF.load(Ordering::Relaxed) {
+                ctx.fpu.save();
+            }
+            // `rq.prev` (set by the caller) keeps the task alive until this context is
+            // resumed or the task is reaped.
+            &mut ctx.saved_esp
+        }
+        None => block.idle_esp.as_ptr(),
+    };
+    let new = match next {
+        Some(task) => {
+            // Another CPU may still be saving this task's registers (it was woken or
+            // stolen the moment it left): wait until that CPU has finished the switch.
+            while task.on_cpu.load(Ordering::Acquire) {
+                crate::shootdown::serve();
+                core::hint::spin_loop();
+            }
+            task.on_cpu.store(true, Ordering::Relaxed);
+            task.set_state(State::Running);
+            let same_space = rq
+                .loaded
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(p, &task.process));
+            if !same_space {
+                task.process.activate();
+                if let Some(old) = rq.loaded.replace(task.process.clone()) {
+                    old.deactivate();
+                    rq.released = Some(old);
+                }
+            }
+            // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
+            unsafe {
+                block
+                    .tables
+                    .set_kernel_stack(task.kernel_stack_top() as u32)
+            };
+            // SAFETY: this CPU switches the task in, interrupts off.
+            let ctx = unsafe { task.context() };
+            if ctx.parked_on != cpu {
+                CpuStats::bump(&block.stats.migrations_in);
+                if let Some(from) = percpu::cpu(ctx.parked_on) {
+                    CpuStats::bump(&from.stats.migrations_out);
+                }
+                if !ctx.parked.is_empty() {
+                    CpuStats::bump(&block.stats.temp_migrated_holding);
+                }
+            }
+            if !FPU_SAVE_OFF.load(Ordering::Relaxed) {
+                ctx.fpu.restore();
+            }
+            temp::unpark(&ctx.parked);
+            ctx.parked = crate::mm::temp::window::Parked::empty();
+            ctx.parked_on = cpu;
+            block
+                .current
+                .store(Arc::as_ptr(&task) as usize, Ordering::Relaxed);
+            let esp = ctx.saved_esp;
+            rq.current = Some(task);
+            esp
+        }
+        None => {
+            block.current.store(0, Ordering::Relaxed);
+            block.idle_esp.load(Ordering::Relaxed)
+        }
+    };
+    CpuStats::bump(&block.stats.context_switches);
+    (old, new)
+}
+
+/// Runs in the context a CPU has just switched to, first thing: the task it left is off
+/// this CPU's stack now, so it may run elsewhere, move, or, if it exited, be freed.
+pub fn finish_switch() {
+    let (prev, released) = {
+        let mut rq = queue(cpu_id());
+        (rq.prev.take(), rq.released.take())
+    };
+    if let Some((task, after)) = prev {
+        task.on_cpu.store(false, Ordering::Release);
+        match after {
+            After::Nothing => {}
+            After::Migrate => {
+                let to = least_loaded(&task);
+                enqueue(task, to);
+            }
+            After::Reap => super::reap(task),
+        }
+    }
+    // Maybe the last reference: frees the process's memory, outside the switch.
+    drop(released);
+}
+
+/// Takes a task from the busiest other CPU's queue that may run here and is not pinned
+/// there by temp mappings. The caller (an idle CPU) holds no run-queue lock.
+fn steal(me: usize) -> Option<Arc<Task>> {
+    let victim = percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| c != me)
+        .max_by_key(|&c| load(c))?;
+    let mut rq = queue(victim);
+    let at = rq
+        .ready
+        .iter()
+        .rposition(|t| t.allowed_on(me) && movable(t))?;
+    let task = rq.ready.remove(at)?;
+    add_load(victim, -1);
+    task.cpu.store(me, Ordering::Release);
+    CpuStats::bump(&percpu::this().stats.steals);
+    Some(task)
+}
+
+/// One round of a CPU's idle loop: run a task from its queue, else steal one, else halt
+/// until an interrupt.
+pub(super) fn idle_once(cpu: usize) {
+    let _irq = arch::cpu::IrqGuard::new();
+    let mut rq = queue(cpu);
+    let mut next = rq.ready.pop_front();
+    if next.is_none() {
+        drop(rq);
+        next = steal(cpu);
+        if let Some(task) = &next {
+            add_load(cpu, 1);
+            // A migration out of the victim and into this CPU, counted at the switch.
+            task.cpu.store(cpu, Ordering::Release);
+        }
+        rq = queue(cpu);
+    }
+    match next {
+        Some(task) => {
+            rq.prev = None;
+            let (old, new) = switch_to(&mut rq, cpu, Some(task));
+            drop(rq);
+            // SAFETY: interrupts are off; the idle context is saved in this CPU's block;
+            // `new` was saved by a switch or prepared for a first run.
+            unsafe { arch::context::switch(old, new) };
+            finish_switch();
+        }
+        None => {
+            let dead = release_dead_space(&mut rq);
+            IDLE.fetch_or(1 << cpu, Ordering::SeqCst);
+            // Re-check after announcing idleness: an enqueue that missed the bit put its
+            // task in the queue before this look, one that saw it sends an IPI.
+            let empty = rq.ready.is_empty();
+            drop(rq);
+            drop(dead);
+            if empty {
+                let start = arch::cpu::rdtsc();
+                arch::cpu::wait_for_interrupt();
+                percpu::this()
+                    .stats
+                    .idle_cycles
+                    .fetch_add(arch::cpu::rdtsc() - start, Ordering::Relaxed);
+            }
+            IDLE.fetch_and(!(1 << cpu), Ordering::SeqCst);
+        }
+    }
+}
+
+/// An idle CPU still has the space of a process whose threads have all gone: load the
+/// kernel's directory and hand the process back (the caller drops it, unlocked).
+fn release_dead_space(rq: &mut RunQueue) -> Option<Arc<Process>> {
+    let dead = rq
+        .loaded
+        .as_ref()
+        .is_some_and(|p| p.threads.load(Ordering::SeqCst) == 0);
+    if !dead {
+        return None;
+    }
+    // SAFETY: the kernel directory maps everything the idle loop touches.
+    unsafe { arch::cpu::load_cr3(crate::mm::paging::kernel_directory()) };
+    let process = rq.loaded.take()?;
+    process.deactivate();
+    Some(process)
+}
+
+/// The CPUs running a thread of `process` right now (the shootdown negative control).
+pub fn cpus_running(process: &Process) -> u32 {
+    percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| {
+            queue(c)
+                .current
+                .as_ref()
+                .is_some_and(|t| core::ptr::eq(&*t.process, process))
+        })
+        .fold(0, |m, c| m | (1 << c))
+}

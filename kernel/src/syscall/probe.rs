@@ -1,0 +1,96 @@
+//! Tempest's probes of the kernel model, for the tests that must see it from user mode:
+//! `kernel_spin` (kernel code with interrupts on is preempted) and `temp_hold` (a holder
+//! of temp mappings reads its own frames through them across forced preemption and a
+//! requested migration).
+
+use super::SysResult;
+use crate::errno::Errno;
+use crate::mm::frames;
+use crate::mm::temp::TempMap;
+use crate::mm::temp::window::SLOTS_PER_CPU;
+use crate::mm::uaccess;
+use crate::percpu::cpu_id;
+use crate::sched;
+use alloc::vec::Vec;
+use arch::paging::PAGE_SIZE;
+use core::sync::atomic::Ordering;
+
+/// Longest `kernel_spin`.
+const MAX_SPIN_MS: u32 = 10_000;
+/// Most pages `temp_hold` maps at once (a quarter of a window).
+const MAX_HOLD_PAGES: usize = SLOTS_PER_CPU / 4;
+const MAX_HOLD_ROUNDS: u32 = 10_000;
+
+/// `kernel_spin(ms)`: spins in the kernel, interrupts on and nothing held, for `ms`
+/// milliseconds; returns how many times the caller was switched away meanwhile.
+pub fn kernel_spin(ms: u32) -> SysResult {
+    if ms == 0 || ms > MAX_SPIN_MS {
+        return Err(Errno::EINVAL);
+    }
+    let task = sched::current();
+    let before = task.switches.load(Ordering::Relaxed);
+    let end = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * u64::from(ms);
+    while arch::cpu::rdtsc() < end {
+        core::hint::spin_loop();
+    }
+    Ok((task.switches.load(Ordering::Relaxed) - before) as u32)
+}
+
+/// Frames of the kernel's own, freed on drop.
+struct OwnFrames(Vec<crate::mm::zones::Frame>);
+
+impl Drop for OwnFrames {
+    fn drop(&mut self) {
+        for f in self.0.drain(..) {
+            frames::free(f);
+        }
+    }
+}
+
+/// `temp_hold(buf, len, rounds)`: copies the user bytes `[buf, buf + len)` into frames of
+/// the kernel's own (highmem first, like user pages), maps them all at once, then `rounds`
+/// times: asks to move to another CPU (the holder is pinned, so the move waits), gives the
+/// CPU away, spins a little with interrupts on (the timer may preempt it too), and compares
+/// every byte read through the mappings with the user's. Returns how many bytes differed.
+pub fn temp_hold(buf: u32, len: u32, rounds: u32) -> SysResult {
+    let pages = (len as usize).div_ceil(PAGE_SIZE);
+    if len == 0 || pages > MAX_HOLD_PAGES || rounds == 0 || rounds > MAX_HOLD_ROUNDS {
+        return Err(Errno::EINVAL);
+    }
+    let mut expected = alloc::vec![0u8; len as usize];
+    let process = sched::current_process();
+    uaccess::copy_from_user(&process.mem.lock().space, &mut expected, buf)?;
+    let mut own = OwnFrames(Vec::with_capacity(pages));
+    for chunk in expected.chunks(PAGE_SIZE) {
+        let (frame, _) = frames::alloc_user().ok_or(Errno::ENOMEM)?;
+        own.0.push(frame);
+        // SAFETY: the frame was just allocated to this call: nobody else uses it.
+        let mut page = unsafe { TempMap::write(frame) }.map_err(|_| Errno::ENOMEM)?;
+        page[..chunk.len()].copy_from_slice(chunk);
+    }
+    let affinity = sched::affinity(0)?;
+    let mut held = Vec::with_capacity(pages);
+    for &frame in &own.0 {
+        // SAFETY: the frames are this call's, alive until `own` drops after the guards.
+        held.push(unsafe { TempMap::read(frame) }.map_err(|_| Errno::ENOMEM)?);
+    }
+    let mut mismatched = 0u32;
+    for _ in 0..rounds {
+        let elsewhere = affinity & !(1 << cpu_id());
+        if elsewhere != 0 {
+            sched::set_affinity(0, elsewhere)?;
+        }
+        sched::yield_now();
+        crate::time::delay_us(100);
+        for (page, chunk) in held.iter().zip(expected.chunks(PAGE_SIZE)) {
+            let seen = &page[..chunk.len()];
+            mismatched += seen.iter().zip(chunk).filter(|(a, b)| a != b).count() as u32;
+        }
+    }
+    drop(held);
+    // The move asked for can happen now; then the caller's own affinity comes back.
+    sched::yield_now();
+    sched::set_affinity(0, affinity)?;
+    drop(own);
+    Ok(mismatched)
+}
