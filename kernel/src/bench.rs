@@ -15,15 +15,15 @@
 //! baseline comparisons (docs/benchmarks.md).
 
 use crate::console::record;
-use crate::ipi;
+use crate::cpu::ipi;
+use crate::cpu::percpu::{self, cpu_id};
+use crate::cpu::shootdown::shootdown_as_given;
 use crate::mm::frames;
 use crate::mm::kva::{self, Caching};
 use crate::mm::layout::phys_to_virt;
 use crate::mm::temp::window::MAX_CPUS;
 use crate::mm::temp::{self, Strategy, TempMap, Writable};
 use crate::mm::zones::Frame;
-use crate::percpu::{self, cpu_id};
-use crate::shootdown::shootdown_as_given;
 use alloc::vec::Vec;
 use arch::atomic64::AtomicU64;
 use arch::paging::PAGE_SIZE;
@@ -43,7 +43,7 @@ pub fn run(workload: &str) -> bool {
         "{{\"event\":\"bench_env\",\"cpus\":{},\"tsc_khz\":{},\"apic\":\"{}\"}}",
         percpu::online().count(),
         crate::time::tsc_per_ms(),
-        crate::apic::mode_name()
+        crate::cpu::apic::mode_name()
     ));
     match workload {
         "temp" => temp_throughput(),
@@ -125,13 +125,13 @@ fn temp_worker(cpus_in_run: usize) {
     READY.fetch_add(1, Ordering::AcqRel);
     if cpu == 0 {
         while READY.load(Ordering::Acquire) < cpus_in_run {
-            crate::shootdown::serve();
+            crate::cpu::shootdown::serve();
             core::hint::spin_loop();
         }
         GO.store(1, Ordering::Release);
     }
     while GO.load(Ordering::Acquire) == 0 {
-        crate::shootdown::serve();
+        crate::cpu::shootdown::serve();
         core::hint::spin_loop();
     }
     let mut samples = Vec::with_capacity(BATCHES);
@@ -303,6 +303,6 @@ fn flush_ceiling() {
     record(format_args!(
         "{{\"event\":\"bench_summary\",\"workload\":\"flush_ceiling\",\"crossover_pages\":{},\"ceiling_in_use\":{}}}",
         crossover.map_or(-1, |n| n as i64),
-        crate::shootdown::CEILING
+        crate::cpu::shootdown::CEILING
     ));
 }

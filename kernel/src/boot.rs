@@ -37,12 +37,15 @@ impl MemoryManagement for BootMapping {
 pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     // SAFETY: first code on the boot CPU, interrupts off, flat segments; nothing else runs.
     unsafe {
-        crate::percpu::init_boot_cpu();
+        crate::cpu::percpu::init_boot_cpu();
         arch::idt::init();
         arch::pic::remap_and_mask();
     }
     arch::trap::set_handler(traps::handle);
-    arch::cpu::set_irq_off_hooks(crate::percpu::irq_off_begin, crate::percpu::irq_off_end);
+    arch::cpu::set_irq_off_hooks(
+        crate::cpu::percpu::irq_off_begin,
+        crate::cpu::percpu::irq_off_end,
+    );
     crate::mm::temp::set_pin_hooks(crate::sched::migrate_disable, crate::sched::migrate_enable);
     console::init(LogLevel::Info);
     if magic != SIGNATURE_EAX {
@@ -93,10 +96,10 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         crate::mm::temp::set_strategy(crate::mm::temp::Strategy::GlobalPool);
     }
     if opts.no_remote_flush {
-        crate::shootdown::disable_remote_flush();
+        crate::cpu::shootdown::disable_remote_flush();
     }
     if opts.shootdown_running_only {
-        crate::shootdown::target_running_only();
+        crate::cpu::shootdown::target_running_only();
     }
     if opts.no_fpu_save {
         crate::sched::disable_fpu_save();
@@ -110,7 +113,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if let Some(cpu) = opts.spawn_cpu {
         crate::sched::set_spawn_cpu(cpu);
     }
-    let apic = crate::apic::init_boot_cpu(cpu);
+    let apic = crate::cpu::apic::init_boot_cpu(cpu);
     if apic.is_some() {
         start_application_processors();
     }
@@ -136,7 +139,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     let frames_before = frames::stats();
     let started = crate::programs::start_all(info.modules());
     match apic {
-        Some(_) => crate::apic::start_timer(),
+        Some(_) => crate::cpu::apic::start_timer(),
         // SAFETY: the timer's handler (traps::handle) is in place.
         None => unsafe {
             arch::pit::start_periodic(crate::sched::HZ as u32);
@@ -172,7 +175,7 @@ fn start_application_processors() {
         log::warn!("acpi: MADT walk stopped early: {e}");
     }
     let others: alloc::vec::Vec<u32> = listed.iter().copied().filter(|&id| id != me).collect();
-    let online = crate::ap::start_all(&others);
+    let online = crate::cpu::ap::start_all(&others, crate::sched::run_application_cpu);
     info!(
         "smp: {} CPUs listed (apic ids {listed:?}), {} online",
         listed.len(),
@@ -251,10 +254,10 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
             flushes
         );
     }
-    let mode = crate::apic::mode_name();
+    let mode = crate::cpu::apic::mode_name();
     kprintln!(
         "  cpus online    : {} ({mode})",
-        crate::percpu::online().count()
+        crate::cpu::percpu::online().count()
     );
     kprintln!(
         "  lowmem         : {} MiB direct-mapped, {} of {} frames free",
@@ -287,7 +290,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
     kprintln!(
         "  cpu  apic  switches  preempted (kernel)  syscalls  ticks  migr in/out  steals  idle  irq-off max  temp maps  peak"
     );
-    for cpu in crate::percpu::online() {
+    for cpu in crate::cpu::percpu::online() {
         let st = &cpu.stats;
         let load = |c: &arch::atomic64::AtomicU64| c.load(core::sync::atomic::Ordering::Relaxed);
         let t = crate::mm::temp::cpu_counters(cpu.id());
@@ -352,7 +355,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
     );
     kprintln!(
         "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"unexpected_interrupts\":{},\"temp_strategy\":\"{:?}\",\"temp_pool_flushes\":{},\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
-        crate::percpu::online().count(),
+        crate::cpu::percpu::online().count(),
         lowmem_end >> 20,
         s.low_free,
         s.low_total,

@@ -40,7 +40,7 @@ impl log::Log for Logger {
         if self.enabled(record.metadata()) {
             kprintln!(
                 "[cpu{} {:<5}] {}",
-                crate::percpu::cpu_id(),
+                crate::cpu::percpu::cpu_id(),
                 record.level(),
                 record.args()
             );

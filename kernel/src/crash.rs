@@ -57,14 +57,14 @@ fn deliberate_hang() -> ! {
 
 /// Makes the last CPU panic: its report must name it, and every other CPU must stop.
 fn panic_on_application_processor() -> ! {
-    let Some(last) = crate::percpu::online()
+    let Some(last) = crate::cpu::percpu::online()
         .map(|c| c.id())
         .filter(|&c| c != 0)
         .last()
     else {
         panic!("crash=panic-on-ap needs an application processor (boot with --smp 2 or more)");
     };
-    match crate::ipi::call_on(last, ap_panics, 0) {
+    match crate::cpu::ipi::call_on(last, ap_panics, 0) {
         Ok(()) => panic!("cpu {last} returned from a deliberate panic"),
         Err(e) => panic!("{e}"),
     }
@@ -78,14 +78,14 @@ fn ap_panics(_: usize) {
 /// Makes the last CPU deaf, then starts a kernel shootdown: the initiator's bounded wait
 /// must end in a panic that names the silent CPU.
 fn shoot_down_at_a_silent_cpu() -> ! {
-    let Some(last) = crate::percpu::online()
+    let Some(last) = crate::cpu::percpu::online()
         .map(|c| c.id())
         .filter(|&c| c != 0)
         .last()
     else {
         panic!("crash=silent-cpu needs an application processor (boot with --smp 2 or more)");
     };
-    let _call = crate::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
+    let _call = crate::cpu::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
     // The shootdown must not start before the target is deaf: its vector outranks the
     // call's, so had both IPIs been pending together the target would answer the round
     // first and only then go deaf (seen in CI).
@@ -98,7 +98,7 @@ fn shoot_down_at_a_silent_cpu() -> ! {
         core::hint::spin_loop();
     }
     let page = crate::mm::kva::map(0, 4096, crate::mm::kva::Caching::WriteBack);
-    crate::shootdown::shootdown(
+    crate::cpu::shootdown::shootdown(
         smp::shootdown::Space::Kernel,
         0,
         smp::shootdown::Flush::Range {

@@ -7,7 +7,7 @@ use crate::errno::Errno;
 use crate::mm::space::{AddressSpace, MapError, Protection};
 use crate::mm::uaccess;
 use crate::mm::user_range::USER_END;
-use crate::task::Memory;
+use crate::proc::Memory;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
 use core::fmt;

@@ -19,13 +19,13 @@ pub fn panicking() -> bool {
 /// crashes meanwhile halts silently; a crash inside the report ends the run at once.
 pub fn stop_everyone_else() {
     arch::cpu::disable_interrupts();
-    let me = crate::percpu::cpu_id();
+    let me = crate::cpu::percpu::cpu_id();
     match REPORTING_CPU.compare_exchange(usize::MAX, me, Ordering::SeqCst, Ordering::SeqCst) {
         Ok(_) => {}
         Err(cpu) if cpu == me => exit(Verdict::Crash),
         Err(_) => arch::cpu::halt_forever(),
     }
-    crate::ipi::stop_others();
+    crate::cpu::ipi::stop_others();
     // Give the other CPUs a moment to take the NMI and halt, so their output cannot mix
     // with the report (delay_us needs a calibrated TSC: before that only one CPU runs).
     crate::time::delay_us(10_000);
@@ -56,7 +56,7 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     stop_everyone_else();
     kprintln!(
         "!!! KERNEL PANIC on cpu {}: {}",
-        crate::percpu::cpu_id(),
+        crate::cpu::percpu::cpu_id(),
         info.message()
     );
     if let Some(loc) = info.location() {

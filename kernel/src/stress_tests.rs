@@ -6,14 +6,14 @@
 //! shootdowns' and the calls that started the workers (none caused by a temp mapping,
 //! under the per-CPU strategy).
 
-use crate::ipi;
+use crate::cpu::ipi;
+use crate::cpu::percpu::{self, cpu_id};
+use crate::cpu::shootdown::shootdown;
 use crate::mm::frames;
 use crate::mm::kva::{self, Caching};
 use crate::mm::temp::window::MAX_CPUS;
 use crate::mm::temp::{self, Strategy, TempMap, Writable, cpu_counters};
 use crate::mm::zones::Frame;
-use crate::percpu::{self, cpu_id};
-use crate::shootdown::shootdown;
 use crate::{check, check_eq, kernel_test};
 use alloc::vec::Vec;
 use arch::atomic64::AtomicU64;
@@ -137,7 +137,7 @@ kernel_test! {
         if arch::lapic::mode().is_none() {
             return Err("the stress test needs the local APIC timer".into());
         }
-        crate::apic::start_timer();
+        crate::cpu::apic::start_timer();
         let result = ipi::call_everywhere(worker, 0);
         crate::traps::set_timer_hook(None);
         result.map_err(|_| "a CPU did not finish its share")?;

@@ -3,6 +3,10 @@
 use arch::atomic64::AtomicU64;
 use core::sync::atomic::Ordering;
 
+/// Timer interrupts per second, on every CPU: the scheduler's tick and the resolution of
+/// its timers.
+pub const HZ: u64 = 100;
+
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
 
 /// Measures the TSC rate over 10 ms of PIT time (best of three, to shrink the error an

@@ -31,11 +31,11 @@ pub fn unexpected_interrupts() -> u32 {
 
 /// Vector of the PIT's IRQ 0 (through the remapped PIC), the timer of a CPU without APIC.
 pub const PIT_VECTOR: u32 = arch::pic::BASE as u32;
-const APIC_TIMER: u32 = crate::apic::TIMER_VECTOR as u32;
-const SPURIOUS_APIC: u32 = crate::apic::SPURIOUS_VECTOR as u32;
-const RESCHEDULE: u32 = crate::apic::RESCHEDULE_VECTOR as u32;
-const CALL: u32 = crate::apic::CALL_VECTOR as u32;
-const SHOOTDOWN: u32 = crate::apic::SHOOTDOWN_VECTOR as u32;
+const APIC_TIMER: u32 = crate::cpu::apic::TIMER_VECTOR as u32;
+const SPURIOUS_APIC: u32 = crate::cpu::apic::SPURIOUS_VECTOR as u32;
+const RESCHEDULE: u32 = crate::cpu::apic::RESCHEDULE_VECTOR as u32;
+const CALL: u32 = crate::cpu::apic::CALL_VECTOR as u32;
+const SHOOTDOWN: u32 = crate::cpu::apic::SHOOTDOWN_VECTOR as u32;
 /// Vector of the master PIC's spurious IRQ 7.
 const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
 
@@ -48,7 +48,7 @@ pub fn handle(frame: &mut TrapFrame) {
     if frame.eflags & IF != 0 {
         // The trap turned interrupts off: a stretch starts (and ends at the `iret`, unless
         // a system call turns them on sooner).
-        crate::percpu::irq_off_begin(core::panic::Location::caller());
+        crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     }
     let user = frame.from_user();
     match frame.vector {
@@ -78,22 +78,22 @@ pub fn handle(frame: &mut TrapFrame) {
             // Back to interrupts off for the return path.
             if arch::cpu::interrupts_enabled() {
                 arch::cpu::disable_interrupts();
-                crate::percpu::irq_off_begin(core::panic::Location::caller());
+                crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
             }
         }
         RESCHEDULE => {
             arch::lapic::eoi();
-            crate::percpu::CpuStats::bump(&crate::percpu::this().stats.ipis);
+            crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.ipis);
             crate::sched::preempt(frame);
         }
         CALL => {
             arch::lapic::eoi();
-            crate::ipi::service();
+            crate::cpu::ipi::service();
         }
         SHOOTDOWN => {
             arch::lapic::eoi();
-            crate::percpu::CpuStats::bump(&crate::percpu::this().stats.ipis);
-            crate::shootdown::serve();
+            crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.ipis);
+            crate::cpu::shootdown::serve();
         }
         SPURIOUS_PIC_VECTOR | SPURIOUS_APIC => {
             UNEXPECTED.fetch_add(1, Ordering::Relaxed);
@@ -108,7 +108,7 @@ pub fn handle(frame: &mut TrapFrame) {
         crate::sched::leave_if_process_exiting();
     }
     if frame.eflags & IF != 0 {
-        crate::percpu::irq_off_end();
+        crate::cpu::percpu::irq_off_end();
     }
 }
 
@@ -154,7 +154,7 @@ fn report_and_stop(f: &TrapFrame) -> ! {
     let (mnemonic, name) = arch::exception::name(f.vector).unwrap_or(("?", "?"));
     kprintln!(
         "!!! EXCEPTION on cpu {}: {name} ({mnemonic}, vector {}), error code {:#010x}",
-        crate::percpu::cpu_id(),
+        crate::cpu::percpu::cpu_id(),
         f.vector,
         f.error_code
     );

@@ -4,7 +4,7 @@
 use super::layout::{DIRECT_MAP_MAX, phys_to_virt};
 use super::ranges::RangeSet;
 use super::zones::{Frame, PhysFrames, Zone, ZoneKind};
-use crate::sync::PreemptSpinLock;
+use crate::cpu::sync::PreemptSpinLock;
 use arch::paging::PAGE_SIZE;
 
 static FRAMES: PreemptSpinLock<Option<PhysFrames>> = PreemptSpinLock::new(None);

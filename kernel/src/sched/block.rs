@@ -18,8 +18,8 @@
 
 use super::runqueue::{self, RunQueue};
 use super::{Why, schedule};
-use crate::percpu::{preempt_disable, preempt_enable};
-use crate::task::{NO_DEADLINE, State, Task};
+use crate::cpu::percpu::{preempt_disable, preempt_enable};
+use crate::proc::{NO_DEADLINE, State, Task};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
@@ -45,7 +45,7 @@ pub fn prepare(deadline: u64) -> Blocker {
     preempt_disable();
     let task = super::current();
     let (cpu, mut rq) = runqueue::lock_task_queue(&task);
-    debug_assert_eq!(cpu, crate::percpu::cpu_id());
+    debug_assert_eq!(cpu, crate::cpu::percpu::cpu_id());
     task.timed_out.store(false, Ordering::Relaxed);
     task.deadline.store(deadline, Ordering::Relaxed);
     task.set_state(State::Blocked);

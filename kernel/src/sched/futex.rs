@@ -12,10 +12,10 @@
 //! when a profile shows this lock.)
 
 use super::block::{self, Woke};
+use crate::cpu::sync::IrqSpinLock;
 use crate::errno::Errno;
 use crate::mm::uaccess;
-use crate::sync::IrqSpinLock;
-use crate::task::{NO_DEADLINE, Process, Task};
+use crate::proc::{NO_DEADLINE, Process, Task};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 

@@ -27,11 +27,11 @@ pub use block::wake;
 pub use runqueue::{cpus_running, disable_fpu_save, disable_temp_pinning, finish_switch};
 
 use crate::console::JsonStr;
+use crate::cpu::percpu::{self, CpuStats, cpu_id, preempt_count, preempt_disable, preempt_enable};
+use crate::cpu::sync::IrqSpinLock;
 use crate::errno::Errno;
 use crate::mm::temp::window::{MAX_CPUS, TempCounters};
-use crate::percpu::{self, CpuStats, cpu_id, preempt_count, preempt_disable, preempt_enable};
-use crate::sync::IrqSpinLock;
-use crate::task::{Memory, Process, State, Task};
+use crate::proc::{Memory, Process, State, Task};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -39,8 +39,7 @@ use arch::trap::TrapFrame;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use runqueue::After;
 
-/// Timer interrupts per second.
-pub const HZ: u64 = 100;
+pub use crate::time::HZ;
 
 /// How a process ended, kept for the summary.
 #[derive(Clone, Debug)]
@@ -95,7 +94,7 @@ fn online_mask() -> u32 {
 pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -> (u32, usize) {
     let pid = new_tid();
     let process = Arc::new(Process::new(pid, name, expected, mem));
-    let frame = crate::task::user_entry_frame(entry, stack);
+    let frame = crate::proc::user_entry_frame(entry, stack);
     let cpu = place(Task::new(pid, process, 0, online_mask(), &frame));
     (pid, cpu)
 }
@@ -289,6 +288,8 @@ pub extern "C" fn first_run() {
     finish_switch();
     // A thread created while its process was exiting leaves before its first instruction.
     leave_if_process_exiting();
+    // The `iret` to user mode turns interrupts on: the stretch the switch began ends.
+    percpu::irq_off_end();
 }
 
 /// The timer or a reschedule IPI interrupted this CPU: let another task run if the
@@ -351,7 +352,7 @@ pub fn exit_group(status: i32) -> ! {
         if !wake(&task) && task.state() == State::Running {
             let cpu = task.cpu.load(Ordering::Relaxed);
             if cpu != cpu_id() {
-                crate::ipi::reschedule(cpu);
+                crate::cpu::ipi::reschedule(cpu);
             }
         }
     }
@@ -420,7 +421,7 @@ pub fn set_affinity(tid: u32, mask: u32) -> Result<(), Errno> {
     if running && cpu == cpu_id() {
         yield_now();
     } else if running {
-        crate::ipi::reschedule(cpu);
+        crate::cpu::ipi::reschedule(cpu);
     }
     Ok(())
 }
@@ -436,7 +437,7 @@ pub fn run() -> Vec<ExitRecord> {
     loop {
         {
             let mut r = REGISTRY.lock();
-            if r.tasks.is_empty() && crate::task::live_processes() == 0 {
+            if r.tasks.is_empty() && crate::proc::live_processes() == 0 {
                 return core::mem::take(&mut r.exited);
             }
         }
@@ -447,7 +448,7 @@ pub fn run() -> Vec<ExitRecord> {
 /// An application processor's life after start-up: its timer ticks, it runs tasks, and
 /// idles in between.
 pub fn run_application_cpu() -> ! {
-    crate::apic::start_timer();
+    crate::cpu::apic::start_timer();
     let cpu = cpu_id();
     loop {
         runqueue::idle_once(cpu);
@@ -505,6 +506,6 @@ fn reap(task: Arc<Task>) {
     let lazy = process.active_cpus() & !(1 << cpu_id());
     drop(process);
     for cpu in (0..MAX_CPUS).filter(|c| lazy & (1 << c) != 0) {
-        crate::ipi::reschedule(cpu);
+        crate::cpu::ipi::reschedule(cpu);
     }
 }

@@ -10,10 +10,10 @@
 //! that goes idle keeps the last space loaded (and stays in its shootdown targets) until
 //! it runs a task of another process or the process ends.
 
+use crate::cpu::percpu::{self, CpuStats, cpu_id};
+use crate::cpu::sync::{IrqSpinGuard, IrqSpinLock};
 use crate::mm::temp::{self, window::MAX_CPUS};
-use crate::percpu::{self, CpuStats, cpu_id};
-use crate::sync::{IrqSpinGuard, IrqSpinLock};
-use crate::task::{Process, State, Task};
+use crate::proc::{Process, State, Task};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -140,14 +140,14 @@ fn kick(cpu: usize, task: &Task) {
     let me = cpu_id();
     if idle & (1 << cpu) != 0 {
         if cpu != me {
-            crate::ipi::reschedule(cpu);
+            crate::cpu::ipi::reschedule(cpu);
         }
         return;
     }
     let affinity = task.affinity.load(Ordering::Relaxed);
     let helpers = idle & affinity & !(1 << me);
     if helpers != 0 {
-        crate::ipi::reschedule(helpers.trailing_zeros() as usize);
+        crate::cpu::ipi::reschedule(helpers.trailing_zeros() as usize);
     }
 }
 
@@ -197,7 +197,7 @@ pub(super) fn switch_to(
             // Another CPU may still be saving this task's registers (it was woken or
             // stolen the moment it left): wait until that CPU has finished the switch.
             while task.on_cpu.load(Ordering::Acquire) {
-                crate::shootdown::serve();
+                crate::cpu::shootdown::serve();
                 core::hint::spin_loop();
             }
             task.on_cpu.store(true, Ordering::Relaxed);

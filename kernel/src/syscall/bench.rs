@@ -5,10 +5,10 @@
 
 use super::SysResult;
 use crate::console::record;
+use crate::cpu::percpu::cpu_id;
 use crate::errno::Errno;
 use crate::mm::temp::window::MAX_CPUS;
 use crate::mm::uaccess;
-use crate::percpu::cpu_id;
 use crate::sched;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -36,8 +36,8 @@ pub fn barrier(n: u32) -> SysResult {
         if process.exiting.load(Ordering::Relaxed) {
             return Err(Errno::EINTR);
         }
-        crate::shootdown::serve();
-        crate::ipi::service();
+        crate::cpu::shootdown::serve();
+        crate::cpu::ipi::service();
         sched::yield_now();
         core::hint::spin_loop();
     }

@@ -64,7 +64,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         t.syscalls
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
     });
-    crate::percpu::CpuStats::bump(&crate::percpu::this().stats.syscalls);
+    crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.syscalls);
     // SAFETY: the trap handler holds nothing an interrupt could need; the frame is on this
     // task's own stack, and the return path turns interrupts off again.
     unsafe { arch::cpu::enable_interrupts() };
@@ -136,7 +136,7 @@ fn temp_stats(out: u32) -> SysResult {
         // SAFETY: the running task's own context, preemption off (`with_current`).
         let mut process = unsafe { t.context() }.temp;
         process.absorb(&temp::running_counters());
-        (temp::cpu_counters(crate::percpu::cpu_id()), process)
+        (temp::cpu_counters(crate::cpu::percpu::cpu_id()), process)
     });
     process.depth = cpu.depth;
     {

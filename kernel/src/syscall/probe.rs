@@ -4,12 +4,12 @@
 //! requested migration).
 
 use super::SysResult;
+use crate::cpu::percpu::cpu_id;
 use crate::errno::Errno;
 use crate::mm::frames;
 use crate::mm::temp::TempMap;
 use crate::mm::temp::window::SLOTS_PER_CPU;
 use crate::mm::uaccess;
-use crate::percpu::cpu_id;
 use crate::sched;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;

@@ -7,8 +7,8 @@
 use super::{SysResult, read_user, write_user};
 use crate::clock::{self, NS_PER_SEC};
 use crate::errno::Errno;
+use crate::proc::NO_DEADLINE;
 use crate::sched::{self, block, futex};
-use crate::task::NO_DEADLINE;
 use crate::time;
 
 /// Which `timespec` layout a call uses: i386's 32-bit one or the `_time64` calls' one.
@@ -141,7 +141,7 @@ pub fn get_affinity(tid: u32, len: u32, mask: u32) -> SysResult {
 /// `getcpu(cpu, node, cache)`: the CPU the caller runs on (it may move right after, as on
 /// Linux) and node 0. Null pointers are skipped.
 pub fn getcpu(cpu: u32, node: u32) -> SysResult {
-    let here = crate::percpu::cpu_id() as u32;
+    let here = crate::cpu::percpu::cpu_id() as u32;
     if cpu != 0 {
         write_user(cpu, &here.to_le_bytes())?;
     }

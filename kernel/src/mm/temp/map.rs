@@ -2,10 +2,10 @@
 
 use super::pool::{POOL_SLOTS, Pool, Take};
 use super::window::{MAX_CPUS, Parked, SLOTS_PER_CPU, TempCounters, Window};
+use crate::cpu::percpu::cpu_id;
+use crate::cpu::sync::IrqSpinLock;
 use crate::mm::layout::{TEMP_BASE, phys_to_virt};
 use crate::mm::zones::Frame;
-use crate::percpu::cpu_id;
-use crate::sync::IrqSpinLock;
 use arch::paging::{PAGE_SIZE, PAddr, PDEntry, PTEntry, PTFlags, pd_index};
 use core::fmt;
 use core::marker::PhantomData;
@@ -96,12 +96,12 @@ pub fn pool_counters() -> (TempCounters, u64) {
 
 /// Takes the pool lock; while it spins (interrupts off) it serves shootdowns aimed at this
 /// CPU, so a pool flush in progress elsewhere cannot wait on it forever.
-fn lock_pool() -> crate::sync::IrqSpinGuard<'static, Pool<Holder>> {
+fn lock_pool() -> crate::cpu::sync::IrqSpinGuard<'static, Pool<Holder>> {
     loop {
         if let Some(guard) = POOL_SLOTS_LOCK.try_lock() {
             return guard;
         }
-        crate::shootdown::serve();
+        crate::cpu::shootdown::serve();
         core::hint::spin_loop();
     }
 }
@@ -116,7 +116,7 @@ fn take_pool_slot(holder: Holder) -> Option<usize> {
             Take::Exhausted => return None,
             Take::FlushInProgress => {
                 // Another CPU's round will make slots clean; answer shootdowns meanwhile.
-                crate::shootdown::serve();
+                crate::cpu::shootdown::serve();
                 core::hint::spin_loop();
             }
             Take::NeedsFlush => flush_pool(),
@@ -131,7 +131,7 @@ fn flush_pool() {
     let _irq = arch::cpu::IrqGuard::new();
     let set = lock_pool().begin_flush();
     // Outside the lock: the other CPUs may need it to make progress.
-    crate::shootdown::shootdown(
+    crate::cpu::shootdown::shootdown(
         Space::Kernel,
         0,
         Flush::Range {

@@ -2,12 +2,12 @@
 //! check (with its negative control), highmem access, and the seed's scenario.
 
 use super::*;
+use crate::cpu::percpu::{cpu_id, preempt_count};
 use crate::mm::frames;
 use crate::mm::layout::phys_to_virt;
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::window::SLOTS_PER_CPU;
 use crate::mm::zones::{Frame, ZoneKind};
-use crate::percpu::{cpu_id, preempt_count};
 use crate::{check, check_eq, kernel_test};
 
 /// This CPU's window counters, or the pool's under `temp=global`.

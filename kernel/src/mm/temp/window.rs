@@ -8,6 +8,10 @@ pub const MAX_CPUS: usize = 16;
 pub const SLOTS_PER_CPU: usize = 1024 / MAX_CPUS;
 
 const _: () = assert!(SLOTS_PER_CPU == 64, "the bitmap is one u64");
+const _: () = assert!(
+    MAX_CPUS == smp::shootdown::MAX_CPUS,
+    "a window per CPU the kernel can run"
+);
 
 /// Counters of one window, or of one process's use of windows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

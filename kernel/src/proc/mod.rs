@@ -4,12 +4,12 @@
 //! scheduling state, saved FPU registers and parked temp mappings. The scheduler
 //! (`crate::sched`) moves tasks between CPUs and decides what runs.
 
+use crate::cpu::percpu::cpu_id;
+use crate::cpu::sync::{IrqSpinLock, PreemptSpinLock};
 use crate::files::FileTable;
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::Holder;
 use crate::mm::temp::window::{Parked, TempCounters};
-use crate::percpu::cpu_id;
-use crate::sync::{IrqSpinLock, PreemptSpinLock};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -168,13 +168,13 @@ impl Process {
         // read must already see the new PTEs when it loads CR3 (`activate` sets the bit with
         // a locked operation before its load; this fence is the initiator's half).
         core::sync::atomic::fence(Ordering::SeqCst);
-        let targets = if crate::shootdown::running_only() {
+        let targets = if crate::cpu::shootdown::running_only() {
             // Negative control: only where a thread runs now; lazy CPUs are forgotten.
             crate::sched::cpus_running(self)
         } else {
             self.active_cpus()
         };
-        crate::shootdown::shootdown(
+        crate::cpu::shootdown::shootdown(
             Space::User {
                 directory: self.directory,
             },

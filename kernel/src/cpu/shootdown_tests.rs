@@ -4,14 +4,14 @@
 //! the new frame. With `no-remote-flush` on the command line (the negative control) the
 //! reader must see the sentinel instead, or the probe proves nothing.
 
-use crate::ipi;
+use crate::cpu::ipi;
+use crate::cpu::percpu::{self, cpu_id};
+use crate::cpu::shootdown::{CEILING, remote_flush_disabled, shootdown};
 use crate::mm::frames;
 use crate::mm::kva::{self, Caching};
 use crate::mm::layout::phys_to_virt;
 use crate::mm::space::{AddressSpace, Protection};
 use crate::mm::zones::Frame;
-use crate::percpu::{self, cpu_id};
-use crate::shootdown::{CEILING, remote_flush_disabled, shootdown};
 use crate::{check, check_eq, kernel_test, kprint};
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;

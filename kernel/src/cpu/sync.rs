@@ -7,7 +7,7 @@
 //!   process's memory, the frame allocator): long holders (a 64 KiB user copy) then delay
 //!   no interrupt, and a spinner takes shootdown IPIs as they come.
 
-use crate::percpu::{preempt_disable, preempt_enable};
+use crate::cpu::percpu::{preempt_disable, preempt_enable};
 use arch::cpu::IrqGuard;
 use core::ops::{Deref, DerefMut};
 
@@ -61,7 +61,7 @@ impl<T> IrqSpinLock<T> {
                     _irq: irq,
                 };
             }
-            crate::shootdown::serve();
+            crate::cpu::shootdown::serve();
             core::hint::spin_loop();
         }
     }
@@ -129,7 +129,7 @@ impl<T> PreemptSpinLock<T> {
             }
             // With interrupts off (a caller that is itself inside an irq-safe section),
             // shootdown IPIs cannot arrive: answer them here.
-            crate::shootdown::serve();
+            crate::cpu::shootdown::serve();
             core::hint::spin_loop();
         }
     }

@@ -6,14 +6,12 @@
 //!
 //! Temp mappings never come here: a slot is only ever in its own CPU's TLB.
 
-use crate::apic::SHOOTDOWN_VECTOR;
-use crate::mm::temp::window::MAX_CPUS;
-use crate::percpu::{self, CpuStats, cpu_id};
+use crate::cpu::apic::SHOOTDOWN_VECTOR;
+use crate::cpu::percpu::{self, CpuStats, cpu_id};
 use arch::lapic::{self, Kind, Target};
 use core::sync::atomic::{AtomicBool, Ordering};
+use smp::shootdown::MAX_CPUS;
 use smp::shootdown::{Board, Flush, Request, Space};
-
-const _: () = assert!(smp::shootdown::MAX_CPUS == MAX_CPUS);
 
 static BOARD: Board = Board::new();
 

@@ -17,13 +17,12 @@
 use crate::mm::frames;
 use crate::mm::layout::phys_to_virt;
 use crate::mm::paging::{kernel_directory, table_at};
-use crate::mm::temp::window::MAX_CPUS;
 use crate::mm::zones::Frame;
-use crate::task::{KERNEL_STACK_SIZE, KernelStack};
 use alloc::boxed::Box;
 use arch::lapic::{self, Kind, Target};
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use smp::shootdown::MAX_CPUS;
 
 /// Physical address of the trampoline page (in the first MiB, never handed out).
 pub const TRAMPOLINE: u64 = 0x8000;
@@ -150,8 +149,20 @@ fn prepare() -> Frame {
     pd
 }
 
-/// Starts every CPU in `apic_ids` (the boot CPU excluded); returns how many checked in.
-pub fn start_all(apic_ids: &[u32]) -> usize {
+/// What each application processor runs once it is up (the scheduler's idle loop),
+/// registered by `start_all`'s caller: this layer sits below the scheduler.
+static AP_MAIN: AtomicUsize = AtomicUsize::new(0);
+
+/// Size of an application processor's own stack (its idle loop's; tasks have their own).
+const AP_STACK_SIZE: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct ApStack([u8; AP_STACK_SIZE]);
+
+/// Starts every CPU in `apic_ids` (the boot CPU excluded), each of which then runs `main`;
+/// returns how many checked in.
+pub fn start_all(apic_ids: &[u32], main: fn() -> !) -> usize {
+    AP_MAIN.store(main as usize, Ordering::Release);
     let boot_directory = prepare();
     let mut online = 0;
     let mut any_lost = false;
@@ -189,10 +200,10 @@ pub fn start_all(apic_ids: &[u32]) -> usize {
 
 fn start_one(id: usize, apic_id: u32) -> bool {
     let stack = Box::leak(
-        // SAFETY: an all-zero byte array is a valid KernelStack.
-        unsafe { Box::<KernelStack>::new_zeroed().assume_init() },
+        // SAFETY: an all-zero byte array is a valid ApStack.
+        unsafe { Box::<ApStack>::new_zeroed().assume_init() },
     );
-    let top = stack as *mut KernelStack as usize + KERNEL_STACK_SIZE;
+    let top = stack as *mut ApStack as usize + AP_STACK_SIZE;
     set(core::ptr::addr_of!(tr_stack), top as u32);
     STARTING.store(id, Ordering::Relaxed);
     CHECKED_IN.store(false, Ordering::Release);
@@ -226,15 +237,19 @@ extern "C" fn ap_main() -> ! {
     // kernel, and the per-CPU block, IDT and APIC are set up once here.
     unsafe {
         arch::cpu::load_cr3(kernel_directory());
-        crate::percpu::init_application_cpu(id);
+        crate::cpu::percpu::init_application_cpu(id);
         arch::idt::load();
         arch::fpu::enable();
-        crate::apic::init_application_cpu();
+        crate::cpu::apic::init_application_cpu();
     }
     // Only now: a shootdown that saw this CPU online before its APIC id was stored would
     // send its IPI to APIC id 0 and wait for an acknowledgement that never comes.
-    crate::percpu::publish();
+    crate::cpu::percpu::publish();
     log::debug!("online, apic id {}", lapic::id());
     CHECKED_IN.store(true, Ordering::Release);
-    crate::sched::run_application_cpu()
+    let main = AP_MAIN.load(Ordering::Acquire);
+    assert!(main != 0, "no AP main registered");
+    // SAFETY: AP_MAIN only ever holds a `fn() -> !` stored by `start_all`.
+    let main = unsafe { core::mem::transmute::<usize, fn() -> !>(main) };
+    main()
 }

@@ -3,7 +3,7 @@
 //! the PIT that drives preemption.
 
 use crate::mm::kva::{self, Caching};
-use crate::sched::HZ;
+use crate::time::HZ;
 use arch::lapic::{self, Mode};
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -43,7 +43,7 @@ pub fn init_boot_cpu(cpu: arch::cpu::Features) -> Option<Mode> {
         lapic::set_mode(mode, mmio);
         lapic::enable(SPURIOUS_VECTOR);
     }
-    crate::percpu::this()
+    crate::cpu::percpu::this()
         .apic_id
         .store(lapic::id(), Ordering::Relaxed);
     calibrate();
@@ -82,7 +82,7 @@ fn calibrate() {
 pub unsafe fn init_application_cpu() {
     // SAFETY: per the contract; the vectors' handlers are in the shared IDT.
     unsafe { lapic::enable(SPURIOUS_VECTOR) };
-    crate::percpu::this()
+    crate::cpu::percpu::this()
         .apic_id
         .store(lapic::id(), Ordering::Relaxed);
 }

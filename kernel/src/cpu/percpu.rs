@@ -4,13 +4,13 @@
 //! running task (opaque here: the scheduler sits above this module) and its counters.
 //! Other CPUs' blocks are reached through `cpu(i)` (for the summary and for IPIs).
 
-use crate::mm::temp::window::MAX_CPUS;
 use arch::atomic64::AtomicU64;
 use arch::gdt::CpuTables;
 use core::arch::asm;
 use core::mem::offset_of;
 use core::panic::Location;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use smp::shootdown::MAX_CPUS;
 
 /// Counters of one CPU.
 #[derive(Default)]

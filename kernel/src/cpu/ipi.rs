@@ -3,12 +3,12 @@
 //! mechanism TLB shootdown builds on), and stop-all (an NMI from the panic path, which also
 //! reaches CPUs running with interrupts off).
 
-use crate::apic::{CALL_VECTOR, RESCHEDULE_VECTOR};
-use crate::mm::temp::window::MAX_CPUS;
-use crate::percpu::{self, CpuStats, cpu_id};
+use crate::cpu::apic::{CALL_VECTOR, RESCHEDULE_VECTOR};
+use crate::cpu::percpu::{self, CpuStats, cpu_id};
 use arch::lapic::{self, Kind, Target};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use smp::shootdown::MAX_CPUS;
 
 /// One CPU's incoming call: the function and its argument, and whether it is pending.
 struct Mailbox {
@@ -94,7 +94,7 @@ pub fn call_async(cpu: usize, func: fn(usize), arg: usize) -> Result<Pending, Si
 /// waiting on each other both make progress.
 fn serve_while_waiting() {
     service();
-    crate::shootdown::serve();
+    crate::cpu::shootdown::serve();
     core::hint::spin_loop();
 }
 
