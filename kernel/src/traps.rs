@@ -201,6 +201,18 @@ fn report_and_stop(f: &TrapFrame) -> ! {
             pf.cause,
             if pf.user { "user" } else { "kernel" }
         );
+        let cr2 = arch::cpu::cr2() as usize;
+        let temp = crate::mm::layout::TEMP_BASE;
+        let slots = crate::mm::temp::window::SLOTS_PER_CPU;
+        if (temp..temp + 1024 * arch::paging::PAGE_SIZE).contains(&cr2) {
+            let index = (cr2 - temp) / arch::paging::PAGE_SIZE;
+            kprintln!(
+                "!!!   {cr2:#010x} is temp slot {} of cpu {}'s window (this is cpu {})",
+                index % slots,
+                index / slots,
+                crate::cpu::percpu::cpu_id()
+            );
+        }
     }
     crate::panic::print_backtrace(Some(f.eip as usize), f.ebp as usize);
     exit(Verdict::Crash)

@@ -12,7 +12,6 @@
 //! ([`qemu::build::build_target_bins`]), which returns the path of every program.
 
 use std::path::Path;
-use std::process::Command;
 
 use qemu::programs;
 use qemu::serial::{ExitRecord, exit_records};
@@ -22,7 +21,7 @@ const TIMEOUT: &str = "300";
 
 mod common;
 
-use common::{Run, expect, program};
+use common::{Run, expect, expect_exits, program};
 
 /// What a run's serial output says about how each program ended.
 fn exits(run: &Run) -> Vec<ExitRecord> {
@@ -35,26 +34,6 @@ fn program_at(path: &Path, args: &str, expect: u8) -> String {
 
 fn runner(args: &[&str]) -> Run {
     common::run("tcg", Some(TIMEOUT), args)
-}
-
-/// Asserts that `name` has exactly `count` exit records, each with `status` and `status`
-/// expected.
-fn expect_exits(run: &Run, name: &str, count: usize, status: i64) {
-    let exits: Vec<ExitRecord> = exits(run).into_iter().filter(|e| e.name == name).collect();
-    assert_eq!(
-        exits.len(),
-        count,
-        "exit records of {name}\n--- output ---\n{}",
-        run.out
-    );
-    for e in exits {
-        assert_eq!(
-            (e.status, e.expected),
-            (status, status),
-            "exit record of {name}\n--- output ---\n{}",
-            run.out
-        );
-    }
 }
 
 /// Boots `bin` alone and checks the run succeeds, prints `needles`, reports no failed check
@@ -530,62 +509,17 @@ fn default_set_on_four_cpus() {
 /// in CI (`CI` set, as `.ci/run` runs), where a skip would hide that it never ran.
 #[test]
 fn c_program_built_outside_cargo() {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    if let Err(why) = gcc_m32_works(tmp) {
-        assert!(std::env::var_os("CI").is_none(), "in CI: {why}");
-        eprintln!("SKIPPED c_program_built_outside_cargo: {why}");
+    let Some(elf) = common::build_c_program(
+        "c_program_built_outside_cargo",
+        "hello.c",
+        "hello_c",
+        &["-O2"],
+    ) else {
         return;
-    }
-    let source = qemu::build::workspace_root().join("user/c/hello.c");
-    let elf = tmp.join("hello_c");
-    let out = Command::new("gcc")
-        .args(GCC_FREESTANDING_I386)
-        .arg("-O2")
-        .arg("-o")
-        .arg(&elf)
-        .arg(&source)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc failed on {}:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    };
     let run = runner(&[&program_at(&elf, "", 0)]);
     expect(&run, 0, &["Hello from C via int 0x80", "tempest: success"]);
     expect_exits(&run, "hello_c", 1, 0);
-}
-
-/// gcc's flags for a static, freestanding i386 executable at a fixed address.
-const GCC_FREESTANDING_I386: [&str; 6] = [
-    "-m32",
-    "-static",
-    "-nostdlib",
-    "-fno-pie",
-    "-no-pie",
-    "-ffreestanding",
-];
-
-/// Whether `gcc -m32` can link a freestanding i386 executable here (`Err` says why not).
-fn gcc_m32_works(tmp: &Path) -> Result<(), String> {
-    let probe = tmp.join("probe_m32.c");
-    std::fs::write(&probe, "void _start(void) { for (;;) {} }\n").map_err(|e| e.to_string())?;
-    let out = Command::new("gcc")
-        .args(GCC_FREESTANDING_I386)
-        .arg("-o")
-        .arg(tmp.join("probe_m32"))
-        .arg(&probe)
-        .output()
-        .map_err(|e| format!("gcc is not installed ({e})"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "gcc -m32 cannot build i386 executables here (Debian: apt-get install gcc-multilib): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 /// Negative control: `read_temp_region` claiming `expect=0` is killed (139), which the

@@ -33,6 +33,16 @@ impl Checks {
 
     /// Checks `got == want`: `ok: WHAT = got` or `FAIL: WHAT = got, expected want`.
     pub fn eq<T: PartialEq + fmt::Debug>(&mut self, what: &str, got: T, want: T) -> bool {
+        self.eq_fmt(format_args!("{what}"), got, want)
+    }
+
+    /// [`Checks::eq`] whose WHAT is formatted (`format_args!`), for names built at run time.
+    pub fn eq_fmt<T: PartialEq + fmt::Debug>(
+        &mut self,
+        what: fmt::Arguments,
+        got: T,
+        want: T,
+    ) -> bool {
         if got == want {
             self.check(true, format_args!("{what} = {got:?}"))
         } else {

@@ -12,9 +12,11 @@ pub mod check;
 pub mod io;
 pub mod rt;
 pub mod sys;
+pub mod thread;
 
 pub use check::Checks;
 pub use rt::{AT_PAGESZ, Args};
+pub use thread::Thread;
 
 /// Reads the time-stamp counter. User mode may: Tempest leaves CR4.TSD clear.
 pub fn rdtsc() -> u64 {

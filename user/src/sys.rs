@@ -190,13 +190,15 @@ pub const CLONE_THREAD: usize = 0x0001_0000;
 /// (memory the caller keeps mapped while the thread runs). Returns the new tid, or
 /// `-errno`. The thread must end with `exit` (or the process with `exit_group`).
 pub fn spawn_thread(entry: extern "C" fn(usize) -> !, arg: usize, stack_top: usize) -> isize {
-    let sp = stack_top & !15;
-    // The child starts with esp = sp - 8, on [entry, arg]: it pops `entry` and calls it,
-    // leaving `arg` where cdecl puts the first argument.
+    // The child starts with esp = sp - 4, on [entry, arg]: it pops `entry` and calls it,
+    // leaving `arg` where cdecl puts the first argument, at a 16-byte aligned esp before
+    // the call, as the i386 ABI wants (an `fxsave` into a 16-byte aligned local relies on
+    // it).
+    let sp = (stack_top & !15) - 16;
     // SAFETY: the caller hands over the stack memory below `stack_top`.
     unsafe {
-        ((sp - 4) as *mut usize).write(arg);
-        ((sp - 8) as *mut usize).write(entry as usize);
+        (sp as *mut usize).write(arg);
+        ((sp - 4) as *mut usize).write(entry as usize);
     }
     let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
     let ret: isize;
@@ -215,7 +217,7 @@ pub fn spawn_thread(entry: extern "C" fn(usize) -> !, arg: usize, stack_top: usi
             "2:",
             inlateout("eax") SYS_CLONE as isize => ret,
             in("ebx") flags,
-            in("ecx") sp - 8,
+            in("ecx") sp - 4,
             in("edx") 0,
         );
     }
@@ -417,3 +419,23 @@ pub fn bench_barrier(n: u32) -> isize {
 pub fn bench_report(report: &BenchReport) -> isize {
     syscall1(SYS_BENCH_REPORT, report as *const BenchReport as usize)
 }
+
+/// No such process (or thread).
+pub const ESRCH: i32 = 3;
+/// Try again: a futex word did not hold the expected value.
+pub const EAGAIN: i32 = 11;
+/// A timed wait's timeout expired.
+pub const ETIMEDOUT: i32 = 110;
+
+// The kernel-model calls (futex, clocks, affinity, threads joined through their tid word,
+// Tempest's preemption probes), one file each under `sys/`, re-exported here so programs
+// name them all as `sys::...`.
+mod clock;
+mod futex;
+mod probe;
+mod task;
+
+pub use clock::*;
+pub use futex::*;
+pub use probe::*;
+pub use task::*;

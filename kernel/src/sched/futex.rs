@@ -1,10 +1,12 @@
 //! Futexes: tasks wait on a user word and are woken by address (Linux `futex(2)`: WAIT,
 //! WAKE, REQUEUE, CMP_REQUEUE, WAIT_BITSET, WAKE_BITSET).
 //!
-//! A futex is named by its key: the process and the word's user address. Private and
-//! shared futexes get the same key, as they do on Linux for private anonymous memory (the
-//! only memory a Tempest process has: nothing is shared between processes yet); a word in
-//! memory shared between processes would need the frame and offset instead.
+//! A futex is named by its key: the process, the word's user address, and whether the
+//! call was private (`FUTEX_PRIVATE_FLAG`) or shared. That is Linux's key for private
+//! anonymous memory, the only memory a Tempest process has (nothing is shared between
+//! processes yet; a word in shared memory would need the frame and offset instead): a
+//! shared wake (the one `CLONE_CHILD_CLEARTID` does at thread exit) wakes only shared
+//! waiters, as on Linux, where glibc's join waits shared for that reason.
 //!
 //! One table for the whole system, behind one irq-safe lock: waiting compares the user
 //! word and queues the waiter under it, waking dequeues under it, so no wake-up falls
@@ -25,13 +27,15 @@ use alloc::vec::Vec;
 pub struct Key {
     process: usize,
     address: u32,
+    shared: bool,
 }
 
 impl Key {
-    pub fn new(process: &Process, address: u32) -> Self {
+    pub fn new(process: &Process, address: u32, shared: bool) -> Self {
         Key {
             process: process as *const Process as usize,
             address,
+            shared,
         }
     }
 }
@@ -56,7 +60,7 @@ fn read_word(process: &Process, address: u32) -> Result<u32, Errno> {
 /// Checks the address as Linux does before any futex operation: `EINVAL` unless 4-byte
 /// aligned.
 fn check_aligned(address: u32) -> Result<(), Errno> {
-    if address % 4 != 0 {
+    if !address.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     Ok(())
@@ -66,13 +70,19 @@ fn check_aligned(address: u32) -> Result<(), Errno> {
 /// wake whose bitset meets `bitset`, or until `deadline` (monotonic ns). `EAGAIN` when the
 /// word differs, `ETIMEDOUT` when the deadline passes, `EINTR` when woken for another
 /// reason (the process is exiting), `EFAULT` for an unreadable word.
-pub fn wait(address: u32, expected: u32, bitset: u32, deadline: u64) -> Result<u32, Errno> {
+pub fn wait(
+    address: u32,
+    expected: u32,
+    bitset: u32,
+    deadline: u64,
+    shared: bool,
+) -> Result<u32, Errno> {
     check_aligned(address)?;
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
     let process = super::current_process();
-    let key = Key::new(&process, address);
+    let key = Key::new(&process, address, shared);
     let mut table = TABLE.lock();
     if read_word(&process, address)? != expected {
         return Err(Errno::EAGAIN);
@@ -99,18 +109,18 @@ pub fn wait(address: u32, expected: u32, bitset: u32, deadline: u64) -> Result<u
 }
 
 /// `FUTEX_WAKE_BITSET`: wakes up to `count` waiters on `address` whose bitset meets
-/// `bitset`, oldest first; returns how many. `check_mapped`: a shared futex's word must be
-/// mapped (`EFAULT` otherwise), as Linux looks its page up; a private one's is not read.
-pub fn wake(address: u32, count: u32, bitset: u32, check_mapped: bool) -> Result<u32, Errno> {
+/// `bitset`, oldest first; returns how many. A shared futex's word must be mapped
+/// (`EFAULT` otherwise), as Linux looks its page up; a private one's is not read.
+pub fn wake(address: u32, count: u32, bitset: u32, shared: bool) -> Result<u32, Errno> {
     check_aligned(address)?;
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
     let process = super::current_process();
-    if check_mapped {
+    if shared {
         uaccess::check(&process.mem.lock().space, address, 4, false)?;
     }
-    let key = Key::new(&process, address);
+    let key = Key::new(&process, address, shared);
     let mut table = TABLE.lock();
     Ok(wake_locked(&mut table, key, count, bitset))
 }
@@ -139,11 +149,15 @@ pub fn requeue(
     wake_count: u32,
     requeue_count: u32,
     expected: Option<u32>,
+    shared: bool,
 ) -> Result<u32, Errno> {
     check_aligned(from)?;
     check_aligned(to)?;
     let process = super::current_process();
-    let (from_key, to_key) = (Key::new(&process, from), Key::new(&process, to));
+    let (from_key, to_key) = (
+        Key::new(&process, from, shared),
+        Key::new(&process, to, shared),
+    );
     let mut table = TABLE.lock();
     if let Some(expected) = expected
         && read_word(&process, from)? != expected
@@ -164,14 +178,14 @@ pub fn requeue(
     Ok(woken + moved)
 }
 
-/// `CLONE_CHILD_CLEARTID` at thread exit: writes 0 to the word and wakes one waiter (a
-/// joining thread), as Linux does; an unwritable word is left alone.
+/// `CLONE_CHILD_CLEARTID` at thread exit: writes 0 to the word and wakes one shared waiter
+/// (a joining thread), as Linux does; an unwritable word is left alone.
 pub fn clear_and_wake(process: &Arc<Process>, address: u32) {
     if uaccess::copy_to_user(&process.mem.lock().space, address, &0u32.to_le_bytes()).is_err() {
         return;
     }
     let mut table = TABLE.lock();
-    wake_locked(&mut table, Key::new(process, address), 1, ALL);
+    wake_locked(&mut table, Key::new(process, address, true), 1, ALL);
 }
 
 /// Waiters queued now (the tests check that none is left behind).

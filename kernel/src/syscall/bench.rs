@@ -49,8 +49,19 @@ pub fn barrier(n: u32) -> SysResult {
 /// p99: u64, mean: u64 }`, cycles per operation.
 const REPORT_SIZE: usize = 48;
 
-/// The workloads a report may name, by number.
-const WORKLOADS: [&str; 1] = ["write"];
+/// The workloads a report may name, by number: 1 the `write` workload; then the kernel
+/// model's (`user/src/bin/sched_bench.rs`): a context switch between two threads of one
+/// CPU, a futex wake-up until the woken thread runs on another CPU, a migration (an
+/// affinity change that moves the caller), and a temp mapping made by a task with
+/// today's pinning guard and with the older preempt-count guard.
+const WORKLOADS: [&str; 6] = [
+    "write",
+    "context_switch",
+    "futex_wake",
+    "migration",
+    "temp_task_pinned",
+    "temp_task_preempt_off",
+];
 
 /// `bench_report(report)`: emits `report` as a `bench` record with this CPU and pid.
 /// `-EINVAL` for an unknown workload, no operations, or percentiles out of order;

@@ -54,6 +54,9 @@ pub const SYS_TEMPEST_KERNEL_SPIN: u32 = 0x1_0003;
 /// Tempest: hold temp mappings of a copy of `[ebx, ebx + ecx)` across `edx` forced
 /// switches; returns the bytes that read back wrong.
 pub const SYS_TEMPEST_TEMP_HOLD: u32 = 0x1_0004;
+/// Tempest: median cycles of a temp mapping made by this task (`ebx`: 0 pinning guard,
+/// 1 preempt-count guard, the older design).
+pub const SYS_TEMPEST_TEMP_BENCH: u32 = 0x1_0005;
 
 type SysResult = Result<u32, Errno>;
 
@@ -107,6 +110,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_TEMPEST_BENCH_REPORT => bench::report(a0),
         SYS_TEMPEST_KERNEL_SPIN => probe::kernel_spin(a0),
         SYS_TEMPEST_TEMP_HOLD => probe::temp_hold(a0, a1, a2),
+        SYS_TEMPEST_TEMP_BENCH => probe::temp_bench(a0),
         _ => Err(Errno::ENOSYS),
     };
     frame.eax = match result {

@@ -1,7 +1,7 @@
-//! Tempest's probes of the kernel model, for the tests that must see it from user mode:
-//! `kernel_spin` (kernel code with interrupts on is preempted) and `temp_hold` (a holder
-//! of temp mappings reads its own frames through them across forced preemption and a
-//! requested migration).
+//! Tempest's probes of the kernel model, for the tests and benchmarks that must see it from
+//! user mode: `kernel_spin` (kernel code with interrupts on is preempted), `temp_hold` (a
+//! holder of temp mappings reads its own frames through them across forced preemption and
+//! a requested migration) and `temp_bench` (the cost of a temp mapping made by a task).
 
 use super::SysResult;
 use crate::cpu::percpu::cpu_id;
@@ -93,4 +93,45 @@ pub fn temp_hold(buf: u32, len: u32, rounds: u32) -> SysResult {
     sched::set_affinity(0, affinity)?;
     drop(own);
     Ok(mismatched)
+}
+
+/// Timed operations per batch and batches of `temp_bench`.
+const TEMP_BENCH_BATCH: u64 = 64;
+const TEMP_BENCH_BATCHES: usize = 64;
+
+/// `temp_bench(design)`: the median cycles of one map + touch + unmap made by the calling
+/// task, with the guard pinning the task (`design` 0: today's design, which a preemption
+/// may interrupt) or raising the preempt count (1: the design before the kernel was
+/// preemptible, reproduced by installing the preempt-count pair as the pin hooks for the
+/// measurement). Only meaningful while no other CPU maps (the benchmark runs alone).
+pub fn temp_bench(design: u32) -> SysResult {
+    if design > 1 {
+        return Err(Errno::EINVAL);
+    }
+    let (frame, _) = frames::alloc_user().ok_or(Errno::ENOMEM)?;
+    let own = OwnFrames(alloc::vec![frame]);
+    if design == 1 {
+        crate::mm::temp::set_pin_hooks(
+            crate::cpu::percpu::preempt_disable,
+            crate::cpu::percpu::preempt_enable,
+        );
+    }
+    let mut batches = Vec::with_capacity(TEMP_BENCH_BATCHES);
+    for _ in 0..TEMP_BENCH_BATCHES + 8 {
+        let start = arch::cpu::rdtsc();
+        for _ in 0..TEMP_BENCH_BATCH {
+            // SAFETY: the frame is this call's own.
+            let mut page = unsafe { TempMap::write(frame) }.map_err(|_| Errno::ENOMEM)?;
+            page[0] = 1;
+        }
+        batches.push((arch::cpu::rdtsc() - start) / TEMP_BENCH_BATCH);
+    }
+    if design == 1 {
+        crate::mm::temp::set_pin_hooks(sched::migrate_disable, sched::migrate_enable);
+    }
+    drop(own);
+    // The first 8 batches warm up.
+    let mut timed = batches.split_off(8);
+    timed.sort_unstable();
+    Ok(timed[timed.len() / 2] as u32)
 }

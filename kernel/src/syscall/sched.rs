@@ -103,13 +103,13 @@ pub fn futex(
                     t
                 }
             };
-            futex::wait(uaddr, val, bitset, deadline)
+            futex::wait(uaddr, val, bitset, deadline, !private)
         }
         FUTEX_WAKE => futex::wake(uaddr, val, futex::ALL, !private),
         FUTEX_WAKE_BITSET => futex::wake(uaddr, val, val3, !private),
         // The fourth argument is `val2`, a count, for the requeue calls.
-        FUTEX_REQUEUE => futex::requeue(uaddr, uaddr2, val, timeout, None),
-        FUTEX_CMP_REQUEUE => futex::requeue(uaddr, uaddr2, val, timeout, Some(val3)),
+        FUTEX_REQUEUE => futex::requeue(uaddr, uaddr2, val, timeout, None, !private),
+        FUTEX_CMP_REQUEUE => futex::requeue(uaddr, uaddr2, val, timeout, Some(val3), !private),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -130,7 +130,7 @@ pub fn set_affinity(tid: u32, len: u32, mask: u32) -> SysResult {
 
 /// `sched_getaffinity(pid, len, mask)`: writes one word and returns its size.
 pub fn get_affinity(tid: u32, len: u32, mask: u32) -> SysResult {
-    if len < MASK_BYTES || len % 4 != 0 {
+    if len < MASK_BYTES || !len.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     let affinity = sched::affinity(tid)?;

@@ -1,9 +1,10 @@
 //! What the QEMU integration suites share: running the `qemu` runner binary one boot at a
-//! time, what it printed, and the paths of the built user programs.
+//! time, what it printed (exit records, the summary), the paths of the built user programs,
+//! and C programs built by gcc outside cargo.
 #![allow(dead_code)] // each suite uses its own subset
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -90,4 +91,95 @@ pub fn record(run: &Run, event: &str) -> serde_json::Value {
         .into_iter()
         .find(|r| r["event"] == event)
         .unwrap_or_else(|| panic!("no `{event}` record\n{}", run.out))
+}
+
+/// Asserts that `name` has exactly `count` exit records, each with `status` and `status`
+/// expected.
+pub fn expect_exits(run: &Run, name: &str, count: usize, status: i64) {
+    let exits: Vec<qemu::serial::ExitRecord> = qemu::serial::exit_records(&run.serial)
+        .into_iter()
+        .filter(|e| e.name == name)
+        .collect();
+    assert_eq!(
+        exits.len(),
+        count,
+        "exit records of {name}\n--- output ---\n{}",
+        run.out
+    );
+    for e in exits {
+        assert_eq!(
+            (e.status, e.expected),
+            (status, status),
+            "exit record of {name}\n--- output ---\n{}",
+            run.out
+        );
+    }
+}
+
+/// gcc's flags for a static, freestanding i386 executable at a fixed address.
+pub const GCC_FREESTANDING_I386: [&str; 6] = [
+    "-m32",
+    "-static",
+    "-nostdlib",
+    "-fno-pie",
+    "-no-pie",
+    "-ffreestanding",
+];
+
+/// Whether `gcc -m32` can link a freestanding i386 executable here (`Err` says why not).
+pub fn gcc_m32_works(tmp: &Path) -> Result<(), String> {
+    let probe = tmp.join("probe_m32.c");
+    std::fs::write(&probe, "void _start(void) { for (;;) {} }\n").map_err(|e| e.to_string())?;
+    let out = Command::new("gcc")
+        .args(GCC_FREESTANDING_I386)
+        .arg("-o")
+        .arg(tmp.join("probe_m32"))
+        .arg(&probe)
+        .output()
+        .map_err(|e| format!("gcc is not installed ({e})"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "gcc -m32 cannot build i386 executables here (Debian: apt-get install gcc-multilib): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether a test may skip because the host lacks something (`why`): it prints
+/// `SKIPPED test: why` and says yes, except in CI (`CI` set, as `.ci/run` runs), where a
+/// skip would hide that the test never ran, so it fails the test instead.
+pub fn skip_outside_ci(test: &str, why: &str) -> bool {
+    assert!(std::env::var_os("CI").is_none(), "{test}: in CI: {why}");
+    eprintln!("SKIPPED {test}: {why}");
+    true
+}
+
+/// Builds `user/c/SOURCE` with gcc, the freestanding i386 flags and `extra`, into
+/// `OUTPUT` in the test's scratch directory; `None` when the host's gcc cannot build i386
+/// executables and the test may skip ([`skip_outside_ci`]). A compile error fails the test.
+pub fn build_c_program(test: &str, source: &str, output: &str, extra: &[&str]) -> Option<PathBuf> {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if let Err(why) = gcc_m32_works(tmp) {
+        skip_outside_ci(test, &why);
+        return None;
+    }
+    let source = qemu::build::workspace_root().join("user/c").join(source);
+    let elf = tmp.join(output);
+    let out = Command::new("gcc")
+        .args(GCC_FREESTANDING_I386)
+        .args(extra)
+        .arg("-o")
+        .arg(&elf)
+        .arg(&source)
+        .output()
+        .expect("run gcc");
+    assert!(
+        out.status.success(),
+        "gcc failed on {}:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(elf)
 }
