@@ -241,10 +241,17 @@ mod tests {
             .collect();
         bins.sort();
         // Programs whose tests boot them alone, with their own CPU count and checks
-        // (qemu/tests/smp.rs): `threads_tlb` needs threads on several CPUs and ends with
-        // several kill lines, one per faulting thread; `write_bench` is a benchmark (one
-        // copy per CPU, started together: the bench tool and its own smp test boot it).
-        const BOOTED_ALONE: &[&str] = &["threads_tlb", "write_bench"];
+        // (qemu/tests/smp.rs, kernel_model.rs): `threads_tlb` needs threads on several CPUs
+        // and ends with several kill lines, one per faulting thread; `write_bench` and
+        // `sched_bench` are benchmarks (the bench tool boots them); `migrate_spin` and
+        // `affinity_pinned` are about where processes run, so they need the machine alone.
+        const BOOTED_ALONE: &[&str] = &[
+            "threads_tlb",
+            "write_bench",
+            "sched_bench",
+            "migrate_spin",
+            "affinity_pinned",
+        ];
         for bin in bins.iter().filter(|b| !BOOTED_ALONE.contains(&b.as_str())) {
             assert!(
                 specs.iter().any(|s| &s.program == bin),

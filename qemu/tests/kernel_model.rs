@@ -446,6 +446,40 @@ fn tlb_lazy_catches_shootdowns_that_skip_lazy_cpus() {
     expect_exits(&run, "tlb_lazy", 1, 1);
 }
 
+/// Threads hopping from CPU to CPU before every read never see a stale translation of a
+/// page the main thread remaps 200 times: a shootdown reaches every CPU whose TLB may hold
+/// the space, those a reader just left included.
+#[test]
+fn migrating_readers_never_read_a_stale_translation() {
+    let run = boot_one(4, "tlb_migrate", "200", &["FRESH: 0 of "]);
+    let moved = run
+        .out
+        .lines()
+        .find_map(|l| l.strip_prefix("tlb_migrate: "))
+        .and_then(|l| l.split(" reads, ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no read count\n{}", run.out));
+    assert!(
+        moved >= 1200,
+        "the readers moved too little ({moved} reads after a move)\n{}",
+        run.out
+    );
+}
+
+/// Negative control: rounds that target only the CPUs running a thread now leave stale
+/// translations on the CPUs the readers left, and a reader coming back reads an old round.
+#[test]
+fn tlb_migrate_catches_shootdowns_that_skip_cpus_a_thread_left() {
+    let run = boot(
+        4,
+        Some("shootdown-running-only"),
+        &[program("tlb_migrate", "200", 1)],
+    );
+    expect(&run, 0, &["STALE: ", "tempest: success"]);
+    expect_exits(&run, "tlb_migrate", 1, 1);
+}
+
 /// The lines the C program printed (all start with `km: `), in order.
 fn km_lines(output: &str) -> Vec<&str> {
     output

@@ -31,9 +31,9 @@ fn main(_: &Args) -> i32 {
             },
         ),
         (
-            "workload 2",
+            "workload 7 (one past the last known)",
             BenchReport {
-                workload: 2,
+                workload: 7,
                 ..good
             },
         ),
