@@ -504,6 +504,16 @@ fn default_set_on_four_cpus() {
     expect_default_set(&run);
 }
 
+/// The default set (the kernel-model programs with it: futexes, FPU state, preemption,
+/// temp mappings held across switches, migrating readers) on two CPUs and on eight.
+#[test]
+fn default_set_on_two_and_eight_cpus() {
+    for cpus in ["2", "8"] {
+        let run = runner(&["--smp", cpus, "--memory", "256"]);
+        expect_default_set(&run);
+    }
+}
+
 /// A freestanding C program, built by gcc outside cargo, runs as one of the programs.
 /// Without a gcc that builds i386 executables the test is skipped with the reason, except
 /// in CI (`CI` set, as `.ci/run` runs), where a skip would hide that it never ran.
