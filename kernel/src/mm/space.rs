@@ -85,6 +85,15 @@ fn zeroed_user_frame() -> Result<Frame, MapError> {
     Ok(f)
 }
 
+/// The PTE of a user page at `frame` with `prot`.
+fn user_entry(frame: Frame, prot: Protection) -> u32 {
+    let mut flags = PTFlags::P | PTFlags::US;
+    if prot.write {
+        flags |= PTFlags::RW;
+    }
+    PTEntry::new(PAddr(frame.addr() as u32), flags).0
+}
+
 impl AddressSpace {
     /// A space with an empty user half and the shared kernel half.
     pub fn new() -> Result<Self, MapError> {
@@ -179,11 +188,7 @@ impl AddressSpace {
         if PTEntry(*slot).is_present() {
             return Err(MapError::AlreadyMapped(va));
         }
-        let mut flags = PTFlags::P | PTFlags::US;
-        if prot.write {
-            flags |= PTFlags::RW;
-        }
-        *slot = PTEntry::new(PAddr(frame.addr() as u32), flags).0;
+        *slot = user_entry(frame, prot);
         Ok(())
     }
 
@@ -209,9 +214,16 @@ impl AddressSpace {
         }
         let mut replaced = Vec::new();
         for (va, frame) in pages().zip(fresh) {
-            replaced.extend(self.unmap(va));
-            self.map(va, frame, prot)
-                .expect("the page table exists and the entry was just cleared");
+            let table = self.table_mut(va).expect("created above");
+            let slot = &mut table.0[pt_index(va as usize)];
+            let old = PTEntry(*slot);
+            // One store from the old page to the new: another thread touching the page
+            // meanwhile (the caller may be preempted between two pages) finds one or the
+            // other, never a hole, as on Linux, where its fault would wait for the mmap.
+            *slot = user_entry(frame, prot);
+            if old.is_present() {
+                replaced.push(Frame::containing(u64::from(old.address().0)));
+            }
         }
         Ok(replaced)
     }

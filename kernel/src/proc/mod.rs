@@ -5,11 +5,12 @@
 //! (`crate::sched`) moves tasks between CPUs and decides what runs.
 
 use crate::cpu::percpu::cpu_id;
-use crate::cpu::sync::{IrqSpinLock, PreemptSpinLock};
+use crate::cpu::sync::IrqSpinLock;
 use crate::files::FileTable;
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::Holder;
 use crate::mm::temp::window::{Parked, TempCounters};
+use crate::sched::mutex::Mutex;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -68,9 +69,9 @@ pub struct Process {
     /// The exit status the run expects (`expect=N` on the module's command line).
     pub expected: i32,
     /// The address space and break; threads and user copies hold the lock while they use
-    /// the space, so it cannot change under them (its holder is not preempted; interrupts
-    /// stay on, so shootdowns reach a CPU spinning for it).
-    pub mem: PreemptSpinLock<Memory>,
+    /// the space, so it cannot change under them. A sleeping lock: its holder may be
+    /// preempted (a user copy of 64 KiB is), and a thread that finds it held blocks.
+    pub mem: Mutex<Memory>,
     directory: u32,
     /// CPUs whose TLB may hold this space's translations (bit per CPU): those that have
     /// its directory loaded, running one of its threads or idle after one (lazy TLB). The
@@ -123,7 +124,7 @@ impl Process {
             name,
             expected,
             directory: mem.space.directory(),
-            mem: PreemptSpinLock::new(mem),
+            mem: Mutex::new(mem),
             active: AtomicU32::new(0),
             threads: AtomicU32::new(0),
             exiting: AtomicBool::new(false),
@@ -164,6 +165,9 @@ impl Process {
     /// included), in one round, and returns when all have. Callers batch: change many PTEs,
     /// flush once, then free the frames the old translations pointed at.
     pub fn flush(&self, flush: Flush) {
+        // From reading the targets to the end of the round on one CPU: the caller holds a
+        // sleeping lock and may otherwise be preempted and moved in between.
+        let _irq = arch::cpu::IrqGuard::new();
         // The PTE stores before the read of `active`: a CPU that sets its bit after this
         // read must already see the new PTEs when it loads CR3 (`activate` sets the bit with
         // a locked operation before its load; this fence is the initiator's half).

@@ -16,6 +16,7 @@
 use super::block::{self, Woke};
 use crate::cpu::sync::IrqSpinLock;
 use crate::errno::Errno;
+use crate::mm::space::AddressSpace;
 use crate::mm::uaccess;
 use crate::proc::{NO_DEADLINE, Process, Task};
 use alloc::sync::Arc;
@@ -51,9 +52,9 @@ static TABLE: IrqSpinLock<Vec<Waiter>> = IrqSpinLock::new(Vec::new());
 /// Every bit: FUTEX_WAIT and FUTEX_WAKE are the bitset calls with all bits set.
 pub const ALL: u32 = u32::MAX;
 
-fn read_word(process: &Process, address: u32) -> Result<u32, Errno> {
+fn read_word(space: &AddressSpace, address: u32) -> Result<u32, Errno> {
     let mut raw = [0u8; 4];
-    uaccess::copy_from_user(&process.mem.lock().space, &mut raw, address)?;
+    uaccess::copy_from_user(space, &mut raw, address)?;
     Ok(u32::from_le_bytes(raw))
 }
 
@@ -83,8 +84,11 @@ pub fn wait(
     }
     let process = super::current_process();
     let key = Key::new(&process, address, shared);
+    // The memory first (a sleeping lock, never taken under a spin lock), then the table:
+    // the compare and the queueing happen with both held.
+    let memory = process.mem.lock();
     let mut table = TABLE.lock();
-    if read_word(&process, address)? != expected {
+    if read_word(&memory.space, address)? != expected {
         return Err(Errno::EAGAIN);
     }
     if deadline != NO_DEADLINE && crate::time::monotonic_ns() >= deadline {
@@ -94,6 +98,7 @@ pub fn wait(
     let task = blocker.task().clone();
     table.push(Waiter { key, bitset, task });
     drop(table);
+    drop(memory);
     let woke = blocker.sleep();
     let me = super::current();
     let mut table = TABLE.lock();
@@ -158,12 +163,14 @@ pub fn requeue(
         Key::new(&process, from, shared),
         Key::new(&process, to, shared),
     );
+    let memory = process.mem.lock();
     let mut table = TABLE.lock();
     if let Some(expected) = expected
-        && read_word(&process, from)? != expected
+        && read_word(&memory.space, from)? != expected
     {
         return Err(Errno::EAGAIN);
     }
+    drop(memory);
     let woken = wake_locked(&mut table, from_key, wake_count, ALL);
     let mut moved = 0;
     for waiter in table.iter_mut() {

@@ -21,6 +21,7 @@
 
 pub mod block;
 pub mod futex;
+pub mod mutex;
 mod runqueue;
 
 pub use block::wake;
