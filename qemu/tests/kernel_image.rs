@@ -46,22 +46,32 @@ fn fpu_instructions(elf: &Path) -> Result<BTreeSet<String>, String> {
     Ok(found)
 }
 
+/// The FPU/SSE instructions of `elf` beyond `ALLOWED`, and all of them; `None` when objdump
+/// cannot run here and the test may skip (never in CI).
+fn scan(test: &str, elf: &Path) -> Option<(Vec<String>, BTreeSet<String>)> {
+    match fpu_instructions(elf) {
+        Ok(found) => {
+            let stray = found
+                .iter()
+                .filter(|m| !ALLOWED.contains(&m.as_str()))
+                .cloned()
+                .collect();
+            Some((stray, found))
+        }
+        Err(why) => {
+            assert!(common::skip_outside_ci(test, &why), "in CI: {why}");
+            None
+        }
+    }
+}
+
 #[test]
 fn the_kernel_runs_no_fpu_instruction_but_the_task_switch() {
-    const TEST: &str = "the_kernel_runs_no_fpu_instruction_but_the_task_switch";
     let root = qemu::build::workspace_root();
     let kernel = qemu::build::build_kernel(&root).expect("build the kernel");
-    let found = match fpu_instructions(&kernel) {
-        Ok(found) => found,
-        Err(why) => {
-            assert!(common::skip_outside_ci(TEST, &why), "in CI: {why}");
-            return;
-        }
+    let Some((stray, found)) = scan("the_kernel_runs_no_fpu_instruction", &kernel) else {
+        return;
     };
-    let stray: Vec<&String> = found
-        .iter()
-        .filter(|m| !ALLOWED.contains(&m.as_str()))
-        .collect();
     assert!(
         stray.is_empty(),
         "the kernel executes FPU/SSE instructions outside arch::fpu: {stray:?}"
@@ -75,21 +85,12 @@ fn the_kernel_runs_no_fpu_instruction_but_the_task_switch() {
 /// Negative control: the scan finds the x87 and SSE instructions of a program that uses them.
 #[test]
 fn the_scan_finds_the_fpu_instructions_of_a_program_that_uses_them() {
-    const TEST: &str = "the_scan_finds_the_fpu_instructions_of_a_program_that_uses_them";
     let elf = common::user_bins()
         .get("fpu_switch")
         .expect("the user package has fpu_switch");
-    let found = match fpu_instructions(elf) {
-        Ok(found) => found,
-        Err(why) => {
-            assert!(common::skip_outside_ci(TEST, &why), "in CI: {why}");
-            return;
-        }
+    let Some((stray, found)) = scan("the_scan_finds_fpu_instructions", elf) else {
+        return;
     };
-    let stray: Vec<&String> = found
-        .iter()
-        .filter(|m| !ALLOWED.contains(&m.as_str()))
-        .collect();
     assert!(
         !stray.is_empty(),
         "the scan found no x87/SSE instruction in fpu_switch: {found:?}"

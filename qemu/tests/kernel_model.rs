@@ -455,8 +455,8 @@ fn migrating_readers_never_read_a_stale_translation() {
     let moved = run
         .out
         .lines()
-        .find_map(|l| l.strip_prefix("tlb_migrate: "))
-        .and_then(|l| l.split(" reads, ").nth(1))
+        .filter_map(|l| l.strip_prefix("tlb_migrate: "))
+        .find_map(|l| l.split(" reads, ").nth(1))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no read count\n{}", run.out));

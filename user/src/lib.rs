@@ -83,3 +83,13 @@ pub fn map_scratch_page(c: &mut Checks) -> Option<usize> {
     };
     c.eq("the page reads back", byte, 0x5a).then_some(addr)
 }
+
+/// An address that was mapped a moment ago and no longer is (a page mapped, then
+/// unmapped), for the calls that must answer `-EFAULT`; `None` (a failed check) if either
+/// step failed.
+pub fn unmapped_page(c: &mut Checks) -> Option<usize> {
+    let page = map_scratch_page(c)?;
+    // SAFETY: nothing refers to the scratch page; its address only goes to the kernel.
+    let ret = unsafe { sys::munmap(page, sys::PAGE_SIZE) };
+    c.eq("munmap of the scratch page", ret, 0).then_some(page)
+}

@@ -190,38 +190,7 @@ pub const CLONE_THREAD: usize = 0x0001_0000;
 /// (memory the caller keeps mapped while the thread runs). Returns the new tid, or
 /// `-errno`. The thread must end with `exit` (or the process with `exit_group`).
 pub fn spawn_thread(entry: extern "C" fn(usize) -> !, arg: usize, stack_top: usize) -> isize {
-    // The child starts with esp = sp - 4, on [entry, arg]: it pops `entry` and calls it,
-    // leaving `arg` where cdecl puts the first argument, at a 16-byte aligned esp before
-    // the call, as the i386 ABI wants (an `fxsave` into a 16-byte aligned local relies on
-    // it).
-    let sp = (stack_top & !15) - 16;
-    // SAFETY: the caller hands over the stack memory below `stack_top`.
-    unsafe {
-        (sp as *mut usize).write(arg);
-        ((sp - 4) as *mut usize).write(entry as usize);
-    }
-    let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
-    let ret: isize;
-    // SAFETY: in the parent, int 0x80 preserves every register but eax; the child (eax = 0)
-    // runs on its own stack, never returns into this function, and the code after label 2
-    // is only the parent's.
-    unsafe {
-        asm!(
-            "int 0x80",
-            "test eax, eax",
-            "jnz 2f",
-            "pop eax",
-            "xor ebp, ebp",
-            "call eax",
-            "ud2",
-            "2:",
-            inlateout("eax") SYS_CLONE as isize => ret,
-            in("ebx") flags,
-            in("ecx") sp - 4,
-            in("edx") 0,
-        );
-    }
-    ret
+    task::clone_thread(entry, arg, stack_top, 0, 0)
 }
 
 /// Ends the calling thread (`exit`, 1): the process, while it has one thread.

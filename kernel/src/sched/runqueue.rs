@@ -302,10 +302,10 @@ pub(super) fn idle_once(cpu: usize) {
     if next.is_none() {
         drop(rq);
         next = steal(cpu);
-        if let Some(task) = &next {
+        if next.is_some() {
+            // Out of the victim's count (`steal`), into this CPU's; the migration itself is
+            // counted at the switch.
             add_load(cpu, 1);
-            // A migration out of the victim and into this CPU, counted at the switch.
-            task.cpu.store(cpu, Ordering::Release);
         }
         rq = queue(cpu);
     }

@@ -143,18 +143,16 @@ fn temp_stats(out: u32) -> SysResult {
         (temp::cpu_counters(crate::cpu::percpu::cpu_id()), process)
     });
     process.depth = cpu.depth;
-    {
-        let mut bytes = [0u8; 64];
-        for (i, c) in [process, cpu].iter().enumerate() {
-            let b = &mut bytes[i * 32..(i + 1) * 32];
-            b[0..8].copy_from_slice(&c.maps.to_le_bytes());
-            b[8..16].copy_from_slice(&c.unmaps.to_le_bytes());
-            b[16..24].copy_from_slice(&c.failures.to_le_bytes());
-            b[24..28].copy_from_slice(&c.peak_depth.to_le_bytes());
-            b[28..32].copy_from_slice(&c.depth.to_le_bytes());
-        }
-        write_user(out, &bytes)?;
+    let mut bytes = [0u8; 64];
+    for (i, c) in [process, cpu].iter().enumerate() {
+        let b = &mut bytes[i * 32..(i + 1) * 32];
+        b[0..8].copy_from_slice(&c.maps.to_le_bytes());
+        b[8..16].copy_from_slice(&c.unmaps.to_le_bytes());
+        b[16..24].copy_from_slice(&c.failures.to_le_bytes());
+        b[24..28].copy_from_slice(&c.peak_depth.to_le_bytes());
+        b[28..32].copy_from_slice(&c.depth.to_le_bytes());
     }
+    write_user(out, &bytes)?;
     Ok(0)
 }
 

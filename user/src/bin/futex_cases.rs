@@ -89,7 +89,9 @@ fn value_and_address(c: &mut Checks) {
             0,
         );
     }
-    let Some(page) = unmapped_page(c) else { return };
+    let Some(page) = tempest_user::unmapped_page(c) else {
+        return;
+    };
     for (name, flags) in [("", 0), ("|PRIVATE", FUTEX_PRIVATE_FLAG)] {
         c.eq_fmt(
             format_args!("FUTEX_WAIT{name} on an unmapped page"),
@@ -161,14 +163,6 @@ fn value_and_address(c: &mut Checks) {
         sys::futex_cmp_requeue(&word, 1, 1, &B, 2, 0),
         neg(EAGAIN),
     );
-}
-
-/// The address of a page that was mapped and is not any more.
-fn unmapped_page(c: &mut Checks) -> Option<usize> {
-    let page = tempest_user::map_scratch_page(c)?;
-    // SAFETY: nothing refers to the scratch page; its address is only passed to the kernel.
-    let ret = unsafe { sys::munmap(page, sys::PAGE_SIZE) };
-    c.eq("munmap of the scratch page", ret, 0).then_some(page)
 }
 
 /// Timed waits with nobody to wake them: relative, 64-bit, absolute, in the past.

@@ -93,6 +93,20 @@ pub fn spawn_thread_cleartid(
     stack_top: usize,
     tid_word: &'static AtomicU32,
 ) -> isize {
+    let extra = CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    clone_thread(entry, arg, stack_top, extra, tid_word.as_ptr() as usize)
+}
+
+/// `clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | extra, ...)`
+/// starting `entry(arg)` on the stack ending at `stack_top`, with `tid_word` (0: none) as
+/// both `parent_tid` and `child_tid`. The one clone of the runtime's threads.
+pub(crate) fn clone_thread(
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    stack_top: usize,
+    extra: usize,
+    tid_word: usize,
+) -> isize {
     // The child starts with esp = sp - 20, on [entry, arg]: it pops `entry` and calls it
     // with `arg` at a 16-byte aligned esp, as the i386 System V ABI wants at a call (code
     // that keeps 16-byte aligned data on the stack, like `fxsave` buffers, relies on it).
@@ -103,21 +117,13 @@ pub fn spawn_thread_cleartid(
         ((sp - 16) as *mut usize).write(arg);
         (child_sp as *mut usize).write(entry as usize);
     }
-    let flags = CLONE_VM
-        | CLONE_FS
-        | CLONE_FILES
-        | CLONE_SIGHAND
-        | CLONE_THREAD
-        | CLONE_PARENT_SETTID
-        | CLONE_CHILD_SETTID
-        | CLONE_CHILD_CLEARTID;
-    let word = tid_word.as_ptr() as usize;
+    let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | extra;
     let ret: isize;
-    // SAFETY: as in spawn_thread: the parent gets every register back but eax; the child
-    // (eax = 0) runs on its own stack and never returns here. clone's arguments are ebx
-    // (flags), ecx (stack), edx (parent_tid), esi (tls: unused without CLONE_SETTLS, so
-    // esi, which LLVM reserves, is not touched) and edi (child_tid). The kernel writes only
-    // the tid word, an atomic that lives for the rest of the process.
+    // SAFETY: the parent gets every register back but eax; the child (eax = 0) runs on its
+    // own stack and never returns here. clone's arguments are ebx (flags), ecx (stack), edx
+    // (parent_tid), esi (tls: unused without CLONE_SETTLS, so esi, which LLVM reserves, is
+    // not touched) and edi (child_tid). The kernel writes only the tid word, which the
+    // callers keep alive for the rest of the process.
     unsafe {
         asm!(
             "int 0x80",
@@ -131,8 +137,8 @@ pub fn spawn_thread_cleartid(
             inlateout("eax") SYS_CLONE as isize => ret,
             in("ebx") flags,
             in("ecx") child_sp,
-            in("edx") word,
-            in("edi") word,
+            in("edx") tid_word,
+            in("edi") tid_word,
         );
     }
     ret
