@@ -138,10 +138,10 @@ fn kernel_suite_in_x2apic_mode() {
     assert_eq!(run.code, 0, "{}", run.out);
     assert!(run.out.contains("apic: X2Apic"), "{}", run.out);
     for test in [
-        "ipi::call_function_reaches_every_cpu",
-        "shootdown::stale_kernel_page_is_shot_down_on_every_cpu",
-        "shootdown::stale_user_page_is_shot_down_on_every_cpu",
-        "shootdown::temp_mappings_send_no_ipi",
+        "cpu::ipi::call_function_reaches_every_cpu",
+        "cpu::shootdown::stale_kernel_page_is_shot_down_on_every_cpu",
+        "cpu::shootdown::stale_user_page_is_shot_down_on_every_cpu",
+        "cpu::shootdown::temp_mappings_send_no_ipi",
     ] {
         assert!(
             run.out.contains(&format!("test {test} ... ok")),
@@ -153,11 +153,11 @@ fn kernel_suite_in_x2apic_mode() {
 
 #[test]
 fn ipis_reach_every_cpu() {
-    let run = runner("tcg", &["--smp", "4", "test", "ipi::"]);
+    let run = runner("tcg", &["--smp", "4", "test", "cpu::ipi::"]);
     assert_eq!(run.code, 0, "{}", run.out);
     assert!(
         run.out
-            .contains("test ipi::call_function_reaches_every_cpu ... ok"),
+            .contains("test cpu::ipi::call_function_reaches_every_cpu ... ok"),
         "{}",
         run.out
     );
@@ -323,7 +323,7 @@ fn kvm_two_cpus_in_x2apic_mode() {
 /// The stale-translation probe (kernel pages, a range above the ceiling, user pages) on
 /// every target CPU, at 2, 4 and 8 CPUs.
 fn shootdown_probe(smp: &str) {
-    let run = runner("tcg", &["--smp", smp, "test", "shootdown::"]);
+    let run = runner("tcg", &["--smp", smp, "test", "cpu::shootdown::"]);
     assert_eq!(run.code, 0, "{}", run.out);
     for test in [
         "stale_kernel_page_is_shot_down_on_every_cpu",
@@ -333,7 +333,8 @@ fn shootdown_probe(smp: &str) {
         "temp_mappings_send_no_ipi",
     ] {
         assert!(
-            run.out.contains(&format!("test shootdown::{test} ... ok")),
+            run.out
+                .contains(&format!("test cpu::shootdown::{test} ... ok")),
             "{test}\n{}",
             run.out
         );
@@ -369,7 +370,7 @@ fn without_remote_flush_the_probe_sees_stale_translations() {
             "--cmdline",
             "no-remote-flush",
             "test",
-            "shootdown::stale",
+            "cpu::shootdown::stale",
         ],
     );
     assert_eq!(

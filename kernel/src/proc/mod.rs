@@ -8,8 +8,8 @@ use crate::cpu::percpu::cpu_id;
 use crate::cpu::sync::IrqSpinLock;
 use crate::files::FileTable;
 use crate::mm::space::AddressSpace;
-use crate::mm::temp::Holder;
-use crate::mm::temp::window::{Parked, TempCounters};
+use crate::mm::temp::ParkedSlots;
+use crate::mm::temp::window::TempCounters;
 use crate::sched::mutex::Mutex;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -237,7 +237,7 @@ pub(crate) struct Context {
     /// The x87/SSE registers while switched out.
     pub fpu: FpuState,
     /// Temp mappings held when it was switched out, restored when it runs again.
-    pub parked: Parked<Holder>,
+    pub parked: ParkedSlots,
     /// The CPU whose window `parked` came from.
     pub parked_on: usize,
     /// This thread's use of temp mappings, folded in at every switch away.
@@ -280,7 +280,7 @@ impl Task {
             context: UnsafeCell::new(Context {
                 saved_esp: 0,
                 fpu: FpuState::initial(),
-                parked: Parked::empty(),
+                parked: ParkedSlots::empty(),
                 parked_on: cpu,
                 temp: TempCounters::default(),
             }),

@@ -218,16 +218,23 @@ pub fn yield_now() {
 /// Switches this CPU to its next ready task or its idle loop, as `why` and the running
 /// task's state say. Returns when the task runs again: true if it had been switched away.
 fn schedule(why: Why) -> bool {
-    let _irq = arch::cpu::IrqGuard::new();
-    if why != Why::Block {
-        return switch_away(why);
+    let irq = arch::cpu::IrqGuard::new();
+    let switched = if why != Why::Block {
+        switch_away(why)
+    } else {
+        // A blocking task comes with its own preempt count, which kept the timer away while
+        // it published itself to wakers. Interrupts are off now: drop it for the switch
+        // (every context is switched out and in at count 0) and take it back after.
+        preempt_enable();
+        let switched = switch_away(why);
+        preempt_disable();
+        switched
+    };
+    drop(irq);
+    // Back in a system call (not an interrupt handler): reap what this CPU left behind.
+    if arch::cpu::interrupts_enabled() {
+        runqueue::clean_up(cpu_id());
     }
-    // A blocking task comes with its own preempt count, which kept the timer away while it
-    // published itself to wakers. Interrupts are off now: drop it for the switch (every
-    // context is switched out and in at count 0) and take it back after.
-    preempt_enable();
-    let switched = switch_away(why);
-    preempt_disable();
     switched
 }
 

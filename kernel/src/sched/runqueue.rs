@@ -41,9 +41,11 @@ pub(super) struct RunQueue {
     pub prev: Option<(Arc<Task>, After)>,
     /// The process whose directory this CPU has loaded (kept while idle: lazy TLB).
     pub loaded: Option<Arc<Process>>,
-    /// A process this CPU stopped using at the last switch: released by `finish_switch`,
-    /// outside the switch, since dropping it may free its memory.
-    pub released: Option<Arc<Process>>,
+    /// Processes this CPU stopped using, and exited tasks it switched away from: dropped
+    /// and reaped by `clean_up` with interrupts on, since either may free a whole
+    /// address space.
+    pub released: Vec<Arc<Process>>,
+    pub dead: Vec<Arc<Task>>,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
@@ -53,7 +55,8 @@ const EMPTY: IrqSpinLock<RunQueue> = IrqSpinLock::new(RunQueue {
     timed: Vec::new(),
     prev: None,
     loaded: None,
-    released: None,
+    released: Vec::new(),
+    dead: Vec::new(),
 });
 static QUEUES: [IrqSpinLock<RunQueue>; MAX_CPUS] = [EMPTY; MAX_CPUS];
 
@@ -210,7 +213,7 @@ pub(super) fn switch_to(
                 task.process.activate();
                 if let Some(old) = rq.loaded.replace(task.process.clone()) {
                     old.deactivate();
-                    rq.released = Some(old);
+                    rq.released.push(old);
                 }
             }
             // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
@@ -234,7 +237,7 @@ pub(super) fn switch_to(
                 ctx.fpu.restore();
             }
             temp::unpark(&ctx.parked);
-            ctx.parked = crate::mm::temp::window::Parked::empty();
+            ctx.parked = temp::ParkedSlots::empty();
             ctx.parked_on = cpu;
             block
                 .current
@@ -253,24 +256,42 @@ pub(super) fn switch_to(
 }
 
 /// Runs in the context a CPU has just switched to, first thing: the task it left is off
-/// this CPU's stack now, so it may run elsewhere, move, or, if it exited, be freed.
+/// this CPU's stack now, so it may run elsewhere, move, or, if it exited, be reaped (by
+/// `clean_up`, later, with interrupts on).
 pub fn finish_switch() {
-    let (prev, released) = {
-        let mut rq = queue(cpu_id());
-        (rq.prev.take(), rq.released.take())
+    let mut rq = queue(cpu_id());
+    let Some((task, after)) = rq.prev.take() else {
+        return;
     };
-    if let Some((task, after)) = prev {
-        task.on_cpu.store(false, Ordering::Release);
-        match after {
-            After::Nothing => {}
-            After::Migrate => {
-                let to = least_loaded(&task);
-                enqueue(task, to);
-            }
-            After::Reap => super::reap(task),
+    task.on_cpu.store(false, Ordering::Release);
+    match after {
+        After::Nothing => {}
+        After::Migrate => {
+            drop(rq);
+            let to = least_loaded(&task);
+            enqueue(task, to);
         }
+        After::Reap => rq.dead.push(task),
     }
-    // Maybe the last reference: frees the process's memory, outside the switch.
+}
+
+/// Reaps the tasks that exited on this CPU and lets go of the processes it stopped using,
+/// which may free their memory: with interrupts on (the caller's promise), outside any
+/// lock, so freeing an address space delays no interrupt.
+pub(super) fn clean_up(cpu: usize) {
+    let (dead, released) = {
+        let mut rq = queue(cpu);
+        if rq.dead.is_empty() && rq.released.is_empty() {
+            return;
+        }
+        (
+            core::mem::take(&mut rq.dead),
+            core::mem::take(&mut rq.released),
+        )
+    };
+    for task in dead {
+        super::reap(task);
+    }
     drop(released);
 }
 
@@ -296,6 +317,13 @@ fn steal(me: usize) -> Option<Arc<Task>> {
 /// One round of a CPU's idle loop: run a task from its queue, else steal one, else halt
 /// until an interrupt.
 pub(super) fn idle_once(cpu: usize) {
+    // The idle loop runs with interrupts off but for its `hlt`, and is never preempted:
+    // turning them on to clean up is safe here.
+    // SAFETY: the idle loop holds no lock and no per-CPU state half-changed.
+    unsafe { arch::cpu::enable_interrupts() };
+    clean_up(cpu);
+    arch::cpu::disable_interrupts();
+    crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     let _irq = arch::cpu::IrqGuard::new();
     let mut rq = queue(cpu);
     let mut next = rq.ready.pop_front();
@@ -320,13 +348,15 @@ pub(super) fn idle_once(cpu: usize) {
             finish_switch();
         }
         None => {
-            let dead = release_dead_space(&mut rq);
+            if let Some(dead) = release_dead_space(&mut rq) {
+                // Dropped by the next round's `clean_up`, with interrupts on.
+                rq.released.push(dead);
+            }
             IDLE.fetch_or(1 << cpu, Ordering::SeqCst);
             // Re-check after announcing idleness: an enqueue that missed the bit put its
             // task in the queue before this look, one that saw it sends an IPI.
-            let empty = rq.ready.is_empty();
+            let empty = rq.ready.is_empty() && rq.released.is_empty();
             drop(rq);
-            drop(dead);
             if empty {
                 let start = arch::cpu::rdtsc();
                 arch::cpu::wait_for_interrupt();

@@ -309,11 +309,32 @@ unsafe fn install(cpu: usize, slot: usize, entry: u32) {
     }
 }
 
+/// The temp mappings a switched-out task held: its window slots, and how many global-pool
+/// slots (those stay mapped: the pool's addresses are nobody else's while held; only the
+/// count of what this CPU holds moves with the task).
+#[derive(Clone, Copy)]
+pub struct ParkedSlots {
+    window: Parked<Holder>,
+    pool: usize,
+}
+
+impl ParkedSlots {
+    pub const fn empty() -> Self {
+        Self {
+            window: Parked::empty(),
+            pool: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.window.is_empty() && self.pool == 0
+    }
+}
+
 /// Switch-out: takes the running task's slots out of this CPU's window, clearing their
 /// PTEs and flushing them from this CPU's TLB, so the next task finds the window empty
-/// and the slots in no TLB. (Global-pool slots stay as they are: the pool's addresses
-/// are nobody else's while held.)
-pub fn park() -> Parked<Holder> {
+/// and the slots in no TLB.
+pub fn park() -> ParkedSlots {
     let cpu = cpu_id();
     let mut window = WINDOWS[cpu].lock();
     let parked = window.park();
@@ -324,24 +345,28 @@ pub fn park() -> Parked<Holder> {
             arch::cpu::invlpg(slot_address(cpu, slot));
         }
     }
-    parked
+    ParkedSlots {
+        window: parked,
+        pool: POOL_HELD[cpu].swap(0, Ordering::Relaxed),
+    }
 }
 
 /// Switch-in: puts the task's parked slots back in this CPU's window with their PTEs.
 /// Panics if the window is not empty (the context switched out left slots held).
-pub fn unpark(parked: &Parked<Holder>) {
-    if parked.is_empty() {
+pub fn unpark(parked: &ParkedSlots) {
+    let cpu = cpu_id();
+    POOL_HELD[cpu].fetch_add(parked.pool, Ordering::Relaxed);
+    if parked.window.is_empty() {
         return;
     }
-    let cpu = cpu_id();
     let mut window = WINDOWS[cpu].lock();
-    if let Err(e) = window.unpark(parked) {
+    if let Err(e) = window.unpark(&parked.window) {
         panic!(
             "temp mapping: slot {} of cpu {cpu} taken while its holder was switched out",
             e.0
         );
     }
-    for (slot, holder) in parked.held() {
+    for (slot, holder) in parked.window.held() {
         // SAFETY: the slot is the resuming task's again, and was free (in no TLB) until now.
         unsafe { install(cpu, slot, holder.entry) };
     }
@@ -456,7 +481,12 @@ impl fmt::Display for Leak {
 pub fn check_none_held() -> Result<(), Leak> {
     let cpu = cpu_id();
     if POOL_HELD[cpu].load(Ordering::Relaxed) != 0 {
-        let held = lock_pool().held().filter(|(_, h)| h.cpu == cpu).collect();
+        // This CPU's running context's own: a switched-out holder's slots are parked.
+        let pid = CHARGED_PID[cpu].load(Ordering::Relaxed) as u32;
+        let held = lock_pool()
+            .held()
+            .filter(|(_, h)| h.cpu == cpu && h.pid == pid)
+            .collect();
         return Err(Leak { cpu, held });
     }
     let window = WINDOWS[cpu].lock();
