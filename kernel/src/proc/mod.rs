@@ -238,7 +238,8 @@ pub(crate) struct Context {
     pub fpu: FpuState,
     /// Temp mappings held when it was switched out, restored when it runs again.
     pub parked: ParkedSlots,
-    /// The CPU whose window `parked` came from.
+    /// The CPU the task last ran on, whose window `parked` came from (a switch-in
+    /// elsewhere is a migration).
     pub parked_on: usize,
     /// This thread's use of temp mappings, folded in at every switch away.
     pub temp: TempCounters,
