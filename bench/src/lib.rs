@@ -7,8 +7,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+mod irq_off;
+mod sched;
 mod write;
 
+pub use irq_off::{IrqOff, irq_off, irq_off_table};
+pub use sched::{SCHED_WORKLOADS, SchedPoint, sched_points, sched_table, temp_task_ratio};
 pub use write::{WritePoint, write_points, write_table};
 
 /// The records of one boot, with the configuration that produced them.
@@ -16,9 +20,10 @@ pub use write::{WritePoint, write_points, write_table};
 pub struct Boot {
     /// CPUs QEMU was given.
     pub smp: u32,
-    /// The kernel's `bench=` workload.
+    /// The kernel's `bench=` workload, or the user programs' (`write`, `sched`).
     pub workload: String,
-    /// Its `@@tempest` records (`bench_env`, `bench`, `bench_summary`).
+    /// Its `@@tempest` records (`bench_env`, `bench`, `bench_summary`, and the `summary`
+    /// that ends a boot running programs).
     pub records: Vec<Value>,
 }
 
@@ -149,6 +154,9 @@ pub struct Ratios {
     /// Shootdown of 64 pages over 1 page, cycles (target <= 2), from the flush-ceiling
     /// workload's ranges.
     pub shootdown_64_over_1: Option<f64>,
+    /// A temp mapping made by a task: today's pinning guard over the older preempt-off
+    /// guard (p50 cycles, `sched_bench`'s `temp_bench` calls in one boot).
+    pub temp_task_pinned_over_preempt_off: Option<f64>,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -196,6 +204,7 @@ pub fn ratios(boots: &[Boot]) -> Ratios {
         percpu_scaling_2,
         percpu_over_global,
         shootdown_64_over_1,
+        temp_task_pinned_over_preempt_off: temp_task_ratio(boots),
     }
 }
 
@@ -272,6 +281,8 @@ pub fn tables(boots: &[Boot], accel: &str) -> String {
         out.push('\n');
     };
     out.push_str(&write_table(boots));
+    out.push_str(&sched_table(boots));
+    out.push_str(&irq_off_table(boots, accel == "tcg"));
     simple(&mut out, "ipi_round_trip", "target", "IPI round trip");
     simple(&mut out, "shootdown_targets", "targets", "1-page shootdown");
     let ceiling: Vec<(u32, &Value)> = bench_records(boots, "flush_ceiling").collect();
@@ -321,6 +332,11 @@ pub fn tables(boots: &[Boot], accel: &str) -> String {
         "  64-page / 1-page shootdown:             {} (target <= 2.00x)",
         fmt_ratio(r.shootdown_64_over_1)
     );
+    let _ = writeln!(
+        out,
+        "  temp map in a task: pinned / preempt-off (p50): {}",
+        fmt_ratio(r.temp_task_pinned_over_preempt_off)
+    );
     out
 }
 
@@ -341,11 +357,14 @@ pub fn document(boots: &[Boot], env: Value) -> Value {
             point
         }).collect::<Vec<_>>(),
         "write_points": write_points(boots).iter().map(WritePoint::to_json).collect::<Vec<_>>(),
+        "sched_points": sched_points(boots).iter().map(SchedPoint::to_json).collect::<Vec<_>>(),
+        "irq_off": irq_off(boots).iter().map(IrqOff::to_json).collect::<Vec<_>>(),
         "ratios": {
             "percpu_over_raw": r.percpu_over_raw,
             "percpu_scaling_2": r.percpu_scaling_2,
             "percpu_over_global": r.percpu_over_global.map(|(n, x)| json!({"cpus": n, "ratio": x})),
             "shootdown_64_over_1": r.shootdown_64_over_1,
+            "temp_task_pinned_over_preempt_off": r.temp_task_pinned_over_preempt_off,
         },
     })
 }
@@ -380,6 +399,9 @@ pub fn regressions(baseline: &Value, now: &Value, threshold: f64) -> Vec<Regress
         }
         for p in doc["write_points"].as_array().into_iter().flatten() {
             m.insert(write::baseline_key(p), u(p, "p50"));
+        }
+        for p in doc["sched_points"].as_array().into_iter().flatten() {
+            m.insert(sched::baseline_key(p), u(p, "p50"));
         }
         for b in doc["boots"].as_array().into_iter().flatten() {
             for r in b["records"].as_array().into_iter().flatten() {
@@ -662,6 +684,46 @@ mod tests {
         );
         // And faster is never a regression.
         assert!(regressions(&now, &base, 0.25).is_empty());
+    }
+
+    #[test]
+    fn kernel_model_and_irq_off_join_the_report() {
+        let record = |workload: &str, p50: u64| {
+            json!({"event":"bench","workload":workload,"bytes":0,"cpus":1,"cpu":0,"pid":1,
+                   "ops":200,"p50":p50,"p90":p50,"p99":p50,"mean":p50,"ops_per_sec":1})
+        };
+        let sched = |switch: u64| Boot {
+            smp: 2,
+            workload: "sched".into(),
+            records: vec![
+                record("context_switch", switch),
+                record("temp_task_pinned", 4_200),
+                record("temp_task_preempt_off", 4_000),
+                json!({"event":"summary","cpus":2,"per_cpu":[
+                    {"cpu":0,"irq_off_max_cycles":46_000,"irq_off_max_us":20,
+                     "irq_off_max_at":"kernel/src/sched/mod.rs:220"}]}),
+            ],
+        };
+        let boots = [boot(), sched(26_000)];
+        let text = tables(&boots, "tcg");
+        for needle in [
+            "kernel model (cycles per operation)",
+            "longest interrupts-off stretch per CPU",
+            "kernel/src/sched/mod.rs:220",
+            "temp map in a task: pinned / preempt-off (p50): 1.05x",
+        ] {
+            assert!(text.contains(needle), "{needle}\n{text}");
+        }
+        let doc = document(&boots, json!({}));
+        assert_eq!(doc["sched_points"].as_array().unwrap().len(), 3);
+        assert_eq!(doc["irq_off"][0]["us"], 20);
+        assert_eq!(doc["ratios"]["temp_task_pinned_over_preempt_off"], 1.05);
+        let slower = document(&[boot(), sched(40_000)], json!({}));
+        let found = regressions(&doc, &slower, 0.25);
+        let what: Vec<&str> = found.iter().map(|r| r.what.as_str()).collect();
+        assert_eq!(what, ["sched context_switch smp=2"]);
+        // A run without the kernel model says so instead of inventing a ratio.
+        assert!(tables(&[boot()], "tcg").contains("pinned / preempt-off (p50): n/a"));
     }
 
     #[test]

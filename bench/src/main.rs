@@ -1,6 +1,7 @@
 //! `cargo run -p bench --release -- [--smp 1,2,4] [--accel auto|kvm|tcg] [--quick]
 //! [--json FILE] [--svg DIR] [--baseline FILE]`: boots Tempest once per CPU count and
-//! workload through the runner's library, then prints the tables (docs/benchmarks.md).
+//! workload (the kernel's `bench=` workloads, `write_bench`, `sched_bench`) through the
+//! runner's library, then prints the tables (docs/benchmarks.md).
 
 use anyhow::{Context, Result, bail};
 use bench::{Boot, document, regressions, tables};
@@ -17,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
-#[command(about = "Benchmarks Tempest's temp mappings and TLB shootdowns in QEMU")]
+#[command(about = "Benchmarks Tempest's temp mappings, TLB shootdowns and kernel model in QEMU")]
 struct Cli {
     /// CPU counts to boot, one boot each (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
@@ -119,63 +120,65 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     };
     eprintln!("bench: {note}");
     let kernel = build::build_kernel(&root)?;
-    let write_bench = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?
-        .into_iter()
-        .find(|a| a.name == "write_bench")
-        .context("the user package built no write_bench")?;
+    let user_bins = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?;
+    let user_bin = |name: &str| {
+        user_bins
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.path.clone())
+            .with_context(|| format!("the user package built no {name}"))
+    };
+    let (write_bench, sched_bench) = (user_bin("write_bench")?, user_bin("sched_bench")?);
     let mut workloads = vec!["temp", "ipi", "shootdown"];
     if !cli.quick {
         workloads.push("flush-ceiling");
     }
 
     // Every kernel workload but `temp` needs a second CPU to talk to. The `write` workload
-    // is user programs: one writer alone, then one per CPU at once.
+    // is user programs: one writer alone, then one per CPU at once; the kernel model is one
+    // `sched_bench` alone.
     let mut runs: Vec<Run> = Vec::new();
     for &smp in &cli.smp {
         for &w in workloads.iter().filter(|&&w| smp > 1 || w == "temp") {
-            runs.push(Run {
-                smp,
-                workload: w,
-                writers: 0,
-            });
+            runs.push(Run::Kernel { smp, workload: w });
         }
         let mut groups = vec![1, smp];
         groups.dedup();
         for writers in groups {
-            runs.push(Run {
-                smp,
-                workload: "write",
-                writers,
-            });
+            runs.push(Run::Write { smp, writers });
         }
+        runs.push(Run::Sched { smp });
     }
     let total = runs.len();
     let mut boots = Vec::new();
     for run in &runs {
-        let Run {
-            smp,
-            workload,
-            writers,
-        } = *run;
-        let what = match writers {
-            0 => format!("smp={smp} bench={workload}"),
-            n => format!("smp={smp} {workload} x{n}"),
+        let (smp, workload) = (run.smp(), run.workload());
+        let what = match *run {
+            Run::Kernel { .. } => format!("smp={smp} bench={workload}"),
+            Run::Write { writers, .. } => format!("smp={smp} write x{writers}"),
+            Run::Sched { .. } => format!("smp={smp} sched_bench"),
         };
         eprint!("bench: [{}/{total}] {what} ... ", boots.len() + 1);
         let _ = std::io::stderr().flush();
         let started = Instant::now();
-        let mut config = match writers {
-            0 => QemuConfig::new(&kernel, format!("bench={workload}"), accel),
-            n => {
-                let program = Program {
-                    path: write_bench.path.clone(),
-                    args: vec![n.to_string()],
-                    expect: 0,
-                };
-                let mut config = QemuConfig::new(&kernel, "", accel);
-                config.initrd = vec![program.module()?; n as usize];
-                config
+        let programs = |path: &PathBuf, args: Vec<String>, copies: u32| -> Result<QemuConfig> {
+            let program = Program {
+                path: path.clone(),
+                args,
+                expect: 0,
+            };
+            let mut config = QemuConfig::new(&kernel, "", accel);
+            config.initrd = vec![program.module()?; copies as usize];
+            Ok(config)
+        };
+        let mut config = match *run {
+            Run::Kernel { workload, .. } => {
+                QemuConfig::new(&kernel, format!("bench={workload}"), accel)
             }
+            Run::Write { writers, .. } => {
+                programs(&write_bench, vec![writers.to_string()], writers)?
+            }
+            Run::Sched { .. } => programs(&sched_bench, Vec::new(), 1)?,
         };
         config.qemu = qemu_path.clone();
         config.smp = smp;
@@ -192,10 +195,16 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
                 result.tail.join("\n")
             );
         }
+        // The bench records, and the summary that ends a boot running programs (its per-CPU
+        // longest interrupts-off stretches).
         let records: Vec<Value> = result
             .records()
             .into_iter()
-            .filter(|r| r["event"].as_str().is_some_and(|e| e.starts_with("bench")))
+            .filter(|r| {
+                r["event"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("bench") || e == "summary")
+            })
             .collect();
         if !records.iter().any(|r| r["event"] == "bench") {
             bail!("{what}: no bench records");
@@ -220,12 +229,32 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     Ok((boots, env))
 }
 
-/// One boot: a kernel workload (`bench=`), or `writers` copies of `write_bench`.
+/// One boot on `smp` CPUs.
 #[derive(Clone, Copy)]
-struct Run {
-    smp: u32,
-    workload: &'static str,
-    writers: u32,
+enum Run {
+    /// A kernel workload (`bench=`).
+    Kernel { smp: u32, workload: &'static str },
+    /// `writers` copies of `write_bench`, started together.
+    Write { smp: u32, writers: u32 },
+    /// `sched_bench` alone (the kernel model).
+    Sched { smp: u32 },
+}
+
+impl Run {
+    fn smp(self) -> u32 {
+        match self {
+            Run::Kernel { smp, .. } | Run::Write { smp, .. } | Run::Sched { smp } => smp,
+        }
+    }
+
+    /// The boot's workload name in the report.
+    fn workload(self) -> &'static str {
+        match self {
+            Run::Kernel { workload, .. } => workload,
+            Run::Write { .. } => "write",
+            Run::Sched { .. } => "sched",
+        }
+    }
 }
 
 fn read_json(path: &std::path::Path) -> Result<Value> {

@@ -1,5 +1,6 @@
-//! The bench tool end to end on TCG: boots, tables, JSON, plots, and the baseline gate
-//! (which must fail a run against a baseline ten times faster). No timing is asserted.
+//! The bench tool end to end on TCG: boots, tables, JSON (temp, write and kernel-model
+//! points, interrupts-off maxima), plots, and the baseline gate (which must fail a run
+//! against a baseline ten times faster). No timing is asserted.
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -66,6 +67,43 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
         stdout.contains("write(2) of a user buffer to /dev/null"),
         "{stdout}"
     );
+    // The kernel model: sched_bench's five workloads at two CPUs, one point each.
+    assert!(
+        stdout.contains("kernel model (cycles per operation)"),
+        "{stdout}"
+    );
+    let sched: Vec<&str> = doc["sched_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert!(p["p50"].as_u64().unwrap() > 0, "{p}");
+            assert_eq!(p["smp"], 2, "{p}");
+            p["workload"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(sched, bench::SCHED_WORKLOADS, "{doc}");
+    assert!(
+        doc["ratios"]["temp_task_pinned_over_preempt_off"]
+            .as_f64()
+            .is_some()
+    );
+    // Interrupts-off maxima: both CPUs of each boot running programs (write x1, write x2,
+    // sched), each with the line that began it.
+    assert!(
+        stdout.contains("longest interrupts-off stretch per CPU"),
+        "{stdout}"
+    );
+    let irq_off = doc["irq_off"].as_array().unwrap();
+    assert_eq!(irq_off.len(), 6, "{doc}");
+    for r in irq_off {
+        assert!(r["cycles"].as_u64().unwrap() > 0, "{r}");
+        assert!(
+            r["at"].as_str().is_some_and(|at| at.contains(".rs:")),
+            "{r}"
+        );
+    }
+    assert!(irq_off.iter().any(|r| r["boot"] == "sched"), "{doc}");
     assert!(doc["ratios"]["percpu_over_raw"].as_f64().is_some());
     assert!(doc["ratios"]["percpu_scaling_2"].as_f64().is_some());
     for plot in ["temp_throughput.svg", "shootdown_targets.svg"] {
@@ -80,7 +118,7 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
 
     // Negative control: a baseline whose every p50 is a tenth of this run's.
     let mut fast = doc.clone();
-    for points in ["temp_points", "write_points"] {
+    for points in ["temp_points", "write_points", "sched_points"] {
         for p in fast[points].as_array_mut().unwrap() {
             p["p50"] = (p["p50"].as_u64().unwrap() / 10).into();
         }
@@ -94,9 +132,20 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
     }
     let baseline = dir.join("fast.json");
     std::fs::write(&baseline, fast.to_string()).unwrap();
-    let (code, stdout, stderr) = bench(&["--baseline", baseline.to_str().unwrap()]);
+    // The gate on the saved run (`--from`: the same comparison and exit status as after
+    // booting, without booting everything a second time).
+    let (code, stdout, stderr) = bench(&[
+        "--from",
+        json.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "regression not caught\n{stdout}\n{stderr}");
-    for what in ["temp touch percpu smp=2", "write bytes=65536 smp=2 cpus=2"] {
+    for what in [
+        "temp touch percpu smp=2",
+        "write bytes=65536 smp=2 cpus=2",
+        "sched temp_task_pinned smp=2",
+    ] {
         assert!(stdout.contains(&format!("REGRESSION {what}")), "{stdout}");
     }
     let _ = std::fs::remove_dir_all(&dir);
