@@ -384,6 +384,17 @@ pub fn leave_if_process_exiting() {
     if misplaced {
         yield_now();
     }
+    // A CPU that only switches between busy tasks, by preemption, never goes through the
+    // places that reap with interrupts on: do it on the way out to user mode.
+    let cpu = cpu_id();
+    if runqueue::cleanup_pending(cpu) {
+        // SAFETY: on the way back to user mode the kernel holds nothing; interrupts go off
+        // again before the return path goes on.
+        unsafe { arch::cpu::enable_interrupts() };
+        runqueue::clean_up(cpu);
+        arch::cpu::disable_interrupts();
+        percpu::irq_off_begin(core::panic::Location::caller());
+    }
 }
 
 /// The task `tid` of the calling process (0: the caller), for the affinity calls.

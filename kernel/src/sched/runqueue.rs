@@ -66,6 +66,15 @@ static LOAD: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 /// CPUs halted in their idle loop: an enqueue there needs an IPI.
 static IDLE: AtomicU32 = AtomicU32::new(0);
 
+/// CPUs with tasks to reap or processes to let go (`RunQueue::dead`, `released`): a
+/// flag read without the lock at every return to user mode.
+static CLEANUP: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Whether this CPU has something for `clean_up`.
+pub(super) fn cleanup_pending(cpu: usize) -> bool {
+    CLEANUP[cpu].load(Ordering::Relaxed)
+}
+
 /// Negative control (`no-fpu-save`): the switch leaves the FPU registers alone.
 static FPU_SAVE_OFF: AtomicBool = AtomicBool::new(false);
 /// Negative control (`temp-no-pin`): temp-mapping holders may migrate.
@@ -214,6 +223,7 @@ pub(super) fn switch_to(
                 if let Some(old) = rq.loaded.replace(task.process.clone()) {
                     old.deactivate();
                     rq.released.push(old);
+                    CLEANUP[cpu].store(true, Ordering::Relaxed);
                 }
             }
             // SAFETY: interrupts are off, on this CPU; the stack lives as long as the task.
@@ -271,7 +281,10 @@ pub fn finish_switch() {
             let to = least_loaded(&task);
             enqueue(task, to);
         }
-        After::Reap => rq.dead.push(task),
+        After::Reap => {
+            rq.dead.push(task);
+            CLEANUP[cpu_id()].store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -279,6 +292,9 @@ pub fn finish_switch() {
 /// which may free their memory: with interrupts on (the caller's promise), outside any
 /// lock, so freeing an address space delays no interrupt.
 pub(super) fn clean_up(cpu: usize) {
+    if !CLEANUP[cpu].swap(false, Ordering::Relaxed) {
+        return;
+    }
     let (dead, released) = {
         let mut rq = queue(cpu);
         if rq.dead.is_empty() && rq.released.is_empty() {
@@ -351,6 +367,7 @@ pub(super) fn idle_once(cpu: usize) {
             if let Some(dead) = release_dead_space(&mut rq) {
                 // Dropped by the next round's `clean_up`, with interrupts on.
                 rq.released.push(dead);
+                CLEANUP[cpu].store(true, Ordering::Relaxed);
             }
             IDLE.fetch_or(1 << cpu, Ordering::SeqCst);
             // Re-check after announcing idleness: an enqueue that missed the bit put its
