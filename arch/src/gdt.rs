@@ -1,5 +1,6 @@
 //! Per-CPU descriptor tables: each CPU has its own GDT (flat kernel and user segments, its
-//! TSS, and a GS segment whose base is the CPU's per-CPU block) and its own TSS (which gives
+//! TSS, the running task's three thread-local-storage segments at Linux's entries 6 to 8,
+//! and a GS segment whose base is the CPU's per-CPU block) and its own TSS (which gives
 //! ring-3 traps that CPU's kernel stack).
 
 use crate::descriptor::{self, flat, segment};
@@ -17,14 +18,19 @@ pub const USER_CS: u16 = 0x18 | 3;
 pub const USER_DS: u16 = 0x20 | 3;
 /// TSS selector.
 pub const TSS_SEL: u16 = 0x28;
+/// The first of the thread-local-storage entries (`set_thread_area`), as on Linux i386
+/// (`GDT_ENTRY_TLS_MIN`): user selectors 0x33, 0x3b and 0x43.
+pub const TLS_MIN: usize = 6;
+/// How many TLS entries a task has (`GDT_ENTRY_TLS_ENTRIES`).
+pub const TLS_ENTRIES: usize = 3;
 /// Kernel GS selector: its base is the CPU's per-CPU block (`trap_common` reloads it).
-pub const PERCPU_SEL: u16 = 0x30;
+pub const PERCPU_SEL: u16 = 0x48;
 
 /// Accessed bit, preset so the CPU never writes the code and data descriptors when it
 /// loads a segment.
 const A: u8 = 1;
 
-const ENTRIES: usize = 7;
+const ENTRIES: usize = 10;
 
 #[repr(C, align(8))]
 struct Tables {
@@ -55,6 +61,9 @@ impl CpuTables {
                 flat(descriptor::USER_CODE | A),
                 flat(descriptor::USER_DATA | A),
                 0, // TSS: base known only at run time
+                0, // TLS entries of the running task (`set_tls`)
+                0,
+                0,
                 0, // per-CPU GS: base known only at run time
             ],
             tss: TaskStateSegment::new(),
@@ -82,7 +91,7 @@ impl CpuTables {
             descriptor::TSS_AVAILABLE,
             descriptor::FLAGS_BYTE,
         );
-        t.gdt[6] = segment(
+        t.gdt[usize::from(PERCPU_SEL >> 3)] = segment(
             percpu_base,
             percpu_size - 1,
             descriptor::KERNEL_DATA | A,
@@ -127,6 +136,34 @@ impl CpuTables {
         // SAFETY: a plain store to this CPU's TSS, which the CPU only reads on a ring
         // transition, which cannot happen while interrupts are off in ring 0.
         unsafe { (*self.0.get()).tss.esp0 = esp0 };
+    }
+
+    /// Installs the running task's TLS descriptors (entries `TLS_MIN..TLS_MIN + 3`).
+    ///
+    /// # Safety
+    /// Only the CPU that loaded these tables calls this, with interrupts off, and the
+    /// descriptors are user data segments (or 0): the CPU reads them when a segment
+    /// register is loaded with their selector, which the kernel does only on its way back
+    /// to user mode.
+    pub unsafe fn set_tls(&self, entries: &[u64; TLS_ENTRIES]) {
+        // SAFETY: per the contract, plain stores to this CPU's own GDT.
+        let tables = unsafe { &mut *self.0.get() };
+        tables.gdt[TLS_MIN..TLS_MIN + TLS_ENTRIES].copy_from_slice(entries);
+    }
+
+    /// Whether user selector `selector` may be loaded on the way back to user mode: the null
+    /// selector, the flat user segments, or a TLS entry of the running task that is present.
+    pub fn user_selector_valid(&self, selector: u16) -> bool {
+        let index = usize::from(selector >> 3);
+        // SAFETY: a read of this CPU's GDT, which only this CPU writes (interrupts off).
+        let gdt = unsafe { &(*self.0.get()).gdt };
+        match index {
+            0 => selector & 4 == 0,
+            _ if selector & 7 != 3 => false,
+            3 | 4 => true,
+            i if (TLS_MIN..TLS_MIN + TLS_ENTRIES).contains(&i) => gdt[i] & (1 << 47) != 0,
+            _ => false,
+        }
     }
 }
 

@@ -104,6 +104,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.no_fpu_save {
         crate::sched::disable_fpu_save();
     }
+    if opts.no_tls_reload {
+        crate::sched::disable_tls_reload();
+    }
     if opts.temp_no_pin {
         crate::sched::disable_temp_pinning();
     }

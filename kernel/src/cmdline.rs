@@ -65,6 +65,8 @@ pub struct Options<'a> {
     pub temp_global_pool: bool,
     /// Negative control for per-task FPU state: the switch saves none.
     pub no_fpu_save: bool,
+    /// Negative control for per-task TLS: the switch does not reload the GDT's TLS entries.
+    pub no_tls_reload: bool,
     /// Negative control for temp mappings under migration: holders are not pinned.
     pub temp_no_pin: bool,
     /// Negative control for lazy TLB: shootdowns target only CPUs running the process now.
@@ -88,6 +90,7 @@ impl Default for Options<'_> {
             no_remote_flush: false,
             temp_global_pool: false,
             no_fpu_save: false,
+            no_tls_reload: false,
             temp_no_pin: false,
             shootdown_running_only: false,
             no_kernel_preempt: false,
@@ -143,6 +146,7 @@ impl<'a> Options<'a> {
                 ("unchecked-user-copies", None) => opts.unchecked_user_copies = true,
                 ("no-remote-flush", None) => opts.no_remote_flush = true,
                 ("no-fpu-save", None) => opts.no_fpu_save = true,
+                ("no-tls-reload", None) => opts.no_tls_reload = true,
                 ("temp-no-pin", None) => opts.temp_no_pin = true,
                 ("shootdown-running-only", None) => opts.shootdown_running_only = true,
                 ("no-kernel-preempt", None) => opts.no_kernel_preempt = true,
@@ -246,6 +250,7 @@ mod tests {
         assert!(p.is_empty());
         assert!(k.no_fpu_save && k.temp_no_pin && k.shootdown_running_only);
         assert!(k.no_kernel_preempt);
+        assert!(parse("no-tls-reload").0.no_tls_reload);
         assert_eq!(k.spawn_cpu, Some(3));
         assert_eq!(parse("spawn-cpu=16").1.len(), 1);
         assert_eq!(parse("spawn-cpu").1.len(), 1);

@@ -10,6 +10,7 @@ pub mod elf;
 pub mod errno;
 pub mod files;
 pub mod mm;
+pub mod tls;
 
 #[cfg(target_arch = "x86")]
 pub mod acpi;

@@ -106,9 +106,22 @@ pub fn handle(frame: &mut TrapFrame) {
     if frame.from_user() {
         crate::mm::temp::assert_none_held("return to user mode");
         crate::sched::leave_if_process_exiting();
+        clear_stale_selectors(frame);
     }
     if frame.eflags & IF != 0 {
         crate::cpu::percpu::irq_off_end();
+    }
+}
+
+/// A data segment register of the frame that names a TLS entry the task has since cleared
+/// (or any other selector the GDT no longer backs) becomes the null selector, as on Linux:
+/// loading it on the way out would fault in the kernel.
+fn clear_stale_selectors(frame: &mut TrapFrame) {
+    let tables = &crate::cpu::percpu::this().tables;
+    for selector in [&mut frame.ds, &mut frame.es, &mut frame.fs, &mut frame.gs] {
+        if !tables.user_selector_valid(*selector as u16) {
+            *selector = 0;
+        }
     }
 }
 

@@ -480,6 +480,36 @@ fn tlb_migrate_catches_shootdowns_that_skip_cpus_a_thread_left() {
     expect_exits(&run, "tlb_migrate", 1, 1);
 }
 
+/// Thread-local storage: `set_thread_area`, `get_thread_area` and `CLONE_SETTLS`, with four
+/// threads on one CPU each reading its own `%gs:0` between switches, and the calls'
+/// refusals.
+#[test]
+fn tls_entries_are_each_threads_own() {
+    boot_one(
+        4,
+        "tls_threads",
+        "",
+        &[
+            "ok: the kernel picked entry 6",
+            "tls_threads: 4 threads, 8000 reads of %gs:0 between switches, 0 of another thread's",
+            "ok: %gs after its entry was cleared = 0",
+        ],
+    );
+}
+
+/// Negative control: a switch that does not reload the TLS entries leaves the other
+/// threads reading the entry the main thread set (exit 1, as expected).
+#[test]
+fn tls_threads_catch_a_kernel_that_does_not_reload_tls() {
+    let run = boot(4, Some("no-tls-reload"), &[program("tls_threads", "", 1)]);
+    expect(
+        &run,
+        0,
+        &["FAIL: reads of another thread's TLS", "tempest: success"],
+    );
+    expect_exits(&run, "tls_threads", 1, 1);
+}
+
 /// The lines the C program printed (all start with `km: `), in order.
 fn km_lines(output: &str) -> Vec<&str> {
     output

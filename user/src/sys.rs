@@ -190,7 +190,7 @@ pub const CLONE_THREAD: usize = 0x0001_0000;
 /// (memory the caller keeps mapped while the thread runs). Returns the new tid, or
 /// `-errno`. The thread must end with `exit` (or the process with `exit_group`).
 pub fn spawn_thread(entry: extern "C" fn(usize) -> !, arg: usize, stack_top: usize) -> isize {
-    task::clone_thread(entry, arg, stack_top, 0, 0)
+    task::clone_thread(entry, arg, stack_top, 0, 0, 0)
 }
 
 /// Ends the calling thread (`exit`, 1): the process, while it has one thread.

@@ -20,6 +20,23 @@ impl Thread {
     /// are short). `entry` must end with `sys::exit` (the thread) or `sys::exit_group`.
     /// The `-errno` of `mmap2` or `clone` on failure.
     pub fn spawn(entry: extern "C" fn(usize) -> !, arg: usize) -> Result<Thread, isize> {
+        Self::start(entry, arg, None)
+    }
+
+    /// [`Thread::spawn`] with `tls` as one of the new thread's TLS entries (`CLONE_SETTLS`).
+    pub fn spawn_with_tls(
+        entry: extern "C" fn(usize) -> !,
+        arg: usize,
+        tls: &sys::UserDesc,
+    ) -> Result<Thread, isize> {
+        Self::start(entry, arg, Some(tls))
+    }
+
+    fn start(
+        entry: extern "C" fn(usize) -> !,
+        arg: usize,
+        tls: Option<&sys::UserDesc>,
+    ) -> Result<Thread, isize> {
         let base = sys::map_anonymous(STACK_SIZE);
         if sys::is_error(base) {
             return Err(base);
@@ -30,7 +47,11 @@ impl Thread {
         // only as this atomic (by the threads and the kernel), never through the stack,
         // which starts at the other end of the mapping.
         let tid_word: &'static AtomicU32 = unsafe { &*(base as *const AtomicU32) };
-        let tid = sys::spawn_thread_cleartid(entry, arg, base + STACK_SIZE, tid_word);
+        let top = base + STACK_SIZE;
+        let tid = match tls {
+            Some(tls) => sys::spawn_thread_tls(entry, arg, top, tid_word, tls),
+            None => sys::spawn_thread_cleartid(entry, arg, top, tid_word),
+        };
         if sys::is_error(tid) {
             return Err(tid);
         }

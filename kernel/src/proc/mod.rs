@@ -243,6 +243,8 @@ pub(crate) struct Context {
     pub parked_on: usize,
     /// This thread's use of temp mappings, folded in at every switch away.
     pub temp: TempCounters,
+    /// Its thread-local-storage descriptors (GDT entries 6 to 8), installed at switch-in.
+    pub tls: [u64; arch::gdt::TLS_ENTRIES],
 }
 
 // SAFETY: `context` is touched only by the CPU running the task (the task itself, with
@@ -284,6 +286,7 @@ impl Task {
                 parked: ParkedSlots::empty(),
                 parked_on: cpu,
                 temp: TempCounters::default(),
+                tls: [0; arch::gdt::TLS_ENTRIES],
             }),
             kstack,
         };

@@ -25,7 +25,9 @@ pub mod mutex;
 mod runqueue;
 
 pub use block::wake;
-pub use runqueue::{cpus_running, disable_fpu_save, disable_temp_pinning, finish_switch};
+pub use runqueue::{
+    cpus_running, disable_fpu_save, disable_temp_pinning, disable_tls_reload, finish_switch,
+};
 
 use crate::console::JsonStr;
 use crate::cpu::percpu::{self, CpuStats, cpu_id, preempt_count, preempt_disable, preempt_enable};
@@ -103,10 +105,18 @@ pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -
 /// Adds thread `tid` (from `new_tid`) of `process`, entering user mode with `frame`, with
 /// the creating thread's affinity; `clear_tid` (0: none) is its `CLONE_CHILD_CLEARTID`
 /// word. Returns its CPU.
-pub fn spawn_thread(tid: u32, process: Arc<Process>, frame: &TrapFrame, clear_tid: u32) -> usize {
+pub fn spawn_thread(
+    tid: u32,
+    process: Arc<Process>,
+    frame: &TrapFrame,
+    clear_tid: u32,
+    tls: [u64; arch::gdt::TLS_ENTRIES],
+) -> usize {
     let affinity = with_current(|t| t.affinity.load(Ordering::Relaxed));
     let task = Task::new(tid, process, 0, affinity, frame);
     task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
+    // SAFETY: nobody runs the task yet.
+    unsafe { task.context().tls = tls };
     place(task)
 }
 

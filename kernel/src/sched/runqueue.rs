@@ -77,6 +77,16 @@ pub(super) fn cleanup_pending(cpu: usize) -> bool {
 
 /// Negative control (`no-fpu-save`): the switch leaves the FPU registers alone.
 static FPU_SAVE_OFF: AtomicBool = AtomicBool::new(false);
+/// Negative control (`no-tls-reload`): the switch leaves the TLS entries of the task that
+/// set them last in the GDT.
+static TLS_RELOAD_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Switches the reload of TLS entries at switch-in off (negative control).
+pub fn disable_tls_reload() {
+    log::warn!("no-tls-reload: context switches keep the GDT's TLS entries (negative control)");
+    TLS_RELOAD_OFF.store(true, Ordering::Relaxed);
+}
+
 /// Negative control (`temp-no-pin`): temp-mapping holders may migrate.
 static TEMP_PIN_OFF: AtomicBool = AtomicBool::new(false);
 
@@ -245,6 +255,11 @@ pub(super) fn switch_to(
             }
             if !FPU_SAVE_OFF.load(Ordering::Relaxed) {
                 ctx.fpu.restore();
+            }
+            if !TLS_RELOAD_OFF.load(Ordering::Relaxed) {
+                // SAFETY: this CPU's tables, interrupts off; the descriptors were checked
+                // when the task set them.
+                unsafe { block.tables.set_tls(&ctx.tls) };
             }
             temp::unpark(&ctx.parked);
             ctx.parked = temp::ParkedSlots::empty();

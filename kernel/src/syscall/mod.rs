@@ -7,6 +7,7 @@ mod io;
 mod memory;
 mod probe;
 mod sched;
+mod tls;
 
 pub use io::disable_user_copy_checks;
 
@@ -34,6 +35,8 @@ pub const SYS_GETTID: u32 = 224;
 pub const SYS_FUTEX: u32 = 240;
 pub const SYS_SCHED_SETAFFINITY: u32 = 241;
 pub const SYS_SCHED_GETAFFINITY: u32 = 242;
+pub const SYS_SET_THREAD_AREA: u32 = 243;
+pub const SYS_GET_THREAD_AREA: u32 = 244;
 pub const SYS_EXIT_GROUP: u32 = 252;
 pub const SYS_CLOCK_GETTIME: u32 = 265;
 pub const SYS_CLOCK_GETRES: u32 = 266;
@@ -104,6 +107,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_SCHED_SETAFFINITY => sched::set_affinity(a0, a1, a2),
         SYS_SCHED_GETAFFINITY => sched::get_affinity(a0, a1, a2),
         SYS_GETCPU => sched::getcpu(a0, a1),
+        SYS_SET_THREAD_AREA => tls::set_thread_area(a0),
+        SYS_GET_THREAD_AREA => tls::get_thread_area(a0),
         SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
         SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
@@ -168,26 +173,28 @@ const CLONE_PARENT_SETTID: u32 = 0x0010_0000;
 const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
 const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
 /// Flags a thread may carry besides CLONE_VM | CLONE_THREAD (what glibc's pthread_create
-/// passes, less TLS). `CLONE_CHILD_CLEARTID`: the word at `child_tid` is cleared and woken
-/// (a futex wake) when the thread exits, which is how a join waits.
+/// passes). `CLONE_CHILD_CLEARTID`: the word at `child_tid` is cleared and woken (a futex
+/// wake) when the thread exits, which is how a join waits. `CLONE_SETTLS`: `tls` points
+/// at a `user_desc` for one of the thread's TLS entries.
 const CLONE_THREAD_EXTRAS: u32 = CLONE_FS
     | CLONE_FILES
     | CLONE_SIGHAND
     | CLONE_SYSVSEM
+    | CLONE_SETTLS
     | CLONE_PARENT_SETTID
     | CLONE_CHILD_SETTID
     | CLONE_CHILD_CLEARTID;
 
 /// `clone(flags, newsp, parent_tid, tls, child_tid)`: a new thread of the caller's process
 /// (`CLONE_VM | CLONE_THREAD` required: Tempest has no fork), starting where the caller
-/// returns, with `eax` = 0 and stack `newsp`. TLS (`CLONE_SETTLS`, i386 `set_thread_area`)
-/// is not supported yet: `-EINVAL`, like any other unsupported flag.
+/// returns, with `eax` = 0, stack `newsp`, and the caller's TLS entries (one of them
+/// replaced with `CLONE_SETTLS`). Unsupported flags are `-EINVAL`.
 fn clone(
     frame: &TrapFrame,
     flags: u32,
     newsp: u32,
     parent_tid: u32,
-    _tls: u32,
+    tls: u32,
     child_tid: u32,
 ) -> SysResult {
     let required = CLONE_VM | CLONE_THREAD;
@@ -197,7 +204,7 @@ fn clone(
     {
         return Err(Errno::EINVAL);
     }
-    let _ = CLONE_SETTLS;
+    let tls = tls::for_new_thread(flags & CLONE_SETTLS != 0, tls)?;
     let process = crate::sched::current_process();
     let mut child = *frame;
     child.eax = 0;
@@ -219,7 +226,7 @@ fn clone(
     } else {
         0
     };
-    let cpu = crate::sched::spawn_thread(tid, process.clone(), &child, clear_tid);
+    let cpu = crate::sched::spawn_thread(tid, process.clone(), &child, clear_tid, tls);
     log::debug!("pid {}: thread {tid} on cpu {cpu}", process.tgid);
     Ok(tid)
 }

@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::{
     CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, EAGAIN, ETIMEDOUT, SYS_CLONE,
-    Timespec, futex_wait, monotonic_ns, syscall3,
+    Timespec, futex_wait, monotonic_ns, syscall1, syscall3,
 };
 
 /// `sched_setaffinity(pid, len, mask)`.
@@ -94,7 +94,7 @@ pub fn spawn_thread_cleartid(
     tid_word: &'static AtomicU32,
 ) -> isize {
     let extra = CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-    clone_thread(entry, arg, stack_top, extra, tid_word.as_ptr() as usize)
+    clone_thread(entry, arg, stack_top, extra, tid_word.as_ptr() as usize, 0)
 }
 
 /// `clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | extra, ...)`
@@ -106,6 +106,7 @@ pub(crate) fn clone_thread(
     stack_top: usize,
     extra: usize,
     tid_word: usize,
+    tls: usize,
 ) -> isize {
     // The child starts with esp = sp - 20, on [entry, arg]: it pops `entry` and calls it
     // with `arg` at a 16-byte aligned esp, as the i386 System V ABI wants at a call (code
@@ -118,14 +119,20 @@ pub(crate) fn clone_thread(
         (child_sp as *mut usize).write(entry as usize);
     }
     let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | extra;
+    // eax points here: the number, then `tls`, which goes in esi (LLVM reserves esi, so the
+    // parent saves it on its own stack around the call).
+    let block = [SYS_CLONE as usize, tls];
     let ret: isize;
-    // SAFETY: the parent gets every register back but eax; the child (eax = 0) runs on its
-    // own stack and never returns here. clone's arguments are ebx (flags), ecx (stack), edx
-    // (parent_tid), esi (tls: unused without CLONE_SETTLS, so esi, which LLVM reserves, is
-    // not touched) and edi (child_tid). The kernel writes only the tid word, which the
-    // callers keep alive for the rest of the process.
+    // SAFETY: the parent gets every register back but eax (esi from its stack); the child
+    // (eax = 0) runs on its own stack and never returns here. clone's arguments are ebx
+    // (flags), ecx (stack), edx (parent_tid), esi (tls, a `user_desc` read during the
+    // call) and edi (child_tid). The kernel writes only the tid word, which the callers
+    // keep alive for the rest of the process.
     unsafe {
         asm!(
+            "push esi",
+            "mov esi, [eax + 4]",
+            "mov eax, [eax]",
             "int 0x80",
             "test eax, eax",
             "jnz 2f",
@@ -134,7 +141,8 @@ pub(crate) fn clone_thread(
             "call eax",
             "ud2",
             "2:",
-            inlateout("eax") SYS_CLONE as isize => ret,
+            "pop esi",
+            inlateout("eax") block.as_ptr() => ret,
             in("ebx") flags,
             in("ecx") child_sp,
             in("edx") tid_word,
@@ -180,4 +188,68 @@ fn join_step(tid_word: &AtomicU32, timeout: Option<&Timespec>) -> bool {
         "join: FUTEX_WAIT on the tid word = {ret}"
     );
     tid_word.load(Ordering::Acquire) == 0
+}
+
+/// `set_thread_area(u_info)` (243).
+pub const SYS_SET_THREAD_AREA: u32 = 243;
+/// `get_thread_area(u_info)` (244).
+pub const SYS_GET_THREAD_AREA: u32 = 244;
+/// Give the new thread the TLS descriptor at `tls` (a `UserDesc`).
+pub const CLONE_SETTLS: usize = 0x0008_0000;
+
+/// `struct user_desc`: a TLS segment for `set_thread_area` and `CLONE_SETTLS`. `flags` bits:
+/// 0 seg_32bit, 1-2 contents, 3 read_exec_only, 4 limit_in_pages, 5 seg_not_present,
+/// 6 useable.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserDesc {
+    pub entry_number: u32,
+    pub base_addr: u32,
+    pub limit: u32,
+    pub flags: u32,
+}
+
+impl UserDesc {
+    /// What glibc passes: a 4 GiB, 32-bit, writable data segment at `base` (entry -1:
+    /// "pick one").
+    pub fn data(entry_number: u32, base: usize) -> Self {
+        UserDesc {
+            entry_number,
+            base_addr: base as u32,
+            limit: 0xfffff,
+            flags: 1 | 1 << 4 | 1 << 6,
+        }
+    }
+}
+
+/// `set_thread_area(desc)`: 0 or `-errno`; with entry -1 the kernel writes the entry it
+/// picked into `desc`.
+pub fn set_thread_area(desc: &mut UserDesc) -> isize {
+    syscall1(SYS_SET_THREAD_AREA, desc as *mut UserDesc as usize)
+}
+
+/// `get_thread_area(desc)` for `desc.entry_number`: 0 or `-errno`.
+pub fn get_thread_area(desc: &mut UserDesc) -> isize {
+    syscall1(SYS_GET_THREAD_AREA, desc as *mut UserDesc as usize)
+}
+
+/// [`spawn_thread_cleartid`] whose thread starts with `tls` in its TLS entries
+/// (`CLONE_SETTLS`; `tls.entry_number` must name an entry).
+pub fn spawn_thread_tls(
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    stack_top: usize,
+    tid_word: &'static AtomicU32,
+    tls: &UserDesc,
+) -> isize {
+    let extra = CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_SETTLS;
+    let desc = tls as *const UserDesc as usize;
+    clone_thread(
+        entry,
+        arg,
+        stack_top,
+        extra,
+        tid_word.as_ptr() as usize,
+        desc,
+    )
 }
