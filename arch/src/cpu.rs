@@ -50,6 +50,13 @@ pub fn features() -> Features {
     }
 }
 
+/// Whether the CPU has RDRAND.
+pub fn has_rdrand() -> bool {
+    CpuId::with_cpuid_fn(cpuid)
+        .get_feature_info()
+        .is_some_and(|f| f.has_rdrand())
+}
+
 /// Whether the CPU has FXSAVE/FXRSTOR (and so can save SSE state).
 pub fn has_fxsr() -> bool {
     CpuId::with_cpuid_fn(cpuid)

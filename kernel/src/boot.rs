@@ -82,6 +82,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
     time::start_clocks();
+    crate::random::init();
     // SAFETY: boot CPU, before any task exists.
     let fxsr = unsafe { arch::fpu::enable() };
     info!(

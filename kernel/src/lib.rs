@@ -6,6 +6,7 @@ extern crate alloc;
 
 pub mod clock;
 pub mod cmdline;
+pub mod devstat;
 pub mod elf;
 pub mod errno;
 pub mod files;
@@ -34,6 +35,8 @@ pub mod panic;
 pub mod proc;
 #[cfg(target_arch = "x86")]
 pub mod programs;
+#[cfg(target_arch = "x86")]
+pub mod random;
 #[cfg(target_arch = "x86")]
 pub mod sched;
 #[cfg(target_arch = "x86")]

@@ -88,6 +88,8 @@ pub struct Process {
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<FileTable>,
+    /// System call numbers it made that Tempest lacks (each is logged once).
+    pub unknown_calls: IrqSpinLock<alloc::vec::Vec<u32>>,
     /// Last: see `Live`.
     _live: Live,
 }
@@ -131,6 +133,7 @@ impl Process {
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(FileTable::with_console()),
+            unknown_calls: IrqSpinLock::new(alloc::vec::Vec::new()),
             _live: Live::new(),
         }
     }

@@ -2,6 +2,7 @@
 //! `crate::files`). Bytes reach a device only through the checked user copy.
 
 use super::SysResult;
+use crate::devstat::DevStat;
 use crate::errno::Errno;
 use crate::files::{Device, File};
 use crate::mm::uaccess;
@@ -72,4 +73,55 @@ fn discard(bytes: &[u8]) {
         buffer[..piece.len()].copy_from_slice(piece);
         core::hint::black_box(&buffer);
     }
+}
+
+/// The open file `fd` of the calling process.
+fn file(fd: u32) -> Result<File, Errno> {
+    sched::current_process().files.lock().get(fd)
+}
+
+/// `fstat64(fd, buf)`: the device's `struct stat64`.
+pub fn fstat64(fd: u32, buf: u32) -> SysResult {
+    let stat = DevStat::of(file(fd)?.device).stat64();
+    super::write_user(buf, &stat)?;
+    Ok(0)
+}
+
+const AT_EMPTY_PATH: u32 = 0x1000;
+
+/// `statx(dirfd, path, flags, mask, buf)`: an open fd (`AT_EMPTY_PATH` with `""`) or a
+/// device path; `ENOENT` for any other path (there is no file system yet).
+pub fn statx(dirfd: u32, path: u32, flags: u32, buf: u32) -> SysResult {
+    let name = {
+        let process = sched::current_process();
+        let memory = process.mem.lock();
+        uaccess::copy_c_string(&memory.space, path, PATH_MAX)?
+    };
+    let device = if name.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        file(dirfd)?.device
+    } else {
+        Device::at(&name).ok_or(Errno::ENOENT)?
+    };
+    super::write_user(buf, &DevStat::of(device).statx())?;
+    Ok(0)
+}
+
+const TCGETS: u32 = 0x5401;
+const TIOCGWINSZ: u32 = 0x5413;
+
+/// `ioctl(fd, cmd, arg)`: `TCGETS` and `TIOCGWINSZ` on the console; `ENOTTY` for every
+/// other request, and for any on a device that is not a terminal.
+pub fn ioctl(fd: u32, cmd: u32, arg: u32) -> SysResult {
+    if file(fd)?.device != Device::Console {
+        return Err(Errno::ENOTTY);
+    }
+    match cmd {
+        TCGETS => super::write_user(arg, &crate::devstat::console_termios())?,
+        TIOCGWINSZ => super::write_user(arg, &crate::devstat::console_winsize())?,
+        _ => return Err(Errno::ENOTTY),
+    }
+    Ok(0)
 }

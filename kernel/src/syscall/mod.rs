@@ -6,6 +6,7 @@ mod bench;
 mod io;
 mod memory;
 mod probe;
+mod process;
 mod sched;
 mod tls;
 
@@ -23,8 +24,26 @@ pub const SYS_OPEN: u32 = 5;
 pub const SYS_CLOSE: u32 = 6;
 pub const SYS_TIME: u32 = 13;
 pub const SYS_GETPID: u32 = 20;
+pub const SYS_GETUID: u32 = 24;
 pub const SYS_BRK: u32 = 45;
+pub const SYS_GETGID: u32 = 47;
+pub const SYS_GETEUID: u32 = 49;
+pub const SYS_GETEGID: u32 = 50;
+pub const SYS_IOCTL: u32 = 54;
 pub const SYS_GETTIMEOFDAY: u32 = 78;
+pub const SYS_READLINK: u32 = 85;
+pub const SYS_UNAME: u32 = 122;
+pub const SYS_UGETRLIMIT: u32 = 191;
+pub const SYS_FSTAT64: u32 = 197;
+pub const SYS_GETUID32: u32 = 199;
+pub const SYS_GETGID32: u32 = 200;
+pub const SYS_GETEUID32: u32 = 201;
+pub const SYS_GETEGID32: u32 = 202;
+pub const SYS_SET_TID_ADDRESS: u32 = 258;
+pub const SYS_SET_ROBUST_LIST: u32 = 311;
+pub const SYS_PRLIMIT64: u32 = 340;
+pub const SYS_GETRANDOM: u32 = 355;
+pub const SYS_STATX: u32 = 383;
 pub const SYS_CLONE: u32 = 120;
 pub const SYS_MUNMAP: u32 = 91;
 pub const SYS_MPROTECT: u32 = 125;
@@ -109,6 +128,19 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_GETCPU => sched::getcpu(a0, a1),
         SYS_SET_THREAD_AREA => tls::set_thread_area(a0),
         SYS_GET_THREAD_AREA => tls::get_thread_area(a0),
+        SYS_SET_TID_ADDRESS => process::set_tid_address(a0),
+        SYS_SET_ROBUST_LIST => process::set_robust_list(a0, a1),
+        SYS_UNAME => process::uname(a0),
+        SYS_UGETRLIMIT => process::ugetrlimit(a0, a1),
+        SYS_PRLIMIT64 => process::prlimit64(a0, a1, a2, a3),
+        SYS_GETRANDOM => process::getrandom(a0, a1, a2),
+        SYS_READLINK => process::readlink(a0, a1, a2),
+        // Every process runs as root: uid and gid 0.
+        SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID | SYS_GETUID32 | SYS_GETGID32
+        | SYS_GETEUID32 | SYS_GETEGID32 => Ok(0),
+        SYS_FSTAT64 => io::fstat64(a0, a1),
+        SYS_STATX => io::statx(a0, a1, a2, a4),
+        SYS_IOCTL => io::ioctl(a0, a1, a2),
         SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
         SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
@@ -116,12 +148,34 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_TEMPEST_KERNEL_SPIN => probe::kernel_spin(a0),
         SYS_TEMPEST_TEMP_HOLD => probe::temp_hold(a0, a1, a2),
         SYS_TEMPEST_TEMP_BENCH => probe::temp_bench(a0),
-        _ => Err(Errno::ENOSYS),
+        number => Err(unknown(number)),
     };
     frame.eax = match result {
         Ok(v) => v,
         Err(e) => e.to_return(),
     };
+}
+
+/// A call Tempest does not have: `ENOSYS`, and one log line the first time each process
+/// makes it, so a user sees at once what a program lacks.
+fn unknown(number: u32) -> Errno {
+    let process = crate::sched::current_process();
+    let first = {
+        let mut seen = process.unknown_calls.lock();
+        let first = !seen.contains(&number);
+        if first {
+            seen.push(number);
+        }
+        first
+    };
+    if first {
+        log::warn!(
+            "pid {} ({}): system call {number} is not implemented: -ENOSYS",
+            process.tgid,
+            process.name
+        );
+    }
+    Errno::ENOSYS
 }
 
 /// Reads `len` (at most `N`) bytes of the caller's memory at `address`.

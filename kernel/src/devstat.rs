@@ -1,0 +1,148 @@
+//! What `fstat64`, `statx` and the terminal `ioctl`s report about Tempest's devices, in
+//! Linux i386's layouts (`struct stat64`, `struct statx`, `struct termios`, `struct
+//! winsize`). Portable and host-tested; the calls are in `syscall::io`.
+
+use crate::files::Device;
+
+/// A character device's mode bits and numbers, as Linux's devtmpfs shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevStat {
+    /// `S_IFCHR` and the permissions.
+    pub mode: u32,
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    pub ino: u64,
+}
+
+const S_IFCHR: u32 = 0o020_000;
+/// The file system the devices live in (devtmpfs is 0:6 on a typical Linux).
+const DEV_MAJOR: u32 = 0;
+const DEV_MINOR: u32 = 6;
+/// `st_blksize` of a character device.
+const BLKSIZE: u32 = 4096;
+
+impl DevStat {
+    pub fn of(device: Device) -> DevStat {
+        match device {
+            // /dev/console: 5:1, crw--w----.
+            Device::Console => DevStat {
+                mode: S_IFCHR | 0o620,
+                rdev_major: 5,
+                rdev_minor: 1,
+                ino: 2,
+            },
+            // /dev/null: 1:3, crw-rw-rw-.
+            Device::Null => DevStat {
+                mode: S_IFCHR | 0o666,
+                rdev_major: 1,
+                rdev_minor: 3,
+                ino: 3,
+            },
+        }
+    }
+
+    /// `struct stat64` (96 bytes). Times are 0: the devices have none worth reporting.
+    pub fn stat64(&self) -> [u8; 96] {
+        let mut b = [0u8; 96];
+        let dev = u64::from(DEV_MAJOR << 8 | DEV_MINOR);
+        let rdev = u64::from(self.rdev_major << 8 | self.rdev_minor);
+        b[0..8].copy_from_slice(&dev.to_le_bytes());
+        b[12..16].copy_from_slice(&(self.ino as u32).to_le_bytes());
+        b[16..20].copy_from_slice(&self.mode.to_le_bytes());
+        b[20..24].copy_from_slice(&1u32.to_le_bytes()); // st_nlink
+        b[32..40].copy_from_slice(&rdev.to_le_bytes());
+        b[52..56].copy_from_slice(&BLKSIZE.to_le_bytes());
+        b[88..96].copy_from_slice(&self.ino.to_le_bytes());
+        b
+    }
+
+    /// `struct statx` (256 bytes) with `STATX_BASIC_STATS` filled in.
+    pub fn statx(&self) -> [u8; 256] {
+        const STATX_BASIC_STATS: u32 = 0x7ff;
+        let mut b = [0u8; 256];
+        b[0..4].copy_from_slice(&STATX_BASIC_STATS.to_le_bytes());
+        b[4..8].copy_from_slice(&BLKSIZE.to_le_bytes());
+        b[16..20].copy_from_slice(&1u32.to_le_bytes()); // stx_nlink
+        b[28..30].copy_from_slice(&(self.mode as u16).to_le_bytes());
+        b[32..40].copy_from_slice(&self.ino.to_le_bytes());
+        b[128..132].copy_from_slice(&self.rdev_major.to_le_bytes());
+        b[132..136].copy_from_slice(&self.rdev_minor.to_le_bytes());
+        b[136..140].copy_from_slice(&DEV_MAJOR.to_le_bytes());
+        b[140..144].copy_from_slice(&DEV_MINOR.to_le_bytes());
+        b
+    }
+}
+
+/// `struct termios` (36 bytes) of the console: a cooked terminal at 38400 baud, 8 bits,
+/// echo and line editing on (what a Linux serial console reports before a program
+/// changes it).
+pub fn console_termios() -> [u8; 36] {
+    const ICRNL: u32 = 0o400;
+    const IXON: u32 = 0o2000;
+    const OPOST: u32 = 0o1;
+    const ONLCR: u32 = 0o4;
+    const B38400: u32 = 0o17;
+    const CS8: u32 = 0o60;
+    const CREAD: u32 = 0o200;
+    const ISIG: u32 = 0o1;
+    const ICANON: u32 = 0o2;
+    const ECHO: u32 = 0o10;
+    const ECHOE: u32 = 0o20;
+    const ECHOK: u32 = 0o40;
+    const IEXTEN: u32 = 0o100_000;
+    let mut b = [0u8; 36];
+    b[0..4].copy_from_slice(&(ICRNL | IXON).to_le_bytes());
+    b[4..8].copy_from_slice(&(OPOST | ONLCR).to_le_bytes());
+    b[8..12].copy_from_slice(&(B38400 | CS8 | CREAD).to_le_bytes());
+    b[12..16].copy_from_slice(&(ISIG | ICANON | ECHO | ECHOE | ECHOK | IEXTEN).to_le_bytes());
+    // c_line 0, then c_cc: VINTR ^C, VQUIT ^\, VERASE DEL, VKILL ^U, VEOF ^D, VTIME 0,
+    // VMIN 1, VSWTC 0, VSTART ^Q, VSTOP ^S, VSUSP ^Z, VEOL 0, VREPRINT ^R, VDISCARD ^O,
+    // VWERASE ^W, VLNEXT ^V, VEOL2 0.
+    let cc = [
+        3u8, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0,
+    ];
+    b[17..17 + cc.len()].copy_from_slice(&cc);
+    b
+}
+
+/// `struct winsize` of the console: 24 rows of 80 columns (a serial line has no size of
+/// its own).
+pub fn console_winsize() -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[0..2].copy_from_slice(&24u16.to_le_bytes());
+    b[2..4].copy_from_slice(&80u16.to_le_bytes());
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat64_of_the_console() {
+        let b = DevStat::of(Device::Console).stat64();
+        let word = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        assert_eq!(word(16), 0o020_620, "st_mode: crw--w----");
+        assert_eq!(word(32), 5 << 8 | 1, "st_rdev 5:1");
+        assert_eq!(word(52), 4096);
+    }
+
+    #[test]
+    fn statx_of_dev_null() {
+        let b = DevStat::of(Device::Null).statx();
+        let half = u16::from_le_bytes(b[28..30].try_into().unwrap());
+        assert_eq!(half, 0o020_666);
+        assert_eq!(u32::from_le_bytes(b[128..132].try_into().unwrap()), 1);
+        assert_eq!(u32::from_le_bytes(b[132..136].try_into().unwrap()), 3);
+        assert_eq!(u32::from_le_bytes(b[0..4].try_into().unwrap()), 0x7ff);
+    }
+
+    #[test]
+    fn a_cooked_console() {
+        let t = console_termios();
+        let lflag = u32::from_le_bytes(t[12..16].try_into().unwrap());
+        assert_ne!(lflag & 0o2, 0, "ICANON");
+        assert_eq!(t[17], 3, "VINTR is ^C");
+        assert_eq!(&console_winsize()[..4], &[24, 0, 80, 0]);
+    }
+}
