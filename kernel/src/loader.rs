@@ -76,6 +76,7 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
     let mut space = AddressSpace::new()?;
     for seg in &plan.segments {
         let prot = Protection {
+            user: true,
             write: seg.flags.write,
         };
         for page in (seg.vaddr / PAGE * PAGE..seg.end().div_ceil(PAGE) * PAGE).step_by(PAGE_SIZE) {
@@ -100,7 +101,7 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
         .div_ceil(PAGE)
         * PAGE;
     for i in 1..=STACK_PAGES {
-        space.map_zeroed(STACK_TOP - i * PAGE, Protection { write: true })?;
+        space.map_zeroed(STACK_TOP - i * PAGE, Protection::READ_WRITE)?;
     }
     let stack = initial_stack(&space, &plan, argv)?;
     Ok(Loaded {

@@ -111,6 +111,17 @@ const KILLED: &[Killed] = &[
         },
     },
     Killed {
+        bin: "touch_prot_none",
+        signal: "SIGSEGV",
+        status: 139,
+        fault: Fault::Page {
+            access: "read of",
+            cause: "protection violation",
+            cause_with_other_cpus: None,
+            addr: None,
+        },
+    },
+    Killed {
         bin: "write_after_mprotect",
         signal: "SIGSEGV",
         status: 139,
@@ -460,6 +471,12 @@ fn touch_after_munmap() {
 #[test]
 fn write_after_mprotect() {
     boot_killed("write_after_mprotect");
+}
+
+/// `PROT_NONE` is no access at all: a guard page's read kills the process.
+#[test]
+fn touch_prot_none() {
+    boot_killed("touch_prot_none");
 }
 
 #[test]

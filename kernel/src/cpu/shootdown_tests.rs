@@ -197,7 +197,7 @@ kernel_test! {
         for target in targets {
             let (old, new) = (filled_frame(OLD)?, filled_frame(NEW)?);
             let mut space = AddressSpace::new().map_err(|_| "no memory")?;
-            space.map(VA, old, Protection { write: true }).map_err(|_| "map")?;
+            space.map(VA, old, Protection::READ_WRITE).map_err(|_| "map")?;
             let dir = space.directory();
             let space_ref = &mut space;
             let seen = probe(

@@ -14,10 +14,33 @@ use arch::paging::{
 };
 use core::fmt;
 
-/// User page protection.
+/// User page protection. i386 paging without PAE has no execute bit, so `PROT_READ` and
+/// `PROT_EXEC` both mean "user may read"; `PROT_NONE` pages are mapped for the kernel only
+/// (no U/S bit), so any user access faults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Protection {
+    /// User mode may touch the page at all (not `PROT_NONE`).
+    pub user: bool,
     pub write: bool,
+}
+
+impl Protection {
+    pub const READ_ONLY: Protection = Protection {
+        user: true,
+        write: false,
+    };
+    pub const READ_WRITE: Protection = Protection {
+        user: true,
+        write: true,
+    };
+
+    /// From `mmap`/`mprotect`'s `prot` bits (`PROT_READ` 1, `PROT_WRITE` 2, `PROT_EXEC` 4).
+    pub fn from_prot(prot: u32) -> Protection {
+        Protection {
+            user: prot & 7 != 0,
+            write: prot & 2 != 0,
+        }
+    }
 }
 
 /// A mapping could not be made.
@@ -87,7 +110,10 @@ fn zeroed_user_frame() -> Result<Frame, MapError> {
 
 /// The PTE of a user page at `frame` with `prot`.
 fn user_entry(frame: Frame, prot: Protection) -> u32 {
-    let mut flags = PTFlags::P | PTFlags::US;
+    let mut flags = PTFlags::P;
+    if prot.user {
+        flags |= PTFlags::US;
+    }
     if prot.write {
         flags |= PTFlags::RW;
     }
@@ -252,11 +278,9 @@ impl AddressSpace {
         let Some(slot) = self.present_slot(va) else {
             return false;
         };
-        if prot.write {
-            *slot |= PTFlags::RW.bits();
-        } else {
-            *slot &= !PTFlags::RW.bits();
-        }
+        let keep = !(PTFlags::RW | PTFlags::US).bits();
+        let frame = Frame::containing(u64::from(PTEntry(*slot).address().0));
+        *slot = (*slot & keep) | (user_entry(frame, prot) & (PTFlags::RW | PTFlags::US).bits());
         true
     }
 
@@ -310,13 +334,13 @@ mod tests {
                 let a = 0x0804_8000;
                 let b = 0x4000_0000;
                 let fa = zeroed_user_frame().map_err(|_| "no memory")?;
-                space.map(a, fa, Protection { write: false }).map_err(|_| "map a")?;
+                space.map(a, fa, Protection::READ_ONLY).map_err(|_| "map a")?;
                 let fb = zeroed_user_frame().map_err(|_| "no memory")?;
-                space.map(b, fb, Protection { write: true }).map_err(|_| "map b")?;
+                space.map(b, fb, Protection::READ_WRITE).map_err(|_| "map b")?;
                 check_eq!(space.translate(a), Some(Translation { frame: fa, user: true, write: false }));
-                check_eq!(space.map(a, fb, Protection { write: true }), Err(MapError::AlreadyMapped(a)));
-                check_eq!(space.map(0xC010_0000, fb, Protection { write: true }), Err(MapError::NotUser(0xC010_0000)));
-                check!(space.protect(a, Protection { write: true }));
+                check_eq!(space.map(a, fb, Protection::READ_WRITE), Err(MapError::AlreadyMapped(a)));
+                check_eq!(space.map(0xC010_0000, fb, Protection::READ_WRITE), Err(MapError::NotUser(0xC010_0000)));
+                check!(space.protect(a, Protection::READ_WRITE));
                 check!(space.translate(a).ok_or("a vanished")?.write);
                 check_eq!(space.unmap(b), Some(fb));
                 check_eq!(space.translate(b), None);
@@ -349,9 +373,9 @@ mod tests {
                 let mut space = AddressSpace::new().map_err(|_| "no memory")?;
                 let (a, b) = (0x4000_0000, 0x4000_1000);
                 let old = zeroed_user_frame().map_err(|_| "no memory")?;
-                space.map(a, old, Protection { write: false }).map_err(|_| "map a")?;
+                space.map(a, old, Protection::READ_ONLY).map_err(|_| "map a")?;
                 // a is mapped, b is not: both come back fresh, writable and zeroed.
-                check_eq!(space.replace_zeroed(a, b + 0x1000, Protection { write: true }), Ok(alloc::vec![old]));
+                check_eq!(space.replace_zeroed(a, b + 0x1000, Protection::READ_WRITE), Ok(alloc::vec![old]));
                 frames::free(old);
                 for va in [a, b] {
                     let t = space.translate(va).ok_or("not mapped")?;
@@ -363,7 +387,7 @@ mod tests {
                 while let Some((f, _)) = frames::alloc_user() {
                     hoard.push(f);
                 }
-                let refused = space.replace_zeroed(a, b + 0x1000, Protection { write: false });
+                let refused = space.replace_zeroed(a, b + 0x1000, Protection::READ_ONLY);
                 hoard.into_iter().for_each(frames::free);
                 check_eq!(refused, Err(MapError::NoMemory));
                 check_eq!([a, b].map(|va| space.translate(va)), mapped);

@@ -124,10 +124,9 @@ mod tests {
     /// A space with a writable page at RW and a read-only page right after it.
     fn space() -> Result<AddressSpace, crate::ktest::TestFailure> {
         let mut s = AddressSpace::new().map_err(|_| "no memory")?;
-        s.map_zeroed(RW, Protection { write: true })
+        s.map_zeroed(RW, Protection::READ_WRITE)
             .map_err(|_| "map")?;
-        s.map_zeroed(RO, Protection { write: false })
-            .map_err(|_| "map")?;
+        s.map_zeroed(RO, Protection::READ_ONLY).map_err(|_| "map")?;
         Ok(s)
     }
 

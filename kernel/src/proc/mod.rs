@@ -88,6 +88,8 @@ pub struct Process {
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<FileTable>,
+    /// Signal dispositions, as `rt_sigaction` was given them (i386 `struct sigaction`).
+    pub signal_actions: IrqSpinLock<[[u8; 20]; 64]>,
     /// System call numbers it made that Tempest lacks (each is logged once).
     pub unknown_calls: IrqSpinLock<alloc::vec::Vec<u32>>,
     /// Last: see `Live`.
@@ -134,6 +136,7 @@ impl Process {
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(FileTable::with_console()),
             unknown_calls: IrqSpinLock::new(alloc::vec::Vec::new()),
+            signal_actions: IrqSpinLock::new([[0; 20]; 64]),
             _live: Live::new(),
         }
     }
@@ -248,6 +251,10 @@ pub(crate) struct Context {
     pub temp: TempCounters,
     /// Its thread-local-storage descriptors (GDT entries 6 to 8), installed at switch-in.
     pub tls: [u64; arch::gdt::TLS_ENTRIES],
+    /// Its blocked signals (`rt_sigprocmask`) and alternate stack (`sigaltstack`:
+    /// `ss_sp`, `ss_flags`, `ss_size`).
+    pub signal_mask: u64,
+    pub alt_stack: [u32; 3],
 }
 
 // SAFETY: `context` is touched only by the CPU running the task (the task itself, with
@@ -290,6 +297,8 @@ impl Task {
                 parked_on: cpu,
                 temp: TempCounters::default(),
                 tls: [0; arch::gdt::TLS_ENTRIES],
+                signal_mask: 0,
+                alt_stack: [0, 2, 0],
             }),
             kstack,
         };

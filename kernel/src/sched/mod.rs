@@ -115,8 +115,17 @@ pub fn spawn_thread(
     let affinity = with_current(|t| t.affinity.load(Ordering::Relaxed));
     let task = Task::new(tid, process, 0, affinity, frame);
     task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
+    // The new thread's signal mask is its creator's; its alternate stack starts disabled
+    // (as Linux does for a thread sharing the address space).
+    let mask = with_current(|t| {
+        // SAFETY: the running task's own context, preemption off (`with_current`).
+        unsafe { t.context() }.signal_mask
+    });
     // SAFETY: nobody runs the task yet.
-    unsafe { task.context().tls = tls };
+    unsafe {
+        task.context().tls = tls;
+        task.context().signal_mask = mask;
+    }
     place(task)
 }
 

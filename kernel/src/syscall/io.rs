@@ -125,3 +125,70 @@ pub fn ioctl(fd: u32, cmd: u32, arg: u32) -> SysResult {
     }
     Ok(0)
 }
+
+const POLLIN: u16 = 0x1;
+const POLLOUT: u16 = 0x4;
+const POLLNVAL: u16 = 0x20;
+const POLLRDNORM: u16 = 0x40;
+const POLLWRNORM: u16 = 0x100;
+/// Reported whether asked for or not.
+const POLLALWAYS: u16 = 0x8 | 0x10 | POLLNVAL;
+
+/// What `fd` is ready for now: every device takes writes at once; `/dev/null` reads end
+/// of file at once; the console has no input yet.
+fn ready(files: &crate::files::FileTable, fd: i32) -> u16 {
+    if fd < 0 {
+        return 0;
+    }
+    match files.get(fd as u32) {
+        Err(_) => POLLNVAL,
+        Ok(f) => {
+            let out = if f.writable { POLLOUT | POLLWRNORM } else { 0 };
+            match f.device {
+                Device::Null => out | POLLIN | POLLRDNORM,
+                Device::Console => out,
+            }
+        }
+    }
+}
+
+/// `poll(fds, nfds, timeout)`: the readiness above, at once; with nothing ready it sleeps
+/// `timeout` ms (nothing here becomes ready later), or, for a negative timeout, until the
+/// process ends (`EINTR`). `EINVAL` past 16 entries (`RLIMIT_NOFILE`), `EFAULT`.
+pub fn poll(fds: u32, nfds: u32, timeout: u32) -> SysResult {
+    if nfds as usize > crate::files::MAX_FILES {
+        return Err(Errno::EINVAL);
+    }
+    let len = nfds as usize * 8;
+    let mut raw = [0u8; crate::files::MAX_FILES * 8];
+    if len > 0 {
+        raw = super::read_user(fds, len)?;
+    }
+    let mut count = 0;
+    {
+        let process = sched::current_process();
+        let files = process.files.lock();
+        for entry in raw[..len].chunks_mut(8) {
+            let fd = i32::from_le_bytes(entry[0..4].try_into().expect("4"));
+            let events = u16::from_le_bytes(entry[4..6].try_into().expect("2"));
+            let revents = ready(&files, fd) & (events | POLLALWAYS);
+            entry[6..8].copy_from_slice(&revents.to_le_bytes());
+            count += u32::from(revents != 0);
+        }
+    }
+    if count == 0 && timeout != 0 {
+        let timeout = timeout as i32;
+        let deadline = if timeout < 0 {
+            crate::proc::NO_DEADLINE
+        } else {
+            crate::time::monotonic_ns() + timeout as u64 * 1_000_000
+        };
+        if !crate::sched::block::sleep_until(deadline) {
+            return Err(Errno::EINTR);
+        }
+    }
+    if len > 0 {
+        super::write_user(fds, &raw[..len])?;
+    }
+    Ok(count)
+}

@@ -17,7 +17,6 @@ use arch::paging::PAGE_SIZE;
 use smp::shootdown::Flush;
 
 const PAGE: u32 = PAGE_SIZE as u32;
-const PROT_WRITE: u32 = 2;
 const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;
 const MAP_FIXED: u32 = 0x10;
@@ -94,7 +93,7 @@ pub fn brk(addr: u32) -> SysResult {
         }
         let (old_end, new_end) = (page_ceil(m.brk), page_ceil(addr));
         if new_end > old_end {
-            let prot = Protection { write: true };
+            let prot = Protection::READ_WRITE;
             if map_zeroed(process, &mut m.space, old_end, new_end, prot).is_err() {
                 return Ok(m.brk);
             }
@@ -113,9 +112,7 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
         return Err(Errno::EINVAL);
     }
     let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::ENOMEM)?;
-    let prot = Protection {
-        write: prot & PROT_WRITE != 0,
-    };
+    let prot = Protection::from_prot(prot);
     with_memory(|process, m| {
         let space = &mut m.space;
         if flags & MAP_FIXED == 0 {
@@ -176,9 +173,7 @@ pub fn munmap(addr: u32, len: u32) -> SysResult {
 /// `mprotect(addr, len, prot)`: every page of the range must be mapped (`ENOMEM` if not).
 pub fn mprotect(addr: u32, len: u32, prot: u32) -> SysResult {
     let (start, end) = checked_range(addr, len)?;
-    let prot = Protection {
-        write: prot & PROT_WRITE != 0,
-    };
+    let prot = Protection::from_prot(prot);
     with_memory(|process, m| {
         let space = &mut m.space;
         if pages(start, end).any(|p| space.translate(p).is_none()) {

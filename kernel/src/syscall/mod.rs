@@ -8,6 +8,7 @@ mod memory;
 mod probe;
 mod process;
 mod sched;
+mod signal;
 mod tls;
 
 pub use io::disable_user_copy_checks;
@@ -33,6 +34,10 @@ pub const SYS_IOCTL: u32 = 54;
 pub const SYS_GETTIMEOFDAY: u32 = 78;
 pub const SYS_READLINK: u32 = 85;
 pub const SYS_UNAME: u32 = 122;
+pub const SYS_POLL: u32 = 168;
+pub const SYS_RT_SIGACTION: u32 = 174;
+pub const SYS_RT_SIGPROCMASK: u32 = 175;
+pub const SYS_SIGALTSTACK: u32 = 186;
 pub const SYS_UGETRLIMIT: u32 = 191;
 pub const SYS_FSTAT64: u32 = 197;
 pub const SYS_GETUID32: u32 = 199;
@@ -141,6 +146,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_FSTAT64 => io::fstat64(a0, a1),
         SYS_STATX => io::statx(a0, a1, a2, a4),
         SYS_IOCTL => io::ioctl(a0, a1, a2),
+        SYS_POLL => io::poll(a0, a1, a2),
+        SYS_RT_SIGACTION => signal::rt_sigaction(a0, a1, a2, a3),
+        SYS_RT_SIGPROCMASK => signal::rt_sigprocmask(a0, a1, a2, a3),
+        SYS_SIGALTSTACK => signal::sigaltstack(a0, a1),
         SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
         SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
@@ -226,6 +235,8 @@ const CLONE_SETTLS: u32 = 0x0008_0000;
 const CLONE_PARENT_SETTID: u32 = 0x0010_0000;
 const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
 const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
+/// Ignored by Linux since 2.6 (musl still passes it).
+const CLONE_DETACHED: u32 = 0x0040_0000;
 /// Flags a thread may carry besides CLONE_VM | CLONE_THREAD (what glibc's pthread_create
 /// passes). `CLONE_CHILD_CLEARTID`: the word at `child_tid` is cleared and woken (a futex
 /// wake) when the thread exits, which is how a join waits. `CLONE_SETTLS`: `tls` points
@@ -235,6 +246,7 @@ const CLONE_THREAD_EXTRAS: u32 = CLONE_FS
     | CLONE_SIGHAND
     | CLONE_SYSVSEM
     | CLONE_SETTLS
+    | CLONE_DETACHED
     | CLONE_PARENT_SETTID
     | CLONE_CHILD_SETTID
     | CLONE_CHILD_CLEARTID;
