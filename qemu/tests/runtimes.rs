@@ -36,23 +36,11 @@ fn build_glibc_program(test: &str, source: &str, output: &str, flags: &[&str]) -
         );
         return None;
     }
-    let source = qemu::build::workspace_root().join("user/c").join(source);
-    let elf = tmp.join(output);
-    let out = Command::new("gcc")
-        .args(["-m32", "-static"])
-        .args(flags)
-        .arg("-o")
-        .arg(&elf)
-        .arg(&source)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc failed on {}:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(elf)
+    Some(common::gcc(
+        source,
+        output,
+        &[&["-m32", "-static"][..], flags].concat(),
+    ))
 }
 
 /// Runs `elf` at `--smp 4` under Tempest and on the host, and checks both end with status

@@ -165,11 +165,20 @@ pub fn build_c_program(test: &str, source: &str, output: &str, extra: &[&str]) -
         skip_outside_ci(test, &why);
         return None;
     }
+    Some(gcc(
+        source,
+        output,
+        &[&GCC_FREESTANDING_I386[..], extra].concat(),
+    ))
+}
+
+/// Compiles `user/c/SOURCE` with gcc and `flags` into `OUTPUT` in the test's scratch
+/// directory and returns its path; a compile error fails the test.
+pub fn gcc(source: &str, output: &str, flags: &[&str]) -> PathBuf {
     let source = qemu::build::workspace_root().join("user/c").join(source);
-    let elf = tmp.join(output);
+    let elf = Path::new(env!("CARGO_TARGET_TMPDIR")).join(output);
     let out = Command::new("gcc")
-        .args(GCC_FREESTANDING_I386)
-        .args(extra)
+        .args(flags)
         .arg("-o")
         .arg(&elf)
         .arg(&source)
@@ -181,5 +190,5 @@ pub fn build_c_program(test: &str, source: &str, output: &str, extra: &[&str]) -
         source.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(elf)
+    elf
 }
