@@ -237,7 +237,7 @@ pub struct Task {
 }
 
 /// A switched-out task's machine state beyond its kernel stack.
-pub(crate) struct Context {
+pub struct Context {
     /// Saved kernel stack pointer while switched out.
     pub saved_esp: usize,
     /// The x87/SSE registers while switched out.

@@ -117,10 +117,7 @@ pub fn spawn_thread(
     task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
     // The new thread's signal mask is its creator's; its alternate stack starts disabled
     // (as Linux does for a thread sharing the address space).
-    let mask = with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        unsafe { t.context() }.signal_mask
-    });
+    let mask = with_own_context(|ctx| ctx.signal_mask);
     // SAFETY: nobody runs the task yet.
     unsafe {
         task.context().tls = tls;
@@ -176,6 +173,16 @@ pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
     let r = f(unsafe { &*task });
     preempt_enable();
     r
+}
+
+/// Runs `f` on the running task's own machine state (`proc::Context`: TLS entries, signal
+/// mask, temp counters...), preemption off, so the switch code cannot touch it meanwhile.
+pub fn with_own_context<R>(f: impl FnOnce(&mut crate::proc::Context) -> R) -> R {
+    with_current(|t| {
+        // SAFETY: the running task's own context, on its CPU, with preemption off
+        // (`with_current`): nothing else reaches it until `f` returns.
+        f(unsafe { t.context() })
+    })
 }
 
 /// Whether a task runs on this CPU (false in the idle loop and the boot code).

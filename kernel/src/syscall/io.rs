@@ -9,9 +9,6 @@ use crate::mm::uaccess;
 use crate::sched;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// Longest path `open` reads (Linux's `PATH_MAX`).
-const PATH_MAX: usize = 4096;
-
 static UNCHECKED_USER_COPIES: AtomicBool = AtomicBool::new(false);
 
 /// Negative control (`unchecked-user-copies` on the command line): from now on `write`
@@ -26,11 +23,10 @@ pub fn disable_user_copy_checks() {
 /// `open(path, flags, mode)`: the devices `crate::files::Device::at` knows
 /// (`/dev/null`, `/dev/console`); `-ENOENT` for any other path, `-EFAULT` for a bad one.
 pub fn open(path: u32, flags: u32) -> SysResult {
-    let process = sched::current_process();
-    let path = uaccess::copy_c_string(&process.mem.lock().space, path, PATH_MAX)?;
+    let path = super::read_path(path)?;
     let device = Device::at(&path).ok_or(Errno::ENOENT)?;
     let file = File::open(device, flags)?;
-    process.files.lock().install(file)
+    sched::current_process().files.lock().install(file)
 }
 
 /// `close(fd)`.
@@ -92,11 +88,7 @@ const AT_EMPTY_PATH: u32 = 0x1000;
 /// `statx(dirfd, path, flags, mask, buf)`: an open fd (`AT_EMPTY_PATH` with `""`) or a
 /// device path; `ENOENT` for any other path (there is no file system yet).
 pub fn statx(dirfd: u32, path: u32, flags: u32, buf: u32) -> SysResult {
-    let name = {
-        let process = sched::current_process();
-        let memory = process.mem.lock();
-        uaccess::copy_c_string(&memory.space, path, PATH_MAX)?
-    };
+    let name = super::read_path(path)?;
     let device = if name.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);

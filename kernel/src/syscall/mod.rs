@@ -195,6 +195,17 @@ fn read_user<const N: usize>(address: u32, len: usize) -> Result<[u8; N], Errno>
     Ok(raw)
 }
 
+/// Longest path a call reads (Linux's `PATH_MAX`).
+const PATH_MAX: usize = 4096;
+
+/// Reads the NUL-terminated path at `address` in the caller's memory (`EFAULT`,
+/// `ENAMETOOLONG` past `PATH_MAX`).
+fn read_path(address: u32) -> Result<alloc::vec::Vec<u8>, Errno> {
+    let process = crate::sched::current_process();
+    let memory = process.mem.lock();
+    uaccess::copy_c_string(&memory.space, address, PATH_MAX)
+}
+
 /// Writes `bytes` to the caller's memory at `address`.
 fn write_user(address: u32, bytes: &[u8]) -> Result<(), Errno> {
     let process = crate::sched::current_process();
@@ -204,9 +215,8 @@ fn write_user(address: u32, bytes: &[u8]) -> Result<(), Errno> {
 /// Tempest's `temp_stats(out)`: `{ process: TempCounters, cpu: TempCounters }`, each
 /// `{ maps: u64, unmaps: u64, failures: u64, peak_depth: u32, depth: u32 }`.
 fn temp_stats(out: u32) -> SysResult {
-    let (cpu, mut process) = crate::sched::with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        let mut process = unsafe { t.context() }.temp;
+    let (cpu, mut process) = crate::sched::with_own_context(|ctx| {
+        let mut process = ctx.temp;
         process.absorb(&temp::running_counters());
         (temp::cpu_counters(crate::cpu::percpu::cpu_id()), process)
     });

@@ -123,8 +123,6 @@ pub fn getrandom(buf: u32, len: u32, flags: u32) -> SysResult {
 /// `readlink(path, buf, size)`: there are no symbolic links (nor `/proc`) yet, so every
 /// path is `ENOENT` once it reads (`EFAULT` if it does not).
 pub fn readlink(path: u32, _buf: u32, _size: u32) -> SysResult {
-    let process = sched::current_process();
-    let memory = process.mem.lock();
-    crate::mm::uaccess::copy_c_string(&memory.space, path, 4096)?;
+    super::read_path(path)?;
     Err(Errno::ENOENT)
 }

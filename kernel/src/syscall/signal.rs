@@ -71,9 +71,7 @@ pub fn rt_sigprocmask(how: u32, set: u32, oset: u32, sigsetsize: u32) -> SysResu
     } else {
         None
     };
-    let old = sched::with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        let ctx = unsafe { t.context() };
+    let old = sched::with_own_context(|ctx| {
         let old = ctx.signal_mask;
         if let Some(bits) = change {
             let mask = match how {
@@ -117,9 +115,7 @@ pub fn sigaltstack(ss: u32, old_ss: u32) -> SysResult {
     } else {
         None
     };
-    let old = sched::with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        let ctx = unsafe { t.context() };
+    let old = sched::with_own_context(|ctx| {
         let old = ctx.alt_stack;
         if let Some(new) = new {
             ctx.alt_stack = new;

@@ -19,13 +19,18 @@ pub fn apply(tls: &mut [u64; TLS_ENTRIES], desc: &UserDesc, allocate: bool) -> R
     let index = if desc.entry_number == ANY_ENTRY && allocate {
         tls.iter().position(|&d| d == 0).ok_or(Errno::ESRCH)?
     } else {
-        (desc.entry_number as usize)
-            .checked_sub(TLS_MIN)
-            .filter(|&i| i < TLS_ENTRIES)
-            .ok_or(Errno::EINVAL)?
+        tls_index(desc.entry_number)?
     };
     tls[index] = desc.to_descriptor()?;
     Ok((TLS_MIN + index) as u32)
+}
+
+/// The index in a task's TLS array of GDT entry `entry` (`EINVAL` outside 6..=8).
+fn tls_index(entry: u32) -> Result<usize, Errno> {
+    (entry as usize)
+        .checked_sub(TLS_MIN)
+        .filter(|&i| i < TLS_ENTRIES)
+        .ok_or(Errno::EINVAL)
 }
 
 fn read_desc(address: u32) -> Result<UserDesc, Errno> {
@@ -36,9 +41,7 @@ fn read_desc(address: u32) -> Result<UserDesc, Errno> {
 /// Runs `f` on the running task's TLS array and installs the result in this CPU's GDT at
 /// once (the task's own segment registers may use it on the way back to user mode).
 fn with_own_tls<R>(f: impl FnOnce(&mut [u64; TLS_ENTRIES]) -> R) -> R {
-    sched::with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        let ctx = unsafe { t.context() };
+    sched::with_own_context(|ctx| {
         let r = f(&mut ctx.tls);
         let _irq = arch::cpu::IrqGuard::new();
         // SAFETY: this CPU's tables, interrupts off; the entries were checked by `apply`.
@@ -61,14 +64,8 @@ pub fn set_thread_area(u_info: u32) -> SysResult {
 /// `get_thread_area(u_info)`: fills `u_info` with the TLS entry its `entry_number` names.
 pub fn get_thread_area(u_info: u32) -> SysResult {
     let entry = read_desc(u_info)?.entry_number;
-    let index = (entry as usize)
-        .checked_sub(TLS_MIN)
-        .filter(|&i| i < TLS_ENTRIES)
-        .ok_or(Errno::EINVAL)?;
-    let descriptor = sched::with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        unsafe { t.context() }.tls[index]
-    });
+    let index = tls_index(entry)?;
+    let descriptor = sched::with_own_context(|ctx| ctx.tls[index]);
     write_user(
         u_info,
         &UserDesc::from_descriptor(entry, descriptor).to_bytes(),
@@ -79,10 +76,7 @@ pub fn get_thread_area(u_info: u32) -> SysResult {
 /// The TLS array of a thread `clone` makes: the caller's, and with `CLONE_SETTLS` the
 /// descriptor at `tls` applied to it (its entry must be named: no -1, as on Linux).
 pub fn for_new_thread(settls: bool, tls: u32) -> Result<[u64; TLS_ENTRIES], Errno> {
-    let mut array = sched::with_current(|t| {
-        // SAFETY: the running task's own context, preemption off (`with_current`).
-        unsafe { t.context() }.tls
-    });
+    let mut array = sched::with_own_context(|ctx| ctx.tls);
     if settls {
         apply(&mut array, &read_desc(tls)?, false)?;
     }
