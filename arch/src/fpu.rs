@@ -6,12 +6,27 @@
 //! the task that runs on the CPU, and saving them eagerly at each switch is all it takes.
 
 use core::arch::asm;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use x86::controlregs::{Cr0, Cr4};
 
 /// Whether the CPUs have FXSAVE (checked once on the boot CPU; QEMU gives every CPU the
 /// same model).
 static FXSR: AtomicBool = AtomicBool::new(false);
+/// The MXCSR bits this CPU accepts (FXSAVE's MXCSR_MASK, 0xffbf when it reports none):
+/// `fxrstor` of any other bit raises #GP, so an image from user memory is masked first.
+static MXCSR_MASK: AtomicU32 = AtomicU32::new(0xffbf);
+
+/// Where the first CPU's `enable` reads MXCSR_MASK (once: `PROBED`).
+struct Probe(core::cell::UnsafeCell<FpuState>);
+// SAFETY: written once, by the one CPU that set PROBED.
+unsafe impl Sync for Probe {}
+static PROBE: Probe = Probe(core::cell::UnsafeCell::new(FpuState([0; 512])));
+static PROBED: AtomicBool = AtomicBool::new(false);
+
+/// Whether task state is an FXSAVE image (else an FNSAVE one).
+pub fn fxsr() -> bool {
+    FXSR.load(Ordering::Relaxed)
+}
 
 /// One task's saved register file: the 512-byte FXSAVE image (an FNSAVE image uses the
 /// first 108 bytes).
@@ -64,9 +79,22 @@ impl FpuState {
         }
     }
 
-    /// The raw image (tests compare register values through it).
+    /// The raw image (tests compare register values through it; signal frames hold it).
     pub fn bytes(&self) -> &[u8; 512] {
         &self.0
+    }
+
+    /// A state from an image a program handed in (a signal frame's): the reserved MXCSR
+    /// bits are cleared so that `restore` cannot fault; anything else an image holds is
+    /// a register value the program may choose.
+    pub fn from_image(image: &[u8; 512]) -> Self {
+        let mut s = FpuState(*image);
+        if fxsr() {
+            let mxcsr = u32::from_le_bytes(s.0[24..28].try_into().expect("4"))
+                & MXCSR_MASK.load(Ordering::Relaxed);
+            s.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        }
+        s
     }
 }
 
@@ -92,6 +120,16 @@ pub unsafe fn enable() -> bool {
             x86::controlregs::cr4_write(cr4);
         }
         asm!("fninit", options(nostack, nomem));
+    }
+    if fxsr && !PROBED.swap(true, Ordering::AcqRel) {
+        // SAFETY: only the first CPU to get here (PROBED) touches PROBE, once; a static
+        // keeps the image 16-byte aligned whatever the boot stack's alignment.
+        let probe = unsafe { &mut *PROBE.0.get() };
+        probe.save();
+        let mask = u32::from_le_bytes(probe.0[28..32].try_into().expect("4"));
+        if mask != 0 {
+            MXCSR_MASK.store(mask, Ordering::Relaxed);
+        }
     }
     fxsr
 }

@@ -73,6 +73,8 @@ pub struct Options<'a> {
     pub shootdown_running_only: bool,
     /// Negative control for kernel preemption: the timer preempts user mode only.
     pub no_kernel_preempt: bool,
+    /// Negative control for `sigreturn`: a frame's code and stack segments are not checked.
+    pub sigreturn_any_segment: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -94,6 +96,7 @@ impl Default for Options<'_> {
             temp_no_pin: false,
             shootdown_running_only: false,
             no_kernel_preempt: false,
+            sigreturn_any_segment: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -150,6 +153,7 @@ impl<'a> Options<'a> {
                 ("temp-no-pin", None) => opts.temp_no_pin = true,
                 ("shootdown-running-only", None) => opts.shootdown_running_only = true,
                 ("no-kernel-preempt", None) => opts.no_kernel_preempt = true,
+                ("sigreturn-any-segment", None) => opts.sigreturn_any_segment = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -251,6 +255,7 @@ mod tests {
         assert!(k.no_fpu_save && k.temp_no_pin && k.shootdown_running_only);
         assert!(k.no_kernel_preempt);
         assert!(parse("no-tls-reload").0.no_tls_reload);
+        assert!(parse("sigreturn-any-segment").0.sigreturn_any_segment);
         assert_eq!(k.spawn_cpu, Some(3));
         assert_eq!(parse("spawn-cpu=16").1.len(), 1);
         assert_eq!(parse("spawn-cpu").1.len(), 1);

@@ -11,6 +11,7 @@ pub mod elf;
 pub mod errno;
 pub mod files;
 pub mod mm;
+pub mod signal;
 pub mod tls;
 
 #[cfg(target_arch = "x86")]

@@ -3,6 +3,7 @@
 //! exception in the kernel is reported (registers, CR2, backtrace) and ends the run.
 
 use crate::kprintln;
+use crate::signal::{self, Info};
 use arch::exception::PageFault;
 use arch::qemu_exit::{Verdict, exit};
 use arch::trap::TrapFrame;
@@ -57,7 +58,7 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         // Another CPU panicked and stops everyone (ipi::stop_others).
         2 if crate::panic::panicking() => arch::cpu::halt_forever(),
-        0..=31 if user => kill_faulting_process(frame),
+        0..=31 if user => raise_fault_signal(frame),
         0..=31 => report_and_stop(frame),
         PIT_VECTOR | APIC_TIMER => {
             crate::sched::tick();
@@ -106,6 +107,7 @@ pub fn handle(frame: &mut TrapFrame) {
     if frame.from_user() {
         crate::mm::temp::assert_none_held("return to user mode");
         crate::sched::leave_if_process_exiting();
+        deliver_signals(frame);
         clear_stale_selectors(frame);
     }
     if frame.eflags & IF != 0 {
@@ -125,41 +127,52 @@ fn clear_stale_selectors(frame: &mut TrapFrame) {
     }
 }
 
-/// The signal Linux would send for exception `vector` in user mode.
-fn signal_for(vector: u32) -> (i32, &'static str) {
-    match vector {
-        0 | 16 | 19 => (8, "SIGFPE"),
-        1 | 3 => (5, "SIGTRAP"),
-        6 => (4, "SIGILL"),
-        17 => (7, "SIGBUS"),
-        _ => (11, "SIGSEGV"),
+/// Signals for the thread returning to user mode with `frame`, if any: delivered with
+/// interrupts on (a frame is written to user memory), then off again for the way out.
+fn deliver_signals(frame: &mut TrapFrame) {
+    if !crate::sched::with_current(|t| {
+        t.signal_hint.load(Ordering::Acquire) || t.process.signal_hint.load(Ordering::Acquire)
+    }) {
+        return;
+    }
+    let was_on = arch::cpu::interrupts_enabled();
+    // SAFETY: on the way back to user mode the kernel holds nothing (the trap came from
+    // user mode); interrupts go off again below before the return path goes on.
+    unsafe { arch::cpu::enable_interrupts() };
+    crate::proc::signal::deliver(frame);
+    if !was_on {
+        arch::cpu::disable_interrupts();
+        crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     }
 }
 
-/// A fault in user mode ends that process only, with one line saying why.
-fn kill_faulting_process(f: &TrapFrame) -> ! {
-    let (signal, signame) = signal_for(f.vector);
-    let (_, what) = arch::exception::name(f.vector).unwrap_or(("?", "exception"));
-    let (pid, name) = crate::sched::with_current(|t| (t.tid, t.process.name.clone()));
-    if f.vector == 14 {
-        let pf = PageFault::from_error_code(f.error_code);
-        log::warn!(
-            "pid {pid} ({name}) killed by {signame}: {} {:#010x} ({}), eip={:#010x}",
-            pf.access,
-            arch::cpu::cr2(),
-            pf.cause,
-            f.eip
-        );
-    } else {
-        log::warn!(
-            "pid {pid} ({name}) killed by {signame}: {what}, eip={:#010x}",
-            f.eip
-        );
-    }
-    // exit_group never returns: free the copy of the name here or it leaks.
-    drop(name);
-    // Linux's default action for these signals ends the whole process.
-    crate::sched::exit_group(128 + signal)
+/// The signal Linux raises for exception `vector` in user mode, its `si_code` and address.
+fn fault_signal(f: &TrapFrame) -> Info {
+    let (signo, code, addr) = match f.vector {
+        0 => (signal::SIGFPE, signal::FPE_INTDIV, f.eip),
+        16 | 19 => (signal::SIGFPE, 0, f.eip),
+        1 | 3 => (signal::SIGTRAP, signal::SI_KERNEL, 0),
+        6 => (signal::SIGILL, signal::ILL_ILLOPN, f.eip),
+        17 => (signal::SIGBUS, signal::BUS_ADRALN, 0),
+        14 => {
+            // Error code bit 0: the page was present (a protection violation).
+            let code = if f.error_code & 1 != 0 {
+                signal::SEGV_ACCERR
+            } else {
+                signal::SEGV_MAPERR
+            };
+            (signal::SIGSEGV, code, arch::cpu::cr2())
+        }
+        _ => (signal::SIGSEGV, signal::SI_KERNEL, 0),
+    };
+    Info::fault(signo, code, addr, f.vector, f.error_code)
+}
+
+/// A fault in user mode raises its signal on the thread: a handler runs (a SIGSEGV handler,
+/// Rust's stack-overflow guard), or the default action ends that process only, with one
+/// line saying why.
+fn raise_fault_signal(f: &TrapFrame) {
+    crate::proc::signal::force(fault_signal(f));
 }
 
 fn report_and_stop(f: &TrapFrame) -> ! {

@@ -4,6 +4,8 @@
 //! scheduling state, saved FPU registers and parked temp mappings. The scheduler
 //! (`crate::sched`) moves tasks between CPUs and decides what runs.
 
+pub mod signal;
+
 use crate::cpu::percpu::cpu_id;
 use crate::cpu::sync::IrqSpinLock;
 use crate::files::FileTable;
@@ -88,8 +90,11 @@ pub struct Process {
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<FileTable>,
-    /// Signal dispositions, as `rt_sigaction` was given them (i386 `struct sigaction`).
-    pub signal_actions: IrqSpinLock<[[u8; 20]; 64]>,
+    /// Signal dispositions and the signals sent to the process as a whole.
+    pub signals: IrqSpinLock<signal::ProcessSignals>,
+    /// Set while `signals` may hold a pending signal (read without the lock at every
+    /// return to user mode).
+    pub signal_hint: AtomicBool,
     /// System call numbers it made that Tempest lacks (each is logged once).
     pub unknown_calls: IrqSpinLock<alloc::vec::Vec<u32>>,
     /// Last: see `Live`.
@@ -136,7 +141,8 @@ impl Process {
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(FileTable::with_console()),
             unknown_calls: IrqSpinLock::new(alloc::vec::Vec::new()),
-            signal_actions: IrqSpinLock::new([[0; 20]; 64]),
+            signals: IrqSpinLock::new(signal::ProcessSignals::new()),
+            signal_hint: AtomicBool::new(false),
             _live: Live::new(),
         }
     }
@@ -231,6 +237,13 @@ pub struct Task {
     pub syscalls: AtomicU64,
     /// Times the task was switched away from (preempted, yielded or blocked).
     pub switches: AtomicU64,
+    /// Its signal mask and the signals sent to it alone.
+    pub signals: IrqSpinLock<signal::ThreadSignals>,
+    /// Set while a signal may be deliverable to it (read without the lock at every return
+    /// to user mode).
+    pub signal_hint: AtomicBool,
+    /// Whether its current block ends early for a signal (`block::prepare_interruptible`).
+    pub(crate) interruptible: AtomicBool,
     /// What only the switch code and the task itself touch: see `Task::context`.
     context: UnsafeCell<Context>,
     kstack: Box<KernelStack>,
@@ -251,10 +264,8 @@ pub struct Context {
     pub temp: TempCounters,
     /// Its thread-local-storage descriptors (GDT entries 6 to 8), installed at switch-in.
     pub tls: [u64; arch::gdt::TLS_ENTRIES],
-    /// Its blocked signals (`rt_sigprocmask`) and alternate stack (`sigaltstack`:
-    /// `ss_sp`, `ss_flags`, `ss_size`).
-    pub signal_mask: u64,
-    pub alt_stack: [u32; 3],
+    /// Its alternate signal stack (`sigaltstack`).
+    pub alt_stack: crate::signal::Stack,
 }
 
 // SAFETY: `context` is touched only by the CPU running the task (the task itself, with
@@ -290,6 +301,9 @@ impl Task {
             clear_child_tid: AtomicU32::new(0),
             syscalls: AtomicU64::new(0),
             switches: AtomicU64::new(0),
+            signals: IrqSpinLock::new(signal::ThreadSignals::default()),
+            signal_hint: AtomicBool::new(false),
+            interruptible: AtomicBool::new(false),
             context: UnsafeCell::new(Context {
                 saved_esp: 0,
                 fpu: FpuState::initial(),
@@ -297,8 +311,7 @@ impl Task {
                 parked_on: cpu,
                 temp: TempCounters::default(),
                 tls: [0; arch::gdt::TLS_ENTRIES],
-                signal_mask: 0,
-                alt_stack: [0, 2, 0],
+                alt_stack: crate::signal::Stack::DISABLED,
             }),
             kstack,
         };

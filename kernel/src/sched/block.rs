@@ -40,17 +40,34 @@ pub struct Blocker {
 
 /// Marks the running task blocked until a `wake` or, unless `deadline` is `NO_DEADLINE`,
 /// until the monotonic clock reaches `deadline` (ns). Publish the task to wakers after
-/// this, then `sleep`.
+/// this, then `sleep`. A signal does not end this block (the sleeping mutex uses it).
 pub fn prepare(deadline: u64) -> Blocker {
+    prepare_as(deadline, false)
+}
+
+/// As `prepare`, but a signal the task would deliver also ends the block (`Woke::Woken`),
+/// even one already pending: the sleeps of `futex`, `nanosleep` and `poll`, which then
+/// return `EINTR`.
+pub fn prepare_interruptible(deadline: u64) -> Blocker {
+    prepare_as(deadline, true)
+}
+
+fn prepare_as(deadline: u64, interruptible: bool) -> Blocker {
     preempt_disable();
     let task = super::current();
     let (cpu, mut rq) = runqueue::lock_task_queue(&task);
     debug_assert_eq!(cpu, crate::cpu::percpu::cpu_id());
     task.timed_out.store(false, Ordering::Relaxed);
     task.deadline.store(deadline, Ordering::Relaxed);
+    task.interruptible.store(interruptible, Ordering::Relaxed);
     task.set_state(State::Blocked);
     if deadline != NO_DEADLINE {
         rq.timed.push(task.clone());
+    }
+    // A sender adds the signal before it takes this lock to wake us (`wake_interruptible`):
+    // either it sees the task blocked, or the check here sees its signal.
+    if interruptible && task.signal_deliverable() {
+        wake_locked(&mut rq, cpu, &task);
     }
     Blocker { task }
 }
@@ -84,6 +101,16 @@ impl Blocker {
 /// running). The task runs on the CPU it blocked on.
 pub fn wake(task: &Arc<Task>) -> bool {
     let (cpu, mut rq) = runqueue::lock_task_queue(task);
+    wake_locked(&mut rq, cpu, task)
+}
+
+/// Wakes `task` if it is in an interruptible block (a signal came for it); false
+/// otherwise.
+pub fn wake_interruptible(task: &Arc<Task>) -> bool {
+    let (cpu, mut rq) = runqueue::lock_task_queue(task);
+    if !task.interruptible.load(Ordering::Relaxed) {
+        return false;
+    }
     wake_locked(&mut rq, cpu, task)
 }
 
@@ -123,13 +150,13 @@ pub fn wake_expired(cpu: usize) {
 }
 
 /// Sleeps until the monotonic clock reaches `deadline` (ns); returns early (false) only if
-/// something else wakes the task (its process exiting).
+/// something else wakes the task (a signal, its process exiting).
 pub fn sleep_until(deadline: u64) -> bool {
     loop {
         if crate::time::monotonic_ns() >= deadline {
             return true;
         }
-        if prepare(deadline).sleep() == Woke::Woken {
+        if prepare_interruptible(deadline).sleep() == Woke::Woken {
             return crate::time::monotonic_ns() >= deadline;
         }
     }

@@ -94,7 +94,7 @@ pub fn wait(
     if deadline != NO_DEADLINE && crate::time::monotonic_ns() >= deadline {
         return Err(Errno::ETIMEDOUT);
     }
-    let blocker = block::prepare(deadline);
+    let blocker = block::prepare_interruptible(deadline);
     let task = blocker.task().clone();
     table.push(Waiter { key, bitset, task });
     drop(table);

@@ -117,12 +117,9 @@ pub fn spawn_thread(
     task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
     // The new thread's signal mask is its creator's; its alternate stack starts disabled
     // (as Linux does for a thread sharing the address space).
-    let mask = with_own_context(|ctx| ctx.signal_mask);
+    task.signals.lock().blocked = crate::proc::signal::blocked();
     // SAFETY: nobody runs the task yet.
-    unsafe {
-        task.context().tls = tls;
-        task.context().signal_mask = mask;
-    }
+    unsafe { task.context().tls = tls };
     place(task)
 }
 
@@ -421,6 +418,27 @@ pub fn leave_if_process_exiting() {
         arch::cpu::disable_interrupts();
         percpu::irq_off_begin(core::panic::Location::caller());
     }
+}
+
+/// The live threads of `process`.
+pub fn threads_of(process: &Arc<Process>) -> Vec<Arc<Task>> {
+    REGISTRY
+        .lock()
+        .tasks
+        .iter()
+        .filter(|t| Arc::ptr_eq(&t.process, process) && t.state() != State::Exited)
+        .cloned()
+        .collect()
+}
+
+/// The live thread `tid` of any process.
+pub fn find_thread(tid: u32) -> Option<Arc<Task>> {
+    REGISTRY
+        .lock()
+        .tasks
+        .iter()
+        .find(|t| t.tid == tid && t.state() != State::Exited)
+        .cloned()
 }
 
 /// The task `tid` of the calling process (0: the caller), for the affinity calls.

@@ -1,55 +1,61 @@
-//! Signal state as the C runtimes set it up: `rt_sigaction`, `rt_sigprocmask`,
-//! `sigaltstack`. Dispositions (per process), masks and alternate stacks (per thread) are
-//! kept and reported back exactly as Linux does. Tempest raises no signal yet (a fault
-//! still ends the process with 128 + its number), so nothing is delivered; delivery to
-//! handlers is the next step of the C-runtime work.
+//! The signal calls: dispositions (`rt_sigaction`), masks (`rt_sigprocmask`,
+//! `rt_sigsuspend`, `rt_sigpending`), alternate stacks (`sigaltstack`), sending (`kill`,
+//! `tgkill`, `tkill`) and the return from a handler (`sigreturn`, `rt_sigreturn`).
+//! Pending sets and delivery are in `proc::signal`, the frame layouts in `crate::signal`.
 
 use super::{SysResult, read_user, write_user};
 use crate::errno::Errno;
+use crate::proc::signal as state;
 use crate::sched;
+use crate::signal::{self as abi, Action, Info, Stack};
+use arch::trap::TrapFrame;
 
-/// `_NSIG` and the size of a `sigset_t` the kernel takes.
-pub const SIGNALS: usize = 64;
+/// The size of a `sigset_t` the kernel takes.
 const SIGSET_SIZE: u32 = 8;
-const SIGKILL: u32 = 9;
-const SIGSTOP: u32 = 19;
-/// What can never be blocked or caught.
-const UNBLOCKABLE: u64 = 1 << (SIGKILL - 1) | 1 << (SIGSTOP - 1);
 
-/// i386's `struct sigaction` for `rt_sigaction`: handler, flags, restorer, mask.
-pub const SIGACTION_SIZE: usize = 20;
-
-/// `rt_sigaction(sig, act, oact, sigsetsize)`.
+/// `rt_sigaction(sig, act, oact, sigsetsize)`. Ignoring a signal drops what is pending of
+/// it, as Linux does.
 pub fn rt_sigaction(sig: u32, act: u32, oact: u32, sigsetsize: u32) -> SysResult {
-    if sigsetsize != SIGSET_SIZE || !(1..=SIGNALS as u32).contains(&sig) {
+    if sigsetsize != SIGSET_SIZE || !abi::valid(sig) {
         return Err(Errno::EINVAL);
     }
-    if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
+    if act != 0 && (sig == abi::SIGKILL || sig == abi::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
     let new = if act != 0 {
-        let mut raw: [u8; SIGACTION_SIZE] = read_user(act, SIGACTION_SIZE)?;
+        let raw: [u8; abi::ACTION_SIZE] = read_user(act, abi::ACTION_SIZE)?;
+        let mut action = Action::parse(&raw);
         // The mask never holds what cannot be blocked.
-        let mask = u64::from_le_bytes(raw[12..20].try_into().expect("8")) & !UNBLOCKABLE;
-        raw[12..20].copy_from_slice(&mask.to_le_bytes());
-        Some(raw)
+        action.mask &= !abi::UNBLOCKABLE;
+        Some(action)
     } else {
         None
     };
     let process = sched::current_process();
     let old = {
-        let mut actions = process.signal_actions.lock();
-        let slot = &mut actions[sig as usize - 1];
+        let mut signals = process.signals.lock();
+        let slot = &mut signals.actions[sig as usize - 1];
         let old = *slot;
         if let Some(new) = new {
             *slot = new;
+            if new.ignores(sig) {
+                drop(signals);
+                drop_pending(&process, sig);
+            }
         }
         old
     };
     if oact != 0 {
-        write_user(oact, &old)?;
+        write_user(oact, &old.to_bytes())?;
     }
     Ok(0)
+}
+
+/// Throws away every pending `sig` of `process` (it is ignored now).
+fn drop_pending(process: &alloc::sync::Arc<crate::proc::Process>, sig: u32) {
+    for thread in sched::threads_of(process) {
+        state::discard(&thread, sig);
+    }
 }
 
 const SIG_BLOCK: u32 = 0;
@@ -63,71 +69,156 @@ pub fn rt_sigprocmask(how: u32, set: u32, oset: u32, sigsetsize: u32) -> SysResu
     }
     let change = if set != 0 {
         let raw: [u8; 8] = read_user(set, 8)?;
-        let bits = u64::from_le_bytes(raw);
         if !matches!(how, SIG_BLOCK | SIG_UNBLOCK | SIG_SETMASK) {
             return Err(Errno::EINVAL);
         }
-        Some(bits)
+        Some(u64::from_le_bytes(raw))
     } else {
         None
     };
-    let old = sched::with_own_context(|ctx| {
-        let old = ctx.signal_mask;
-        if let Some(bits) = change {
-            let mask = match how {
-                SIG_BLOCK => old | bits,
-                SIG_UNBLOCK => old & !bits,
-                _ => bits,
-            };
-            ctx.signal_mask = mask & !UNBLOCKABLE;
-        }
-        old
-    });
+    let old = state::blocked();
+    if let Some(bits) = change {
+        state::set_blocked(match how {
+            SIG_BLOCK => old | bits,
+            SIG_UNBLOCK => old & !bits,
+            _ => bits,
+        });
+    }
     if oset != 0 {
         write_user(oset, &old.to_le_bytes())?;
     }
     Ok(0)
 }
 
-const SS_ONSTACK: u32 = 1;
-const SS_DISABLE: u32 = 2;
-const SS_AUTODISARM: u32 = 1 << 31;
-const MINSIGSTKSZ: u32 = 2048;
+/// `rt_sigpending(set, sigsetsize)`: the blocked signals waiting for the thread.
+pub fn rt_sigpending(set: u32, sigsetsize: u32) -> SysResult {
+    if sigsetsize > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let pending = state::pending() & state::blocked();
+    write_user(set, &pending.to_le_bytes()[..sigsetsize as usize])?;
+    Ok(0)
+}
 
-/// `sigaltstack(ss, old_ss)`: the calling thread's alternate signal stack
-/// (`stack_t`: `ss_sp`, `ss_flags`, `ss_size`).
-pub fn sigaltstack(ss: u32, old_ss: u32) -> SysResult {
-    let new = if ss != 0 {
+/// `rt_sigsuspend(mask, sigsetsize)`: waits with `mask` until a signal is delivered; always
+/// `EINTR`. The handler's frame restores the mask the thread had before.
+pub fn rt_sigsuspend(mask: u32, sigsetsize: u32) -> SysResult {
+    if sigsetsize != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let raw: [u8; 8] = read_user(mask, 8)?;
+    let old = state::blocked();
+    state::set_blocked(u64::from_le_bytes(raw));
+    sched::with_current(|t| t.signals.lock().saved_blocked = Some(old));
+    loop {
+        let task = sched::current();
+        let exiting = task
+            .process
+            .exiting
+            .load(core::sync::atomic::Ordering::SeqCst);
+        if exiting || task.signal_deliverable() {
+            return Err(Errno::EINTR);
+        }
+        drop(task);
+        sched::block::prepare_interruptible(crate::proc::NO_DEADLINE).sleep();
+    }
+}
+
+/// `sigaltstack(ss, old_ss)`: the calling thread's alternate signal stack (`stack_t`:
+/// `ss_sp`, `ss_flags`, `ss_size`); `esp` is its user stack pointer.
+pub fn sigaltstack(ss: u32, old_ss: u32, esp: u32) -> SysResult {
+    let old = if ss != 0 {
         let raw: [u8; 12] = read_user(ss, 12)?;
-        let word = |i: usize| u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().expect("4"));
-        let (sp, flags, size) = (word(0), word(1), word(2));
-        let mode = flags & !SS_AUTODISARM;
-        if mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK {
-            return Err(Errno::EINVAL);
-        }
-        if mode == SS_DISABLE {
-            Some([0, SS_DISABLE, 0])
-        } else if size < MINSIGSTKSZ {
-            return Err(Errno::ENOMEM);
-        } else {
-            Some([sp, flags & SS_AUTODISARM, size])
-        }
+        state::set_alt_stack(Stack::parse(&raw), esp)?
     } else {
-        None
+        state::alt_stack(esp)
     };
-    let old = sched::with_own_context(|ctx| {
-        let old = ctx.alt_stack;
-        if let Some(new) = new {
-            ctx.alt_stack = new;
-        }
-        old
-    });
     if old_ss != 0 {
-        let mut raw = [0u8; 12];
-        for (i, w) in old.iter().enumerate() {
-            raw[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-        }
-        write_user(old_ss, &raw)?;
+        write_user(old_ss, &old.to_bytes())?;
+    }
+    Ok(0)
+}
+
+/// `rt_sigreturn()`: back from a handler entered with an rt frame.
+pub fn rt_sigreturn(frame: &mut TrapFrame) -> SysResult {
+    let at = abi::rt_ucontext_at(frame.user_esp);
+    let uc: [u8; abi::UCONTEXT_SIZE] = match read_user(at, abi::UCONTEXT_SIZE) {
+        Ok(uc) => uc,
+        Err(_) => unreadable(at),
+    };
+    Ok(state::restore(frame, &abi::parse_ucontext(&uc)))
+}
+
+/// `sigreturn()`: back from a handler entered with a plain frame.
+pub fn sigreturn(frame: &mut TrapFrame) -> SysResult {
+    let at = abi::frame_at(frame.user_esp);
+    let raw: [u8; abi::FRAME_SIZE] = match read_user(at, abi::FRAME_SIZE) {
+        Ok(raw) => raw,
+        Err(_) => unreadable(at),
+    };
+    Ok(state::restore(frame, &abi::parse_frame(&raw)))
+}
+
+/// A `sigreturn` whose frame cannot be read has nothing to return to: SIGSEGV, as on
+/// Linux.
+fn unreadable(at: u32) -> ! {
+    let (pid, name) = sched::with_current(|t| (t.tid, t.process.name.clone()));
+    log::warn!(
+        "pid {pid} ({name}) killed by SIGSEGV: sigreturn from an unreadable frame at {at:#010x}"
+    );
+    drop(name);
+    sched::exit_group(128 + abi::SIGSEGV as i32)
+}
+
+/// `kill(pid, sig)`: to the process `pid`; 0 and the caller's negated pid (its process
+/// group: every Tempest process leads its own) mean the caller's process. `sig` 0 only
+/// checks that the process exists. `-1` (every process) and other groups: `ESRCH` until
+/// processes have groups.
+pub fn kill(pid: u32, sig: u32) -> SysResult {
+    if sig != 0 && !abi::valid(sig) {
+        return Err(Errno::EINVAL);
+    }
+    let me = sched::current_process();
+    let pid = pid as i32;
+    let target = if pid == 0 || pid == -(me.tgid as i32) {
+        me.clone()
+    } else if pid > 0 {
+        sched::find_thread(pid as u32)
+            .filter(|t| t.tid == t.process.tgid)
+            .map(|t| t.process.clone())
+            .ok_or(Errno::ESRCH)?
+    } else {
+        return Err(Errno::ESRCH);
+    };
+    if sig != 0 {
+        state::send_to_process(&target, Info::sent(sig, abi::SI_USER, me.tgid));
+    }
+    Ok(0)
+}
+
+/// `tgkill(tgid, tid, sig)`: to thread `tid` of process `tgid`.
+pub fn tgkill(tgid: u32, tid: u32, sig: u32) -> SysResult {
+    if (tgid as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    send_to_thread(Some(tgid), tid, sig)
+}
+
+/// `tkill(tid, sig)`: to thread `tid`, whatever its process.
+pub fn tkill(tid: u32, sig: u32) -> SysResult {
+    send_to_thread(None, tid, sig)
+}
+
+fn send_to_thread(tgid: Option<u32>, tid: u32, sig: u32) -> SysResult {
+    if (tid as i32) <= 0 || (sig != 0 && !abi::valid(sig)) {
+        return Err(Errno::EINVAL);
+    }
+    let task = sched::find_thread(tid)
+        .filter(|t| tgid.is_none_or(|g| t.process.tgid == g))
+        .ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        let me = sched::current_process().tgid;
+        state::send_to_thread(&task, Info::sent(sig, abi::SI_TKILL, me));
     }
     Ok(0)
 }

@@ -1,0 +1,68 @@
+//! Signals under TCG: `sigreturn` takes from a frame only what user mode may choose. A
+//! program forges `rt_sigreturn` frames (`sigreturn_forged`): a valid one resumes with its
+//! registers and the user-owned EFLAGS bits only; one naming the kernel's code or stack
+//! segment ends that process with SIGSEGV and the kernel goes on. The negative control
+//! `sigreturn-any-segment` turns the segment check off and must let the forged frame reach
+//! ring 0 (the program then executes `ud2` there, which the kernel reports as its own
+//! exception) or fault in the kernel's `iret`. Delivery to handlers is tested with real
+//! C runtimes against Linux in runtimes.rs.
+
+mod common;
+
+use common::{Run, expect, program};
+
+/// Seconds the runner waits for a verdict (TCG on a loaded machine is slow).
+const TIMEOUT: &str = "300";
+
+fn boot(cmdline: Option<&str>, programs: &[String]) -> Run {
+    let mut args = vec!["--smp", "2"];
+    if let Some(words) = cmdline {
+        args.extend(["--cmdline", words]);
+    }
+    args.extend(programs.iter().map(String::as_str));
+    common::run("tcg", Some(TIMEOUT), &args)
+}
+
+#[test]
+fn sigreturn_takes_only_what_user_mode_may_choose() {
+    let run = boot(
+        None,
+        &[
+            program("sigreturn_forged", "regs", 0),
+            program("sigreturn_forged", "cs", 139),
+            program("sigreturn_forged", "ss", 139),
+        ],
+    );
+    expect(
+        &run,
+        0,
+        &[
+            "resumed: eax=1 ecx=2 edx=3 ebx=4 esi=5 edi=6",
+            "killed by SIGSEGV: sigreturn from a frame with a segment that is not the user's",
+            "tempest: success",
+        ],
+    );
+    assert!(!run.out.contains("FAIL"), "a check failed\n{}", run.out);
+    let exits = qemu::serial::exit_records(&run.serial);
+    let mut statuses: Vec<(i64, i64)> = exits.iter().map(|e| (e.status, e.expected)).collect();
+    statuses.sort();
+    assert_eq!(statuses, [(0, 0), (139, 139), (139, 139)], "{}", run.out);
+}
+
+#[test]
+fn forged_kernel_code_segment_reaches_ring_0_without_the_check() {
+    let run = boot(
+        Some("sigreturn-any-segment"),
+        &[program("sigreturn_forged", "cs", 139)],
+    );
+    expect(&run, 2, &["kernel exception: Invalid Opcode", "cs=0x0008"]);
+}
+
+#[test]
+fn forged_kernel_stack_segment_faults_the_kernel_without_the_check() {
+    let run = boot(
+        Some("sigreturn-any-segment"),
+        &[program("sigreturn_forged", "ss", 139)],
+    );
+    expect(&run, 2, &["kernel exception: General Protection Fault"]);
+}
