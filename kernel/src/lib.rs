@@ -12,6 +12,7 @@ pub mod errno;
 pub mod files;
 pub mod mm;
 pub mod signal;
+pub mod syscall_table;
 pub mod tls;
 
 #[cfg(target_arch = "x86")]

@@ -620,3 +620,69 @@ fn bad_pointers_crash_a_kernel_without_user_copy_checks() {
     expect(&run, 2, &["kernel exception: Page Fault", "cr2=0x10000000"]);
     assert!(!run.out.contains("tempest: success"), "{}", run.out);
 }
+
+/// The numbers `docs/syscalls.md` (generated from the kernel's table) lists as not
+/// implemented or not used by Linux.
+fn documented_enosys() -> std::collections::BTreeSet<u32> {
+    let doc = std::fs::read_to_string(qemu::build::workspace_root().join("docs/syscalls.md"))
+        .expect("read docs/syscalls.md");
+    doc.lines()
+        .filter(|l| l.contains("not implemented: `-ENOSYS`") || l.contains("not used by Linux"))
+        .filter_map(|l| {
+            l.trim_start_matches('|')
+                .split('|')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// Every Linux i386 call number, 0 to 450, with bad pointers and odd values in every
+/// argument (`syscall_sweep`): the kernel survives, the program lives on and ends with 0,
+/// no frame or temp slot is left behind, and exactly the calls the kernel's table lacks
+/// answer `-ENOSYS` to every argument set (futex may, for an operation it does not know).
+#[test]
+fn syscall_sweep_survives_bad_pointers_and_matches_the_table() {
+    let run = runner(&["--smp", "2", &program("syscall_sweep", "", 0)]);
+    expect(&run, 0, &["sweep: done: ", "tempest: success"]);
+    assert!(!run.out.contains("FAIL"), "{}", run.out);
+    expect_exits(&run, "syscall_sweep", 1, 0);
+    let s = summary(&run);
+    assert_eq!(
+        s["lowmem_frames_free"], s["lowmem_frames"],
+        "frames leaked\n{}",
+        run.out
+    );
+    assert_eq!(s["temp_held"], 0, "temp slots held\n{}", run.out);
+    let answered: std::collections::BTreeSet<u32> = run
+        .serial
+        .lines()
+        .filter_map(|l| l.strip_prefix("sweep: enosys "))
+        .flat_map(|l| {
+            l.split_whitespace()
+                .map(|n| n.parse::<u32>().expect("a number"))
+        })
+        .collect();
+    let documented = documented_enosys();
+    assert!(
+        documented.len() > 300,
+        "the table was not read: {documented:?}"
+    );
+    let futex = [240, 422];
+    let unexpected: Vec<u32> = answered
+        .difference(&documented)
+        .copied()
+        .filter(|n| !futex.contains(n))
+        .collect();
+    let undispatched: Vec<u32> = documented.difference(&answered).copied().collect();
+    assert!(
+        unexpected.is_empty(),
+        "listed as implemented in docs/syscalls.md but answered -ENOSYS: {unexpected:?}"
+    );
+    assert!(
+        undispatched.is_empty(),
+        "listed as not implemented but answered something else: {undispatched:?}"
+    );
+}

@@ -7,8 +7,8 @@ use arch::paging::PAGE_SIZE;
 use core::fmt;
 use multiboot::information::{MemoryManagement, MemoryType, Multiboot};
 
-/// Modules kept at most (later issues load user programs from them).
-pub const MAX_MODULES: usize = 32;
+/// Modules kept at most (each is a user program, or later an initramfs).
+pub const MAX_MODULES: usize = 64;
 /// Longest command line kept; longer ones are cut (and said so).
 pub const CMDLINE_MAX: usize = 1024;
 /// Longest module string kept (path, arguments, `expect=`).
@@ -29,6 +29,10 @@ impl Module {
     }
 }
 
+/// The RAM frames may come from: the RAM ranges with every reservation cut out of them
+/// (room for each reservation to split one range).
+pub type FreeRam = RangeSet<{ 64 + MAX_MODULES + 1 }>;
+
 /// The boot information Tempest keeps.
 #[derive(Clone, Copy, Debug)]
 pub struct BootInfo {
@@ -36,8 +40,9 @@ pub struct BootInfo {
     pub ram: RangeSet<64>,
     /// Bytes of available RAM at or above 4 GiB, which Tempest ignores (no PAE).
     pub ignored_above_4g: u64,
-    /// Ranges no frame may come from: the multiboot info itself and the modules.
-    pub reserved: RangeSet<32>,
+    /// Ranges no frame may come from: the multiboot info itself and the modules kept,
+    /// page-aligned outward, so that modules packed one after another make one range.
+    pub reserved: RangeSet<{ MAX_MODULES + 1 }>,
     cmdline: [u8; CMDLINE_MAX],
     cmdline_len: usize,
     /// The command line was longer than `CMDLINE_MAX` and was cut.
@@ -119,8 +124,10 @@ impl BootInfo {
         }
         if let Some(modules) = mb.modules() {
             for m in modules {
-                out.reserved.add(m.start, m.end)?;
-                if out.module_count == MAX_MODULES {
+                // A module dropped is not reserved: nothing reads it, its frames are free.
+                let page = PAGE_SIZE as u64;
+                let (start, end) = (m.start / page * page, m.end.next_multiple_of(page));
+                if out.module_count == MAX_MODULES || out.reserved.add(start, end).is_err() {
                     out.modules_dropped += 1;
                     continue;
                 }
@@ -151,8 +158,11 @@ impl BootInfo {
     }
 
     /// RAM that frames may come from: available, not reserved, above the first MiB.
-    pub fn free_ram(&self) -> Result<RangeSet<64>, BootInfoError> {
-        let mut free = self.ram;
+    pub fn free_ram(&self) -> Result<FreeRam, BootInfoError> {
+        let mut free = FreeRam::new();
+        for r in self.ram.iter() {
+            free.add(r.start, r.end)?;
+        }
         free.remove(0, LOW_RESERVED)?;
         for r in self.reserved.iter() {
             let start = r.start / PAGE_SIZE as u64 * PAGE_SIZE as u64;
@@ -186,7 +196,7 @@ mod tests {
     const MMAP: usize = 0x1100;
     const CMDLINE: usize = 0x1400;
     const MODS: usize = 0x1800;
-    const MODNAME: usize = 0x1900;
+    const MODNAME: usize = 0x1f00;
 
     fn put32(img: &mut [u8], at: usize, v: u32) {
         img[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -290,6 +300,28 @@ mod tests {
         let free = info.free_ram().unwrap();
         // The module's last partial page is reserved too.
         assert_eq!(spans(&free), [(0x100000, 0x200000), (0x202000, 0x7fe0000)]);
+    }
+
+    #[test]
+    fn modules_beyond_the_limit_are_dropped_not_fatal() {
+        // Packed one after another, as QEMU loads them: one reserved range.
+        let packed: Vec<(u32, u32)> = (0..70u32)
+            .map(|i| (0x200000 + i * 0x3000, 0x200000 + i * 0x3000 + 0x2345))
+            .collect();
+        let mut phys = image(QEMU_128M, None, &packed);
+        let info = BootInfo::parse(INFO as u64, &mut phys).unwrap();
+        assert_eq!(info.modules().len(), MAX_MODULES);
+        assert_eq!(info.modules_dropped, 70 - MAX_MODULES);
+        assert!(info.free_ram().is_ok());
+        // With a gap after each: every kept one is a range of its own, and still fits.
+        let spaced: Vec<(u32, u32)> = (0..70u32)
+            .map(|i| (0x200000 + i * 0x4000, 0x200000 + i * 0x4000 + 0x100))
+            .collect();
+        let mut phys = image(QEMU_128M, None, &spaced);
+        let info = BootInfo::parse(INFO as u64, &mut phys).unwrap();
+        assert_eq!(info.modules().len(), MAX_MODULES);
+        let free = info.free_ram().unwrap();
+        assert!(!free.iter().any(|r| r.start < 0x201000 && r.end > 0x200000));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The global frame allocator: both zones behind one lock (per-CPU frame caches can come
 //! when profiles show contention).
 
+use super::bootinfo::FreeRam;
 use super::layout::{DIRECT_MAP_MAX, phys_to_virt};
-use super::ranges::RangeSet;
 use super::zones::{Frame, PhysFrames, Zone, ZoneKind};
 use crate::cpu::sync::PreemptSpinLock;
 use arch::paging::PAGE_SIZE;
@@ -23,7 +23,7 @@ pub struct FrameStats {
 ///
 /// # Safety
 /// Boot CPU, once, after paging is set up; `free` must hold only unused frames.
-pub unsafe fn init(mut free: RangeSet<64>, lowmem_end: u64) {
+pub unsafe fn init(mut free: FreeRam, lowmem_end: u64) {
     assert!(lowmem_end <= DIRECT_MAP_MAX);
     let top = free.iter().map(|r| r.end).max().unwrap_or(lowmem_end);
     let low_frames = (lowmem_end / PAGE_SIZE as u64) as u32;
@@ -49,7 +49,7 @@ pub unsafe fn init(mut free: RangeSet<64>, lowmem_end: u64) {
 ///
 /// # Safety
 /// `free` must hold only unused frames; the direct map must cover `below`.
-unsafe fn carve_words(free: &mut RangeSet<64>, words: usize, below: u64) -> &'static mut [u32] {
+unsafe fn carve_words(free: &mut FreeRam, words: usize, below: u64) -> &'static mut [u32] {
     let bytes = ((words * 4) as u64)
         .next_multiple_of(PAGE_SIZE as u64)
         .max(PAGE_SIZE as u64);

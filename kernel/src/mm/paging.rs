@@ -2,8 +2,8 @@
 //! tables (or PSE large pages) that every future address space shares, so a kernel
 //! mapping made later is visible under every CR3 (the seed's bug cannot happen).
 
+use super::bootinfo::FreeRam;
 use super::layout::{BOOT_MAPPED, KERNEL_PDE_FIRST, phys_to_virt};
-use super::ranges::RangeSet;
 use arch::cpu::Features;
 use arch::paging::{
     ENTRIES, LARGE_PAGE_SIZE, PAGE_SIZE, PageTable, kernel_large_page, kernel_page, kernel_table,
@@ -42,7 +42,7 @@ pub unsafe fn table_at(pa: u64) -> &'static mut PageTable {
 /// # Safety
 /// Boot CPU, once, while the boot page tables are live; `free` must hold only frames
 /// nobody uses.
-pub unsafe fn init(lowmem_end: u64, cpu: Features, free: &mut RangeSet<64>) {
+pub unsafe fn init(lowmem_end: u64, cpu: Features, free: &mut FreeRam) {
     assert!(lowmem_end.is_multiple_of(LARGE_PAGE_SIZE as u64) && lowmem_end >= BOOT_MAPPED);
     let large_pdes = (lowmem_end / LARGE_PAGE_SIZE as u64) as usize;
     let tables = (ENTRIES - KERNEL_PDE_FIRST) - if cpu.pse { large_pdes } else { 0 };

@@ -1,5 +1,6 @@
-//! `open`, `close` and `write`: the calls on file descriptors (the table is
-//! `crate::files`). Bytes reach a device only through the checked user copy.
+//! The calls on file descriptors (the table is `crate::files`): `open`, `close`, `read`,
+//! `write` and their vector forms, `dup*`, `fcntl`, `fstat64`/`statx`, `ioctl`, `poll`.
+//! Bytes reach a device only through the checked user copy.
 
 use super::SysResult;
 use crate::devstat::DevStat;
@@ -58,6 +59,133 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     let memory = process.mem.lock();
     uaccess::for_each_user_chunk(&memory.space, buf, len, sink)?;
     Ok(len)
+}
+
+/// `read(fd, buf, len)`: 0 (end of file) from both devices: `/dev/null` has nothing, and
+/// the console has no input until the serial line discipline exists (the user-space
+/// issue), so a program reads it as if its input were `/dev/null`. Neither touches the
+/// buffer, as Linux's `/dev/null` does not. `EBADF` unless fd is open for reading.
+pub fn read(fd: u32, _buf: u32, _len: u32) -> SysResult {
+    if !file(fd)?.readable {
+        return Err(Errno::EBADF);
+    }
+    Ok(0)
+}
+
+/// `IOV_MAX`: the most `struct iovec`s one `readv`/`writev` takes.
+const IOV_MAX: u32 = 1024;
+
+/// Reads the `count` `struct iovec`s (`base`, `len`) at `iov`: `EINVAL` past `IOV_MAX` or
+/// when the lengths add up beyond `ssize_t`, `EFAULT`.
+fn read_iovecs(iov: u32, count: u32) -> Result<alloc::vec::Vec<(u32, u32)>, Errno> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = alloc::vec![0u8; count as usize * 8];
+    {
+        let process = sched::current_process();
+        uaccess::copy_from_user(&process.mem.lock().space, &mut raw, iov)?;
+    }
+    let vecs: alloc::vec::Vec<(u32, u32)> = raw
+        .chunks(8)
+        .map(|c| {
+            let word = |i: usize| u32::from_le_bytes(c[i..i + 4].try_into().expect("4"));
+            (word(0), word(4))
+        })
+        .collect();
+    let total: u64 = vecs.iter().map(|&(_, len)| u64::from(len)).sum();
+    if total > i32::MAX as u64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(vecs)
+}
+
+/// `readv(fd, iov, count)`: as `read`, 0 from both devices once the vector is valid.
+pub fn readv(fd: u32, iov: u32, count: u32) -> SysResult {
+    if !file(fd)?.readable {
+        return Err(Errno::EBADF);
+    }
+    read_iovecs(iov, count)?;
+    Ok(0)
+}
+
+/// `writev(fd, iov, count)`: each buffer in turn, as `write`. A bad buffer after some
+/// bytes went out ends the call with their count; a bad first one is `EFAULT` (Linux's
+/// rule: a partial write is a success).
+pub fn writev(fd: u32, iov: u32, count: u32) -> SysResult {
+    if !file(fd)?.writable {
+        return Err(Errno::EBADF);
+    }
+    let mut done = 0u32;
+    for (base, len) in read_iovecs(iov, count)? {
+        if len == 0 {
+            continue;
+        }
+        match write(fd, base, len) {
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+/// `dup(fd)`: the lowest free descriptor, for the same file.
+pub fn dup(fd: u32) -> SysResult {
+    let process = sched::current_process();
+    let mut files = process.files.lock();
+    let file = files.get(fd)?;
+    files.install(file)
+}
+
+/// `dup2(old, new)`: `new` names `old`'s file (what it named is closed); `new` itself
+/// when they are the same and `old` is open.
+pub fn dup2(old: u32, new: u32) -> SysResult {
+    let process = sched::current_process();
+    let mut files = process.files.lock();
+    if old == new {
+        files.get(old)?;
+        return Ok(new);
+    }
+    files.duplicate_to(old, new, false)
+}
+
+/// `dup3(old, new, flags)`: as `dup2` with `O_CLOEXEC` as the only flag; `EINVAL` when
+/// `old == new` or for other flags.
+pub fn dup3(old: u32, new: u32, flags: u32) -> SysResult {
+    if old == new || flags & !crate::files::O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let cloexec = flags != 0;
+    sched::current_process()
+        .files
+        .lock()
+        .duplicate_to(old, new, cloexec)
+}
+
+const F_DUPFD: u32 = 0;
+const F_GETFD: u32 = 1;
+const F_SETFD: u32 = 2;
+const F_GETFL: u32 = 3;
+const F_SETFL: u32 = 4;
+const F_DUPFD_CLOEXEC: u32 = 1030;
+const FD_CLOEXEC: u32 = 1;
+
+/// `fcntl(fd, cmd, arg)` and `fcntl64`: `F_DUPFD`, `F_DUPFD_CLOEXEC`, `F_GETFD`,
+/// `F_SETFD`, `F_GETFL`, `F_SETFL`; `EINVAL` for any other command (no locks or leases
+/// on devices).
+pub fn fcntl(fd: u32, cmd: u32, arg: u32) -> SysResult {
+    let process = sched::current_process();
+    let mut files = process.files.lock();
+    let file = files.get(fd)?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => files.install_from(file, arg, cmd == F_DUPFD_CLOEXEC),
+        F_GETFD => Ok(u32::from(files.cloexec(fd)?)),
+        F_SETFD => files.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| 0),
+        F_GETFL => Ok(file.flags()),
+        F_SETFL => files.set_status(fd, arg).map(|()| 0),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 /// `/dev/null`'s sink: copies the bytes into a kernel buffer, as a file or pipe would take
@@ -126,21 +254,16 @@ const POLLWRNORM: u16 = 0x100;
 /// Reported whether asked for or not.
 const POLLALWAYS: u16 = 0x8 | 0x10 | POLLNVAL;
 
-/// What `fd` is ready for now: every device takes writes at once; `/dev/null` reads end
-/// of file at once; the console has no input yet.
+/// What `fd` is ready for now: every device takes writes at once, and reads end of file
+/// at once (the console has no input yet: see `read`).
 fn ready(files: &crate::files::FileTable, fd: i32) -> u16 {
     if fd < 0 {
         return 0;
     }
     match files.get(fd as u32) {
         Err(_) => POLLNVAL,
-        Ok(f) => {
-            let out = if f.writable { POLLOUT | POLLWRNORM } else { 0 };
-            match f.device {
-                Device::Null => out | POLLIN | POLLRDNORM,
-                Device::Console => out,
-            }
-        }
+        // Linux's DEFAULT_POLLMASK, whatever the open mode, as its `/dev/null` reports.
+        Ok(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
     }
 }
 

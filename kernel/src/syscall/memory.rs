@@ -1,4 +1,5 @@
-//! Memory system calls: `brk`, `mmap2` (anonymous, private), `munmap`, `mprotect`. Pages
+//! Memory system calls: `brk`, `mmap2` (anonymous, private), `munmap`, `mprotect`,
+//! `madvise`. Pages
 //! are mapped eagerly and zeroed through temp mappings; unmapped frames go back to the
 //! allocator once this CPU's TLB has dropped them (no other CPU runs this space yet).
 
@@ -168,6 +169,39 @@ pub fn munmap(addr: u32, len: u32) -> SysResult {
     let (start, end) = checked_range(addr, len)?;
     with_memory(|process, m| unmap_range(process, &mut m.space, start, end));
     Ok(0)
+}
+
+const MADV_DONTNEED: u32 = 4;
+
+/// `madvise(addr, len, advice)`: `MADV_DONTNEED` zeroes the range's mapped pages (through
+/// temp mappings: the pages stay mapped, and read back as zeroes as after Linux's drop);
+/// every other advice Linux knows is a hint Tempest has no use for (pages are mapped
+/// eagerly and never swapped): 0. `EINVAL` for an unaligned start or an unknown advice,
+/// `ENOMEM` when part of the range is not mapped (the rest is still advised, as on
+/// Linux).
+pub fn madvise(addr: u32, len: u32, advice: u32) -> SysResult {
+    // MADV_NORMAL..=MADV_DONTNEED, FREE, REMOVE, DONTFORK, DOFORK, MERGEABLE,
+    // UNMERGEABLE, HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP, WIPEONFORK, KEEPONFORK, COLD,
+    // PAGEOUT, POPULATE_READ, POPULATE_WRITE, DONTNEED_LOCKED, COLLAPSE; HWPOISON 100.
+    if !matches!(advice, 0..=4 | 8..=25 | 100) || !addr.is_multiple_of(PAGE) {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::EINVAL)?;
+    UserRange::new(addr, len).map_err(|_| Errno::ENOMEM)?;
+    with_memory(|_, m| {
+        let mut holes = false;
+        for page in pages(addr, addr + len) {
+            if m.space.translate(page).is_none() {
+                holes = true;
+            } else if advice == MADV_DONTNEED {
+                crate::mm::uaccess::poke(&m.space, page, &[0u8; PAGE_SIZE])?;
+            }
+        }
+        if holes { Err(Errno::ENOMEM) } else { Ok(0) }
+    })
 }
 
 /// `mprotect(addr, len, prot)`: every page of the range must be mapped (`ENOMEM` if not).

@@ -16,67 +16,77 @@ pub use io::disable_user_copy_checks;
 use crate::errno::Errno;
 use crate::mm::temp;
 use crate::mm::uaccess;
+use crate::syscall_table::linux;
 use arch::trap::TrapFrame;
 use sched::Layout;
 
-pub const SYS_EXIT: u32 = 1;
-pub const SYS_WRITE: u32 = 4;
-pub const SYS_OPEN: u32 = 5;
-pub const SYS_CLOSE: u32 = 6;
-pub const SYS_TIME: u32 = 13;
-pub const SYS_KILL: u32 = 37;
-pub const SYS_GETPID: u32 = 20;
-pub const SYS_GETUID: u32 = 24;
-pub const SYS_BRK: u32 = 45;
-pub const SYS_GETGID: u32 = 47;
-pub const SYS_GETEUID: u32 = 49;
-pub const SYS_GETEGID: u32 = 50;
-pub const SYS_IOCTL: u32 = 54;
-pub const SYS_GETTIMEOFDAY: u32 = 78;
-pub const SYS_READLINK: u32 = 85;
-pub const SYS_SIGRETURN: u32 = 119;
-pub const SYS_UNAME: u32 = 122;
-pub const SYS_POLL: u32 = 168;
-pub const SYS_RT_SIGRETURN: u32 = 173;
-pub const SYS_RT_SIGACTION: u32 = 174;
-pub const SYS_RT_SIGPROCMASK: u32 = 175;
-pub const SYS_RT_SIGPENDING: u32 = 176;
-pub const SYS_RT_SIGSUSPEND: u32 = 179;
-pub const SYS_SIGALTSTACK: u32 = 186;
-pub const SYS_UGETRLIMIT: u32 = 191;
-pub const SYS_FSTAT64: u32 = 197;
-pub const SYS_GETUID32: u32 = 199;
-pub const SYS_GETGID32: u32 = 200;
-pub const SYS_GETEUID32: u32 = 201;
-pub const SYS_GETEGID32: u32 = 202;
-pub const SYS_SET_TID_ADDRESS: u32 = 258;
-pub const SYS_SET_ROBUST_LIST: u32 = 311;
-pub const SYS_PRLIMIT64: u32 = 340;
-pub const SYS_GETRANDOM: u32 = 355;
-pub const SYS_STATX: u32 = 383;
-pub const SYS_CLONE: u32 = 120;
-pub const SYS_MUNMAP: u32 = 91;
-pub const SYS_MPROTECT: u32 = 125;
-pub const SYS_SCHED_YIELD: u32 = 158;
-pub const SYS_NANOSLEEP: u32 = 162;
-pub const SYS_MMAP2: u32 = 192;
-pub const SYS_GETTID: u32 = 224;
-pub const SYS_TKILL: u32 = 238;
-pub const SYS_FUTEX: u32 = 240;
-pub const SYS_SCHED_SETAFFINITY: u32 = 241;
-pub const SYS_SCHED_GETAFFINITY: u32 = 242;
-pub const SYS_SET_THREAD_AREA: u32 = 243;
-pub const SYS_GET_THREAD_AREA: u32 = 244;
-pub const SYS_EXIT_GROUP: u32 = 252;
-pub const SYS_CLOCK_GETTIME: u32 = 265;
-pub const SYS_CLOCK_GETRES: u32 = 266;
-pub const SYS_CLOCK_NANOSLEEP: u32 = 267;
-pub const SYS_TGKILL: u32 = 270;
-pub const SYS_GETCPU: u32 = 318;
-pub const SYS_CLOCK_GETTIME64: u32 = 403;
-pub const SYS_CLOCK_GETRES_TIME64: u32 = 406;
-pub const SYS_CLOCK_NANOSLEEP_TIME64: u32 = 407;
-pub const SYS_FUTEX_TIME64: u32 = 422;
+pub const SYS_EXIT: u32 = linux("exit");
+pub const SYS_READ: u32 = linux("read");
+pub const SYS_READV: u32 = linux("readv");
+pub const SYS_WRITEV: u32 = linux("writev");
+pub const SYS_DUP: u32 = linux("dup");
+pub const SYS_DUP2: u32 = linux("dup2");
+pub const SYS_DUP3: u32 = linux("dup3");
+pub const SYS_FCNTL: u32 = linux("fcntl");
+pub const SYS_FCNTL64: u32 = linux("fcntl64");
+pub const SYS_MADVISE: u32 = linux("madvise");
+pub const SYS_WRITE: u32 = linux("write");
+pub const SYS_OPEN: u32 = linux("open");
+pub const SYS_CLOSE: u32 = linux("close");
+pub const SYS_TIME: u32 = linux("time");
+pub const SYS_KILL: u32 = linux("kill");
+pub const SYS_GETPID: u32 = linux("getpid");
+pub const SYS_GETUID: u32 = linux("getuid");
+pub const SYS_BRK: u32 = linux("brk");
+pub const SYS_GETGID: u32 = linux("getgid");
+pub const SYS_GETEUID: u32 = linux("geteuid");
+pub const SYS_GETEGID: u32 = linux("getegid");
+pub const SYS_IOCTL: u32 = linux("ioctl");
+pub const SYS_GETTIMEOFDAY: u32 = linux("gettimeofday");
+pub const SYS_READLINK: u32 = linux("readlink");
+pub const SYS_SIGRETURN: u32 = linux("sigreturn");
+pub const SYS_UNAME: u32 = linux("uname");
+pub const SYS_POLL: u32 = linux("poll");
+pub const SYS_RT_SIGRETURN: u32 = linux("rt_sigreturn");
+pub const SYS_RT_SIGACTION: u32 = linux("rt_sigaction");
+pub const SYS_RT_SIGPROCMASK: u32 = linux("rt_sigprocmask");
+pub const SYS_RT_SIGPENDING: u32 = linux("rt_sigpending");
+pub const SYS_RT_SIGSUSPEND: u32 = linux("rt_sigsuspend");
+pub const SYS_SIGALTSTACK: u32 = linux("sigaltstack");
+pub const SYS_UGETRLIMIT: u32 = linux("ugetrlimit");
+pub const SYS_FSTAT64: u32 = linux("fstat64");
+pub const SYS_GETUID32: u32 = linux("getuid32");
+pub const SYS_GETGID32: u32 = linux("getgid32");
+pub const SYS_GETEUID32: u32 = linux("geteuid32");
+pub const SYS_GETEGID32: u32 = linux("getegid32");
+pub const SYS_SET_TID_ADDRESS: u32 = linux("set_tid_address");
+pub const SYS_SET_ROBUST_LIST: u32 = linux("set_robust_list");
+pub const SYS_PRLIMIT64: u32 = linux("prlimit64");
+pub const SYS_GETRANDOM: u32 = linux("getrandom");
+pub const SYS_STATX: u32 = linux("statx");
+pub const SYS_CLONE: u32 = linux("clone");
+pub const SYS_MUNMAP: u32 = linux("munmap");
+pub const SYS_MPROTECT: u32 = linux("mprotect");
+pub const SYS_SCHED_YIELD: u32 = linux("sched_yield");
+pub const SYS_NANOSLEEP: u32 = linux("nanosleep");
+pub const SYS_MMAP2: u32 = linux("mmap2");
+pub const SYS_GETTID: u32 = linux("gettid");
+pub const SYS_TKILL: u32 = linux("tkill");
+pub const SYS_FUTEX: u32 = linux("futex");
+pub const SYS_SCHED_SETAFFINITY: u32 = linux("sched_setaffinity");
+pub const SYS_SCHED_GETAFFINITY: u32 = linux("sched_getaffinity");
+pub const SYS_SET_THREAD_AREA: u32 = linux("set_thread_area");
+pub const SYS_GET_THREAD_AREA: u32 = linux("get_thread_area");
+pub const SYS_EXIT_GROUP: u32 = linux("exit_group");
+pub const SYS_CLOCK_GETTIME: u32 = linux("clock_gettime");
+pub const SYS_CLOCK_GETRES: u32 = linux("clock_getres");
+pub const SYS_CLOCK_NANOSLEEP: u32 = linux("clock_nanosleep");
+pub const SYS_TGKILL: u32 = linux("tgkill");
+pub const SYS_GETCPU: u32 = linux("getcpu");
+pub const SYS_CLOCK_GETTIME64: u32 = linux("clock_gettime64");
+pub const SYS_CLOCK_GETRES_TIME64: u32 = linux("clock_getres_time64");
+pub const SYS_CLOCK_NANOSLEEP_TIME64: u32 = linux("clock_nanosleep_time64");
+pub const SYS_FUTEX_TIME64: u32 = linux("futex_time64");
 /// Tempest: copy the temp-mapping counters (this process's and this CPU's) to `ebx`.
 pub const SYS_TEMPEST_TEMP_STATS: u32 = 0x1_0000;
 /// Tempest: wait at the benchmark start line until `ebx` callers are there.
@@ -113,6 +123,14 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_EXIT_GROUP => crate::sched::exit_group((a0 & 0xff) as i32),
         SYS_CLONE => clone(frame, a0, a1, a2, a3, a4),
         SYS_WRITE => io::write(a0, a1, a2),
+        SYS_READ => io::read(a0, a1, a2),
+        SYS_READV => io::readv(a0, a1, a2),
+        SYS_WRITEV => io::writev(a0, a1, a2),
+        SYS_DUP => io::dup(a0),
+        SYS_DUP2 => io::dup2(a0, a1),
+        SYS_DUP3 => io::dup3(a0, a1, a2),
+        SYS_FCNTL | SYS_FCNTL64 => io::fcntl(a0, a1, a2),
+        SYS_MADVISE => memory::madvise(a0, a1, a2),
         SYS_OPEN => io::open(a0, a1),
         SYS_CLOSE => io::close(a0),
         SYS_GETPID => Ok(crate::sched::current_process().tgid),
@@ -192,8 +210,9 @@ fn unknown(number: u32) -> Errno {
         first
     };
     if first {
+        let name = crate::syscall_table::linux_name(number).unwrap_or("not a Linux call");
         log::warn!(
-            "pid {} ({}): system call {number} is not implemented: -ENOSYS",
+            "pid {} ({}): system call {number} ({name}) is not implemented: -ENOSYS",
             process.tgid,
             process.name
         );

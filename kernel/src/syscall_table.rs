@@ -1,0 +1,580 @@
+//! The system call table: Linux i386's numbers and names, and what Tempest does with each
+//! call it implements (arguments, result, errors). The dispatcher's numbers come from it
+//! (`SYS_*` in `syscall`, looked up by Linux's name, so a number cannot drift from its
+//! name), the "not implemented" log names the call, and `docs/syscalls.md`'s table is
+//! generated from it: a host test fails when the document differs and rewrites it with
+//! `TEMPEST_BLESS=1 cargo test -p kernel --lib syscall_table`. The syscall sweep
+//! (`qemu/tests/programs.rs`) checks the other direction: every number listed here is
+//! dispatched, and every other one answers `-ENOSYS`.
+//!
+//! Portable and host-tested. The names are the ABI's own facts, written out here because
+//! the kernel must know them without the host's headers.
+
+use alloc::format;
+use alloc::string::String;
+
+/// One implemented call.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    pub number: u32,
+    pub name: &'static str,
+    pub args: &'static str,
+    pub result: &'static str,
+}
+
+impl Call {
+    /// Linux's call `number` (named as Linux names it).
+    const fn linux(number: u32, args: &'static str, result: &'static str) -> Call {
+        Call {
+            number,
+            name: LINUX_I386[number as usize],
+            args,
+            result,
+        }
+    }
+
+    /// One of Tempest's own calls (numbered from 0x10000, far above Linux's).
+    const fn tempest(
+        number: u32,
+        name: &'static str,
+        args: &'static str,
+        result: &'static str,
+    ) -> Call {
+        Call {
+            number,
+            name,
+            args,
+            result,
+        }
+    }
+}
+
+/// The first of Tempest's own call numbers.
+pub const TEMPEST_BASE: u32 = 0x1_0000;
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Linux's number of the call `name`; a compile error (in a `const`) for a name Linux
+/// i386 does not have.
+pub const fn linux(name: &str) -> u32 {
+    let mut n = 0;
+    while n < LINUX_I386.len() {
+        if same(LINUX_I386[n], name) {
+            return n as u32;
+        }
+        n += 1;
+    }
+    panic!("not a Linux i386 system call")
+}
+
+/// The implemented call `number`, if Tempest has it.
+pub fn find(number: u32) -> Option<&'static Call> {
+    CALLS
+        .binary_search_by_key(&number, |c| c.number)
+        .ok()
+        .map(|i| &CALLS[i])
+}
+
+/// Linux's name for `number`, if Linux has such a call.
+pub fn linux_name(number: u32) -> Option<&'static str> {
+    LINUX_I386
+        .get(number as usize)
+        .copied()
+        .filter(|n| !n.is_empty())
+}
+
+/// The generated part of `docs/syscalls.md`: a summary line and the table of every Linux
+/// i386 number, then Tempest's own calls.
+pub fn markdown() -> String {
+    let linux_calls = LINUX_I386.iter().filter(|n| !n.is_empty()).count();
+    let implemented = CALLS.iter().filter(|c| c.number < TEMPEST_BASE).count();
+    let mut out = format!(
+        "Tempest implements {implemented} of Linux i386's {linux_calls} system calls (numbers 0 to \
+         {}), and {} of its own.\n\n",
+        LINUX_I386.len() - 1,
+        CALLS.len() - implemented
+    );
+    out += "| nr | name | arguments | result / errors |\n";
+    out += "|----|------|-----------|-----------------|\n";
+    let cell = |s: &str| s.replace('|', "\\|");
+    for (number, name) in LINUX_I386.iter().enumerate() {
+        let number = number as u32;
+        match find(number) {
+            Some(c) => {
+                out += &format!(
+                    "| {number} | `{}` | {} | {} |\n",
+                    c.name,
+                    cell(c.args),
+                    cell(c.result)
+                )
+            }
+            None if name.is_empty() => {
+                out += &format!("| {number} | | | not used by Linux: `-ENOSYS` |\n")
+            }
+            None => out += &format!("| {number} | `{name}` | | not implemented: `-ENOSYS` |\n"),
+        }
+    }
+    for c in CALLS.iter().filter(|c| c.number >= TEMPEST_BASE) {
+        out += &format!(
+            "| {:#x} | `{}` | {} | {} |\n",
+            c.number,
+            c.name,
+            cell(c.args),
+            cell(c.result)
+        );
+    }
+    out
+}
+
+/// Linux i386's system call names by number (`arch/x86/entry/syscalls/syscall_32.tbl`,
+/// 0 to 450); "" for a number Linux leaves unused.
+#[rustfmt::skip]
+pub const LINUX_I386: [&str; 451] = [
+    "restart_syscall", "exit", "fork", "read", "write", "open", "close", "waitpid", "creat",
+    "link", "unlink", "execve", "chdir", "time", "mknod", "chmod", "lchown", "break", "oldstat",
+    "lseek", "getpid", "mount", "umount", "setuid", "getuid", "stime", "ptrace", "alarm",
+    "oldfstat", "pause", "utime", "stty", "gtty", "access", "nice", "ftime", "sync", "kill",
+    "rename", "mkdir", "rmdir", "dup", "pipe", "times", "prof", "brk", "setgid", "getgid",
+    "signal", "geteuid", "getegid", "acct", "umount2", "lock", "ioctl", "fcntl", "mpx",
+    "setpgid", "ulimit", "oldolduname", "umask", "chroot", "ustat", "dup2", "getppid",
+    "getpgrp", "setsid", "sigaction", "sgetmask", "ssetmask", "setreuid", "setregid",
+    "sigsuspend", "sigpending", "sethostname", "setrlimit", "getrlimit", "getrusage",
+    "gettimeofday", "settimeofday", "getgroups", "setgroups", "select", "symlink", "oldlstat",
+    "readlink", "uselib", "swapon", "reboot", "readdir", "mmap", "munmap", "truncate",
+    "ftruncate", "fchmod", "fchown", "getpriority", "setpriority", "profil", "statfs",
+    "fstatfs", "ioperm", "socketcall", "syslog", "setitimer", "getitimer", "stat", "lstat",
+    "fstat", "olduname", "iopl", "vhangup", "idle", "vm86old", "wait4", "swapoff", "sysinfo",
+    "ipc", "fsync", "sigreturn", "clone", "setdomainname", "uname", "modify_ldt", "adjtimex",
+    "mprotect", "sigprocmask", "create_module", "init_module", "delete_module",
+    "get_kernel_syms", "quotactl", "getpgid", "fchdir", "bdflush", "sysfs", "personality",
+    "afs_syscall", "setfsuid", "setfsgid", "_llseek", "getdents", "_newselect", "flock",
+    "msync", "readv", "writev", "getsid", "fdatasync", "_sysctl", "mlock", "munlock",
+    "mlockall", "munlockall", "sched_setparam", "sched_getparam", "sched_setscheduler",
+    "sched_getscheduler", "sched_yield", "sched_get_priority_max", "sched_get_priority_min",
+    "sched_rr_get_interval", "nanosleep", "mremap", "setresuid", "getresuid", "vm86",
+    "query_module", "poll", "nfsservctl", "setresgid", "getresgid", "prctl", "rt_sigreturn",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigpending", "rt_sigtimedwait", "rt_sigqueueinfo",
+    "rt_sigsuspend", "pread64", "pwrite64", "chown", "getcwd", "capget", "capset",
+    "sigaltstack", "sendfile", "getpmsg", "putpmsg", "vfork", "ugetrlimit", "mmap2",
+    "truncate64", "ftruncate64", "stat64", "lstat64", "fstat64", "lchown32", "getuid32",
+    "getgid32", "geteuid32", "getegid32", "setreuid32", "setregid32", "getgroups32",
+    "setgroups32", "fchown32", "setresuid32", "getresuid32", "setresgid32", "getresgid32",
+    "chown32", "setuid32", "setgid32", "setfsuid32", "setfsgid32", "pivot_root", "mincore",
+    "madvise", "getdents64", "fcntl64", "", "", "gettid", "readahead", "setxattr", "lsetxattr",
+    "fsetxattr", "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "tkill", "sendfile64", "futex",
+    "sched_setaffinity", "sched_getaffinity", "set_thread_area", "get_thread_area", "io_setup",
+    "io_destroy", "io_getevents", "io_submit", "io_cancel", "fadvise64", "", "exit_group",
+    "lookup_dcookie", "epoll_create", "epoll_ctl", "epoll_wait", "remap_file_pages",
+    "set_tid_address", "timer_create", "timer_settime", "timer_gettime", "timer_getoverrun",
+    "timer_delete", "clock_settime", "clock_gettime", "clock_getres", "clock_nanosleep",
+    "statfs64", "fstatfs64", "tgkill", "utimes", "fadvise64_64", "vserver", "mbind",
+    "get_mempolicy", "set_mempolicy", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr", "kexec_load", "waitid", "", "add_key", "request_key",
+    "keyctl", "ioprio_set", "ioprio_get", "inotify_init", "inotify_add_watch",
+    "inotify_rm_watch", "migrate_pages", "openat", "mkdirat", "mknodat", "fchownat",
+    "futimesat", "fstatat64", "unlinkat", "renameat", "linkat", "symlinkat", "readlinkat",
+    "fchmodat", "faccessat", "pselect6", "ppoll", "unshare", "set_robust_list",
+    "get_robust_list", "splice", "sync_file_range", "tee", "vmsplice", "move_pages", "getcpu",
+    "epoll_pwait", "utimensat", "signalfd", "timerfd_create", "eventfd", "fallocate",
+    "timerfd_settime", "timerfd_gettime", "signalfd4", "eventfd2", "epoll_create1", "dup3",
+    "pipe2", "inotify_init1", "preadv", "pwritev", "rt_tgsigqueueinfo", "perf_event_open",
+    "recvmmsg", "fanotify_init", "fanotify_mark", "prlimit64", "name_to_handle_at",
+    "open_by_handle_at", "clock_adjtime", "syncfs", "sendmmsg", "setns", "process_vm_readv",
+    "process_vm_writev", "kcmp", "finit_module", "sched_setattr", "sched_getattr", "renameat2",
+    "seccomp", "getrandom", "memfd_create", "bpf", "execveat", "socket", "socketpair", "bind",
+    "connect", "listen", "accept4", "getsockopt", "setsockopt", "getsockname", "getpeername",
+    "sendto", "sendmsg", "recvfrom", "recvmsg", "shutdown", "userfaultfd", "membarrier",
+    "mlock2", "copy_file_range", "preadv2", "pwritev2", "pkey_mprotect", "pkey_alloc",
+    "pkey_free", "statx", "arch_prctl", "io_pgetevents", "rseq", "", "", "", "", "", "",
+    "semget", "semctl", "shmget", "shmctl", "shmat", "shmdt", "msgget", "msgsnd", "msgrcv",
+    "msgctl", "clock_gettime64", "clock_settime64", "clock_adjtime64", "clock_getres_time64",
+    "clock_nanosleep_time64", "timer_gettime64", "timer_settime64", "timerfd_gettime64",
+    "timerfd_settime64", "utimensat_time64", "pselect6_time64", "ppoll_time64", "",
+    "io_pgetevents_time64", "recvmmsg_time64", "mq_timedsend_time64", "mq_timedreceive_time64",
+    "semtimedop_time64", "rt_sigtimedwait_time64", "futex_time64",
+    "sched_rr_get_interval_time64", "pidfd_send_signal", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
+    "pidfd_open", "clone3", "close_range", "openat2", "pidfd_getfd", "faccessat2",
+    "process_madvise", "epoll_pwait2", "mount_setattr", "quotactl_fd",
+    "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self", "memfd_secret",
+    "process_mrelease", "futex_waitv", "set_mempolicy_home_node",
+];
+
+/// Every call Tempest implements, by number: what it takes and what it does.
+pub const CALLS: &[Call] = &[
+    Call::linux(
+        1,
+        "status",
+        "ends the calling thread; the process ends with its last thread, with the last status (`status & 0xff`)",
+    ),
+    Call::linux(
+        3,
+        "fd, buf, len",
+        "0 (end of file) from both devices: `/dev/null` is empty, and the console has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; the buffer is not touched (Linux's `/dev/null` does not either); `-EBADF` unless fd is open for reading",
+    ),
+    Call::linux(
+        4,
+        "fd, buf, len",
+        "`len`; `-EBADF` unless fd is open for writing; `-EFAULT` if any byte of the buffer is not mapped readable for user mode, reaches the kernel half or wraps (nothing is written then, on any device)",
+    ),
+    Call::linux(
+        5,
+        "path, flags, mode",
+        "the lowest free fd; paths `/dev/null` and `/dev/console` (also `/dev/tty`); `-ENOENT` for any other, `-EFAULT` if the path runs into memory the process may not read before its NUL, `-ENAMETOOLONG` past 4096 bytes, `-EINVAL` for access mode 3, `-EMFILE` when the process has 16 open; flags besides the access mode are accepted and change nothing",
+    ),
+    Call::linux(6, "fd", "0; `-EBADF` if fd is not open"),
+    Call::linux(
+        13,
+        "t",
+        "seconds since the epoch (CLOCK_REALTIME), also stored at `t` unless null; `-EFAULT`",
+    ),
+    Call::linux(20, "", "pid (the process's: its first thread's tid)"),
+    Call::linux(24, "", "0: every process runs as root"),
+    Call::linux(
+        37,
+        "pid, sig",
+        "0; `sig` (or, with `sig` 0, nothing: a check that the process exists) to process `pid`, or to the caller's own with 0 or minus its pid (every process leads its own group); `-ESRCH` for no such process, `-1` and other groups; `-EINVAL` for a bad signal",
+    ),
+    Call::linux(
+        41,
+        "fd",
+        "the lowest free descriptor, naming the same file; `-EBADF`, `-EMFILE`",
+    ),
+    Call::linux(
+        45,
+        "addr",
+        "the new break, or the old one when it cannot move (Linux semantics); `brk(0)` reads it",
+    ),
+    Call::linux(47, "", "0: every process runs as root"),
+    Call::linux(49, "", "0: every process runs as root"),
+    Call::linux(50, "", "0: every process runs as root"),
+    Call::linux(
+        54,
+        "fd, cmd, arg",
+        "`TCGETS` (a cooked 38400-baud terminal: `ICANON`, `ECHO`, `ISIG`, ^C interrupt...) and `TIOCGWINSZ` (24 x 80) on the console; `-ENOTTY` for other requests and on `/dev/null`; `-EBADF`, `-EFAULT`",
+    ),
+    Call::linux(
+        55,
+        "fd, cmd, arg",
+        "`F_DUPFD`, `F_DUPFD_CLOEXEC` (lowest free at or above `arg`), `F_GETFD`/`F_SETFD` (`FD_CLOEXEC`, kept per descriptor), `F_GETFL` (access mode and status flags), `F_SETFL` (`O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME` kept; they change nothing for a device); `-EINVAL` for other commands (no locks on devices), `-EBADF`",
+    ),
+    Call::linux(
+        63,
+        "old, new",
+        "`new`, now naming `old`'s file (what it named is closed); `new` when both are equal and `old` is open; `-EBADF`",
+    ),
+    Call::linux(
+        78,
+        "tv, tz",
+        "0; `{sec, usec}` of CLOCK_REALTIME; a timezone asked for is UTC (zeros); `-EFAULT`",
+    ),
+    Call::linux(
+        85,
+        "path, buf, size",
+        "`-ENOENT`: no symbolic links and no `/proc` yet (`-EFAULT` for an unreadable path)",
+    ),
+    Call::linux(
+        91,
+        "addr, len",
+        "0; `-EINVAL` for an unaligned or empty range or one outside the user half",
+    ),
+    Call::linux(
+        119,
+        "",
+        "back from a handler entered without `SA_SIGINFO`: the registers, mask and FPU state of its frame (`struct sigframe`) are restored; a frame naming a code or stack segment other than the user's, or one that cannot be read, ends the process with SIGSEGV (EFLAGS takes only AC, OF, DF, TF, SF, ZF, AF, PF, CF and RF from it)",
+    ),
+    Call::linux(
+        120,
+        "flags, newsp, parent_tid, tls, child_tid",
+        "the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM \\| CLONE_THREAD` required (no fork), with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`",
+    ),
+    Call::linux(
+        122,
+        "buf",
+        "0; `Linux`, `tempest`, `6.1.0-tempest`, `#1 SMP PREEMPT`, `i686`, `(none)`",
+    ),
+    Call::linux(
+        125,
+        "addr, len, prot",
+        "0; `-EINVAL` as munmap; `-ENOMEM` if a page in the range is not mapped",
+    ),
+    Call::linux(
+        145,
+        "fd, iov, count",
+        "as `read`: 0 once the `struct iovec` array is valid; `-EINVAL` past 1024 entries or when the lengths add up beyond `ssize_t`, `-EFAULT`, `-EBADF`",
+    ),
+    Call::linux(
+        146,
+        "fd, iov, count",
+        "each buffer in turn, as `write`; bytes written (a bad buffer after some went out ends the call with their count, a bad first one is `-EFAULT`); `-EINVAL` as `readv`, `-EBADF`",
+    ),
+    Call::linux(
+        158,
+        "",
+        "0, after the CPU went to the next ready task of this CPU, if any",
+    ),
+    Call::linux(
+        162,
+        "req, rem",
+        "0 after at least `req`, blocked (woken by the CPU's 10 ms tick); `-EINVAL` for a bad timespec; `-EFAULT` for bad pointers; `-EINTR` (time left in `rem`) if a signal is delivered or the process is ending",
+    ),
+    Call::linux(
+        168,
+        "fds, nfds, timeout",
+        "how many entries are ready: every open device is ready for reading (end of file, see `read`) and writing at once (Linux's default mask, as its `/dev/null` reports); a closed fd is `POLLNVAL`; with none ready it sleeps `timeout` ms, or until a signal or the process's end (`-EINTR`) for a negative one; `-EINVAL` past 16 entries, `-EFAULT`",
+    ),
+    Call::linux(
+        173,
+        "",
+        "as 119, for a handler entered with `SA_SIGINFO` (`struct rt_sigframe`: also restores the alternate stack from `uc_stack`)",
+    ),
+    Call::linux(
+        174,
+        "sig, act, oact, sigsetsize",
+        "0; the process's disposition of `sig`: `SIG_DFL`, `SIG_IGN` (drops what is pending of it) or a handler with `SA_SIGINFO`, `SA_ONSTACK`, `SA_RESTORER`, `SA_NODEFER`, `SA_RESETHAND` as Linux defines them (`SA_RESTART` is kept, but an interrupted call returns `-EINTR`: nothing is restarted yet); `SIGKILL`/`SIGSTOP` refused; `-EINVAL` for a sigsetsize other than 8 or a signal outside 1..=64, `-EFAULT`",
+    ),
+    Call::linux(
+        175,
+        "how, set, oset, sigsetsize",
+        "0; the calling thread's mask (`SIG_BLOCK`, `SIG_UNBLOCK`, `SIG_SETMASK`; `SIGKILL` and `SIGSTOP` stay unblocked); a signal it unblocks is delivered on the way back; a new thread inherits it; `-EINVAL`, `-EFAULT`",
+    ),
+    Call::linux(
+        176,
+        "set, sigsetsize",
+        "0; the blocked signals pending for the thread (its own and its process's); `-EINVAL` for a size over 8, `-EFAULT`",
+    ),
+    Call::linux(
+        179,
+        "mask, sigsetsize",
+        "`-EINTR`, after waiting with `mask` until a signal is delivered; the handler's frame restores the mask the thread had before",
+    ),
+    Call::linux(
+        186,
+        "ss, old_ss",
+        "0; the calling thread's alternate signal stack (`SS_DISABLE`, `SS_AUTODISARM`; the old one reported with `SS_ONSTACK` while the thread runs on it); `-EPERM` to change it while on it, `-ENOMEM` under `MINSIGSTKSZ` (2048), `-EINVAL`, `-EFAULT`; disabled in a new thread",
+    ),
+    Call::linux(
+        191,
+        "resource, rlim",
+        "0; `RLIMIT_STACK` 8 MiB (no hard limit), `RLIMIT_NOFILE` 16, the others unlimited; `-EINVAL` past `RLIM_NLIMITS`",
+    ),
+    Call::linux(
+        192,
+        "addr, len, prot, flags, fd, pgoff",
+        "the address; only `MAP_PRIVATE",
+    ),
+    Call::linux(
+        197,
+        "fd, buf",
+        "0; the device's `struct stat64` (console: `crw--w----` 5:1, `/dev/null`: `crw-rw-rw-` 1:3); `-EBADF`, `-EFAULT`",
+    ),
+    Call::linux(199, "", "0"),
+    Call::linux(200, "", "0"),
+    Call::linux(201, "", "0"),
+    Call::linux(202, "", "0"),
+    Call::linux(
+        219,
+        "addr, len, advice",
+        "0; `MADV_DONTNEED` zeroes the mapped pages of the range through temp mappings (they read back as zeroes, as after Linux drops them); every other advice Linux knows is a hint with nothing to do (no swap, no demand paging); `-EINVAL` for an unaligned start or an unknown advice, `-ENOMEM` if part of the range is not mapped",
+    ),
+    Call::linux(221, "fd, cmd, arg", "as 55"),
+    Call::linux(224, "", "the calling thread's tid"),
+    Call::linux(
+        238,
+        "tid, sig",
+        "0; `sig` to thread `tid` of any process (`SI_TKILL`); `-ESRCH`, `-EINVAL`",
+    ),
+    Call::linux(
+        240,
+        "uaddr, op, val, timeout/val2, uaddr2, val3",
+        "`FUTEX_WAIT` (relative monotonic timeout), `FUTEX_WAKE`, `FUTEX_REQUEUE`, `FUTEX_CMP_REQUEUE`, `FUTEX_WAIT_BITSET` (absolute timeout, monotonic or with `FUTEX_CLOCK_REALTIME` real time), `FUTEX_WAKE_BITSET`, each with or without `FUTEX_PRIVATE_FLAG`: Linux's results. `-EAGAIN` when the word is not `val` (or `val3` for CMP_REQUEUE), `-ETIMEDOUT`, `-EINTR` when woken by a signal or the process's end, `-EFAULT` for an unreadable word (a shared WAKE checks the word is mapped, a private one does not read it), `-EINVAL` for a misaligned address or a zero bitset, `-ENOSYS` for other ops or `FUTEX_CLOCK_REALTIME` with a non-wait op",
+    ),
+    Call::linux(
+        241,
+        "pid, len, mask",
+        "0; `pid` 0 is the caller, else a thread of its process (`-ESRCH` otherwise); `len` under 4 bytes is `-EINVAL`, as is a mask with no online CPU; the caller runs on the new set when the call returns (unless it holds temp mappings)",
+    ),
+    Call::linux(
+        242,
+        "pid, len, mask",
+        "4 (bytes written: one `unsigned long`, 32 CPUs); `-EINVAL` for `len` under 4 or not a multiple of 4",
+    ),
+    Call::linux(
+        243,
+        "u_info",
+        "0; sets the TLS entry `u_info->entry_number` names (6 to 8, Linux i386's `GDT_ENTRY_TLS_MIN`..), or with -1 the first free one, whose number is written back; an empty descriptor (all zero, or Linux's \"empty\" one) clears it. `-EINVAL` for another entry or a 16-bit, code or not-present segment, `-ESRCH` when -1 finds none free, `-EFAULT`. The task's three entries are installed in the CPU's GDT at every switch to it; a data segment register naming an entry cleared since is nulled on the way back to user mode, as on Linux",
+    ),
+    Call::linux(
+        244,
+        "u_info",
+        "0; fills `u_info` with the entry its `entry_number` names (an empty one reads as Linux's empty descriptor); `-EINVAL` outside 6..=8, `-EFAULT`",
+    ),
+    Call::linux(
+        252,
+        "status",
+        "ends every thread of the process (blocked ones are woken, running ones get an IPI; each leaves at its next return to user mode); exit status `status & 0xff`",
+    ),
+    Call::linux(
+        258,
+        "tidptr",
+        "the caller's tid; `tidptr` becomes its `CLONE_CHILD_CLEARTID` word",
+    ),
+    Call::linux(
+        265,
+        "clock, tp",
+        "0; 32-bit `timespec`; `CLOCK_REALTIME` (RTC at boot plus the TSC), `CLOCK_MONOTONIC`/`_RAW`/`_COARSE`, `CLOCK_BOOTTIME` (the TSC since boot), `CLOCK_REALTIME_COARSE`; `-EINVAL` for other clocks, `-EFAULT`",
+    ),
+    Call::linux(
+        266,
+        "clock, res",
+        "0; 1 ns, or 10 ms for the coarse clocks; `res` may be null",
+    ),
+    Call::linux(
+        267,
+        "clock, flags, req, rem",
+        "as `nanosleep`, on the named clock, absolute with `TIMER_ABSTIME` (1)",
+    ),
+    Call::linux(
+        270,
+        "tgid, tid, sig",
+        "0; `sig` to thread `tid` of process `tgid` (what `raise` and `pthread_kill` use); `-ESRCH` when `tid` is not a thread of `tgid`, `-EINVAL`",
+    ),
+    Call::linux(
+        311,
+        "head, len",
+        "0: accepted, but the list is neither kept nor walked at exit yet (it matters only to a thread that dies holding a robust mutex); `-EINVAL` unless `len` is 12",
+    ),
+    Call::linux(
+        318,
+        "cpu, node, cache",
+        "0; the CPU the caller runs on and node 0 (null pointers skipped)",
+    ),
+    Call::linux(
+        330,
+        "old, new, flags",
+        "as `dup2` with `O_CLOEXEC` the only flag; `-EINVAL` when `old == new` or for other flags",
+    ),
+    Call::linux(
+        340,
+        "pid, resource, new, old",
+        "0, `old` filled as `ugetrlimit` (64-bit); `-EPERM` for setting a limit; `-ESRCH` for another process",
+    ),
+    Call::linux(
+        355,
+        "buf, len, flags",
+        "`len` bytes of the kernel's ChaCha20 stream (`kernel/src/random.rs`: seeded at boot from RDRAND when the CPU has it, else from TSC jitter and the RTC); never blocks; `-EINVAL` for unknown flags or `GRND_RANDOM` with `GRND_INSECURE`",
+    ),
+    Call::linux(
+        383,
+        "dirfd, path, flags, mask, buf",
+        "0; `struct statx` of an open fd (`\"\"` with `AT_EMPTY_PATH`) or of `/dev/null`, `/dev/console`; `-ENOENT` for other paths, `-EBADF`, `-EFAULT`",
+    ),
+    Call::linux(
+        403,
+        "clock, tp",
+        "as 265 with the 64-bit `timespec` `{i64 sec, i64 nsec}` glibc uses first",
+    ),
+    Call::linux(406, "clock, res", "as 266, 64-bit"),
+    Call::linux(407, "clock, flags, req, rem", "as 267, 64-bit"),
+    Call::linux(422, "as 240", "as 240, with a 64-bit `timespec`"),
+    Call::tempest(
+        0x10000,
+        "temp_stats",
+        "out",
+        "0; writes `{ process: TempCounters, cpu: TempCounters }`; `-EFAULT` for a bad pointer",
+    ),
+    Call::tempest(
+        0x10001,
+        "bench_barrier",
+        "n",
+        "the caller's arrival index `0..n` once `n` callers (threads or processes, anywhere in the system) have called it; `-EINVAL` unless `1 <= n <= 16`; `-EINTR` if the caller's process is ended meanwhile. For benchmarks: one start line for the whole system",
+    ),
+    Call::tempest(
+        0x10002,
+        "bench_report",
+        "report",
+        "0, after printing `report` as a `bench` record with the caller's CPU and pid; `-EINVAL` for an unknown workload, zero operations or mean, or percentiles out of order; `-EFAULT` for a bad pointer",
+    ),
+    Call::tempest(
+        0x10003,
+        "kernel_spin",
+        "ms",
+        "spins `ms` (1..=10000) in the kernel with interrupts on and nothing held; returns how many times the caller was switched out meanwhile (kernel preemption made visible); `-EINVAL`",
+    ),
+    Call::tempest(
+        0x10004,
+        "temp_hold",
+        "buf, len, rounds",
+        "copies `[buf, buf+len)` (1..=16 pages) into kernel frames, maps them all at once, then `rounds` (1..=10000) times asks to move to another CPU, yields, spins 100 µs with interrupts on, and compares every byte read through the mappings; returns the bytes that differed (0); `-EINVAL`, `-EFAULT`, `-ENOMEM`",
+    ),
+    Call::tempest(
+        0x10005,
+        "temp_bench",
+        "design",
+        "the median cycles of one temp map + touch + unmap made by the calling task (64 batches of 64): design 0 today's pinning guard, 1 the older preempt-count guard (installed as the pin hooks for the measurement); `-EINVAL` for other designs. For `sched_bench` only: it assumes no other CPU maps meanwhile",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEGIN: &str = "<!-- BEGIN generated by kernel/src/syscall_table.rs -->\n";
+    const END: &str = "<!-- END generated -->";
+
+    #[test]
+    fn calls_are_sorted_and_named_as_linux() {
+        assert!(CALLS.windows(2).all(|w| w[0].number < w[1].number));
+        for c in CALLS {
+            assert!(!c.name.is_empty(), "call {} has no name", c.number);
+            if c.number < TEMPEST_BASE {
+                assert_eq!(linux_name(c.number), Some(c.name));
+            }
+            assert!(!c.result.is_empty());
+        }
+        assert_eq!(linux("exit"), 1);
+        assert_eq!(linux("rt_sigreturn"), 173);
+        assert_eq!(linux("futex_time64"), 422);
+        assert_eq!(linux_name(222), None, "unused by Linux");
+        assert_eq!(find(4).map(|c| c.name), Some("write"));
+        assert!(find(2).is_none(), "fork is not implemented");
+        assert_eq!(find(TEMPEST_BASE).map(|c| c.name), Some("temp_stats"));
+    }
+
+    /// `docs/syscalls.md`'s table is this module's: with `TEMPEST_BLESS=1` the test writes
+    /// it, otherwise it fails when the two differ.
+    #[test]
+    fn docs_syscalls_md_is_generated_from_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/syscalls.md");
+        let doc = std::fs::read_to_string(path).expect("read docs/syscalls.md");
+        let start = doc.find(BEGIN).expect("the BEGIN marker") + BEGIN.len();
+        let end = doc.find(END).expect("the END marker");
+        let wanted = markdown();
+        if doc[start..end] == wanted {
+            return;
+        }
+        if std::env::var_os("TEMPEST_BLESS").is_some() {
+            let new = format!("{}{wanted}{}", &doc[..start], &doc[end..]);
+            std::fs::write(path, new).expect("write docs/syscalls.md");
+            return;
+        }
+        panic!(
+            "docs/syscalls.md's table is not the kernel's: run \
+             `TEMPEST_BLESS=1 cargo test -p kernel --lib syscall_table` and commit it"
+        );
+    }
+}
