@@ -144,7 +144,8 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         crate::syscall::disable_user_copy_checks();
     }
     let frames_before = frames::stats();
-    let started = crate::programs::start_all(info.modules());
+    let envp: alloc::vec::Vec<&str> = crate::cmdline::environment(args).collect();
+    let started = crate::programs::start_all(info.modules(), &envp);
     match apic {
         Some(_) => crate::cpu::apic::start_timer(),
         // SAFETY: the timer's handler (traps::handle) is in place.

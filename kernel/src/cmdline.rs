@@ -161,6 +161,9 @@ impl<'a> Options<'a> {
                 ("temp", Some("percpu")) => opts.temp_global_pool = false,
                 ("temp", Some("global")) => opts.temp_global_pool = true,
                 ("temp", _) => problem(bad("percpu or global")),
+                // Consumed by `environment`: each program's environment.
+                ("env", Some(v)) if v.split_once('=').is_some_and(|(k, _)| !k.is_empty()) => {}
+                ("env", _) => problem(bad("KEY=VALUE")),
                 ("bench", Some(w)) if !w.is_empty() => opts.bench = Some(w),
                 ("bench", _) => problem(bad("a workload name")),
                 ("log", Some(v)) => match parse_level(v) {
@@ -190,6 +193,14 @@ impl<'a> Options<'a> {
         }
         opts
     }
+}
+
+/// The environment every program starts with: the `env=KEY=VALUE` words of the kernel's
+/// command line (`cargo qemu --env KEY=VALUE`), in order, as `KEY=VALUE`.
+pub fn environment(line: &str) -> impl Iterator<Item = &str> {
+    line.split_ascii_whitespace()
+        .filter_map(|w| w.strip_prefix("env="))
+        .filter(|v| v.split_once('=').is_some_and(|(k, _)| !k.is_empty()))
 }
 
 /// The kernel's arguments from a multiboot command line, whose first word is the image's
@@ -256,6 +267,10 @@ mod tests {
         assert!(k.no_kernel_preempt);
         assert!(parse("no-tls-reload").0.no_tls_reload);
         assert!(parse("sigreturn-any-segment").0.sigreturn_any_segment);
+        assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
+        assert_eq!(parse("env=noequals env==x").1.len(), 2);
+        let env: Vec<&str> = environment("log=debug env=A=1 env=B=x=y env==bad").collect();
+        assert_eq!(env, ["A=1", "B=x=y"]);
         assert_eq!(k.spawn_cpu, Some(3));
         assert_eq!(parse("spawn-cpu=16").1.len(), 1);
         assert_eq!(parse("spawn-cpu").1.len(), 1);

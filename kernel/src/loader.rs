@@ -65,7 +65,7 @@ pub struct Loaded {
 }
 
 /// Loads `image` with arguments `argv` (argv[0] is the program's name).
-pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
+pub fn load(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<Loaded, LoadError> {
     let plan = elf::plan(image).map_err(LoadError::Elf)?;
     if let Some(seg) = plan.segments.iter().find(|s| s.end() > STACK_BOTTOM) {
         return Err(LoadError::OverlapsStack {
@@ -103,7 +103,7 @@ pub fn load(image: &[u8], argv: &[&str]) -> Result<Loaded, LoadError> {
     for i in 1..=STACK_PAGES {
         space.map_zeroed(STACK_TOP - i * PAGE, Protection::READ_WRITE)?;
     }
-    let stack = initial_stack(&space, &plan, argv)?;
+    let stack = initial_stack(&space, &plan, argv, envp)?;
     Ok(Loaded {
         mem: Memory {
             space,
@@ -132,16 +132,21 @@ const AT_RANDOM: u32 = 25;
 /// Builds the initial stack the Linux i386 ABI prescribes and returns the stack pointer:
 ///
 /// ```text
-///   STACK_TOP -> argv strings, 16 AT_RANDOM bytes
+///   STACK_TOP -> argv and envp strings, 16 AT_RANDOM bytes
 ///                (padding to 16 bytes)
 ///                auxv pairs ... AT_NULL 0
-///                envp: NULL
+///                envp[0..], NULL
 ///                argv[0..argc], NULL
 ///   esp ->       argc
 /// ```
-fn initial_stack(space: &AddressSpace, plan: &LoadPlan, argv: &[&str]) -> Result<u32, LoadError> {
+fn initial_stack(
+    space: &AddressSpace,
+    plan: &LoadPlan,
+    argv: &[&str],
+    envp: &[&str],
+) -> Result<u32, LoadError> {
     let mut strings = Vec::new();
-    for a in argv {
+    for a in argv.iter().chain(envp) {
         strings.extend_from_slice(a.as_bytes());
         strings.push(0);
     }
@@ -158,7 +163,11 @@ fn initial_stack(space: &AddressSpace, plan: &LoadPlan, argv: &[&str]) -> Result
         at += a.len() as u32 + 1;
     }
     words.push(0); // end of argv
-    words.push(0); // empty environment
+    for e in envp {
+        words.push(at);
+        at += e.len() as u32 + 1;
+    }
+    words.push(0); // end of envp
     let mut aux = |k: u32, v: u32| {
         words.push(k);
         words.push(v);

@@ -76,8 +76,9 @@ pub struct Refused {
     pub reason: String,
 }
 
-/// Starts one process per module; returns the programs that were refused.
-pub fn start_all(modules: &[Module]) -> Vec<Refused> {
+/// Starts one process per module, each with the environment `envp`; returns the programs
+/// that were refused.
+pub fn start_all(modules: &[Module], envp: &[&str]) -> Vec<Refused> {
     let mut refused = Vec::new();
     for m in modules {
         let Some(spec) = parse_spec(m.name()) else {
@@ -87,7 +88,7 @@ pub fn start_all(modules: &[Module]) -> Vec<Refused> {
         let mut argv = alloc::vec![spec.name];
         argv.extend(spec.args.iter().copied());
         let loaded = module_bytes(m).and_then(|image| {
-            crate::loader::load(&image, &argv).map_err(|e| alloc::format!("{e}"))
+            crate::loader::load(&image, &argv, envp).map_err(|e| alloc::format!("{e}"))
         });
         match loaded {
             Ok(loaded) => {

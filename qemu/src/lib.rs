@@ -5,7 +5,8 @@
 //!
 //! 1. [`provision::ensure_target`] / [`provision::ensure_qemu`] install what is missing;
 //! 2. [`build::build_kernel`] (or [`build::build_target_package`], [`build::build_target_bins`])
-//!    builds for the i586 target; [`programs`] resolves the user programs to boot as modules;
+//!    builds for the i586 target; [`programs`] resolves the user programs to boot as modules
+//!    ([`runtimes`] builds the glibc and Rust std ones);
 //! 3. [`command::QemuConfig`] describes the machine and yields the QEMU command line;
 //! 4. [`run::run`] spawns QEMU, streams the serial console and enforces the timeout;
 //! 5. [`outcome::classify`] turns the run into an [`Outcome`] with a process exit code.
@@ -22,6 +23,7 @@ pub mod outcome;
 pub mod programs;
 pub mod provision;
 pub mod run;
+pub mod runtimes;
 pub mod serial;
 pub mod symbolize;
 

@@ -5,12 +5,14 @@
 //! is [`qemu::Outcome::exit_code`] (5 for errors before or around the run).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
 use qemu::options::Cli;
-use qemu::programs::{self, Program};
+use qemu::programs::{self, Program, ProgramSpec};
+use qemu::runtimes::{self, Runtime};
 use qemu::symbolize::{BacktraceAnnotator, Symbolizer};
 use qemu::{Outcome, QemuConfig, RunOptions, build, provision, run, serial};
 
@@ -42,6 +44,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// `specs` with the toolchains their `glibc/` and `musl/` programs need provisioned; a
+/// program whose toolchain cannot be (no root for apt-get, say) is left out, with a
+/// warning that says why.
+fn with_runtimes_ready(root: &Path, specs: Vec<ProgramSpec>) -> Vec<ProgramSpec> {
+    let wanted: Vec<Runtime> = specs
+        .iter()
+        .filter_map(|s| Runtime::of(&s.program).map(|(r, _)| r))
+        .collect();
+    if wanted.is_empty() {
+        return specs;
+    }
+    let missing = runtimes::ensure(root, &wanted);
+    specs
+        .into_iter()
+        .filter(|s| {
+            let Some((runtime, _)) = Runtime::of(&s.program) else {
+                return true;
+            };
+            match missing.iter().find(|(r, _)| *r == runtime) {
+                Some((_, why)) => {
+                    eprintln!("tempest: warning: {} left out: {why}", s.program);
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect()
+}
+
 /// Provisions, builds, runs and classifies; the caller prints the verdict.
 fn boot(cli: &Cli) -> Result<Outcome> {
     let root = build::workspace_root();
@@ -52,10 +83,13 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
     eprintln!("tempest: {note}");
 
+    let specs = specs.map(|specs| with_runtimes_ready(&root, specs));
     let programs = match &specs {
-        Some(specs) => programs::resolve(specs, || {
-            build::build_target_bins(&root, programs::USER_PACKAGE)
-        })?,
+        Some(specs) => programs::resolve(
+            specs,
+            || build::build_target_bins(&root, programs::USER_PACKAGE),
+            |program| runtimes::build(&root, program),
+        )?,
         None => Vec::new(),
     };
     if !programs.is_empty() {

@@ -43,6 +43,11 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "", allow_hyphen_values = true)]
     pub cmdline: String,
 
+    /// Put KEY=VALUE in the environment of every program (repeatable; no whitespace: it
+    /// travels on the kernel command line as `env=KEY=VALUE`).
+    #[arg(long = "env", value_name = "KEY=VALUE", global = true)]
+    pub env: Vec<String>,
+
     /// Start halted with a gdb stub on tcp::1234 (no timeout).
     #[arg(long, global = true)]
     pub gdb: bool,
@@ -115,9 +120,22 @@ impl Cli {
         Ok(Some(specs))
     }
 
-    /// The kernel command line for this invocation.
+    /// The kernel command line for this invocation: the mode, `--cmdline`, then one
+    /// `env=KEY=VALUE` word per `--env`.
     pub fn kernel_cmdline(&self) -> Result<String> {
-        kernel_cmdline(self.command.as_ref(), &self.cmdline)
+        let mut line = kernel_cmdline(self.command.as_ref(), &self.cmdline)?;
+        for var in &self.env {
+            let key = var.split_once('=').map(|(k, _)| k).unwrap_or("");
+            if key.is_empty() || var.chars().any(char::is_whitespace) {
+                bail!("--env {var:?}: expected KEY=VALUE without whitespace");
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str("env=");
+            line.push_str(var);
+        }
+        Ok(line)
     }
 
     /// The run timeout: `None` for `--timeout 0` or `--gdb`.
@@ -169,6 +187,26 @@ mod tests {
         assert_eq!(cli.run_timeout(), Some(Duration::from_secs(120)));
         assert!(!cli.gdb && !cli.verbose && cli.command.is_none());
         assert_eq!(cli.kernel_cmdline().unwrap(), "");
+    }
+
+    #[test]
+    fn env_goes_on_the_kernel_command_line() {
+        let cli = parse(&[
+            "--env",
+            "LANG=C",
+            "--cmdline",
+            "log=debug",
+            "--env",
+            "X=a=b",
+        ]);
+        assert_eq!(
+            cli.kernel_cmdline().unwrap(),
+            "log=debug env=LANG=C env=X=a=b"
+        );
+        assert_eq!(parse(&["--env", "A="]).kernel_cmdline().unwrap(), "env=A=");
+        assert!(parse(&["--env", "=x"]).kernel_cmdline().is_err());
+        assert!(parse(&["--env", "NOVALUE"]).kernel_cmdline().is_err());
+        assert!(parse(&["--env", "A=b c"]).kernel_cmdline().is_err());
     }
 
     #[test]

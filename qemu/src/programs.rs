@@ -126,12 +126,14 @@ impl Program {
     }
 }
 
-/// Resolves specs to ELFs. A spec naming an existing file uses it (made absolute); any other
-/// name without a `/` is a bin of the user package, which `build_bins` builds (called once,
-/// only when needed).
+/// Resolves specs to ELFs. A spec naming an existing file uses it (made absolute);
+/// `glibc/NAME` and `musl/NAME` are built from the project's C and Rust std sources by
+/// `build_runtime` (`crate::runtimes`); any other name without a `/` is a bin of the user
+/// package, which `build_bins` builds (called once, only when needed).
 pub fn resolve(
     specs: &[ProgramSpec],
     build_bins: impl FnOnce() -> Result<Vec<Artifact>>,
+    build_runtime: impl Fn(&str) -> Result<PathBuf>,
 ) -> Result<Vec<Program>> {
     let mut build_bins = Some(build_bins);
     let mut bins: Vec<Artifact> = Vec::new();
@@ -141,6 +143,8 @@ pub fn resolve(
         let path = if file.is_file() {
             std::path::absolute(file)
                 .with_context(|| format!("cannot resolve path {}", file.display()))?
+        } else if crate::runtimes::Runtime::of(&spec.program).is_some() {
+            build_runtime(&spec.program)?
         } else if spec.program.contains('/') {
             bail!("program `{}`: no such file", spec.program);
         } else {
@@ -261,10 +265,18 @@ mod tests {
             );
         }
         for s in &specs {
+            let source = crate::runtimes::Runtime::of(&s.program)
+                .map(|(runtime, name)| runtime.source(&root, name));
             assert!(
-                bins.contains(&s.program),
-                "{} in {MANIFEST} is not a bin",
+                bins.contains(&s.program) || source.is_some_and(|p| p.is_file()),
+                "{} in {MANIFEST} is neither a bin nor a glibc/ or musl/ program with a source",
                 s.program
+            );
+        }
+        for runtime in ["glibc/", "musl/"] {
+            assert!(
+                specs.iter().any(|s| s.program.starts_with(runtime)),
+                "the default set has no {runtime} program"
             );
         }
         let isolation: Vec<_> = specs.iter().filter(|s| s.program == "isolation").collect();
@@ -290,6 +302,7 @@ mod tests {
 
     #[test]
     fn resolution() {
+        let no_runtime = |p: &str| -> Result<PathBuf> { bail!("no runtime build for {p}") };
         let bins = || {
             Ok(vec![Artifact {
                 name: "hello".into(),
@@ -298,7 +311,7 @@ mod tests {
         };
         let this_file = concat!(env!("CARGO_MANIFEST_DIR"), "/src/programs.rs");
         let specs = [spec("hello"), spec(&format!("{this_file} x expect=3"))];
-        let programs = resolve(&specs, bins).unwrap();
+        let programs = resolve(&specs, bins, no_runtime).unwrap();
         assert_eq!(programs[0].path, Path::new("/t/hello"));
         assert_eq!(programs[1].path, Path::new(this_file));
         assert_eq!(
@@ -307,9 +320,15 @@ mod tests {
         );
         // Files alone need no build.
         let never = || -> Result<Vec<Artifact>> { panic!("built needlessly") };
-        assert_eq!(resolve(&specs[1..], never).unwrap().len(), 1);
-        assert!(resolve(&[spec("nosuch")], bins).is_err());
-        assert!(resolve(&[spec("./no/such.elf")], bins).is_err());
+        assert_eq!(resolve(&specs[1..], never, no_runtime).unwrap().len(), 1);
+        assert!(resolve(&[spec("nosuch")], bins, no_runtime).is_err());
+        assert!(resolve(&[spec("./no/such.elf")], bins, no_runtime).is_err());
+        let built = |p: &str| Ok(PathBuf::from("/built").join(p));
+        let c = resolve(&[spec("glibc/x expect=3")], never, built).unwrap();
+        assert_eq!(
+            (c[0].path.as_path(), c[0].expect),
+            (Path::new("/built/glibc/x"), 3)
+        );
     }
 
     #[test]

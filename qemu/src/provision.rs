@@ -92,8 +92,8 @@ pub fn ensure_qemu() -> Result<PathBuf> {
     if !root {
         bail!(
             "{why}; Tempest needs QEMU {major}.{minor} or later (its TCG emulates the x2APIC). \
-             On Debian 12: add `deb http://deb.debian.org/debian {BACKPORTS} main` to your apt \
-             sources, then `sudo apt-get install -t {BACKPORTS} qemu-system-x86`"
+             On Debian 12: add {BACKPORTS} (`deb <your Debian mirror> {BACKPORTS} main`) to \
+             your apt sources, then `sudo apt-get install -t {BACKPORTS} qemu-system-x86`"
         );
     }
     eprintln!("tempest: {why}; installing qemu-system-x86 with apt-get");
@@ -102,12 +102,14 @@ pub fn ensure_qemu() -> Result<PathBuf> {
     let mut install = vec!["install", "-y", "--no-install-recommends"];
     if bookworm {
         if !Path::new(BACKPORTS_LIST).exists() {
-            eprintln!("tempest: adding {BACKPORTS} to apt's sources ({BACKPORTS_LIST})");
-            std::fs::write(
-                BACKPORTS_LIST,
-                format!("deb http://deb.debian.org/debian {BACKPORTS} main\n"),
-            )
-            .with_context(|| format!("writing {BACKPORTS_LIST}"))?;
+            let mirror = debian_mirror("bookworm").with_context(|| {
+                format!("no Debian archive for bookworm in apt's sources to add {BACKPORTS} from")
+            })?;
+            eprintln!(
+                "tempest: adding {BACKPORTS} from {mirror} to apt's sources ({BACKPORTS_LIST})"
+            );
+            std::fs::write(BACKPORTS_LIST, format!("deb {mirror} {BACKPORTS} main\n"))
+                .with_context(|| format!("writing {BACKPORTS_LIST}"))?;
         }
         install.extend(["-t", BACKPORTS]);
     }
@@ -122,6 +124,33 @@ pub fn ensure_qemu() -> Result<PathBuf> {
             "the installed {QEMU_BINARY} is {v:?}, still older than {major}.{minor}; install a newer QEMU"
         ),
     }
+}
+
+/// The archive apt already uses for Debian `suite`, from the machine's own configuration
+/// (`apt-get indextargets`): a suite of the same archive (backports) comes from there too.
+/// The project names no mirror itself.
+pub fn debian_mirror(suite: &str) -> Option<String> {
+    let out = Command::new("apt-get")
+        .args(["indextargets", "--format", "$(REPO_URI) $(RELEASE)"])
+        .output()
+        .ok()?;
+    mirror_for(&String::from_utf8_lossy(&out.stdout), suite)
+}
+
+/// The repository URI of `suite` in `apt-get indextargets` lines `URI RELEASE`.
+fn mirror_for(lines: &str, suite: &str) -> Option<String> {
+    lines.lines().find_map(|l| {
+        let (uri, release) = l.trim().split_once(' ')?;
+        (release == suite).then(|| uri.trim_end_matches('/').to_owned())
+    })
+}
+
+/// `apt-get update`, then `apt-get install` of `packages` (as root).
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    run_apt(&["update"])?;
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(packages);
+    run_apt(&install)
 }
 
 fn run_apt(args: &[&str]) -> Result<()> {
@@ -206,6 +235,19 @@ pub fn resolve_accel(choice: AccelChoice, kvm: KvmProbe) -> Result<(Accel, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mirror_is_the_one_apt_uses_for_the_suite() {
+        let lines = "https://mirror.example/debian-security/ bookworm-security\n\
+                     https://mirror.example/debian/ bookworm\n\
+                     https://mirror.example/debian/ bookworm-updates\n";
+        assert_eq!(
+            mirror_for(lines, "bookworm").as_deref(),
+            Some("https://mirror.example/debian")
+        );
+        assert_eq!(mirror_for(lines, "trixie"), None);
+        assert_eq!(mirror_for("", "bookworm"), None);
+    }
 
     #[test]
     fn qemu_versions_are_read_from_the_banner() {

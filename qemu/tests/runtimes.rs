@@ -7,41 +7,39 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
+
+use qemu::runtimes::{self, Runtime};
 use std::process::Command;
 
 mod common;
 
 use common::{expect, expect_exits};
 
-/// Builds `user/c/SOURCE` as a static i386 glibc program with `flags`; `None` (skipped)
-/// when the host has no i386 glibc to link against. A compile error fails the test.
-fn build_glibc_program(test: &str, source: &str, output: &str, flags: &[&str]) -> Option<PathBuf> {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let probe = tmp.join("probe_glibc.c");
-    std::fs::write(
-        &probe,
-        "#include <stdio.h>\nint main(void) { return puts(\"\") < 0; }\n",
-    )
-    .expect("write the probe");
-    let works = Command::new("gcc")
-        .args(["-m32", "-static", "-o"])
-        .arg(tmp.join("probe_glibc"))
-        .arg(&probe)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !works {
+/// Builds `glibc/NAME` or `musl/NAME` as the runner does (`qemu::runtimes`); `None`
+/// (skipped, except in CI) when the toolchain is missing here. A build error fails the
+/// test.
+fn build(test: &str, program: &str) -> Option<PathBuf> {
+    let root = qemu::build::workspace_root();
+    let (runtime, _) = Runtime::of(program).expect("glibc/NAME or musl/NAME");
+    let ready = match runtime {
+        Runtime::Glibc => runtimes::glibc_links(),
+        Runtime::Musl => runtimes::musl_installed(&root),
+    };
+    if !ready {
         common::skip_outside_ci(
             test,
-            "gcc -m32 -static cannot link a glibc program here (Debian: apt-get install gcc-multilib)",
+            match runtime {
+                Runtime::Glibc => {
+                    "gcc -m32 -static cannot link a glibc program here (Debian: apt-get install gcc-multilib)"
+                }
+                Runtime::Musl => {
+                    "the i686-unknown-linux-musl target is not installed (rustup target add i686-unknown-linux-musl)"
+                }
+            },
         );
         return None;
     }
-    Some(common::gcc(
-        source,
-        output,
-        &[&["-m32", "-static"][..], flags].concat(),
-    ))
+    Some(runtimes::build(&root, program).unwrap_or_else(|e| panic!("{e:#}")))
 }
 
 /// Runs `elf` at `--smp 4` under Tempest and on the host, and checks both end with status
@@ -56,14 +54,36 @@ fn same_as_linux(elf: &Path, name: &str, prefix: &str, min: usize) {
 /// (at least `min` in all). Thread ids in Rust's reports ("thread 'x' (1234)") differ
 /// between the two and are left out.
 fn same_as_linux_ending(elf: &Path, name: &str, prefixes: &[&str], min: usize, status: u8) {
-    let program = format!("{} expect={status}", elf.display());
-    let run = common::run("tcg", Some("300"), &["--smp", "4", &program]);
+    same_as_linux_with(elf, name, &[], &[], prefixes, min, status);
+}
+
+/// As `same_as_linux_ending`, with arguments `args` and, on both sides, the environment
+/// `env` alone (`cargo qemu --env`; `env_clear` on the host).
+fn same_as_linux_with(
+    elf: &Path,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    prefixes: &[&str],
+    min: usize,
+    status: u8,
+) {
+    let program = format!("{} {} expect={status}", elf.display(), args.join(" "));
+    let mut runner_args: Vec<String> = vec!["--smp".into(), "4".into()];
+    for (k, v) in env {
+        runner_args.extend(["--env".into(), format!("{k}={v}")]);
+    }
+    runner_args.push(program);
+    let runner_args: Vec<&str> = runner_args.iter().map(String::as_str).collect();
+    let run = common::run("tcg", Some("300"), &runner_args);
     expect(&run, 0, &["tempest: success"]);
     expect_exits(&run, name, 1, i64::from(status));
-    let host = Command::new(elf)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run it on the host");
+    let mut host = Command::new(elf);
+    host.args(args).env_remove("RUST_BACKTRACE");
+    if !env.is_empty() {
+        host.env_clear().envs(env.iter().copied());
+    }
+    let host = host.output().expect("run it on the host");
     let host_out = format!(
         "{}{}",
         String::from_utf8_lossy(&host.stdout),
@@ -91,47 +111,6 @@ fn same_as_linux_ending(elf: &Path, name: &str, prefixes: &[&str], min: usize, s
         );
     }
     assert!(total >= min, "too few lines on Linux:\n{host_out}");
-}
-
-/// Builds `user/std/SOURCE` for `i686-unknown-linux-musl` with the pinned toolchain's
-/// rustc; `None` (skipped) when that target is not installed.
-fn build_musl_program(test: &str, source: &str, output: &str) -> Option<PathBuf> {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let root = qemu::build::workspace_root();
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .current_dir(&root)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("i686-unknown-linux-musl"))
-        .unwrap_or(false);
-    if !installed {
-        common::skip_outside_ci(
-            test,
-            "the i686-unknown-linux-musl target is not installed (rustup target add i686-unknown-linux-musl)",
-        );
-        return None;
-    }
-    let elf = tmp.join(output);
-    let out = Command::new("rustc")
-        .args([
-            "--edition",
-            "2024",
-            "--target",
-            "i686-unknown-linux-musl",
-            "-O",
-            "-o",
-        ])
-        .arg(&elf)
-        .arg(root.join("user/std").join(source))
-        .current_dir(&root)
-        .output()
-        .expect("run rustc");
-    assert!(
-        out.status.success(),
-        "rustc failed on {source}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(elf)
 }
 
 /// The lines of `output` that start with `prefix`, in order, with a Rust report's thread
@@ -164,12 +143,7 @@ fn without_thread_id(line: &str) -> String {
 #[test]
 fn glibc_threads_match_linux() {
     const TEST: &str = "glibc_threads_match_linux";
-    let Some(elf) = build_glibc_program(
-        TEST,
-        "glibc_threads.c",
-        "glibc_threads",
-        &["-O2", "-pthread"],
-    ) else {
+    let Some(elf) = build(TEST, "glibc/glibc_threads") else {
         return;
     };
     same_as_linux(&elf, "glibc_threads", "gl: ", 9);
@@ -180,11 +154,7 @@ fn glibc_threads_match_linux() {
 /// prints what it prints on Linux.
 #[test]
 fn rust_std_threads_match_linux() {
-    let Some(elf) = build_musl_program(
-        "rust_std_threads_match_linux",
-        "std_threads.rs",
-        "std_threads",
-    ) else {
+    let Some(elf) = build("rust_std_threads_match_linux", "musl/std_threads") else {
         return;
     };
     same_as_linux(&elf, "std_threads", "rs: ", 10);
@@ -198,12 +168,7 @@ fn rust_std_threads_match_linux() {
 #[test]
 fn glibc_signals_match_linux() {
     const TEST: &str = "glibc_signals_match_linux";
-    let Some(elf) = build_glibc_program(
-        TEST,
-        "glibc_signals.c",
-        "glibc_signals",
-        &["-O2", "-pthread"],
-    ) else {
+    let Some(elf) = build(TEST, "glibc/glibc_signals") else {
         return;
     };
     same_as_linux_ending(&elf, "glibc_signals", &["sg: "], 14, 134);
@@ -213,10 +178,9 @@ fn glibc_signals_match_linux() {
 /// alternate stack) reports it as on Linux and aborts (134).
 #[test]
 fn rust_stack_overflow_is_reported_as_on_linux() {
-    let Some(elf) = build_musl_program(
+    let Some(elf) = build(
         "rust_stack_overflow_is_reported_as_on_linux",
-        "std_overflow.rs",
-        "std_overflow",
+        "musl/std_overflow",
     ) else {
         return;
     };
@@ -237,11 +201,7 @@ fn rust_stack_overflow_is_reported_as_on_linux() {
 /// reports and exits with status 101, as on Linux.
 #[test]
 fn rust_panic_exits_101_as_on_linux() {
-    let Some(elf) = build_musl_program(
-        "rust_panic_exits_101_as_on_linux",
-        "std_panic.rs",
-        "std_panic",
-    ) else {
+    let Some(elf) = build("rust_panic_exits_101_as_on_linux", "musl/std_panic") else {
         return;
     };
     same_as_linux_ending(
@@ -250,5 +210,23 @@ fn rust_panic_exits_101_as_on_linux() {
         &["pn: ", "thread '", "worker gives up", "index out of bounds"],
         7,
         101,
+    );
+}
+
+/// `cargo qemu --env KEY=VALUE 'PROGRAM ARGS'`: a Rust std program sees the arguments and
+/// exactly the environment named, as it does on Linux when started with them.
+#[test]
+fn runner_passes_arguments_and_environment() {
+    let Some(elf) = build("runner_passes_arguments_and_environment", "musl/std_env") else {
+        return;
+    };
+    same_as_linux_with(
+        &elf,
+        "std_env",
+        &["first", "--second", "3"],
+        &[("GREETING", "hello"), ("LANG", "C.UTF-8"), ("EMPTY", "")],
+        &["env: "],
+        8,
+        0,
     );
 }
