@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod irq_off;
+mod real;
 mod sched;
 mod write;
 
 pub use irq_off::{IrqOff, irq_off, irq_off_table};
+pub use real::{REAL_PROGRAMS, RealPoint, real_points, real_skipped, real_table};
 pub use sched::{SCHED_WORKLOADS, SchedPoint, sched_points, sched_table, temp_task_ratio};
 pub use write::{WritePoint, write_points, write_table};
 
@@ -281,6 +283,7 @@ pub fn tables(boots: &[Boot], accel: &str) -> String {
         out.push('\n');
     };
     out.push_str(&write_table(boots));
+    out.push_str(&real_table(boots));
     out.push_str(&sched_table(boots));
     out.push_str(&irq_off_table(boots, accel == "tcg"));
     simple(&mut out, "ipi_round_trip", "target", "IPI round trip");
@@ -359,6 +362,9 @@ pub fn document(boots: &[Boot], env: Value) -> Value {
         "write_points": write_points(boots).iter().map(WritePoint::to_json).collect::<Vec<_>>(),
         "sched_points": sched_points(boots).iter().map(SchedPoint::to_json).collect::<Vec<_>>(),
         "irq_off": irq_off(boots).iter().map(IrqOff::to_json).collect::<Vec<_>>(),
+        "real_points": real_points(boots).iter().map(RealPoint::to_json).collect::<Vec<_>>(),
+        "real_skipped": real_skipped(boots).iter()
+            .map(|(p, why)| json!({"program": p, "reason": why})).collect::<Vec<_>>(),
         "ratios": {
             "percpu_over_raw": r.percpu_over_raw,
             "percpu_scaling_2": r.percpu_scaling_2,

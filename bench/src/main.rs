@@ -1,10 +1,11 @@
 //! `cargo run -p bench --release -- [--smp 1,2,4] [--accel auto|kvm|tcg] [--quick]
 //! [--json FILE] [--svg DIR] [--baseline FILE]`: boots Tempest once per CPU count and
-//! workload (the kernel's `bench=` workloads, `write_bench`, `sched_bench`) through the
+//! workload (the kernel's `bench=` workloads, `write_bench`, `sched_bench`, the real glibc
+//! and Rust std programs) through the
 //! runner's library, then prints the tables (docs/benchmarks.md).
 
 use anyhow::{Context, Result, bail};
-use bench::{Boot, document, regressions, tables};
+use bench::{Boot, REAL_PROGRAMS, document, regressions, tables};
 use clap::Parser;
 use qemu::command::{Accel, QemuConfig};
 use qemu::options::AccelChoice;
@@ -129,6 +130,22 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             .with_context(|| format!("the user package built no {name}"))
     };
     let (write_bench, sched_bench) = (user_bin("write_bench")?, user_bin("sched_bench")?);
+    // The real programs' runtimes, provisioned as the runner does; one that cannot be is
+    // reported as not run.
+    let runtimes: Vec<qemu::runtimes::Runtime> = REAL_PROGRAMS
+        .iter()
+        .filter_map(|p| qemu::runtimes::Runtime::of(p).map(|(r, _)| r))
+        .collect();
+    let unavailable = qemu::runtimes::ensure(&root, &runtimes);
+    let mut real: Vec<(&'static str, Result<PathBuf, String>)> = Vec::new();
+    for program in REAL_PROGRAMS {
+        let (runtime, _) = qemu::runtimes::Runtime::of(program).expect("glibc/ or musl/");
+        let built = match unavailable.iter().find(|(r, _)| *r == runtime) {
+            Some((_, why)) => Err(why.clone()),
+            None => qemu::runtimes::build(&root, program).map_err(|e| format!("{e:#}")),
+        };
+        real.push((program, built));
+    }
     let mut workloads = vec!["temp", "ipi", "shootdown"];
     if !cli.quick {
         workloads.push("flush-ceiling");
@@ -148,6 +165,9 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             runs.push(Run::Write { smp, writers });
         }
         runs.push(Run::Sched { smp });
+        for (i, _) in real.iter().enumerate() {
+            runs.push(Run::Real { smp, program: i });
+        }
     }
     let total = runs.len();
     let mut boots = Vec::new();
@@ -157,6 +177,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             Run::Kernel { .. } => format!("smp={smp} bench={workload}"),
             Run::Write { writers, .. } => format!("smp={smp} write x{writers}"),
             Run::Sched { .. } => format!("smp={smp} sched_bench"),
+            Run::Real { program, .. } => format!("smp={smp} {}", real[program].0),
         };
         eprint!("bench: [{}/{total}] {what} ... ", boots.len() + 1);
         let _ = std::io::stderr().flush();
@@ -179,6 +200,19 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
                 programs(&write_bench, vec![writers.to_string()], writers)?
             }
             Run::Sched { .. } => programs(&sched_bench, Vec::new(), 1)?,
+            Run::Real { program, .. } => match &real[program].1 {
+                Ok(elf) => programs(elf, vec![smp.to_string()], 1)?,
+                Err(why) => {
+                    eprintln!("not run: {why}");
+                    boots.push(Boot {
+                        smp,
+                        workload: "real".to_owned(),
+                        records: vec![json!({"event": "real_skipped",
+                            "program": real[program].0, "reason": why})],
+                    });
+                    continue;
+                }
+            },
         };
         config.qemu = qemu_path.clone();
         config.smp = smp;
@@ -195,19 +229,25 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
                 result.tail.join("\n")
             );
         }
-        // The bench records, and the summary that ends a boot running programs (its per-CPU
-        // longest interrupts-off stretches).
+        // The bench records, the summary that ends a boot running programs (its per-CPU
+        // longest interrupts-off stretches, temp mappings per class) and the programs' exit
+        // records (what a real program cost).
         let records: Vec<Value> = result
             .records()
             .into_iter()
             .filter(|r| {
                 r["event"]
                     .as_str()
-                    .is_some_and(|e| e.starts_with("bench") || e == "summary")
+                    .is_some_and(|e| e.starts_with("bench") || e == "summary" || e == "exit")
             })
             .collect();
-        if !records.iter().any(|r| r["event"] == "bench") {
-            bail!("{what}: no bench records");
+        let wanted = if matches!(run, Run::Real { .. }) {
+            "exit"
+        } else {
+            "bench"
+        };
+        if !records.iter().any(|r| r["event"] == wanted) {
+            bail!("{what}: no {wanted} records");
         }
         eprintln!("{:.1} s", started.elapsed().as_secs_f64());
         boots.push(Boot {
@@ -238,12 +278,17 @@ enum Run {
     Write { smp: u32, writers: u32 },
     /// `sched_bench` alone (the kernel model).
     Sched { smp: u32 },
+    /// Real program `program` (an index into the built `REAL_PROGRAMS`), one thread per CPU.
+    Real { smp: u32, program: usize },
 }
 
 impl Run {
     fn smp(self) -> u32 {
         match self {
-            Run::Kernel { smp, .. } | Run::Write { smp, .. } | Run::Sched { smp } => smp,
+            Run::Kernel { smp, .. }
+            | Run::Write { smp, .. }
+            | Run::Sched { smp }
+            | Run::Real { smp, .. } => smp,
         }
     }
 
@@ -253,6 +298,7 @@ impl Run {
             Run::Kernel { workload, .. } => workload,
             Run::Write { .. } => "write",
             Run::Sched { .. } => "sched",
+            Run::Real { .. } => "real",
         }
     }
 }

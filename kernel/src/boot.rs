@@ -315,7 +315,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         use core::fmt::Write;
         let _ = write!(
             per_cpu,
-            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"kernel_preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"ipis_sent\":{},\"shootdowns\":{},\"migrations_in\":{},\"migrations_out\":{},\"steals\":{},\"idle_us\":{idle_us},\"irq_off_max_cycles\":{irq_off},\"irq_off_max_us\":{},\"irq_off_max_at\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"temp_preempted_holding\":{},\"temp_migrated_holding\":{}}}",
+            "{}{{\"cpu\":{},\"apic_id\":{},\"context_switches\":{},\"preemptions\":{},\"kernel_preemptions\":{},\"syscalls\":{},\"timer_ticks\":{},\"ipis\":{},\"ipis_sent\":{},\"shootdowns\":{},\"migrations_in\":{},\"migrations_out\":{},\"steals\":{},\"idle_us\":{idle_us},\"irq_off_max_cycles\":{irq_off},\"irq_off_max_us\":{},\"irq_off_max_at\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"temp_preempted_holding\":{},\"temp_migrated_holding\":{},\"temp_by_class\":{{{}}}}}",
             if per_cpu.is_empty() { "" } else { "," },
             cpu.id(),
             cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
@@ -337,6 +337,11 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
             t.depth,
             load(&st.temp_preempted_holding),
             load(&st.temp_migrated_holding),
+            crate::syscall_table::CLASSES
+                .iter()
+                .map(|c| alloc::format!("\"{}\":{}", c.name(), load(&st.temp_by_class[c.index()])))
+                .collect::<alloc::vec::Vec<_>>()
+                .join(","),
         );
         kprintln!(
             "  {:>3}  {:>4}  {:>8}  {:>9} {:>8}  {:>8}  {:>5}  {:>5}/{:<5}  {:>6}  {:>3}%  {:>8} us  {:>9}  {:>4}",

@@ -49,6 +49,65 @@ impl Call {
     }
 }
 
+/// What a call does with user memory, for counting its temp mappings (the summary and
+/// the exit records give them per class: docs/benchmarks.md's real-program workload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Bytes out of user memory: `write`, `writev`.
+    Write,
+    /// Bytes into user memory: `read`, `readv`.
+    Read,
+    /// Pages zeroed or mapped: `brk`, `mmap2`, `munmap`, `mprotect`, `madvise`.
+    Memory,
+    /// Futex words read: `futex`, `futex_time64`.
+    Futex,
+    /// Signal frames written and read back, and the signal calls.
+    Signal,
+    /// Everything else (clocks, `uname`, `getrandom`, TLS descriptors...).
+    Other,
+}
+
+/// Every class, in the order of the counters.
+pub const CLASSES: [Class; 6] = [
+    Class::Write,
+    Class::Read,
+    Class::Memory,
+    Class::Futex,
+    Class::Signal,
+    Class::Other,
+];
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Write => "write",
+            Class::Read => "read",
+            Class::Memory => "memory",
+            Class::Futex => "futex",
+            Class::Signal => "signal",
+            Class::Other => "other",
+        }
+    }
+
+    /// The class of call `number`.
+    pub fn of(number: u32) -> Class {
+        match linux_name(number).unwrap_or("") {
+            "write" | "writev" => Class::Write,
+            "read" | "readv" => Class::Read,
+            "brk" | "mmap2" | "munmap" | "mprotect" | "madvise" => Class::Memory,
+            "futex" | "futex_time64" => Class::Futex,
+            "rt_sigaction" | "rt_sigprocmask" | "rt_sigreturn" | "sigreturn" | "rt_sigpending"
+            | "rt_sigsuspend" | "sigaltstack" | "kill" | "tkill" | "tgkill" => Class::Signal,
+            _ => Class::Other,
+        }
+    }
+
+    /// Its index in `CLASSES`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The first of Tempest's own call numbers.
 pub const TEMPEST_BASE: u32 = 0x1_0000;
 
@@ -553,6 +612,19 @@ mod tests {
         assert_eq!(find(4).map(|c| c.name), Some("write"));
         assert!(find(2).is_none(), "fork is not implemented");
         assert_eq!(find(TEMPEST_BASE).map(|c| c.name), Some("temp_stats"));
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(Class::of(linux("writev")), Class::Write);
+        assert_eq!(Class::of(linux("mmap2")), Class::Memory);
+        assert_eq!(Class::of(linux("rt_sigreturn")), Class::Signal);
+        assert_eq!(Class::of(linux("futex_time64")), Class::Futex);
+        assert_eq!(Class::of(linux("uname")), Class::Other);
+        assert_eq!(Class::of(TEMPEST_BASE), Class::Other);
+        for (i, c) in CLASSES.iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
     }
 
     /// `docs/syscalls.md`'s table is this module's: with `TEMPEST_BLESS=1` the test writes

@@ -139,7 +139,9 @@ fn deliver_signals(frame: &mut TrapFrame) {
     // SAFETY: on the way back to user mode the kernel holds nothing (the trap came from
     // user mode); interrupts go off again below before the return path goes on.
     unsafe { arch::cpu::enable_interrupts() };
+    let before = crate::sched::own_temp_maps();
     crate::proc::signal::deliver(frame);
+    crate::syscall::count_temp_maps(crate::syscall_table::Class::Signal, before);
     if !was_on {
         arch::cpu::disable_interrupts();
         crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());

@@ -45,7 +45,12 @@ pub struct CpuStats {
     /// The longest stretch with interrupts off (TSC cycles) and where it began.
     pub irq_off_max: AtomicU64,
     irq_off_at: AtomicPtr<Location<'static>>,
+    /// Temp mappings made by system calls that ended here, per `syscall_table::Class`.
+    pub temp_by_class: [AtomicU64; CLASS_COUNT],
 }
+
+/// How many classes `CpuStats::temp_by_class` counts.
+pub const CLASS_COUNT: usize = crate::syscall_table::CLASSES.len();
 
 impl CpuStats {
     pub const fn new() -> Self {
@@ -67,6 +72,7 @@ impl CpuStats {
             temp_migrated_holding: AtomicU64::new(0),
             irq_off_max: AtomicU64::new(0),
             irq_off_at: AtomicPtr::new(core::ptr::null_mut()),
+            temp_by_class: [const { AtomicU64::new(0) }; CLASS_COUNT],
         }
     }
 

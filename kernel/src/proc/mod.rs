@@ -95,6 +95,11 @@ pub struct Process {
     /// Set while `signals` may hold a pending signal (read without the lock at every
     /// return to user mode).
     pub signal_hint: AtomicBool,
+    /// Temp mappings its system calls (and signal deliveries) made, per
+    /// `syscall_table::Class`.
+    pub temp_by_class: [AtomicU64; crate::cpu::percpu::CLASS_COUNT],
+    /// When it started (monotonic ns), for its exit record.
+    pub started_ns: u64,
     /// System call numbers it made that Tempest lacks (each is logged once).
     pub unknown_calls: IrqSpinLock<alloc::vec::Vec<u32>>,
     /// Last: see `Live`.
@@ -141,6 +146,8 @@ impl Process {
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(FileTable::with_console()),
             unknown_calls: IrqSpinLock::new(alloc::vec::Vec::new()),
+            temp_by_class: [const { AtomicU64::new(0) }; crate::cpu::percpu::CLASS_COUNT],
+            started_ns: crate::time::monotonic_ns(),
             signals: IrqSpinLock::new(signal::ProcessSignals::new()),
             signal_hint: AtomicBool::new(false),
             _live: Live::new(),

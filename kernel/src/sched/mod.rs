@@ -182,6 +182,12 @@ pub fn with_own_context<R>(f: impl FnOnce(&mut crate::proc::Context) -> R) -> R 
     })
 }
 
+/// The temp mappings the running task has made so far (those folded into its context at
+/// its switches, and this CPU's share since).
+pub fn own_temp_maps() -> u64 {
+    with_own_context(|ctx| ctx.temp.maps + crate::mm::temp::running_counters().maps)
+}
+
 /// Whether a task runs on this CPU (false in the idle loop and the boot code).
 pub fn in_task() -> bool {
     percpu::this().current.load(Ordering::Relaxed) != 0
@@ -545,15 +551,23 @@ fn reap(task: Arc<Task>) {
         return;
     }
     let status = process.status.load(Ordering::SeqCst);
+    let (temp, syscalls) = *process.totals.lock();
+    let mut by_class = String::new();
+    for class in crate::syscall_table::CLASSES {
+        let n = process.temp_by_class[class.index()].load(Ordering::Relaxed);
+        let sep = if by_class.is_empty() { "" } else { "," };
+        by_class += &alloc::format!("{sep}\"{}\":{n}", class.name());
+    }
+    let elapsed_us = (crate::time::monotonic_ns() - process.started_ns) / 1000;
     crate::console::record(format_args!(
-        "{{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{}}}",
+        "{{\"event\":\"exit\",\"pid\":{},\"name\":{},\"cpu\":{},\"status\":{},\"expected\":{},\"syscalls\":{syscalls},\"temp_maps\":{},\"temp_by_class\":{{{by_class}}},\"elapsed_us\":{elapsed_us}}}",
         process.tgid,
         JsonStr(&process.name),
         cpu,
         status,
-        process.expected
+        process.expected,
+        temp.maps,
     ));
-    let (temp, syscalls) = *process.totals.lock();
     let record = ExitRecord {
         pid: process.tgid,
         name: process.name.clone(),

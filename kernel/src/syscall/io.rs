@@ -30,6 +30,26 @@ pub fn open(path: u32, flags: u32) -> SysResult {
     sched::current_process().files.lock().install(file)
 }
 
+/// `AT_FDCWD`: `openat`'s "relative to the working directory".
+const AT_FDCWD: u32 = -100i32 as u32;
+
+/// `openat(dirfd, path, flags, mode)`: as `open` for an absolute path, or a relative one
+/// with `AT_FDCWD` (the working directory is `/`); `ENOTDIR` for a path relative to an
+/// open descriptor (devices are not directories), `EBADF` for one that is not open.
+pub fn openat(dirfd: u32, path: u32, flags: u32) -> SysResult {
+    let mut path = super::read_path(path)?;
+    if path.first() != Some(&b'/') {
+        if dirfd != AT_FDCWD {
+            file(dirfd)?;
+            return Err(Errno::ENOTDIR);
+        }
+        path.insert(0, b'/');
+    }
+    let device = Device::at(&path).ok_or(Errno::ENOENT)?;
+    let file = File::open(device, flags)?;
+    sched::current_process().files.lock().install(file)
+}
+
 /// `close(fd)`.
 pub fn close(fd: u32) -> SysResult {
     sched::current_process().files.lock().close(fd)?;

@@ -22,6 +22,7 @@ use sched::Layout;
 
 pub const SYS_EXIT: u32 = linux("exit");
 pub const SYS_READ: u32 = linux("read");
+pub const SYS_OPENAT: u32 = linux("openat");
 pub const SYS_READV: u32 = linux("readv");
 pub const SYS_WRITEV: u32 = linux("writev");
 pub const SYS_DUP: u32 = linux("dup");
@@ -111,6 +112,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         t.syscalls
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
     });
+    let class = crate::syscall_table::Class::of(frame.eax);
+    let maps_before = crate::sched::own_temp_maps();
     crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.syscalls);
     // SAFETY: the trap handler holds nothing an interrupt could need; the frame is on this
     // task's own stack, and the return path turns interrupts off again.
@@ -132,6 +135,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_FCNTL | SYS_FCNTL64 => io::fcntl(a0, a1, a2),
         SYS_MADVISE => memory::madvise(a0, a1, a2),
         SYS_OPEN => io::open(a0, a1),
+        SYS_OPENAT => io::openat(a0, a1, a2),
         SYS_CLOSE => io::close(a0),
         SYS_GETPID => Ok(crate::sched::current_process().tgid),
         SYS_GETTID => Ok(crate::sched::current_tid()),
@@ -195,6 +199,21 @@ pub fn dispatch(frame: &mut TrapFrame) {
         Ok(v) => v,
         Err(e) => e.to_return(),
     };
+    count_temp_maps(class, maps_before);
+}
+
+/// Adds the temp mappings the running task made since it had made `before` to `class`'s
+/// counters: its process's and this CPU's.
+pub fn count_temp_maps(class: crate::syscall_table::Class, before: u64) {
+    let made = crate::sched::own_temp_maps() - before;
+    if made == 0 {
+        return;
+    }
+    let ordering = core::sync::atomic::Ordering::Relaxed;
+    crate::sched::with_current(|t| {
+        t.process.temp_by_class[class.index()].fetch_add(made, ordering);
+        crate::cpu::percpu::this().stats.temp_by_class[class.index()].fetch_add(made, ordering);
+    });
 }
 
 /// A call Tempest does not have: `ENOSYS`, and one log line the first time each process
