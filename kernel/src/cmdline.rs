@@ -75,6 +75,8 @@ pub struct Options<'a> {
     pub no_kernel_preempt: bool,
     /// Negative control for `sigreturn`: a frame's code and stack segments are not checked.
     pub sigreturn_any_segment: bool,
+    /// Negative control for signal frames: the FPU state is neither reset nor restored.
+    pub signal_no_fpu: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -97,6 +99,7 @@ impl Default for Options<'_> {
             shootdown_running_only: false,
             no_kernel_preempt: false,
             sigreturn_any_segment: false,
+            signal_no_fpu: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -154,6 +157,7 @@ impl<'a> Options<'a> {
                 ("shootdown-running-only", None) => opts.shootdown_running_only = true,
                 ("no-kernel-preempt", None) => opts.no_kernel_preempt = true,
                 ("sigreturn-any-segment", None) => opts.sigreturn_any_segment = true,
+                ("signal-no-fpu", None) => opts.signal_no_fpu = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -267,6 +271,7 @@ mod tests {
         assert!(k.no_kernel_preempt);
         assert!(parse("no-tls-reload").0.no_tls_reload);
         assert!(parse("sigreturn-any-segment").0.sigreturn_any_segment);
+        assert!(parse("signal-no-fpu").0.signal_no_fpu);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);
         let env: Vec<&str> = environment("log=debug env=A=1 env=B=x=y env==bad").collect();

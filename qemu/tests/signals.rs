@@ -4,8 +4,10 @@
 //! segment ends that process with SIGSEGV and the kernel goes on. The negative control
 //! `sigreturn-any-segment` turns the segment check off and must let the forged frame reach
 //! ring 0 (the program then executes `ud2` there, which the kernel reports as its own
-//! exception) or fault in the kernel's `iret`. Delivery to handlers is tested with real
-//! C runtimes against Linux in runtimes.rs.
+//! exception) or fault in the kernel's `iret`. A glibc program's SSE registers survive
+//! signals landing while it uses them (`glibc/signal_fpu`), and with the frames' FPU state
+//! switched off (`signal-no-fpu`) the program catches the handler's values leaking back.
+//! Delivery to handlers is also tested with real C runtimes against Linux in runtimes.rs.
 
 mod common;
 
@@ -65,4 +67,45 @@ fn forged_kernel_stack_segment_faults_the_kernel_without_the_check() {
         &[program("sigreturn_forged", "ss", 139)],
     );
     expect(&run, 2, &["kernel exception: General Protection Fault"]);
+}
+
+/// Whether the glibc programs can be built here (else the test is skipped, never in CI).
+fn glibc_ready(test: &str) -> bool {
+    qemu::runtimes::glibc_links()
+        || !common::skip_outside_ci(test, "no i386 glibc here (Debian: gcc-multilib)")
+}
+
+#[test]
+fn sse_registers_survive_signal_handlers() {
+    if !glibc_ready("sse_registers_survive_signal_handlers") {
+        return;
+    }
+    let run = boot(None, &["glibc/signal_fpu expect=0".to_owned()]);
+    expect(
+        &run,
+        0,
+        &[
+            "signal_fpu: ok: rounds with a wrong xmm register: 0",
+            "tempest: success",
+        ],
+    );
+}
+
+#[test]
+fn signal_fpu_catches_frames_without_fpu_state() {
+    if !glibc_ready("signal_fpu_catches_frames_without_fpu_state") {
+        return;
+    }
+    let run = boot(
+        Some("signal-no-fpu"),
+        &["glibc/signal_fpu expect=1".to_owned()],
+    );
+    expect(
+        &run,
+        0,
+        &[
+            "signal_fpu: FAIL: rounds with a wrong xmm register",
+            "tempest: success",
+        ],
+    );
 }

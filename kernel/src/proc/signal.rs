@@ -442,7 +442,9 @@ fn enter_handler(
         let memory = process.mem.lock();
         uaccess::copy_to_user(&memory.space, built.at, &built.bytes)?;
     }
-    load_fpu(FpuState::initial());
+    if !FPU_OFF.load(Ordering::Relaxed) {
+        load_fpu(FpuState::initial());
+    }
     let user_ds = u32::from(arch::gdt::USER_DS);
     frame.eip = action.handler;
     frame.user_esp = built.at;
@@ -458,6 +460,19 @@ fn enter_handler(
 /// Negative control (`sigreturn-any-segment`): `sigreturn` takes the frame's code and stack
 /// segments as they are, so a forged frame naming the kernel's returns to ring 0.
 static SEGMENT_CHECK_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Negative control (`signal-no-fpu`): a handler starts with the interrupted code's FPU
+/// registers live and `sigreturn` leaves the handler's in place (the frame still holds the
+/// state, nothing loads it): what a handler does to the x87/SSE registers leaks back.
+static FPU_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Turns the FPU state of signal frames off (negative control).
+pub fn disable_frame_fpu() {
+    log::warn!(
+        "signal-no-fpu: signal handlers and sigreturn leave the FPU registers alone (negative control)"
+    );
+    FPU_OFF.store(true, Ordering::Relaxed);
+}
 
 /// Turns the segment check of `sigreturn` off (negative control).
 pub fn disable_segment_check() {
@@ -489,7 +504,9 @@ pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
         }
         abi::restore_fpu(&raw[..len], fxsr, &mut image);
     }
-    load_fpu(FpuState::from_image(&image));
+    if !FPU_OFF.load(Ordering::Relaxed) {
+        load_fpu(FpuState::from_image(&image));
+    }
     set_blocked(restored.blocked);
     if let Some(stack) = restored.stack {
         // As Linux's restore_altstack: an invalid stack is left as it was.
