@@ -359,7 +359,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         120,
         "flags, newsp, parent_tid, tls, child_tid",
-        "the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM \\| CLONE_THREAD` required (no fork), with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`",
+        "the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM | CLONE_THREAD` required (no fork), with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`",
     ),
     Call::linux(
         122,
@@ -434,7 +434,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         192,
         "addr, len, prot, flags, fd, pgoff",
-        "the address; only `MAP_PRIVATE",
+        "the address; only `MAP_PRIVATE | MAP_ANONYMOUS` (with optional `MAP_FIXED`; `MAP_STACK` and the like accepted and ignored); `PROT_NONE` pages are mapped kernel-only, so any user access faults (a thread stack's guard page), `mprotect` opens them; `-EINVAL` otherwise; `-ENOMEM` when no room or no memory",
     ),
     Call::linux(
         197,
