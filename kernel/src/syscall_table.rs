@@ -560,7 +560,7 @@ pub const CALLS: &[Call] = &[
         0x10001,
         "bench_barrier",
         "n",
-        "the caller's arrival index `0..n` once `n` callers (threads or processes, anywhere in the system) have called it; `-EINVAL` unless `1 <= n <= 16`; `-EINTR` if the caller's process is ended meanwhile. For benchmarks: one start line for the whole system",
+        "the caller's arrival index `0..n` once `n` callers (threads or processes, anywhere in the system) have called it; `-EINVAL` unless `1 <= n <= 16`; `-EINTR` if a signal comes for the caller or its process is ended meanwhile, and the caller's arrival is taken back (the round still needs `n`). For benchmarks: one start line for the whole system",
     ),
     Call::tempest(
         0x10002,

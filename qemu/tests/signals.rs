@@ -109,3 +109,24 @@ fn signal_fpu_catches_frames_without_fpu_state() {
         ],
     );
 }
+
+/// A `bench_barrier` waiter interrupted by a signal leaves with `EINTR` and takes its
+/// arrival back: the next round still waits for all its callers (issue 16's barrier
+/// defect; before the fix the waiter never left, and the run timed out).
+#[test]
+fn barrier_waiter_interrupted_by_a_signal_takes_its_arrival_back() {
+    if !glibc_ready("barrier_waiter_interrupted_by_a_signal_takes_its_arrival_back") {
+        return;
+    }
+    let run = boot(None, &["glibc/barrier_leave expect=0".to_owned()]);
+    expect(
+        &run,
+        0,
+        &[
+            "barrier_leave: A left with -1 (EINTR)",
+            "barrier_leave: B alone waits",
+            "barrier_leave: ok",
+            "tempest: success",
+        ],
+    );
+}

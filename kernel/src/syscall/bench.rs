@@ -12,36 +12,59 @@ use crate::mm::uaccess;
 use crate::sched;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// Callers arrived at the start line in this round, and rounds completed.
-static ARRIVED: AtomicU32 = AtomicU32::new(0);
-static ROUND: AtomicU32 = AtomicU32::new(0);
+/// The start line: the round (high 16 bits) and the callers arrived in it (low 16 bits),
+/// in one word, so that an arrival, the release and a waiter leaving are each one
+/// compare-and-swap and never mix two rounds.
+static LINE: AtomicU32 = AtomicU32::new(0);
+
+const ROUND_ONE: u32 = 1 << 16;
+const ARRIVED: u32 = ROUND_ONE - 1;
 
 /// `bench_barrier(n)`: waits until `n` callers (the same `n` each) have arrived, then
 /// releases them together; returns the caller's arrival index, `0..n`. A waiter keeps
 /// answering shootdowns and calls and lets other tasks of its CPU run. `-EINVAL` for `n`
-/// outside `1..=MAX_CPUS`; `-EINTR` if the caller's process is ended while it waits.
+/// outside `1..=MAX_CPUS`; `-EINTR` if a signal comes for the caller or its process is
+/// ended while it waits: it then takes its arrival back, so the round still needs `n`
+/// callers (unless the round was complete already: then it is released as the others).
 pub fn barrier(n: u32) -> SysResult {
     if n == 0 || n as usize > MAX_CPUS {
         return Err(Errno::EINVAL);
     }
-    let process = sched::current_process();
-    let round = ROUND.load(Ordering::Acquire);
-    let index = ARRIVED.fetch_add(1, Ordering::AcqRel);
-    if index + 1 == n {
-        ARRIVED.store(0, Ordering::Relaxed);
-        ROUND.fetch_add(1, Ordering::Release);
-        return Ok(index);
-    }
-    while ROUND.load(Ordering::Acquire) == round {
-        if process.exiting.load(Ordering::Relaxed) {
-            return Err(Errno::EINTR);
+    let task = sched::current();
+    let mut line = LINE.load(Ordering::Acquire);
+    let (round, index) = loop {
+        let (round, arrived) = (line & !ARRIVED, line & ARRIVED);
+        let next = if arrived + 1 == n {
+            round.wrapping_add(ROUND_ONE)
+        } else {
+            line + 1
+        };
+        match LINE.compare_exchange(line, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) if arrived + 1 == n => return Ok(arrived),
+            Ok(_) => break (round, arrived),
+            Err(now) => line = now,
+        }
+    };
+    loop {
+        let now = LINE.load(Ordering::Acquire);
+        if now & !ARRIVED != round {
+            return Ok(index);
+        }
+        if task.process.exiting.load(Ordering::Relaxed) || task.signal_deliverable() {
+            // Leave, unless the last caller completed the round meanwhile.
+            if LINE
+                .compare_exchange(now, now - 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Err(Errno::EINTR);
+            }
+            continue;
         }
         crate::cpu::shootdown::serve();
         crate::cpu::ipi::service();
         sched::yield_now();
         core::hint::spin_loop();
     }
-    Ok(index)
 }
 
 /// What `bench_report` reads: one caller's timing of one workload.
