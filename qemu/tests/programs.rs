@@ -705,3 +705,22 @@ fn syscall_sweep_survives_bad_pointers_and_matches_the_table() {
         "listed as not implemented but answered something else: {undispatched:?}"
     );
 }
+
+/// More boot modules than the kernel keeps: the ones past the limit are ignored with a
+/// warning, never a panic (issue 16: 32 modules used to panic the boot, "the memory map has
+/// too many ranges"), and the others run.
+#[test]
+fn modules_beyond_the_limit_are_ignored_with_a_warning() {
+    const LIMIT: usize = 64;
+    let hello = program("hello", "", 0);
+    let mut args: Vec<&str> = vec!["--smp", "2"];
+    args.extend(std::iter::repeat_n(hello.as_str(), LIMIT + 2));
+    let run = runner(&args);
+    expect(
+        &run,
+        0,
+        &["2 modules beyond the first 64 ignored", "tempest: success"],
+    );
+    assert!(!run.out.contains("KERNEL PANIC"), "{}", run.out);
+    expect_exits(&run, "hello", LIMIT, 0);
+}
