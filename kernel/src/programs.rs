@@ -87,23 +87,25 @@ pub fn start_all(modules: &[Module], envp: &[&str]) -> Vec<Refused> {
         };
         let mut argv = alloc::vec![spec.name];
         argv.extend(spec.args.iter().copied());
-        let loaded = module_bytes(m).and_then(|image| {
-            crate::loader::load(&image, &argv, envp).map_err(|e| alloc::format!("{e}"))
-        });
-        match loaded {
-            Ok(loaded) => {
-                let (pid, cpu) = sched::spawn(
+        let started = module_bytes(m)
+            .and_then(|image| {
+                crate::loader::load(&image, &argv, envp).map_err(|e| alloc::format!("{e}"))
+            })
+            .and_then(|loaded| {
+                let entry = loaded.entry;
+                sched::spawn(
                     spec.name.into(),
                     spec.expected,
                     loaded.mem,
-                    loaded.entry,
+                    entry,
                     loaded.stack,
-                );
-                log::info!(
-                    "pid {pid} on cpu {cpu}: {} (entry {:#x})",
-                    m.name(),
-                    loaded.entry
-                );
+                )
+                .map(|(pid, cpu)| (pid, cpu, entry))
+                .map_err(|e| alloc::format!("no thread for it: {e:?}"))
+            });
+        match started {
+            Ok((pid, cpu, entry)) => {
+                log::info!("pid {pid} on cpu {cpu}: {} (entry {entry:#x})", m.name());
             }
             Err(e) => {
                 log::error!("program `{}` refused: {e}", spec.name);

@@ -359,7 +359,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         120,
         "flags, newsp, parent_tid, tls, child_tid",
-        "the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM | CLONE_THREAD` required (no fork), with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`",
+        "the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM | CLONE_THREAD` required (no fork), with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`; `-EAGAIN` past 192 threads in the process or 256 in the system (`MAX_THREADS_PER_PROCESS`, `MAX_THREADS`: each thread's 16 KiB kernel stack comes from the kernel heap), `-ENOMEM` if the heap has no room for one",
     ),
     Call::linux(
         122,
@@ -511,6 +511,11 @@ pub const CALLS: &[Call] = &[
         270,
         "tgid, tid, sig",
         "0; `sig` to thread `tid` of process `tgid` (what `raise` and `pthread_kill` use); `-ESRCH` when `tid` is not a thread of `tgid`, `-EINVAL`",
+    ),
+    Call::linux(
+        295,
+        "dirfd, path, flags, mode",
+        "as `open` for an absolute path, or a relative one with `AT_FDCWD` (-100; the working directory is `/`, so `dev/null` is `/dev/null`); `-ENOTDIR` for a path relative to an open descriptor (no descriptor is a directory), `-EBADF` for one that is not open",
     ),
     Call::linux(
         311,

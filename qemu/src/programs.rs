@@ -249,9 +249,11 @@ mod tests {
         // and ends with several kill lines, one per faulting thread; `write_bench` and
         // `sched_bench` are benchmarks (the bench tool boots them); `migrate_spin` and
         // `affinity_pinned` are about where processes run, so they need the machine alone;
-        // `syscall_sweep` logs one line per call Tempest lacks (some 380).
+        // `syscall_sweep` logs one line per call Tempest lacks (some 380);
+        // `clone_until_fail` takes every thread the kernel allows.
         const BOOTED_ALONE: &[&str] = &[
             "syscall_sweep",
+            "clone_until_fail",
             "threads_tlb",
             "write_bench",
             "sched_bench",

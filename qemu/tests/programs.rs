@@ -724,3 +724,34 @@ fn modules_beyond_the_limit_are_ignored_with_a_warning() {
     assert!(!run.out.contains("KERNEL PANIC"), "{}", run.out);
     expect_exits(&run, "hello", LIMIT, 0);
 }
+
+/// Threads until `clone` refuses (`clone_until_fail`, two processes at `--smp 1`, so that
+/// one meets the per-process limit or both the system's): the refusal is `-EAGAIN`, the
+/// kernel lives on (before the thread limits, about 500 sleeping threads ended it with
+/// "memory allocation of 16384 bytes failed"), a normal program runs beside them, and
+/// every frame and the heap come back once they are gone.
+#[test]
+fn clone_until_fail_gets_eagain_and_the_kernel_lives_on() {
+    let run = runner(&[
+        "--smp",
+        "1",
+        &program("clone_until_fail", "", 0),
+        &program("clone_until_fail", "", 0),
+        &program("hello", "", 0),
+    ]);
+    expect(
+        &run,
+        0,
+        &["clone_until_fail: clone refused after", "tempest: success"],
+    );
+    assert!(!run.out.contains("FAIL"), "{}", run.out);
+    expect_exits(&run, "clone_until_fail", 2, 0);
+    expect_exits(&run, "hello", 1, 0);
+    let s = summary(&run);
+    assert_eq!(
+        s["lowmem_frames_free"], s["lowmem_frames"],
+        "frames leaked\n{}",
+        run.out
+    );
+    assert_eq!(s["temp_held"], 0, "{}", run.out);
+}

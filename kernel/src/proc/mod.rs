@@ -213,6 +213,20 @@ impl Drop for Process {
     }
 }
 
+/// Threads the whole system may have at once (`clone` and process start-up beyond: `EAGAIN`):
+/// each has a 16 KiB kernel stack on the kernel heap, and 256 of them take half of it.
+pub const MAX_THREADS: u32 = 256;
+/// Threads one process may have at once, so that one program cannot take them all.
+pub const MAX_THREADS_PER_PROCESS: u32 = 192;
+
+/// Tasks that exist (created and not yet freed).
+static THREADS: AtomicU32 = AtomicU32::new(0);
+
+/// How many tasks exist.
+pub fn live_threads() -> u32 {
+    THREADS.load(Ordering::SeqCst)
+}
+
 /// No deadline (`Task::deadline`).
 pub const NO_DEADLINE: u64 = u64::MAX;
 
@@ -285,16 +299,36 @@ unsafe impl Send for Task {}
 
 impl Task {
     /// A task that will enter user mode with `frame` when first scheduled on `cpu`.
+    /// `EAGAIN` past `MAX_THREADS` in the system or `MAX_THREADS_PER_PROCESS` in `process`,
+    /// `ENOMEM` when the kernel heap has no room for its stack: never a panic.
     pub fn new(
         tid: u32,
         process: Arc<Process>,
         cpu: usize,
         affinity: u32,
         frame: &TrapFrame,
-    ) -> Arc<Task> {
-        // SAFETY: an all-zero byte array is a valid KernelStack.
-        let kstack = unsafe { Box::<KernelStack>::new_zeroed().assume_init() };
-        process.threads.fetch_add(1, Ordering::SeqCst);
+    ) -> Result<Arc<Task>, crate::errno::Errno> {
+        use crate::errno::Errno;
+        if THREADS.fetch_add(1, Ordering::SeqCst) >= MAX_THREADS {
+            THREADS.fetch_sub(1, Ordering::SeqCst);
+            return Err(Errno::EAGAIN);
+        }
+        if process.threads.fetch_add(1, Ordering::SeqCst) >= MAX_THREADS_PER_PROCESS {
+            process.threads.fetch_sub(1, Ordering::SeqCst);
+            THREADS.fetch_sub(1, Ordering::SeqCst);
+            return Err(Errno::EAGAIN);
+        }
+        let layout = core::alloc::Layout::new::<KernelStack>();
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<KernelStack>();
+        if raw.is_null() {
+            process.threads.fetch_sub(1, Ordering::SeqCst);
+            THREADS.fetch_sub(1, Ordering::SeqCst);
+            return Err(Errno::ENOMEM);
+        }
+        // SAFETY: `raw` was allocated with KernelStack's layout by the global allocator, and
+        // all-zero bytes are a valid KernelStack; the box owns it from here.
+        let kstack = unsafe { Box::from_raw(raw) };
         let task = Task {
             tid,
             process,
@@ -327,7 +361,7 @@ impl Task {
         let esp = unsafe { arch::context::prepare_first_run(top, frame, crate::sched::first_run) };
         // SAFETY: nobody else has the task yet.
         unsafe { (*task.context.get()).saved_esp = esp };
-        Arc::new(task)
+        Ok(Arc::new(task))
     }
 
     /// The address the CPU loads into `esp` on a trap from this task's user mode.
@@ -358,6 +392,12 @@ impl Task {
     pub(crate) unsafe fn context(&self) -> &mut Context {
         // SAFETY: per the contract.
         unsafe { &mut *self.context.get() }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        THREADS.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -46,8 +46,8 @@ pub fn prepare(deadline: u64) -> Blocker {
 }
 
 /// As `prepare`, but a signal the task would deliver also ends the block (`Woke::Woken`),
-/// even one already pending: the sleeps of `futex`, `nanosleep` and `poll`, which then
-/// return `EINTR`.
+/// even one already pending, and so does its process's end, even one begun already: the
+/// sleeps of `futex`, `nanosleep` and `poll`, which then return `EINTR`.
 pub fn prepare_interruptible(deadline: u64) -> Blocker {
     prepare_as(deadline, true)
 }
@@ -64,9 +64,12 @@ fn prepare_as(deadline: u64, interruptible: bool) -> Blocker {
     if deadline != NO_DEADLINE {
         rq.timed.push(task.clone());
     }
-    // A sender adds the signal before it takes this lock to wake us (`wake_interruptible`):
-    // either it sees the task blocked, or the check here sees its signal.
-    if interruptible && task.signal_deliverable() {
+    // A sender adds the signal before it takes this lock to wake us (`wake_interruptible`),
+    // and `exit_group` marks the process exiting before it takes it to wake every thread:
+    // either they see the task blocked, or the check here sees what they did. (A thread
+    // preempted in a system call on its way to this sleep while `exit_group` ran would
+    // otherwise sleep for ever.)
+    if interruptible && (task.process.exiting.load(Ordering::SeqCst) || task.signal_deliverable()) {
         wake_locked(&mut rq, cpu, &task);
     }
     Blocker { task }

@@ -93,34 +93,41 @@ fn online_mask() -> u32 {
 }
 
 /// Adds a process that enters user mode at `entry` with stack pointer `stack`, its first
-/// thread on the least loaded online CPU (or the `spawn-cpu` one). Returns its pid and CPU.
-pub fn spawn(name: String, expected: i32, mem: Memory, entry: u32, stack: u32) -> (u32, usize) {
+/// thread on the least loaded online CPU (or the `spawn-cpu` one). Returns its pid and CPU,
+/// or why its thread could not be made (`Task::new`).
+pub fn spawn(
+    name: String,
+    expected: i32,
+    mem: Memory,
+    entry: u32,
+    stack: u32,
+) -> Result<(u32, usize), Errno> {
     let pid = new_tid();
     let process = Arc::new(Process::new(pid, name, expected, mem));
     let frame = crate::proc::user_entry_frame(entry, stack);
-    let cpu = place(Task::new(pid, process, 0, online_mask(), &frame));
-    (pid, cpu)
+    let cpu = place(Task::new(pid, process, 0, online_mask(), &frame)?);
+    Ok((pid, cpu))
 }
 
 /// Adds thread `tid` (from `new_tid`) of `process`, entering user mode with `frame`, with
 /// the creating thread's affinity; `clear_tid` (0: none) is its `CLONE_CHILD_CLEARTID`
-/// word. Returns its CPU.
+/// word. Returns its CPU, or why the thread could not be made (`Task::new`).
 pub fn spawn_thread(
     tid: u32,
     process: Arc<Process>,
     frame: &TrapFrame,
     clear_tid: u32,
     tls: [u64; arch::gdt::TLS_ENTRIES],
-) -> usize {
+) -> Result<usize, Errno> {
     let affinity = with_current(|t| t.affinity.load(Ordering::Relaxed));
-    let task = Task::new(tid, process, 0, affinity, frame);
+    let task = Task::new(tid, process, 0, affinity, frame)?;
     task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
     // The new thread's signal mask is its creator's; its alternate stack starts disabled
     // (as Linux does for a thread sharing the address space).
     task.signals.lock().blocked = crate::proc::signal::blocked();
     // SAFETY: nobody runs the task yet.
     unsafe { task.context().tls = tls };
-    place(task)
+    Ok(place(task))
 }
 
 /// A fresh thread id, for a `spawn_thread` to come.

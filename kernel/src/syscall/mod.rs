@@ -354,7 +354,7 @@ fn clone(
     } else {
         0
     };
-    let cpu = crate::sched::spawn_thread(tid, process.clone(), &child, clear_tid, tls);
+    let cpu = crate::sched::spawn_thread(tid, process.clone(), &child, clear_tid, tls)?;
     log::debug!("pid {}: thread {tid} on cpu {cpu}", process.tgid);
     Ok(tid)
 }
