@@ -9,7 +9,7 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::AtomicU32;
 
 use tempest_user::sys::{self, EAGAIN};
 use tempest_user::{Args, Thread, println};
