@@ -5,8 +5,11 @@ use crate::gdt::KERNEL_CS;
 use core::arch::asm;
 use core::cell::UnsafeCell;
 
-/// Vector of the Linux-ABI system call gate, the one gate user mode may invoke.
+/// Vector of the Linux-ABI system call gate.
 pub const SYSCALL_VECTOR: u8 = 0x80;
+/// `int3` and `into`: like the system call, gates user mode may invoke (Linux's "system
+/// gates"), so that a program's breakpoint is a SIGTRAP and not a #GP (SIGSEGV).
+const USER_GATES: [u8; 3] = [3, 4, SYSCALL_VECTOR];
 
 #[repr(C, align(8))]
 struct Idt(UnsafeCell<[u64; 256]>);
@@ -31,7 +34,7 @@ pub unsafe fn init() {
     // SAFETY: per the contract nobody else reads or writes the table yet.
     let table = unsafe { &mut *IDT.0.get() };
     for (vector, gate) in table.iter_mut().enumerate() {
-        let dpl = if vector == usize::from(SYSCALL_VECTOR) {
+        let dpl = if USER_GATES.iter().any(|&v| usize::from(v) == vector) {
             3
         } else {
             0

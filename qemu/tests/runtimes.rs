@@ -171,7 +171,7 @@ fn glibc_signals_match_linux() {
     let Some(elf) = build(TEST, "glibc/glibc_signals") else {
         return;
     };
-    same_as_linux_ending(&elf, "glibc_signals", &["sg: "], 14, 134);
+    same_as_linux_ending(&elf, "glibc_signals", &["sg: "], 15, 134);
 }
 
 /// A Rust std thread that overflows its stack: Rust's guard-page handler (SIGSEGV on the

@@ -5,8 +5,8 @@
  * Covered: SA_SIGINFO handlers (rt frame, rt_sigreturn) and plain ones (sigreturn), raise
  * and kill, a SIGSEGV handler that leaves with siglongjmp, the alternate stack,
  * blocked signals and sigpending, SA_RESETHAND, signals interrupting futex waits and
- * nanosleep in another thread (EINTR), sigsuspend, the FPU state across a handler, and
- * the default action of SIGABRT. */
+ * nanosleep in another thread (EINTR), sigsuspend, the FPU state across a handler, int3
+ * (SIGTRAP), and the default action of SIGABRT. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
@@ -208,6 +208,12 @@ int main(void) {
     sigprocmask(SIG_SETMASK, NULL, &after_mask);
     printf("sg: sigsuspend: %d %s hits=%d still_blocked=%d\n", r, errno == EINTR ? "EINTR" : "other",
            hits, sigismember(&after_mask, SIGUSR1));
+
+    /* A breakpoint in user mode is a SIGTRAP (si_code SI_KERNEL), resumed after it. */
+    hits = 0;
+    install(SIGTRAP, with_info, 0);
+    __asm__ volatile("int3");
+    printf("sg: int3: hits=%d code=%s\n", hits, last_code == SI_KERNEL ? "SI_KERNEL" : "other");
 
     printf("sg: abort\n");
     abort();
