@@ -157,13 +157,16 @@ fn fault_signal(f: &TrapFrame) -> Info {
         6 => (signal::SIGILL, signal::ILL_ILLOPN, f.eip),
         17 => (signal::SIGBUS, signal::BUS_ADRALN, 0),
         14 => {
-            // Error code bit 0: the page was present (a protection violation).
-            let code = if f.error_code & 1 != 0 {
+            // Error code bit 0: the page was present (a protection violation). The kernel
+            // half is no mapping of the process's at all: "not mapped", as Linux says.
+            let addr = arch::cpu::cr2();
+            let user_page = (addr as usize) < crate::mm::layout::KERNEL_BASE;
+            let code = if f.error_code & 1 != 0 && user_page {
                 signal::SEGV_ACCERR
             } else {
                 signal::SEGV_MAPERR
             };
-            (signal::SIGSEGV, code, arch::cpu::cr2())
+            (signal::SIGSEGV, code, addr)
         }
         _ => (signal::SIGSEGV, signal::SI_KERNEL, 0),
     };

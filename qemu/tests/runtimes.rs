@@ -230,3 +230,18 @@ fn runner_passes_arguments_and_environment() {
         0,
     );
 }
+
+/// Hostile ring-3 code (`ring3_hostile`): privileged instructions, kernel selectors, a bad
+/// `iret`, faults of every kind, accesses to the kernel half, and `int N` for all 256
+/// vectors, each caught by a handler that goes on to the next: the same signal and
+/// `si_code` (and fault address) as on Linux for every case, and the kernel lives on.
+#[test]
+fn ring3_hostile_code_raises_what_linux_raises() {
+    let Some(elf) = build(
+        "ring3_hostile_code_raises_what_linux_raises",
+        "glibc/ring3_hostile",
+    ) else {
+        return;
+    };
+    same_as_linux(&elf, "ring3_hostile", "h: ", 280);
+}
