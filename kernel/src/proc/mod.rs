@@ -101,7 +101,8 @@ pub struct Process {
     /// When it started (monotonic ns), for its exit record.
     pub started_ns: u64,
     /// System call numbers it made that Tempest lacks (each is logged once).
-    pub unknown_calls: IrqSpinLock<alloc::vec::Vec<u32>>,
+    /// (Taken only by its own threads, never in an interrupt: interrupts stay on.)
+    pub unknown_calls: crate::cpu::sync::PreemptSpinLock<alloc::vec::Vec<u32>>,
     /// Last: see `Live`.
     _live: Live,
 }
@@ -145,7 +146,7 @@ impl Process {
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(FileTable::with_console()),
-            unknown_calls: IrqSpinLock::new(alloc::vec::Vec::new()),
+            unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
             temp_by_class: [const { AtomicU64::new(0) }; crate::cpu::percpu::CLASS_COUNT],
             started_ns: crate::time::monotonic_ns(),
             signals: IrqSpinLock::new(signal::ProcessSignals::new()),

@@ -1,9 +1,11 @@
-//! `syscall_sweep`: every Linux i386 system call number, 0 to 450, with bad pointers and
-//! odd values in every argument. Each call must come back with a result (an error, most
-//! of the time) and the process must live on: no kernel crash, no kill. The QEMU test
-//! then checks the kernel's summary (no frame or temp slot leaked) and compares the numbers
-//! that answered `-ENOSYS` to every argument set with the kernel's table
-//! (docs/syscalls.md): exactly the calls Tempest lacks.
+//! `syscall_sweep`: every system call number from 0 to 1024, and a few far beyond (-1,
+//! 0x80000000, 0xfffff000), with bad pointers and odd values in every argument, from four
+//! threads at once (one per CPU when there are four). Each call must come back with a
+//! result (an error, most of the time) and the process must live on: no kernel crash, no
+//! kill. The QEMU test then checks the kernel's summary (no frame or temp slot leaked) and
+//! compares the numbers that answered `-ENOSYS` to every argument set, in the main
+//! thread's sweep, with the kernel's table (docs/syscalls.md): exactly the calls Tempest
+//! lacks, and every number past Linux's last (450).
 //!
 //! Left out, because their job is to end or redirect the caller or to signal others:
 //! `exit` (1), `kill` (37), `sigreturn` (119), `rt_sigreturn` (173), `tkill` (238),
@@ -11,63 +13,97 @@
 #![no_std]
 #![no_main]
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use tempest_user::sys::{self, ENOSYS};
-use tempest_user::{Args, println};
+use tempest_user::{Args, Thread, println};
 
 tempest_user::entry!(main);
 
-const LAST: u32 = 450;
+const LAST: u32 = 1024;
+const FAR: [u32; 3] = [u32::MAX, 0x8000_0000, 0xFFFF_F000];
 const SKIPPED: [u32; 7] = [1, 37, 119, 173, 238, 252, 270];
+const SWEEPERS: usize = 4;
 
 /// A kernel address, the null page, the top page.
 const KERNEL: usize = 0xC000_0000;
 const NULL_PAGE: usize = 0x10;
 const TOP: usize = 0xFFFF_F000;
-/// A descriptor on `/dev/null` (restored before each call, from `SPARE`).
-const FD: usize = 3;
-const SPARE: i32 = 9;
 
-/// The argument sets: each call is made once with each.
-const SETS: [[usize; 6]; 6] = [
-    [KERNEL; 6],
-    [NULL_PAGE; 6],
-    [TOP; 6],
-    [FD, KERNEL, 16, KERNEL, KERNEL, KERNEL],
-    [KERNEL, 16, 0, 0, 0, 0],
-    [12, KERNEL, KERNEL, 8, 0, 0],
-];
+/// Sweepers that have finished.
+static DONE: AtomicU32 = AtomicU32::new(0);
 
-fn main(_: &Args) -> i32 {
-    let null = sys::open(b"/dev/null\0", 2);
-    if null != FD as isize || sys::syscall2(63, FD, SPARE as usize) != SPARE as isize {
-        println!("FAIL: cannot set up /dev/null on fds 3 and 9 ({null})");
-        return 1;
-    }
+/// The argument sets, each call made once with each; `fd` is the sweeper's own
+/// descriptor on /dev/null.
+fn sets(fd: usize) -> [[usize; 6]; 6] {
+    [
+        [KERNEL; 6],
+        [NULL_PAGE; 6],
+        [TOP; 6],
+        [fd, KERNEL, 16, KERNEL, KERNEL, KERNEL],
+        [KERNEL, 16, 0, 0, 0, 0],
+        [12, KERNEL, KERNEL, 8, 0, 0],
+    ]
+}
+
+/// Sweeper `i` (0: the main thread) uses descriptor 3 + i, restored from 8 + i before
+/// each call. Returns the numbers that answered `-ENOSYS` to every set, and the calls made.
+fn sweep(i: usize, missing: &mut [u32]) -> (usize, usize) {
+    let (fd, spare) = (3 + i, 8 + i);
     let mut calls = 0;
-    let mut missing = [0u32; LAST as usize + 1];
     let mut count = 0;
-    for nr in 0..=LAST {
+    for nr in (0..=LAST).chain(FAR) {
         if SKIPPED.contains(&nr) {
             continue;
         }
         let mut all_enosys = true;
-        for set in SETS {
-            // dup2(SPARE, FD): the set's descriptor is /dev/null again.
-            sys::syscall2(63, SPARE as usize, FD);
-            let [a, b, c, d, e, f] = set;
+        for [a, b, c, d, e, f] in sets(fd) {
+            sys::syscall2(63, spare, fd); // dup2(spare, fd): /dev/null again
             let r = sys::syscall6(nr, a, b, c, d, e, f);
             calls += 1;
             all_enosys &= r == -(ENOSYS as isize);
         }
-        if all_enosys {
+        if all_enosys && count < missing.len() {
             missing[count] = nr;
             count += 1;
         }
     }
+    (count, calls)
+}
+
+extern "C" fn sweeper(i: usize) -> ! {
+    let mut missing = [0u32; LAST as usize + 4];
+    sweep(i, &mut missing);
+    DONE.fetch_add(1, Ordering::AcqRel);
+    sys::exit(0)
+}
+
+fn main(_: &Args) -> i32 {
+    for i in 0..SWEEPERS {
+        let (fd, spare) = (3 + i, 8 + i);
+        let opened = sys::open(b"/dev/null\0", 2);
+        if opened != fd as isize || sys::syscall2(63, fd, spare) != spare as isize {
+            println!("FAIL: cannot set up /dev/null on fds {fd} and {spare} ({opened})");
+            return 1;
+        }
+    }
+    for i in 1..SWEEPERS {
+        if let Err(e) = Thread::spawn(sweeper, i) {
+            println!("FAIL: clone of sweeper {i} = {e}");
+            return 1;
+        }
+    }
+    let mut missing = [0u32; LAST as usize + 4];
+    let (count, calls) = sweep(0, &mut missing);
+    while DONE.load(Ordering::Acquire) < SWEEPERS as u32 - 1 {
+        sys::syscall0(sys::SYS_SCHED_YIELD);
+    }
     for line in missing[..count].chunks(20) {
         print_numbers(line);
     }
-    println!("sweep: done: {calls} calls, {count} numbers answered ENOSYS to every set");
+    println!(
+        "sweep: done: {calls} calls by the main thread ({SWEEPERS} sweepers), {count} numbers answered ENOSYS to every set"
+    );
     0
 }
 
