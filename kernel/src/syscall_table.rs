@@ -89,15 +89,36 @@ impl Class {
         }
     }
 
-    /// The class of call `number`.
+    /// The class of call `number` (on every system call: numbers only, no name lookup).
     pub fn of(number: u32) -> Class {
-        match linux_name(number).unwrap_or("") {
-            "write" | "writev" => Class::Write,
-            "read" | "readv" => Class::Read,
-            "brk" | "mmap2" | "munmap" | "mprotect" | "madvise" => Class::Memory,
-            "futex" | "futex_time64" => Class::Futex,
-            "rt_sigaction" | "rt_sigprocmask" | "rt_sigreturn" | "sigreturn" | "rt_sigpending"
-            | "rt_sigsuspend" | "sigaltstack" | "kill" | "tkill" | "tgkill" => Class::Signal,
+        const WRITE: u32 = linux("write");
+        const WRITEV: u32 = linux("writev");
+        const READ: u32 = linux("read");
+        const READV: u32 = linux("readv");
+        const BRK: u32 = linux("brk");
+        const MMAP2: u32 = linux("mmap2");
+        const MUNMAP: u32 = linux("munmap");
+        const MPROTECT: u32 = linux("mprotect");
+        const MADVISE: u32 = linux("madvise");
+        const FUTEX: u32 = linux("futex");
+        const FUTEX_TIME64: u32 = linux("futex_time64");
+        const RT_SIGACTION: u32 = linux("rt_sigaction");
+        const RT_SIGPROCMASK: u32 = linux("rt_sigprocmask");
+        const RT_SIGRETURN: u32 = linux("rt_sigreturn");
+        const SIGRETURN: u32 = linux("sigreturn");
+        const RT_SIGPENDING: u32 = linux("rt_sigpending");
+        const RT_SIGSUSPEND: u32 = linux("rt_sigsuspend");
+        const SIGALTSTACK: u32 = linux("sigaltstack");
+        const KILL: u32 = linux("kill");
+        const TKILL: u32 = linux("tkill");
+        const TGKILL: u32 = linux("tgkill");
+        match number {
+            WRITE | WRITEV => Class::Write,
+            READ | READV => Class::Read,
+            BRK | MMAP2 | MUNMAP | MPROTECT | MADVISE => Class::Memory,
+            FUTEX | FUTEX_TIME64 => Class::Futex,
+            RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGRETURN | RT_SIGPENDING
+            | RT_SIGSUSPEND | SIGALTSTACK | KILL | TKILL | TGKILL => Class::Signal,
             _ => Class::Other,
         }
     }
