@@ -407,7 +407,7 @@ fn threads_see_mprotect_munmap_and_remap_everywhere() {
         );
         assert_eq!(run.code, 0, "{mode}\n{}", run.out);
         assert!(
-            run.out.contains(&format!("about to {mode} it")),
+            run.out.contains(&format!("about to {mode} them")),
             "{}",
             run.out
         );
@@ -429,7 +429,52 @@ fn threads_see_mprotect_munmap_and_remap_everywhere() {
     assert_eq!(run.code, 0, "remap\n{}", run.out);
     assert!(
         run.out
-            .contains("FRESH: 3 of 3 threads read generation 2 after remap returned"),
+            .contains("FRESH: 3 of 3 threads read the new pages after remap returned"),
+        "{}",
+        run.out
+    );
+    assert!(!run.out.contains("STALE:"), "{}", run.out);
+}
+
+/// The same over a 16-page range: the threads keep every page's translation hot and, after
+/// the call, touch the range's last page (reads of the middle and first after a remap).
+/// A round that flushed only the first page of the range (the mutant `pages: 1` in
+/// kernel/src/syscall/memory.rs, which the one-page runs cannot see) leaves the last page
+/// writable or its old frame readable, and the program says so (exit 1).
+#[test]
+fn threads_see_every_page_of_a_changed_range() {
+    for mode in ["mprotect", "munmap"] {
+        let run = runner(
+            "tcg",
+            &[
+                "--smp",
+                "4",
+                &program_expecting("threads_tlb", &format!("{mode} 16"), 139),
+            ],
+        );
+        assert_eq!(run.code, 0, "{mode}\n{}", run.out);
+        assert!(
+            run.out.contains("write 16 page(s) at 0x4")
+                && run
+                    .out
+                    .contains("(threads_tlb) killed by SIGSEGV: write to 0x4000f"),
+            "{mode}: no thread was killed by its write to the last page\n{}",
+            run.out
+        );
+        assert!(!run.out.contains("STALE:"), "{}", run.out);
+    }
+    let run = runner(
+        "tcg",
+        &[
+            "--smp",
+            "4",
+            &program_expecting("threads_tlb", "remap 16", 0),
+        ],
+    );
+    assert_eq!(run.code, 0, "remap\n{}", run.out);
+    assert!(
+        run.out
+            .contains("FRESH: 3 of 3 threads read the new pages after remap returned"),
         "{}",
         run.out
     );

@@ -1,18 +1,23 @@
-//! `threads_tlb MODE`: three threads, each on its own CPU when there are four, keep a page's
-//! translation hot (they write it in a loop) while the main thread changes the mapping
+//! `threads_tlb MODE [PAGES]`: three threads, each on its own CPU when there are four, keep
+//! the translations of a range of PAGES pages (default 1) hot (they write it in a loop) while the main thread changes the mapping
 //! (`mprotect` to read-only, or `munmap`). Once the call has returned it raises a phase
 //! flag (release/acquire, no timing); from then on a thread's next write must fault, which
 //! ends the process with SIGSEGV (status 139). A write that goes through instead used a
 //! stale translation: the threads count it, and the process exits 1 naming it. Only a TLB
-//! shootdown that reached every CPU running a thread gets the 139.
+//! shootdown that reached every CPU running a thread gets the 139. With several pages, the
+//! threads write the range's last page and read all the others (every translation hot,
+//! and none written but the last, so that a correctly flushed page cannot end the process
+//! early): a shootdown that flushed only the first pages of the range leaves the last one
+//! writable, and the write after the flag goes through.
 //!
-//! `threads_tlb remap`: the threads read the page instead (it holds generation 1), and the
-//! main thread maps a new zeroed page over it (`mmap2` with `MAP_FIXED`), writes generation
-//! 2 into the new page, then raises the phase flag. A thread's next read must see 2; seeing
-//! anything else means it read the old frame through a stale translation. The process
-//! exits 0 when every thread read 2, else 1. (The kernel takes the new frame before it
-//! frees the old one, so the old frame cannot come back as the new page and hide a stale
-//! read.)
+//! `threads_tlb remap`: the threads read the range instead (every page holds generation 1),
+//! and the main thread maps new pages over it (`mmap2` with `MAP_FIXED`), which the kernel
+//! zero-fills, then raises the phase flag. A thread's next reads (the last, the middle and
+//! the first page) must see 0, the new pages; reading 1 means it read an old frame through
+//! a stale translation. (The main thread writes nothing into the new pages: its own CPU's
+//! stale translations would carry the write to the old frames and hide the readers'. The
+//! kernel takes the new frames before it frees the old ones, so an old frame cannot come
+//! back as a new page.) The process exits 0 when every thread read the new pages, else 1.
 #![no_std]
 #![no_main]
 
@@ -26,73 +31,123 @@ const THREADS: u32 = 3;
 const STACK: usize = 16 * 1024;
 
 static READY: AtomicU32 = AtomicU32::new(0);
+/// Raised before the change: the threads stop touching the range (their translations stay
+/// cached) and count themselves in `STILL`, so that the first access after the change is
+/// the checked one (an access to a correctly flushed page in between would end the process
+/// and hide a page left stale).
+static HOLD: AtomicU32 = AtomicU32::new(0);
+static STILL: AtomicU32 = AtomicU32::new(0);
 static PHASE: AtomicU32 = AtomicU32::new(0);
+
+/// Once `HOLD` is up: counts the thread in `STILL` and waits for `PHASE`, touching nothing.
+fn hold_until_phase() {
+    STILL.fetch_add(1, Ordering::AcqRel);
+    while PHASE.load(Ordering::Acquire) == 0 {
+        core::hint::spin_loop();
+    }
+}
 static STALE: AtomicU32 = AtomicU32::new(0);
 /// Remap mode: threads that read the new page's generation after the phase flag.
 static FRESH: AtomicU32 = AtomicU32::new(0);
+/// Pages in the range (the second argument).
+static PAGES: AtomicU32 = AtomicU32::new(1);
+const PAGE: usize = 4096;
 
-/// The generations of the page before and after the remap.
+/// The range's pages a thread checks after the flag: the last, the middle, the first.
+fn checked_pages() -> [usize; 3] {
+    let n = PAGES.load(Ordering::Relaxed) as usize;
+    [n - 1, n / 2, 0]
+}
+
+/// The generations of the pages before and after the remap (the new ones are zero-filled).
 const OLD: u32 = 1;
-const NEW: u32 = 2;
+const NEW: u32 = 0;
 
 extern "C" fn reader(page: usize) -> ! {
-    let p = page as *const u32;
-    // SAFETY: the page is mapped readable for the whole test (replaced, never unmapped).
-    let read = || unsafe { p.read_volatile() };
-    read();
+    let pages = PAGES.load(Ordering::Relaxed) as usize;
+    // SAFETY: the range is mapped readable for the whole test (replaced, never unmapped).
+    let read = |i: usize| unsafe { ((page + i * PAGE) as *const u32).read_volatile() };
+    let touch_all = || (0..pages).for_each(|i| _ = read(i));
+    touch_all();
     READY.fetch_add(1, Ordering::AcqRel);
     loop {
-        if PHASE.load(Ordering::Acquire) == 1 {
-            let seen = if read() == NEW { &FRESH } else { &STALE };
+        if HOLD.load(Ordering::Acquire) == 1 {
+            hold_until_phase();
+            let fresh = checked_pages().iter().all(|&i| read(i) == NEW);
+            let seen = if fresh { &FRESH } else { &STALE };
             seen.fetch_add(1, Ordering::AcqRel);
             sys::exit(0);
         }
-        read();
+        touch_all();
     }
 }
 
 extern "C" fn writer(page: usize) -> ! {
-    let p = page as *mut u32;
-    let mut i: u32 = 0;
-    // SAFETY: the page is mapped writable until the main thread changes it; after that a
+    let pages = PAGES.load(Ordering::Relaxed) as usize;
+    let slot = sys::gettid() as usize % 64;
+    // SAFETY: the range is mapped writable until the main thread changes it; after that a
     // write faults (the point of the test) or goes through a stale translation.
-    unsafe { p.add(sys::gettid() as usize % 64).write_volatile(i) };
+    let write =
+        |i: usize, v: u32| unsafe { ((page + i * PAGE) as *mut u32).add(slot).write_volatile(v) };
+    // SAFETY: as above; reads never fault (the range stays mapped readable until munmap,
+    // and after munmap a read faults as a write would).
+    let read = |i: usize| unsafe { ((page + i * PAGE) as *const u32).read_volatile() };
+    let last = pages - 1;
+    let mut n: u32 = 0;
+    let touch = |n: u32| {
+        (0..last).for_each(|i| _ = read(i));
+        write(last, n);
+    };
+    touch(n);
     READY.fetch_add(1, Ordering::AcqRel);
     loop {
-        if PHASE.load(Ordering::Acquire) == 1 {
-            // SAFETY: as above: this write must fault.
-            unsafe { p.write_volatile(0xdead_beef) };
+        if HOLD.load(Ordering::Acquire) == 1 {
+            hold_until_phase();
+            // As above: this write, to the range's last page, must fault.
+            write(last, 0xdead_beef);
             STALE.fetch_add(1, Ordering::AcqRel);
             sys::exit(0);
         }
-        i = i.wrapping_add(1);
-        // SAFETY: as above.
-        unsafe { p.add(sys::gettid() as usize % 64).write_volatile(i) };
+        n = n.wrapping_add(1);
+        touch(n);
     }
 }
 
 fn main(args: &Args) -> i32 {
     let mode = args.str(1).unwrap_or("mprotect");
+    let pages = match args.str(2).map(str::parse::<u32>) {
+        None => 1,
+        Some(Ok(n)) if (1..=64).contains(&n) => n,
+        Some(_) => {
+            println!("usage: threads_tlb mprotect|munmap|remap [PAGES 1..=64]");
+            return 2;
+        }
+    };
+    PAGES.store(pages, Ordering::Relaxed);
+    let len = pages as usize * PAGE;
     let map = sys::map_anonymous;
-    let page = map(4096);
+    let page = map(len);
     let stacks = map(THREADS as usize * STACK);
     if sys::is_error(page) || sys::is_error(stacks) {
         println!("FAIL: mmap2 failed");
         return 1;
     }
     if mode == "remap" {
-        return remap(page as usize, stacks as usize);
+        return remap(page as usize, len, stacks as usize);
     }
     if !start_threads(writer, page as usize, stacks as usize) {
         return 1;
     }
-    println!("threads_tlb: {THREADS} threads write page {page:#x}; about to {mode} it");
-    // SAFETY: only the threads use the page, and their accesses after this call are the
+    println!(
+        "threads_tlb: {THREADS} threads write {pages} page(s) at {page:#x}; about to {mode} them"
+    );
+    hold_threads();
+    // SAFETY: only the threads use the range, and their accesses after this call are the
     // test: they must fault.
     let r = unsafe {
         match mode {
-            "munmap" => sys::munmap(page as usize, 4096),
-            _ => sys::mprotect(page as usize, 4096, PROT_READ),
+            "munmap" => sys::munmap(page as usize, len),
+            _ => sys::mprotect(page as usize, len, PROT_READ),
         }
     };
     if r != 0 {
@@ -115,6 +170,14 @@ fn main(args: &Args) -> i32 {
     sys::exit_group(1)
 }
 
+/// Raises `HOLD` and waits until every thread has stopped touching the range.
+fn hold_threads() {
+    HOLD.store(1, Ordering::Release);
+    while STILL.load(Ordering::Acquire) < THREADS {
+        sys::sched_yield();
+    }
+}
+
 /// Starts the `THREADS` threads running `entry(page)` on stacks carved from `stacks` and
 /// waits until each has touched the page; false (having said why) if one cannot start.
 fn start_threads(entry: extern "C" fn(usize) -> !, page: usize, stacks: usize) -> bool {
@@ -132,29 +195,33 @@ fn start_threads(entry: extern "C" fn(usize) -> !, page: usize, stacks: usize) -
 }
 
 /// The remap mode (see the top of the file).
-fn remap(page: usize, stacks: usize) -> i32 {
-    // SAFETY: the page is this program's, mapped read-write, and no thread runs yet.
-    unsafe { (page as *mut u32).write_volatile(OLD) };
+fn remap(page: usize, len: usize, stacks: usize) -> i32 {
+    let fill = |value: u32| {
+        for at in (page..page + len).step_by(PAGE) {
+            // SAFETY: the range is this program's, mapped read-write.
+            unsafe { (at as *mut u32).write_volatile(value) };
+        }
+    };
+    fill(OLD);
     if !start_threads(reader, page, stacks) {
         return 1;
     }
     println!("threads_tlb: {THREADS} threads read page {page:#x}; about to map a new page over it");
+    hold_threads();
     let flags = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_FIXED;
     // SAFETY: the threads only read the page, and what they read after this call is the test.
-    let r = unsafe { sys::mmap2(page, 4096, PROT_READ | sys::PROT_WRITE, flags, -1, 0) };
+    let r = unsafe { sys::mmap2(page, len, PROT_READ | sys::PROT_WRITE, flags, -1, 0) };
     if r != page as isize {
         println!("FAIL: mmap2(MAP_FIXED) returned {r}");
         sys::exit_group(1);
     }
-    // SAFETY: the new page is mapped read-write.
-    unsafe { (page as *mut u32).write_volatile(NEW) };
-    println!("threads_tlb: remap returned; the threads' next read must see generation {NEW}");
+    println!("threads_tlb: remap returned; the threads' next reads must see the new pages");
     PHASE.store(1, Ordering::Release);
     while FRESH.load(Ordering::Acquire) + STALE.load(Ordering::Acquire) < THREADS {
         sys::sched_yield();
     }
     let (fresh, stale) = (FRESH.load(Ordering::Acquire), STALE.load(Ordering::Acquire));
-    println!("FRESH: {fresh} of {THREADS} threads read generation {NEW} after remap returned");
+    println!("FRESH: {fresh} of {THREADS} threads read the new pages after remap returned");
     if stale > 0 {
         println!(
             "STALE: {stale} of {THREADS} threads read the old frame through the old translation after remap returned"
