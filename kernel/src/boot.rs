@@ -108,6 +108,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.no_tls_reload {
         crate::sched::disable_tls_reload();
     }
+    if opts.leak_temp_at_syscall {
+        crate::syscall::leak_temp_at_next_syscall();
+    }
     if opts.signal_no_fpu {
         crate::proc::signal::disable_frame_fpu();
     }

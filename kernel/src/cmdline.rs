@@ -77,6 +77,9 @@ pub struct Options<'a> {
     pub sigreturn_any_segment: bool,
     /// Negative control for signal frames: the FPU state is neither reset nor restored.
     pub signal_no_fpu: bool,
+    /// Fault injection: the next system call leaks a temp mapping (the return-to-user
+    /// check must catch it).
+    pub leak_temp_at_syscall: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -100,6 +103,7 @@ impl Default for Options<'_> {
             no_kernel_preempt: false,
             sigreturn_any_segment: false,
             signal_no_fpu: false,
+            leak_temp_at_syscall: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -158,6 +162,7 @@ impl<'a> Options<'a> {
                 ("no-kernel-preempt", None) => opts.no_kernel_preempt = true,
                 ("sigreturn-any-segment", None) => opts.sigreturn_any_segment = true,
                 ("signal-no-fpu", None) => opts.signal_no_fpu = true,
+                ("leak-temp-at-syscall", None) => opts.leak_temp_at_syscall = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -272,6 +277,7 @@ mod tests {
         assert!(parse("no-tls-reload").0.no_tls_reload);
         assert!(parse("sigreturn-any-segment").0.sigreturn_any_segment);
         assert!(parse("signal-no-fpu").0.signal_no_fpu);
+        assert!(parse("leak-temp-at-syscall").0.leak_temp_at_syscall);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);
         let env: Vec<&str> = environment("log=debug env=A=1 env=B=x=y env==bad").collect();

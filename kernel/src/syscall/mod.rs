@@ -12,6 +12,7 @@ mod signal;
 mod tls;
 
 pub use io::disable_user_copy_checks;
+pub use probe::leak_temp_at_next_syscall;
 
 use crate::errno::Errno;
 use crate::mm::temp;
@@ -199,6 +200,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         Ok(v) => v,
         Err(e) => e.to_return(),
     };
+    probe::maybe_leak_temp();
     count_temp_maps(class, maps_before);
 }
 

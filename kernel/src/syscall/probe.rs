@@ -15,6 +15,36 @@ use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
 use core::sync::atomic::Ordering;
 
+/// Fault injection (`leak-temp-at-syscall`): the next system call leaks a temp mapping.
+static LEAK_ONCE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Makes the next system call (of any process) leak a temp mapping: the check at the return
+/// to user mode must stop the kernel naming it (the test of that check; without it nothing
+/// would notice the slot, nor the pinned task).
+pub fn leak_temp_at_next_syscall() {
+    log::warn!("leak-temp-at-syscall: the next system call leaks a temp mapping (fault injection)");
+    LEAK_ONCE.store(true, Ordering::Relaxed);
+}
+
+/// The injected leak, if one is armed: maps a fresh frame and forgets the guard.
+pub fn maybe_leak_temp() {
+    if !LEAK_ONCE.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let Some((frame, _)) = frames::alloc_user() else {
+        return;
+    };
+    // SAFETY: a frame fresh from the allocator, ours alone (and never freed: the kernel
+    // stops at the leak check before anything could reuse it).
+    if let Ok(guard) = unsafe { TempMap::read(frame) } {
+        log::warn!(
+            "leak-temp-at-syscall: leaking the temp mapping of frame {:#x}",
+            frame.addr()
+        );
+        core::mem::forget(guard);
+    }
+}
+
 /// Longest `kernel_spin`.
 const MAX_SPIN_MS: u32 = 10_000;
 /// Most pages `temp_hold` maps at once (a quarter of a window).
