@@ -67,6 +67,42 @@ pub enum Class {
     Other,
 }
 
+/// The calls of every class but `Other`, by Linux's name.
+const CLASSIFIED: [(&str, Class); 21] = [
+    ("write", Class::Write),
+    ("writev", Class::Write),
+    ("read", Class::Read),
+    ("readv", Class::Read),
+    ("brk", Class::Memory),
+    ("mmap2", Class::Memory),
+    ("munmap", Class::Memory),
+    ("mprotect", Class::Memory),
+    ("madvise", Class::Memory),
+    ("futex", Class::Futex),
+    ("futex_time64", Class::Futex),
+    ("rt_sigaction", Class::Signal),
+    ("rt_sigprocmask", Class::Signal),
+    ("rt_sigreturn", Class::Signal),
+    ("sigreturn", Class::Signal),
+    ("rt_sigpending", Class::Signal),
+    ("rt_sigsuspend", Class::Signal),
+    ("sigaltstack", Class::Signal),
+    ("kill", Class::Signal),
+    ("tkill", Class::Signal),
+    ("tgkill", Class::Signal),
+];
+
+/// `Class::of` by number, for Linux's numbers.
+static CLASS_OF: [Class; LINUX_I386.len()] = {
+    let mut table = [Class::Other; LINUX_I386.len()];
+    let mut i = 0;
+    while i < CLASSIFIED.len() {
+        table[linux(CLASSIFIED[i].0) as usize] = CLASSIFIED[i].1;
+        i += 1;
+    }
+    table
+};
+
 /// Every class, in the order of the counters.
 pub const CLASSES: [Class; 6] = [
     Class::Write,
@@ -89,38 +125,13 @@ impl Class {
         }
     }
 
-    /// The class of call `number` (on every system call: numbers only, no name lookup).
+    /// The class of call `number` (on every system call: one table read, built at
+    /// compile time from `CLASSIFIED`).
     pub fn of(number: u32) -> Class {
-        const WRITE: u32 = linux("write");
-        const WRITEV: u32 = linux("writev");
-        const READ: u32 = linux("read");
-        const READV: u32 = linux("readv");
-        const BRK: u32 = linux("brk");
-        const MMAP2: u32 = linux("mmap2");
-        const MUNMAP: u32 = linux("munmap");
-        const MPROTECT: u32 = linux("mprotect");
-        const MADVISE: u32 = linux("madvise");
-        const FUTEX: u32 = linux("futex");
-        const FUTEX_TIME64: u32 = linux("futex_time64");
-        const RT_SIGACTION: u32 = linux("rt_sigaction");
-        const RT_SIGPROCMASK: u32 = linux("rt_sigprocmask");
-        const RT_SIGRETURN: u32 = linux("rt_sigreturn");
-        const SIGRETURN: u32 = linux("sigreturn");
-        const RT_SIGPENDING: u32 = linux("rt_sigpending");
-        const RT_SIGSUSPEND: u32 = linux("rt_sigsuspend");
-        const SIGALTSTACK: u32 = linux("sigaltstack");
-        const KILL: u32 = linux("kill");
-        const TKILL: u32 = linux("tkill");
-        const TGKILL: u32 = linux("tgkill");
-        match number {
-            WRITE | WRITEV => Class::Write,
-            READ | READV => Class::Read,
-            BRK | MMAP2 | MUNMAP | MPROTECT | MADVISE => Class::Memory,
-            FUTEX | FUTEX_TIME64 => Class::Futex,
-            RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGRETURN | RT_SIGPENDING
-            | RT_SIGSUSPEND | SIGALTSTACK | KILL | TKILL | TGKILL => Class::Signal,
-            _ => Class::Other,
-        }
+        CLASS_OF
+            .get(number as usize)
+            .copied()
+            .unwrap_or(Class::Other)
     }
 
     /// Its index in `CLASSES`.

@@ -95,6 +95,9 @@ pub struct Process {
     /// Set while `signals` may hold a pending signal (read without the lock at every
     /// return to user mode).
     pub signal_hint: AtomicBool,
+    /// Stop signals (bit `sig - SIGSTOP`) whose default action it was told does nothing
+    /// (no job control yet): each is said once.
+    pub stops_ignored: AtomicU32,
     /// Temp mappings its system calls (and signal deliveries) made, per
     /// `syscall_table::Class`.
     pub temp_by_class: [AtomicU64; crate::cpu::percpu::CLASS_COUNT],
@@ -149,6 +152,7 @@ impl Process {
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
             temp_by_class: [const { AtomicU64::new(0) }; crate::cpu::percpu::CLASS_COUNT],
             started_ns: crate::time::monotonic_ns(),
+            stops_ignored: AtomicU32::new(0),
             signals: IrqSpinLock::new(signal::ProcessSignals::new()),
             signal_hint: AtomicBool::new(false),
             _live: Live::new(),

@@ -19,7 +19,6 @@
 //! signal lock held.
 
 use super::{Process, Task};
-use crate::cpu::percpu::cpu_id;
 use crate::errno::Errno;
 use crate::mm::uaccess;
 use crate::sched;
@@ -122,14 +121,8 @@ fn update_hints(task: &Task, me: &ThreadSignals, shared: &ProcessSignals) {
 /// Makes `task` notice a new signal soon: woken from an interruptible sleep, or, if it runs
 /// on another CPU, interrupted so that it passes through the return to user mode.
 fn notify(task: &Arc<Task>) {
-    if sched::block::wake_interruptible(task) {
-        return;
-    }
-    if task.state() == super::State::Running {
-        let cpu = task.cpu.load(Ordering::Relaxed);
-        if cpu != cpu_id() {
-            crate::cpu::ipi::reschedule(cpu);
-        }
+    if !sched::block::wake_interruptible(task) {
+        sched::kick_if_running_elsewhere(task);
     }
 }
 
@@ -291,14 +284,11 @@ pub fn deliver(frame: &mut TrapFrame) {
             },
             Some(Next::Handle(sig, info, action, old)) => {
                 if let Err(why) = enter_handler(frame, sig, info, action, old) {
-                    log::warn!(
-                        "pid {} ({}) killed by SIGSEGV: no room for the {} frame ({why:?})",
-                        task.tid,
-                        task.process.name,
-                        abi::name(sig)
-                    );
                     drop(task);
-                    sched::exit_group(128 + abi::SIGSEGV as i32);
+                    kill_with_sigsegv(format_args!(
+                        "no room for the {} frame ({why:?})",
+                        abi::name(sig)
+                    ));
                 }
             }
         }
@@ -309,10 +299,8 @@ pub fn deliver(frame: &mut TrapFrame) {
 /// stop signal's default action does nothing, and says so once per process.
 fn stop_unsupported(sig: u32) {
     let process = sched::current_process();
-    let number = 0x8000_0000 | sig;
-    let mut seen = process.unknown_calls.lock();
-    if !seen.contains(&number) {
-        seen.push(number);
+    let bit = 1 << (sig - abi::SIGSTOP);
+    if process.stops_ignored.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
         log::warn!(
             "pid {} ({}): {} would stop it; Tempest has no job control yet: ignored",
             process.tgid,
@@ -489,7 +477,9 @@ pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
     let user_cs = u32::from(arch::gdt::USER_CS);
     let user_ds = u32::from(arch::gdt::USER_DS);
     if (r.cs != user_cs || r.ss != user_ds) && !SEGMENT_CHECK_OFF.load(Ordering::Relaxed) {
-        bad_frame("a segment that is not the user's");
+        kill_with_sigsegv(format_args!(
+            "sigreturn from a frame with a segment that is not the user's"
+        ));
     }
     let mut image = *FpuState::initial().bytes();
     if restored.fpstate != 0 {
@@ -500,7 +490,9 @@ pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
         let read =
             uaccess::copy_from_user(&process.mem.lock().space, &mut raw[..len], restored.fpstate);
         if read.is_err() {
-            bad_frame("an unreadable FPU state");
+            kill_with_sigsegv(format_args!(
+                "sigreturn from a frame with an unreadable FPU state"
+            ));
         }
         abi::restore_fpu(&raw[..len], fxsr, &mut image);
     }
@@ -543,9 +535,12 @@ fn load_fpu(state: FpuState) {
     });
 }
 
-fn bad_frame(why: &str) -> ! {
+/// Ends the calling process with SIGSEGV, as Linux's `force_sigsegv` does when a signal
+/// frame cannot be written or read back: the program has nothing left to run or return
+/// to. One log line says why.
+pub fn kill_with_sigsegv(why: core::fmt::Arguments) -> ! {
     let (pid, name) = sched::with_current(|t| (t.tid, t.process.name.clone()));
-    log::warn!("pid {pid} ({name}) killed by SIGSEGV: sigreturn from a frame with {why}");
+    log::warn!("pid {pid} ({name}) killed by SIGSEGV: {why}");
     drop(name);
     sched::exit_group(128 + abi::SIGSEGV as i32)
 }

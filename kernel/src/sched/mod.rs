@@ -385,19 +385,9 @@ pub fn exit_group(status: i32) -> ! {
         process.status.store(status, Ordering::SeqCst);
     }
     let me = current_tid();
-    let others: Vec<Arc<Task>> = REGISTRY
-        .lock()
-        .tasks
-        .iter()
-        .filter(|t| Arc::ptr_eq(&t.process, &process) && t.tid != me)
-        .cloned()
-        .collect();
-    for task in others {
-        if !wake(&task) && task.state() == State::Running {
-            let cpu = task.cpu.load(Ordering::Relaxed);
-            if cpu != cpu_id() {
-                crate::cpu::ipi::reschedule(cpu);
-            }
+    for task in threads_of(&process).iter().filter(|t| t.tid != me) {
+        if !wake(task) {
+            kick_if_running_elsewhere(task);
         }
     }
     drop(process);
@@ -430,6 +420,17 @@ pub fn leave_if_process_exiting() {
         runqueue::clean_up(cpu);
         arch::cpu::disable_interrupts();
         percpu::irq_off_begin(core::panic::Location::caller());
+    }
+}
+
+/// Makes `task`, if it runs on another CPU, pass through its return to user mode soon (a
+/// reschedule IPI): what `exit_group` and a signal need of a thread that is not asleep.
+pub fn kick_if_running_elsewhere(task: &Task) {
+    if task.state() == State::Running {
+        let cpu = task.cpu.load(Ordering::Relaxed);
+        if cpu != cpu_id() {
+            crate::cpu::ipi::reschedule(cpu);
+        }
     }
 }
 

@@ -24,8 +24,12 @@ pub fn disable_user_copy_checks() {
 /// `open(path, flags, mode)`: the devices `crate::files::Device::at` knows
 /// (`/dev/null`, `/dev/console`); `-ENOENT` for any other path, `-EFAULT` for a bad one.
 pub fn open(path: u32, flags: u32) -> SysResult {
-    let path = super::read_path(path)?;
-    let device = Device::at(&path).ok_or(Errno::ENOENT)?;
+    open_device(&super::read_path(path)?, flags)
+}
+
+/// Opens the device at the absolute `path` with `flags` on the lowest free descriptor.
+fn open_device(path: &[u8], flags: u32) -> SysResult {
+    let device = Device::at(path).ok_or(Errno::ENOENT)?;
     let file = File::open(device, flags)?;
     sched::current_process().files.lock().install(file)
 }
@@ -45,9 +49,7 @@ pub fn openat(dirfd: u32, path: u32, flags: u32) -> SysResult {
         }
         path.insert(0, b'/');
     }
-    let device = Device::at(&path).ok_or(Errno::ENOENT)?;
-    let file = File::open(device, flags)?;
-    sched::current_process().files.lock().install(file)
+    open_device(&path, flags)
 }
 
 /// `close(fd)`.

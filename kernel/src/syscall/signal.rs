@@ -162,12 +162,9 @@ pub fn sigreturn(frame: &mut TrapFrame) -> SysResult {
 /// A `sigreturn` whose frame cannot be read has nothing to return to: SIGSEGV, as on
 /// Linux.
 fn unreadable(at: u32) -> ! {
-    let (pid, name) = sched::with_current(|t| (t.tid, t.process.name.clone()));
-    log::warn!(
-        "pid {pid} ({name}) killed by SIGSEGV: sigreturn from an unreadable frame at {at:#010x}"
-    );
-    drop(name);
-    sched::exit_group(128 + abi::SIGSEGV as i32)
+    state::kill_with_sigsegv(format_args!(
+        "sigreturn from an unreadable frame at {at:#010x}"
+    ))
 }
 
 /// `kill(pid, sig)`: to the process `pid`; 0 and the caller's negated pid (its process
