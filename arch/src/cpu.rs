@@ -133,11 +133,23 @@ pub fn flush_tlb() {
     unsafe { load_cr3(cr3()) }
 }
 
+/// How many times any CPU dropped its global TLB entries (`flush_tlb_including_global`
+/// with CR4.PGE on). QEMU's TCG keeps no global entries (every CR3 load drops all), so
+/// there a stale global translation cannot be seen; the shootdown tests count these
+/// flushes instead, and on hardware (or KVM) they see the translations too.
+static GLOBAL_FLUSHES: AtomicUsize = AtomicUsize::new(0);
+
+/// The count of global flushes so far (see `GLOBAL_FLUSHES`).
+pub fn global_flushes() -> usize {
+    GLOBAL_FLUSHES.load(Ordering::Relaxed)
+}
+
 /// Flushes every TLB entry of this CPU, global ones included (toggles CR4.PGE when it is
 /// on; otherwise a CR3 reload already drops everything).
 pub fn flush_tlb_including_global() {
     let cr4 = cr4();
     if cr4.contains(Cr4::CR4_ENABLE_GLOBAL_PAGES) {
+        GLOBAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
         // SAFETY: clearing and restoring PGE changes no mapping; it flushes the TLB.
         unsafe {
             x86::controlregs::cr4_write(cr4 - Cr4::CR4_ENABLE_GLOBAL_PAGES);

@@ -120,8 +120,9 @@ fn other_cpus() -> Vec<usize> {
         .collect()
 }
 
-/// Kernel pages (the kernel virtual area): one page, a range above the ceiling, or (with
-/// `as_list`) the pages named one by one in a page-list round.
+/// Kernel pages (the kernel virtual area, global like the direct map): one page, a range
+/// above the ceiling (a full round), or (with `as_list`) the pages named one by one in a
+/// page-list round.
 fn kernel_probe(pages: u32, as_list: bool) -> crate::ktest::TestResult {
     let targets = other_cpus();
     if targets.is_empty() {
@@ -157,12 +158,21 @@ fn kernel_probe(pages: u32, as_list: bool) -> crate::ktest::TestResult {
                 pages,
             }
         };
+        let global_before = arch::cpu::global_flushes();
         let seen = probe(target, probed, 0, old, remap, Space::Kernel, flush)?;
         let kind = if as_list { "list" } else { "range" };
-        verdict(
-            seen,
-            &alloc::format!("kernel, {pages} page(s) as a {kind}, cpu {target}"),
-        )?;
+        let what = alloc::format!("kernel, {pages} page(s) as a {kind}, cpu {target}");
+        verdict(seen, &what)?;
+        // Kernel pages are global: a full round must drop global entries too, or they
+        // outlive it. TCG keeps none (a CR3 load drops all), so there the probe above
+        // cannot see a round that only reloads CR3; the count of global flushes can.
+        let full = flush.with_ceiling(CEILING) == Flush::All;
+        if full && crate::mm::paging::kernel_pages_are_global() && !remote_flush_disabled() {
+            check!(
+                arch::cpu::global_flushes() > global_before,
+                "{what}: a full round kept the global kernel entries (CR3 reload only)"
+            );
+        }
         // The pages keep mapping `new` (kernel virtual pages are never unmapped): leave
         // both frames allocated rather than free a frame something still maps.
     }

@@ -4,8 +4,8 @@
 //! visible under every CR3 at once.
 
 use super::layout::{KVA_BASE, phys_to_virt};
-use super::paging::{kernel_directory, table_at};
-use arch::paging::{PAGE_SIZE, PAddr, PDEntry, PTEntry, PTFlags, pd_index, pt_index};
+use super::paging::{kernel_directory, kernel_pages_are_global, table_at};
+use arch::paging::{PAGE_SIZE, PAddr, PDEntry, PTEntry, PTFlags, kernel_page, pd_index, pt_index};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 static NEXT: AtomicUsize = AtomicUsize::new(KVA_BASE);
@@ -32,13 +32,15 @@ pub fn map(phys: u64, len: usize, caching: Caching) -> usize {
         va + pages * PAGE_SIZE <= KVA_END,
         "kernel virtual area exhausted"
     );
-    let mut flags = PTFlags::P | PTFlags::RW;
-    if caching == Caching::Uncached {
-        flags |= PTFlags::PCD | PTFlags::PWT;
-    }
+    // Global like the direct map: the page is the same under every CR3, so a process
+    // switch need not drop it (and a full kernel round must flush global entries).
+    let global = kernel_pages_are_global();
     for i in 0..pages {
         let page_va = va + i * PAGE_SIZE;
-        let entry = PTEntry::new(PAddr((first + (i * PAGE_SIZE) as u64) as u32), flags);
+        let mut entry = kernel_page((first + (i * PAGE_SIZE) as u64) as u32, global);
+        if caching == Caching::Uncached {
+            entry = PTEntry::new(entry.address(), entry.flags() | PTFlags::PCD | PTFlags::PWT);
+        }
         // SAFETY: the page is fresh (never handed out before, so in no TLB) and its PTE lies
         // in a kernel page table allocated at boot.
         unsafe { kernel_pte(page_va).write_volatile(entry.0) };

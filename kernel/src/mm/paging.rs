@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 static KERNEL_PD: AtomicU32 = AtomicU32::new(0);
 static USES_PSE: AtomicU32 = AtomicU32::new(0);
+static USES_PGE: AtomicU32 = AtomicU32::new(0);
 
 /// Physical address of the kernel page directory (0 before `init`).
 pub fn kernel_directory() -> u32 {
@@ -21,6 +22,13 @@ pub fn kernel_directory() -> u32 {
 /// Whether the direct map uses 4 MiB pages.
 pub fn direct_map_uses_large_pages() -> bool {
     USES_PSE.load(Ordering::Relaxed) != 0
+}
+
+/// Whether kernel mappings are global (CR4.PGE): the direct map and the kernel virtual
+/// area. A CR3 load keeps global entries, so a full kernel round must flush them
+/// explicitly (`flush_tlb_including_global`).
+pub fn kernel_pages_are_global() -> bool {
+    USES_PGE.load(Ordering::Relaxed) != 0
 }
 
 /// The page directory (or a table) at physical `pa`, through the direct map.
@@ -84,6 +92,7 @@ pub unsafe fn init(lowmem_end: u64, cpu: Features, free: &mut FreeRam) {
     }
     KERNEL_PD.store(base as u32, Ordering::Relaxed);
     USES_PSE.store(cpu.pse as u32, Ordering::Relaxed);
+    USES_PGE.store(cpu.pge as u32, Ordering::Relaxed);
     log::info!(
         "paging: kernel directory at {base:#x}, direct map 0..{} MiB ({}), {tables} kernel page tables",
         lowmem_end >> 20,
