@@ -108,6 +108,12 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.no_tls_reload {
         crate::sched::disable_tls_reload();
     }
+    if opts.poison_freed {
+        crate::mm::frames::poison_freed_frames();
+    }
+    if opts.free_before_flush {
+        crate::syscall::free_before_flush();
+    }
     if opts.leak_temp_at_syscall {
         crate::syscall::leak_temp_at_next_syscall();
     }

@@ -8,6 +8,8 @@
 //! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap`, `silent-cpu` |
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
+//! | `poison-freed` | debug: every freed frame is filled with 0xAA (a stale translation reads it) |
+//! | `free-before-flush` | negative control: unmapped frames are freed before the shootdown round |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
 
@@ -80,6 +82,10 @@ pub struct Options<'a> {
     /// Fault injection: the next system call leaks a temp mapping (the return-to-user
     /// check must catch it).
     pub leak_temp_at_syscall: bool,
+    /// Debug: freed frames are filled with a poison pattern (stale translations show it).
+    pub poison_freed: bool,
+    /// Negative control: unmapped frames are freed before the shootdown round.
+    pub free_before_flush: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -104,6 +110,8 @@ impl Default for Options<'_> {
             sigreturn_any_segment: false,
             signal_no_fpu: false,
             leak_temp_at_syscall: false,
+            poison_freed: false,
+            free_before_flush: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -163,6 +171,8 @@ impl<'a> Options<'a> {
                 ("sigreturn-any-segment", None) => opts.sigreturn_any_segment = true,
                 ("signal-no-fpu", None) => opts.signal_no_fpu = true,
                 ("leak-temp-at-syscall", None) => opts.leak_temp_at_syscall = true,
+                ("poison-freed", None) => opts.poison_freed = true,
+                ("free-before-flush", None) => opts.free_before_flush = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -278,6 +288,8 @@ mod tests {
         assert!(parse("sigreturn-any-segment").0.sigreturn_any_segment);
         assert!(parse("signal-no-fpu").0.signal_no_fpu);
         assert!(parse("leak-temp-at-syscall").0.leak_temp_at_syscall);
+        let (opts, _) = parse("poison-freed free-before-flush");
+        assert!(opts.poison_freed && opts.free_before_flush);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);
         let env: Vec<&str> = environment("log=debug env=A=1 env=B=x=y env==bad").collect();

@@ -3,11 +3,29 @@
 
 use super::bootinfo::FreeRam;
 use super::layout::{DIRECT_MAP_MAX, phys_to_virt};
+use super::temp::{TempMap, Writable};
 use super::zones::{Frame, PhysFrames, Zone, ZoneKind};
 use crate::cpu::sync::PreemptSpinLock;
 use arch::paging::PAGE_SIZE;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 static FRAMES: PreemptSpinLock<Option<PhysFrames>> = PreemptSpinLock::new(None);
+
+/// The byte `poison-freed` fills freed frames with (Linux's `PAGE_POISON`).
+pub const POISON: u8 = 0xAA;
+
+/// `poison-freed` on the command line: every frame is filled with [`POISON`] as it is
+/// freed, before anyone can allocate it again (as Linux's page poisoning). A translation
+/// that outlives its frame's release (a use after free through a stale TLB entry) then
+/// reads the pattern at once, where otherwise it would read old data until the frame's
+/// next owner happened to write it. The frame-reuse test boots with it.
+static POISON_FREED: AtomicBool = AtomicBool::new(false);
+
+/// Switches poisoning of freed frames on (boot, before any task runs).
+pub fn poison_freed_frames() {
+    log::info!("poison-freed: freed frames are filled with {POISON:#x}");
+    POISON_FREED.store(true, Ordering::Relaxed);
+}
 
 /// Free and managed frame counts of both zones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +97,13 @@ pub fn alloc_user() -> Option<(Frame, ZoneKind)> {
 
 /// Returns a frame. Freeing a frame twice is a kernel bug and panics.
 pub fn free(f: Frame) {
+    if POISON_FREED.load(Ordering::Relaxed) {
+        // SAFETY: the caller gives the frame up: nothing may rely on its contents now.
+        match unsafe { TempMap::<Writable>::write(f) } {
+            Ok(mut page) => page.fill(POISON),
+            Err(_) => log::warn!("poison-freed: no temp slot to poison frame {:#x}", f.addr()),
+        }
+    }
     if let Err(e) = with(|z| z.free(f)) {
         panic!("frame allocator: {e}");
     }

@@ -15,6 +15,7 @@ use crate::proc::{Memory, Process};
 use crate::sched;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
+use core::sync::atomic::{AtomicBool, Ordering};
 use smp::shootdown::Flush;
 
 const PAGE: u32 = PAGE_SIZE as u32;
@@ -53,11 +54,28 @@ fn unmap_range(process: &Process, space: &mut AddressSpace, start: u32, end: u32
     free_after_flush(process, start, end, freed);
 }
 
+/// Negative control (`free-before-flush` on the command line): unmapped frames go back
+/// to the allocator before the round instead of after it, so another CPU may reuse a frame
+/// that threads elsewhere still reach through stale translations. The frame-reuse test
+/// must then fail.
+static FREE_BEFORE_FLUSH: AtomicBool = AtomicBool::new(false);
+
+/// Switches the negative control on (boot, before any task runs).
+pub fn free_before_flush() {
+    log::warn!(
+        "free-before-flush: unmapped frames are freed before the shootdown (negative control)"
+    );
+    FREE_BEFORE_FLUSH.store(true, Ordering::Relaxed);
+}
+
 /// Frees the frames `[start, end)` no longer maps, after one round that drops their
 /// translations on every CPU that has the space loaded.
-fn free_after_flush(process: &Process, start: u32, end: u32, freed: Vec<Frame>) {
+fn free_after_flush(process: &Process, start: u32, end: u32, mut freed: Vec<Frame>) {
     if freed.is_empty() {
         return;
+    }
+    if FREE_BEFORE_FLUSH.load(Ordering::Relaxed) {
+        freed.drain(..).for_each(frames::free);
     }
     process.flush(Flush::Range {
         start,
