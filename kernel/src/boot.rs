@@ -114,6 +114,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.free_before_flush {
         crate::syscall::free_before_flush();
     }
+    if opts.tempest_calls {
+        crate::syscall::enable_tempest_calls();
+    }
     if opts.leak_temp_at_syscall {
         crate::syscall::leak_temp_at_next_syscall();
     }
@@ -156,6 +159,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         crate::syscall::disable_user_copy_checks();
     }
     let frames_before = frames::stats();
+    let (heap_before, _) = heap::usage();
     let envp: alloc::vec::Vec<&str> = crate::cmdline::environment(args).collect();
     let started = crate::programs::start_all(info.modules(), &envp);
     match apic {
@@ -174,6 +178,13 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     }
     summary(lowmem_end, entry_tsc);
     let all_as_expected = crate::programs::report(&exits, started);
+    drop(exits);
+    // What the programs left on the kernel heap once every one is gone and its record
+    // dropped: the hostile-program suite compares it with the start.
+    let (heap_after, _) = heap::usage();
+    console::record(format_args!(
+        r#"{{"event":"heap","before_programs":{heap_before},"after_programs":{heap_after}}}"#
+    ));
     exit(if all_as_expected {
         Verdict::Success
     } else {

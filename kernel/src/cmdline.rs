@@ -5,11 +5,12 @@
 //! | `log=LEVEL`     | `error`, `warn`, `info` (default), `debug`, `trace`         |
 //! | `test[=FILTER]` | run the in-kernel tests whose name contains FILTER          |
 //! | `lowmem=MIB`    | shrink the direct map to MIB MiB (16..=512, multiple of 4)  |
-//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap`, `silent-cpu` |
+//! | `crash=KIND`    | debug: `panic`, `page-fault`, `triple-fault`, `hang`, `failing-test`, `panic-on-ap`, `silent-cpu`, `hang-ap` |
 //! | `unchecked-user-copies` | negative control: `write` reads user buffers directly, unchecked, as the seed's kernel did |
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
 //! | `poison-freed` | debug: every freed frame is filled with 0xAA (a stale translation reads it) |
 //! | `free-before-flush` | negative control: unmapped frames are freed before the shootdown round |
+//! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
 
@@ -39,6 +40,8 @@ pub enum Crash {
     /// Make the last application processor deaf (spinning, interrupts off), then shoot a
     /// page down: the bounded wait must panic naming it.
     SilentCpu,
+    /// Make the last application processor deaf and wait: the watchdog must name it.
+    HangAp,
 }
 
 /// Log verbosity (mirrors `log::LevelFilter` without depending on it here).
@@ -86,6 +89,8 @@ pub struct Options<'a> {
     pub poison_freed: bool,
     /// Negative control: unmapped frames are freed before the shootdown round.
     pub free_before_flush: bool,
+    /// Tempest's own test and benchmark calls answer (otherwise `ENOSYS`).
+    pub tempest_calls: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -112,6 +117,7 @@ impl Default for Options<'_> {
             leak_temp_at_syscall: false,
             poison_freed: false,
             free_before_flush: false,
+            tempest_calls: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -173,6 +179,7 @@ impl<'a> Options<'a> {
                 ("leak-temp-at-syscall", None) => opts.leak_temp_at_syscall = true,
                 ("poison-freed", None) => opts.poison_freed = true,
                 ("free-before-flush", None) => opts.free_before_flush = true,
+                ("tempest-calls", None) => opts.tempest_calls = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -252,6 +259,7 @@ fn parse_crash(v: &str) -> Option<Crash> {
         "failing-test" => Crash::FailingTest,
         "panic-on-ap" => Crash::PanicOnAp,
         "silent-cpu" => Crash::SilentCpu,
+        "hang-ap" => Crash::HangAp,
         _ => return None,
     })
 }
@@ -290,6 +298,7 @@ mod tests {
         assert!(parse("leak-temp-at-syscall").0.leak_temp_at_syscall);
         let (opts, _) = parse("poison-freed free-before-flush");
         assert!(opts.poison_freed && opts.free_before_flush);
+        assert!(parse("tempest-calls").0.tempest_calls);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);
         let env: Vec<&str> = environment("log=debug env=A=1 env=B=x=y env==bad").collect();

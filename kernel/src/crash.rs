@@ -18,6 +18,7 @@ pub fn trigger(kind: Crash) -> ! {
         Crash::FailingTest => crate::ktest::run_failing_selfcheck(),
         Crash::PanicOnAp => panic_on_application_processor(),
         Crash::SilentCpu => shoot_down_at_a_silent_cpu(),
+        Crash::HangAp => hang_an_application_processor(),
     }
 }
 
@@ -107,6 +108,22 @@ fn shoot_down_at_a_silent_cpu() -> ! {
         },
     );
     panic!("the shootdown completed although cpu {last} never answered");
+}
+
+/// Makes the last CPU deaf and waits with interrupts on: the watchdog on the other CPUs
+/// must name it; the runner's timeout ends the run.
+fn hang_an_application_processor() -> ! {
+    let Some(last) = crate::cpu::percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| c != 0)
+        .last()
+    else {
+        panic!("crash=hang-ap needs an application processor (boot with --smp 2 or more)");
+    };
+    let _call = crate::cpu::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
+    log::warn!("crash=hang-ap: cpu {last} now spins with interrupts off");
+    // Idle as an application processor does: the timer ticks, and the watchdog looks.
+    crate::sched::run_application_cpu()
 }
 
 /// Spins forever with interrupts off (in the call-function handler): the CPU answers

@@ -65,6 +65,13 @@ pub struct Cli {
     #[arg(long, conflicts_with = "programs")]
     pub no_programs: bool,
 
+    /// Boot the programs without Tempest's own benchmark and test calls (`temp_stats`,
+    /// `bench_barrier`, ...): they then answer -ENOSYS, as on any boot without
+    /// `tempest-calls` on the kernel command line. The runner turns them on by default
+    /// when it boots programs: its boots are test and benchmark boots.
+    #[arg(long, global = true)]
+    pub no_tempest_calls: bool,
+
     /// Programs to boot instead of the default set: a path to an i386 ELF, or the name of
     /// a bin of the user package; arguments and the expected exit status (default 0) may
     /// follow in the same (quoted) word, as in user/programs.txt: 'isolation A expect=0'.
@@ -120,20 +127,26 @@ impl Cli {
         Ok(Some(specs))
     }
 
-    /// The kernel command line for this invocation: the mode, `--cmdline`, then one
-    /// `env=KEY=VALUE` word per `--env`.
+    /// The kernel command line for this invocation: the mode, `--cmdline`, one
+    /// `env=KEY=VALUE` word per `--env`, then `tempest-calls` when programs boot (unless
+    /// `--no-tempest-calls`).
     pub fn kernel_cmdline(&self) -> Result<String> {
         let mut line = kernel_cmdline(self.command.as_ref(), &self.cmdline)?;
+        let mut push = |word: &str| {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        };
         for var in &self.env {
             let key = var.split_once('=').map(|(k, _)| k).unwrap_or("");
             if key.is_empty() || var.chars().any(char::is_whitespace) {
                 bail!("--env {var:?}: expected KEY=VALUE without whitespace");
             }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str("env=");
-            line.push_str(var);
+            push(&format!("env={var}"));
+        }
+        if self.command.is_none() && !self.no_programs && !self.no_tempest_calls {
+            push("tempest-calls");
         }
         Ok(line)
     }
@@ -186,7 +199,9 @@ mod tests {
         assert_eq!(cli.machine, Machine::Pc);
         assert_eq!(cli.run_timeout(), Some(Duration::from_secs(120)));
         assert!(!cli.gdb && !cli.verbose && cli.command.is_none());
-        assert_eq!(cli.kernel_cmdline().unwrap(), "");
+        assert_eq!(cli.kernel_cmdline().unwrap(), "tempest-calls");
+        assert_eq!(parse(&["--no-tempest-calls"]).kernel_cmdline().unwrap(), "");
+        assert_eq!(parse(&["--no-programs"]).kernel_cmdline().unwrap(), "");
     }
 
     #[test]
@@ -201,9 +216,10 @@ mod tests {
         ]);
         assert_eq!(
             cli.kernel_cmdline().unwrap(),
-            "log=debug env=LANG=C env=X=a=b"
+            "log=debug env=LANG=C env=X=a=b tempest-calls"
         );
-        assert_eq!(parse(&["--env", "A="]).kernel_cmdline().unwrap(), "env=A=");
+        let cli = parse(&["--env", "A=", "--no-tempest-calls"]);
+        assert_eq!(cli.kernel_cmdline().unwrap(), "env=A=");
         assert!(parse(&["--env", "=x"]).kernel_cmdline().is_err());
         assert!(parse(&["--env", "NOVALUE"]).kernel_cmdline().is_err());
         assert!(parse(&["--env", "A=b c"]).kernel_cmdline().is_err());
@@ -212,7 +228,7 @@ mod tests {
     #[test]
     fn boot_cmdline_is_passed_through() {
         let cli = parse(&["--cmdline", "-x log=debug"]);
-        assert_eq!(cli.kernel_cmdline().unwrap(), "-x log=debug");
+        assert_eq!(cli.kernel_cmdline().unwrap(), "-x log=debug tempest-calls");
     }
 
     #[test]

@@ -159,6 +159,36 @@ fn hang_is_a_timeout_within_the_limit() {
     );
 }
 
+/// A CPU that stops answering (`crash=hang-ap`: the last one spins with interrupts off)
+/// is named by the watchdog on the others before the runner's timeout ends the run, so a
+/// hang reads as which CPU hung, not as silence; a timeout is still never success.
+#[test]
+fn a_hung_cpu_is_named_by_the_watchdog() {
+    let run = runner(&[
+        "--smp",
+        "4",
+        "--no-programs",
+        "--timeout",
+        "60",
+        "--cmdline",
+        "crash=hang-ap",
+    ]);
+    expect(
+        &run,
+        4,
+        &[
+            "crash=hang-ap: cpu 3 now spins with interrupts off",
+            "watchdog: cpu 3 stopped answering: no timer interrupt for",
+            "timeout",
+        ],
+    );
+    assert!(
+        !run.out.contains("watchdog: cpu 0") && !run.out.contains("watchdog: cpu 1 "),
+        "a CPU that answers was named\n{}",
+        run.out
+    );
+}
+
 #[test]
 fn gdb_mode_halts_until_a_debugger_continues() {
     let Ok(gdb) = which("gdb") else {

@@ -10,3 +10,4 @@ pub mod ipi;
 pub mod percpu;
 pub mod shootdown;
 pub mod sync;
+pub mod watchdog;

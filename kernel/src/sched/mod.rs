@@ -532,10 +532,12 @@ pub fn run_application_cpu() -> ! {
     }
 }
 
-/// Counts a timer tick of this CPU and wakes its blocked tasks whose deadline has passed
-/// (the timer interrupt calls this).
+/// Counts a timer tick of this CPU, lets the watchdog look at the other CPUs, and wakes
+/// this CPU's blocked tasks whose deadline has passed (the timer interrupt calls this).
 pub fn tick() {
-    CpuStats::bump(&percpu::this().stats.timer_ticks);
+    let ticks = &percpu::this().stats.timer_ticks;
+    CpuStats::bump(ticks);
+    crate::cpu::watchdog::tick(ticks.load(Ordering::Relaxed));
     block::wake_expired(cpu_id());
 }
 

@@ -20,6 +20,7 @@ use crate::mm::temp;
 use crate::mm::uaccess;
 use crate::syscall_table::linux;
 use arch::trap::TrapFrame;
+use core::sync::atomic::{AtomicBool, Ordering};
 use sched::Layout;
 
 pub const SYS_EXIT: u32 = linux("exit");
@@ -107,6 +108,23 @@ pub const SYS_TEMPEST_TEMP_BENCH: u32 = 0x1_0005;
 
 type SysResult = Result<u32, Errno>;
 
+/// Whether Tempest's own calls (0x10000 and up: counters, the benchmark start line and
+/// report, the test probes) answer: only when the kernel was booted for tests or
+/// benchmarks (`tempest-calls` on the command line). Otherwise they are `ENOSYS`, so an
+/// ordinary program cannot reach a benchmark's system-wide barrier or a probe that
+/// spins in the kernel.
+static TEMPEST_CALLS: AtomicBool = AtomicBool::new(false);
+
+/// Turns Tempest's own calls on (boot, before any task runs).
+pub fn enable_tempest_calls() {
+    log::info!("tempest-calls: the kernel's own test and benchmark calls answer");
+    TEMPEST_CALLS.store(true, Ordering::Relaxed);
+}
+
+fn tempest_calls_on() -> bool {
+    TEMPEST_CALLS.load(Ordering::Relaxed)
+}
+
 /// Handles the system call in `frame` and stores its result in `frame.eax`. The call runs
 /// with interrupts on: the kernel is preemptible outside its locks.
 pub fn dispatch(frame: &mut TrapFrame) {
@@ -189,6 +207,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_TGKILL => signal::tgkill(a0, a1, a2),
         SYS_TKILL => signal::tkill(a0, a1),
         SYS_MMAP2 => memory::mmap2(a0, a1, a2, a3, a4, a5),
+        number @ SYS_TEMPEST_TEMP_STATS..=SYS_TEMPEST_TEMP_BENCH if !tempest_calls_on() => {
+            Err(unknown(number))
+        }
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
         SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
         SYS_TEMPEST_BENCH_REPORT => bench::report(a0),
@@ -232,12 +253,19 @@ fn unknown(number: u32) -> Errno {
         first
     };
     if first {
-        let name = crate::syscall_table::linux_name(number).unwrap_or("not a Linux call");
-        log::warn!(
-            "pid {} ({}): system call {number} ({name}) is not implemented: -ENOSYS",
-            process.tgid,
-            process.name
-        );
+        let (pid, name) = (process.tgid, &process.name);
+        match crate::syscall_table::find(number) {
+            Some(call) if call.number >= crate::syscall_table::TEMPEST_BASE => log::warn!(
+                "pid {pid} ({name}): system call {number:#x} ({}) is one of Tempest's own, off without `tempest-calls` on the kernel command line: -ENOSYS",
+                call.name
+            ),
+            _ => {
+                let linux = crate::syscall_table::linux_name(number).unwrap_or("not a Linux call");
+                log::warn!(
+                    "pid {pid} ({name}): system call {number} ({linux}) is not implemented: -ENOSYS"
+                );
+            }
+        }
     }
     Errno::ENOSYS
 }

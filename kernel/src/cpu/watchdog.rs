@@ -1,0 +1,51 @@
+//! The lockup watchdog: every CPU's timer ticks (HZ times a second), so a CPU whose tick
+//! count stops moving is spinning with interrupts off, or stopped. Once a second of its
+//! own ticks each CPU looks at the others' counts and names, once, a CPU whose count has
+//! not moved for [`STALL_MS`]: a hang then reads as "cpu 3 stopped answering" in the log
+//! before the runner's timeout ends the run, not as silence. (Linux's hard-lockup
+//! detector does the same job with NMIs; Tempest's check needs only the timer, so a hang
+//! of every CPU at once is left to the runner's timeout.)
+
+use super::percpu::{self, cpu_id};
+use crate::mm::temp::window::MAX_CPUS;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// How long a CPU's tick count may stand still before it is named. Far above the longest
+/// interrupts-off stretch the summary reports (tens of ms under TCG), and above the
+/// shootdown's own 5 s acknowledgement timeout, which names a silent target first.
+pub const STALL_MS: u64 = 10_000;
+
+/// Per CPU: its tick count when last looked at, when (monotonic ms) it last moved, and
+/// whether its stall has been reported.
+static SEEN: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static MOVED_MS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static REPORTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Called from this CPU's timer tick with its own tick count: looks at the others once a
+/// second.
+pub fn tick(own_ticks: u64) {
+    if !own_ticks.is_multiple_of(crate::time::HZ) {
+        return;
+    }
+    let me = cpu_id();
+    let now_ms = (crate::time::monotonic_ns() / 1_000_000).max(1);
+    for cpu in percpu::online().filter(|c| c.id() != me) {
+        let id = cpu.id();
+        let ticks = cpu.stats.timer_ticks.load(Ordering::Relaxed);
+        if SEEN[id].swap(ticks, Ordering::Relaxed) != ticks
+            || MOVED_MS[id].load(Ordering::Relaxed) == 0
+        {
+            MOVED_MS[id].store(now_ms, Ordering::Relaxed);
+            if REPORTED[id].swap(false, Ordering::Relaxed) {
+                log::warn!("watchdog: cpu {id} answers again");
+            }
+            continue;
+        }
+        let still = now_ms.saturating_sub(MOVED_MS[id].load(Ordering::Relaxed));
+        if still >= STALL_MS && !REPORTED[id].swap(true, Ordering::Relaxed) {
+            log::error!(
+                "watchdog: cpu {id} stopped answering: no timer interrupt for {still} ms (interrupts off, or halted), seen by cpu {me}"
+            );
+        }
+    }
+}
