@@ -38,6 +38,13 @@ impl DevStat {
                 rdev_minor: 3,
                 ino: 3,
             },
+            // /dev/zero: 1:5, crw-rw-rw-.
+            Device::Zero => DevStat {
+                mode: S_IFCHR | 0o666,
+                rdev_major: 1,
+                rdev_minor: 5,
+                ino: 4,
+            },
         }
     }
 

@@ -1,5 +1,5 @@
-//! A process's open files: the table behind its file descriptors, and the two devices
-//! Tempest has, the console and `/dev/null`. Portable, so `cargo test` checks the table on
+//! A process's open files: the table behind its file descriptors, and the devices Tempest
+//! has: the console, `/dev/null` and `/dev/zero`. Portable, so `cargo test` checks the table on
 //! the host; the calls on descriptors (`syscall::io`) use it.
 
 use crate::errno::Errno;
@@ -15,6 +15,9 @@ pub enum Device {
     /// `/dev/null`: takes every byte (each is still read through the checked user copy,
     /// so a bad pointer is `-EFAULT`, as everywhere) and keeps none.
     Null,
+    /// `/dev/zero`: reads give zeroes (written through the checked user copy), writes are
+    /// taken as by `/dev/null`.
+    Zero,
 }
 
 impl Device {
@@ -22,6 +25,7 @@ impl Device {
     pub fn at(path: &[u8]) -> Option<Device> {
         match path {
             b"/dev/null" => Some(Device::Null),
+            b"/dev/zero" => Some(Device::Zero),
             b"/dev/console" | b"/dev/tty" => Some(Device::Console),
             _ => None,
         }
@@ -268,6 +272,7 @@ mod tests {
         assert_eq!(append.flags(), O_RDWR | 0o2000 | 0o100000);
         assert_eq!(File::open(Device::Null, 3), Err(Errno::EINVAL));
         assert_eq!(Device::at(b"/dev/null"), Some(Device::Null));
+        assert_eq!(Device::at(b"/dev/zero"), Some(Device::Zero));
         assert_eq!(Device::at(b"/dev/console"), Some(Device::Console));
         assert_eq!(Device::at(b"/dev/null/"), None);
         assert_eq!(Device::at(b""), None);

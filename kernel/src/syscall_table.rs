@@ -315,7 +315,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         3,
         "fd, buf, len",
-        "0 (end of file) from both devices: `/dev/null` is empty, and the console has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; the buffer is not touched (Linux's `/dev/null` does not either); `-EBADF` unless fd is open for reading",
+        "`len` zero bytes from `/dev/zero`, written a page at a time through the checked user copy (a bad page after some bytes ends the read with their count; a bad first page is `-EFAULT`); 0 (end of file) from `/dev/null`, which is empty, and from the console, which has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; those two leave the buffer untouched (as Linux's `/dev/null` does); `-EBADF` unless fd is open for reading",
     ),
     Call::linux(
         4,
@@ -325,7 +325,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         5,
         "path, flags, mode",
-        "the lowest free fd; paths `/dev/null` and `/dev/console` (also `/dev/tty`); `-ENOENT` for any other, `-EFAULT` if the path runs into memory the process may not read before its NUL, `-ENAMETOOLONG` past 4096 bytes, `-EINVAL` for access mode 3, `-EMFILE` when the process has 16 open; flags besides the access mode are accepted and change nothing",
+        "the lowest free fd; paths `/dev/null`, `/dev/zero` and `/dev/console` (also `/dev/tty`); `-ENOENT` for any other, `-EFAULT` if the path runs into memory the process may not read before its NUL, `-ENAMETOOLONG` past 4096 bytes, `-EINVAL` for access mode 3, `-EMFILE` when the process has 16 open; flags besides the access mode are accepted and change nothing",
     ),
     Call::linux(6, "fd", "0; `-EBADF` if fd is not open"),
     Call::linux(
@@ -406,7 +406,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         145,
         "fd, iov, count",
-        "as `read`: 0 once the `struct iovec` array is valid; `-EINVAL` past 1024 entries or when the lengths add up beyond `ssize_t`, `-EFAULT`, `-EBADF`",
+        "each buffer as `read` until one comes back short, with `writev`'s rule for a bad buffer; `-EINVAL` past 1024 entries or when the lengths add up beyond `ssize_t`, `-EFAULT`, `-EBADF`",
     ),
     Call::linux(
         146,
@@ -471,7 +471,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         197,
         "fd, buf",
-        "0; the device's `struct stat64` (console: `crw--w----` 5:1, `/dev/null`: `crw-rw-rw-` 1:3); `-EBADF`, `-EFAULT`",
+        "0; the device's `struct stat64` (console: `crw--w----` 5:1, `/dev/null`: `crw-rw-rw-` 1:3, `/dev/zero`: 1:5); `-EBADF`, `-EFAULT`",
     ),
     Call::linux(199, "", "0"),
     Call::linux(200, "", "0"),
@@ -577,7 +577,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         383,
         "dirfd, path, flags, mask, buf",
-        "0; `struct statx` of an open fd (`\"\"` with `AT_EMPTY_PATH`) or of `/dev/null`, `/dev/console`; `-ENOENT` for other paths, `-EBADF`, `-EFAULT`",
+        "0; `struct statx` of an open fd (`\"\"` with `AT_EMPTY_PATH`) or of `/dev/null`, `/dev/zero`, `/dev/console`; `-ENOENT` for other paths, `-EBADF`, `-EFAULT`",
     ),
     Call::linux(
         403,

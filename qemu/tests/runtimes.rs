@@ -6,41 +6,13 @@
 //! skipped with the reason, except in CI, where `.ci/run` installs both.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use qemu::runtimes::{self, Runtime};
 use std::process::Command;
 
 mod common;
 
-use common::{expect, expect_exits};
-
-/// Builds `glibc/NAME` or `musl/NAME` as the runner does (`qemu::runtimes`); `None`
-/// (skipped, except in CI) when the toolchain is missing here. A build error fails the
-/// test.
-fn build(test: &str, program: &str) -> Option<PathBuf> {
-    let root = qemu::build::workspace_root();
-    let (runtime, _) = Runtime::of(program).expect("glibc/NAME or musl/NAME");
-    let ready = match runtime {
-        Runtime::Glibc => runtimes::glibc_links(),
-        Runtime::Musl => runtimes::musl_installed(&root),
-    };
-    if !ready {
-        common::skip_outside_ci(
-            test,
-            match runtime {
-                Runtime::Glibc => {
-                    "gcc -m32 -static cannot link a glibc program here (Debian: apt-get install gcc-multilib)"
-                }
-                Runtime::Musl => {
-                    "the i686-unknown-linux-musl target is not installed (rustup target add i686-unknown-linux-musl)"
-                }
-            },
-        );
-        return None;
-    }
-    Some(runtimes::build(&root, program).unwrap_or_else(|e| panic!("{e:#}")))
-}
+use common::{build_runtime as build, expect, expect_exits};
 
 /// Runs `elf` at `--smp 4` under Tempest and on the host, and checks both end with status
 /// 0 and print the same lines starting with `prefix` (at least `min` of them).

@@ -8,6 +8,7 @@ use crate::errno::Errno;
 use crate::files::{Device, File};
 use crate::mm::uaccess;
 use crate::sched;
+use arch::paging::PAGE_SIZE;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 static UNCHECKED_USER_COPIES: AtomicBool = AtomicBool::new(false);
@@ -70,7 +71,7 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     }
     let sink: fn(&[u8]) = match file.device {
         Device::Console => arch::serial::write_bytes,
-        Device::Null => discard,
+        Device::Null | Device::Zero => discard,
     };
     if file.device == Device::Console && UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
         // SAFETY: none: this is the deliberately broken path of the negative control, and
@@ -83,16 +84,37 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     Ok(len)
 }
 
-/// `read(fd, buf, len)`: 0 (end of file) from both devices: `/dev/null` has nothing, and
-/// the console has no input until the serial line discipline exists (the user-space
-/// issue), so a program reads it as if its input were `/dev/null`. Neither touches the
-/// buffer, as Linux's `/dev/null` does not. `EBADF` unless fd is open for reading.
-pub fn read(fd: u32, _buf: u32, _len: u32) -> SysResult {
-    if !file(fd)?.readable {
+/// `read(fd, buf, len)`. `/dev/zero` fills the buffer with zeroes, a page at a time
+/// through the checked user copy: a bad page after some bytes ends the read with their
+/// count, a bad first page is `EFAULT` (Linux's rule). `/dev/null` and the console give 0
+/// (end of file) without touching the buffer: the console has no input until the serial
+/// line discipline exists (the user-space issue). `EBADF` unless fd is open for reading.
+pub fn read(fd: u32, buf: u32, len: u32) -> SysResult {
+    let file = file(fd)?;
+    if !file.readable {
         return Err(Errno::EBADF);
     }
-    Ok(0)
+    if file.device != Device::Zero {
+        return Ok(0);
+    }
+    let len = len.min(i32::MAX as u32);
+    let process = sched::current_process();
+    let memory = process.mem.lock();
+    let mut done = 0;
+    while done < len {
+        // Up to the next page boundary: each copy is one page of the user's.
+        let at = buf.wrapping_add(done);
+        let chunk = (PAGE_SIZE as u32 - at % PAGE_SIZE as u32).min(len - done);
+        match uaccess::copy_to_user(&memory.space, at, &ZEROES[..chunk as usize]) {
+            Ok(()) => done += chunk,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
+
+static ZEROES: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 /// `IOV_MAX`: the most `struct iovec`s one `readv`/`writev` takes.
 const IOV_MAX: u32 = 1024;
@@ -122,29 +144,39 @@ fn read_iovecs(iov: u32, count: u32) -> Result<alloc::vec::Vec<(u32, u32)>, Errn
     Ok(vecs)
 }
 
-/// `readv(fd, iov, count)`: as `read`, 0 from both devices once the vector is valid.
+/// `readv(fd, iov, count)`: each buffer in turn, as `read` (zeroes from `/dev/zero`, end
+/// of file from the others), with `writev`'s rule for a bad buffer.
 pub fn readv(fd: u32, iov: u32, count: u32) -> SysResult {
     if !file(fd)?.readable {
         return Err(Errno::EBADF);
     }
-    read_iovecs(iov, count)?;
-    Ok(0)
+    each_iovec(fd, iov, count, read)
 }
 
-/// `writev(fd, iov, count)`: each buffer in turn, as `write`. A bad buffer after some
-/// bytes went out ends the call with their count; a bad first one is `EFAULT` (Linux's
-/// rule: a partial write is a success).
+/// `writev(fd, iov, count)`: each buffer in turn, as `write`.
 pub fn writev(fd: u32, iov: u32, count: u32) -> SysResult {
     if !file(fd)?.writable {
         return Err(Errno::EBADF);
     }
+    each_iovec(fd, iov, count, write)
+}
+
+/// Runs `call(fd, base, len)` on each buffer of the vector at `iov` until one comes back
+/// short. A bad buffer after some bytes moved ends the call with their count; a bad first
+/// one is `EFAULT` (Linux's rule: a partial transfer is a success).
+fn each_iovec(fd: u32, iov: u32, count: u32, call: fn(u32, u32, u32) -> SysResult) -> SysResult {
     let mut done = 0u32;
     for (base, len) in read_iovecs(iov, count)? {
         if len == 0 {
             continue;
         }
-        match write(fd, base, len) {
-            Ok(n) => done += n,
+        match call(fd, base, len) {
+            Ok(n) => {
+                done += n;
+                if n < len {
+                    break;
+                }
+            }
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }

@@ -3,6 +3,7 @@
 //! and C programs built by gcc outside cargo.
 #![allow(dead_code)] // each suite uses its own subset
 
+use qemu::runtimes::{self, Runtime};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -191,4 +192,31 @@ pub fn gcc(source: &str, output: &str, flags: &[&str]) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     elf
+}
+
+/// Builds `glibc/NAME` or `musl/NAME` as the runner does (`qemu::runtimes`); `None`
+/// (skipped, except in CI) when the toolchain is missing here. A build error fails the
+/// test.
+pub fn build_runtime(test: &str, program: &str) -> Option<PathBuf> {
+    let root = qemu::build::workspace_root();
+    let (runtime, _) = Runtime::of(program).expect("glibc/NAME or musl/NAME");
+    let ready = match runtime {
+        Runtime::Glibc => runtimes::glibc_links(),
+        Runtime::Musl => runtimes::musl_installed(&root),
+    };
+    if !ready {
+        skip_outside_ci(
+            test,
+            match runtime {
+                Runtime::Glibc => {
+                    "gcc -m32 -static cannot link a glibc program here (Debian: apt-get install gcc-multilib)"
+                }
+                Runtime::Musl => {
+                    "the i686-unknown-linux-musl target is not installed (rustup target add i686-unknown-linux-musl)"
+                }
+            },
+        );
+        return None;
+    }
+    Some(runtimes::build(&root, program).unwrap_or_else(|e| panic!("{e:#}")))
 }

@@ -1,5 +1,8 @@
-//! `syscall_sweep`: every system call number from 0 to 1024, and a few far beyond (-1,
-//! 0x80000000, 0xfffff000), with bad pointers and odd values in every argument, from four
+//! `syscall_sweep`: every system call number from 0 to 1024, and a few far beyond (-1, -2,
+//! 0x80000000, -4096, Tempest's own 0x10000 to 0x10006), with bad pointers and odd values
+//! in every argument (the kernel half, the null page, the top page, the temp-mapping
+//! window, the local APIC's page, buffers straddling the user/kernel boundary and a
+//! mapped/unmapped one), from four
 //! threads at once (one per CPU when there are four). Each call must come back with a
 //! result (an error, most of the time) and the process must live on: no kernel crash, no
 //! kill. The QEMU test then checks the kernel's summary (no frame or temp slot leaked) and
@@ -21,21 +24,43 @@ use tempest_user::{Args, Thread, println};
 tempest_user::entry!(main);
 
 const LAST: u32 = 1024;
-const FAR: [u32; 3] = [u32::MAX, 0x8000_0000, 0xFFFF_F000];
+/// Negative numbers (-1, -2, -4096), the sign bit, and Tempest's own calls (0x10000 to
+/// 0x10005), which the suite boots without `tempest-calls`, so they too must be `ENOSYS`.
+const FAR: [u32; 11] = [
+    u32::MAX,
+    0xFFFF_FFFE,
+    0x8000_0000,
+    0xFFFF_F000,
+    0x1_0000,
+    0x1_0001,
+    0x1_0002,
+    0x1_0003,
+    0x1_0004,
+    0x1_0005,
+    0x1_0006,
+];
 const SKIPPED: [u32; 7] = [1, 37, 119, 173, 238, 252, 270];
 const SWEEPERS: usize = 4;
 
-/// A kernel address, the null page, the top page.
+/// A kernel address, the null page, the top page, the temp-mapping window, the local
+/// APIC's page, and a buffer that straddles the user/kernel boundary.
 const KERNEL: usize = 0xC000_0000;
 const NULL_PAGE: usize = 0x10;
 const TOP: usize = 0xFFFF_F000;
+const TEMP_WINDOW: usize = 0xE000_0000;
+const APIC: usize = 0xFEE0_0000;
+const STRADDLES_KERNEL: usize = KERNEL - 16;
+
+/// 16 bytes before the end of a mapped page whose next page is unmapped (set by `main`).
+static STRADDLES_HOLE: AtomicU32 = AtomicU32::new(0);
 
 /// Sweepers that have finished.
 static DONE: AtomicU32 = AtomicU32::new(0);
 
 /// The argument sets, each call made once with each; `fd` is the sweeper's own
 /// descriptor on /dev/null.
-fn sets(fd: usize) -> [[usize; 6]; 6] {
+fn sets(fd: usize) -> [[usize; 6]; 10] {
+    let hole = STRADDLES_HOLE.load(Ordering::Relaxed) as usize;
     [
         [KERNEL; 6],
         [NULL_PAGE; 6],
@@ -43,6 +68,10 @@ fn sets(fd: usize) -> [[usize; 6]; 6] {
         [fd, KERNEL, 16, KERNEL, KERNEL, KERNEL],
         [KERNEL, 16, 0, 0, 0, 0],
         [12, KERNEL, KERNEL, 8, 0, 0],
+        [TEMP_WINDOW; 6],
+        [fd, APIC, 64, APIC, APIC, APIC],
+        [fd, STRADDLES_KERNEL, 32, STRADDLES_KERNEL, 32, 0],
+        [fd, hole, 32, hole, 32, hole],
     ]
 }
 
@@ -79,6 +108,13 @@ extern "C" fn sweeper(i: usize) -> ! {
 }
 
 fn main(_: &Args) -> i32 {
+    let two = sys::map_anonymous(2 * 4096);
+    // SAFETY: the second page of a fresh mapping nothing else uses.
+    if sys::is_error(two) || unsafe { sys::munmap(two as usize + 4096, 4096) } != 0 {
+        println!("FAIL: cannot set up a page with a hole after it ({two})");
+        return 1;
+    }
+    STRADDLES_HOLE.store(two as u32 + 4096 - 16, Ordering::Relaxed);
     for i in 0..SWEEPERS {
         let (fd, spare) = (3 + i, 8 + i);
         let opened = sys::open(b"/dev/null\0", 2);
