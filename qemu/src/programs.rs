@@ -250,9 +250,11 @@ mod tests {
         // `sched_bench` are benchmarks (the bench tool boots them); `migrate_spin` and
         // `affinity_pinned` are about where processes run, so they need the machine alone;
         // `syscall_sweep` logs one line per call Tempest lacks (some 380);
-        // `clone_until_fail` takes every thread the kernel allows; `frame_reuse` runs
-        // beside its churning partner with `poison-freed` on the command line.
+        // `clone_until_fail` takes every thread the kernel allows, `exhaust` every frame
+        // or its whole stack (the hostile suite); `frame_reuse` runs beside its churning
+        // partner with `poison-freed` on the command line.
         const BOOTED_ALONE: &[&str] = &[
+            "exhaust",
             "frame_reuse",
             "syscall_sweep",
             "clone_until_fail",
