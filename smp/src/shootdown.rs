@@ -290,6 +290,61 @@ mod tests {
         assert_eq!(r.with_ceiling(32), Flush::All);
         assert_eq!(r.with_ceiling(33), r);
         assert_eq!(Flush::All.with_ceiling(0), Flush::All);
+        // A list at the ceiling stays a list; one past it does not.
+        let four = Flush::list(&[0x1000, 0x2000, 0x3000, 0x4000]);
+        assert_eq!(four.with_ceiling(4), four);
+        assert_eq!(four.with_ceiling(3), Flush::All);
+    }
+
+    #[test]
+    fn a_list_of_max_list_pages_stays_a_list() {
+        let pages: Vec<u32> = (1..=MAX_LIST as u32).map(|i| i * 4096).collect();
+        let list = Flush::list(&pages);
+        assert_ne!(list, Flush::All);
+        assert_eq!(list.pages().collect::<Vec<_>>(), pages);
+    }
+
+    #[test]
+    fn the_initiator_is_never_its_own_target() {
+        for me in 0..8 {
+            assert_eq!(
+                targets(Space::Kernel, 0, 0xFF, me),
+                0xFF & !(1 << me),
+                "cpu {me}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_counts_the_requests_it_served() {
+        let board = Board::new();
+        assert_eq!(board.serve(3, |_| {}), 0, "nothing posted");
+        board.post(0, 1 << 3, Space::Kernel, Flush::All);
+        board.post(1, 1 << 3, Space::Kernel, Flush::All);
+        assert_eq!(board.serve(3, |_| {}), 2);
+        assert_eq!(board.serve(3, |_| {}), 0, "both acknowledged");
+    }
+
+    #[test]
+    fn a_huge_range_is_still_a_range_on_the_board() {
+        // Rounds cap ranges at the ceiling first; the board must still never read a range
+        // as a list or a full flush.
+        let board = Board::new();
+        board.post(
+            0,
+            0b10,
+            Space::Kernel,
+            Flush::Range {
+                start: 0x1000,
+                pages: u32::MAX,
+            },
+        );
+        let mut got = None;
+        board.serve(1, |r| got = Some(r.flush));
+        assert!(
+            matches!(got, Some(Flush::Range { start: 0x1000, pages }) if pages == (1 << 31) - 1),
+            "{got:?}"
+        );
     }
 
     #[test]

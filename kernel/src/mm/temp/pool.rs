@@ -153,6 +153,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn counters_follow_takes_releases_and_rounds() {
+        let mut p = Pool::<u8>::new();
+        let Take::Slot(a) = p.take(1) else { panic!() };
+        let Take::Slot(b) = p.take(2) else { panic!() };
+        let c = p.counters();
+        assert_eq!((c.maps, c.unmaps, c.depth, c.peak_depth), (2, 0, 2, 2));
+        p.release(a).unwrap();
+        assert_eq!(
+            p.release(a),
+            Err(NotHeld(a)),
+            "a free slot cannot be released"
+        );
+        let c = p.counters();
+        assert_eq!((c.maps, c.unmaps, c.depth, c.peak_depth), (2, 1, 1, 2));
+        p.release(b).unwrap();
+        assert_eq!(p.counters().depth, 0);
+        let set = p.begin_flush();
+        p.end_flush(set);
+        let set = p.begin_flush();
+        p.end_flush(set);
+        assert_eq!(p.flushes(), 2);
+    }
+
+    #[test]
     fn freed_slots_are_dirty_until_a_flush() {
         let mut p = Pool::<u8>::new();
         let Take::Slot(a) = p.take(1) else { panic!() };

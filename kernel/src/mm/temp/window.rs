@@ -271,6 +271,31 @@ mod tests {
         let s = w.take(()).unwrap();
         assert_eq!(w.release(s), Ok(()));
         assert_eq!(w.release(s), Err(NotHeld(s)));
+        // The refused releases changed no counter.
+        let c = w.cpu_counters();
+        assert_eq!((c.maps, c.unmaps, c.depth), (1, 1, 0));
+    }
+
+    #[test]
+    fn counters_absorb_another_share() {
+        let mut total = TempCounters {
+            maps: 5,
+            unmaps: 4,
+            failures: 1,
+            peak_depth: 2,
+            depth: 1,
+        };
+        total.absorb(&TempCounters {
+            maps: 3,
+            unmaps: 3,
+            failures: 0,
+            peak_depth: 3,
+            depth: 0,
+        });
+        assert_eq!(
+            (total.maps, total.unmaps, total.failures, total.peak_depth),
+            (8, 7, 1, 3)
+        );
     }
 
     #[test]
