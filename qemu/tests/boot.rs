@@ -62,7 +62,14 @@ fn boot_on_four_cpus_ends_with_a_summary() {
         .filter_map(|l| l.strip_prefix("@@tempest "))
         .map(|j| serde_json::from_str::<serde_json::Value>(j).expect("record is JSON"))
         .collect::<Vec<_>>();
-    assert_eq!(records.len(), 1, "{}", run.out);
+    // The summary, then the heap before and after the programs (none here: equal).
+    assert_eq!(records.len(), 2, "{}", run.out);
+    assert_eq!(records[1]["event"], "heap", "{}", run.out);
+    assert_eq!(
+        records[1]["before_programs"], records[1]["after_programs"],
+        "{}",
+        run.out
+    );
     let lowmem = records[0]["lowmem_frames_free"].as_u64().unwrap();
     assert!(
         lowmem > 20_000,
