@@ -8,17 +8,19 @@
 
 use super::percpu::{self, cpu_id};
 use crate::mm::temp::window::MAX_CPUS;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// How long a CPU's tick count may stand still before it is named. Far above the longest
 /// interrupts-off stretch the summary reports (tens of ms under TCG), and above the
 /// shootdown's own 5 s acknowledgement timeout, which names a silent target first.
-pub const STALL_MS: u64 = 10_000;
+pub const STALL_MS: u32 = 10_000;
 
-/// Per CPU: its tick count when last looked at, when (monotonic ms) it last moved, and
-/// whether its stall has been reported.
-static SEEN: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-static MOVED_MS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Per CPU: its tick count when last looked at, when (monotonic ms, wrapping) it last
+/// moved, and whether its stall has been reported. 32 bits: a 64-bit atomic load or store
+/// compiles to x87 `fild`/`fistp` on i586, and the kernel keeps off the FPU (its state is
+/// the user task's).
+static SEEN: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+static MOVED_MS: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
 static REPORTED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// Called from this CPU's timer tick with its own tick count: looks at the others once a
@@ -28,10 +30,10 @@ pub fn tick(own_ticks: u64) {
         return;
     }
     let me = cpu_id();
-    let now_ms = (crate::time::monotonic_ns() / 1_000_000).max(1);
+    let now_ms = ((crate::time::monotonic_ns() / 1_000_000) as u32).max(1);
     for cpu in percpu::online().filter(|c| c.id() != me) {
         let id = cpu.id();
-        let ticks = cpu.stats.timer_ticks.load(Ordering::Relaxed);
+        let ticks = cpu.stats.timer_ticks.load(Ordering::Relaxed) as u32;
         if SEEN[id].swap(ticks, Ordering::Relaxed) != ticks
             || MOVED_MS[id].load(Ordering::Relaxed) == 0
         {
@@ -41,7 +43,7 @@ pub fn tick(own_ticks: u64) {
             }
             continue;
         }
-        let still = now_ms.saturating_sub(MOVED_MS[id].load(Ordering::Relaxed));
+        let still = now_ms.wrapping_sub(MOVED_MS[id].load(Ordering::Relaxed));
         if still >= STALL_MS && !REPORTED[id].swap(true, Ordering::Relaxed) {
             log::error!(
                 "watchdog: cpu {id} stopped answering: no timer interrupt for {still} ms (interrupts off, or halted), seen by cpu {me}"

@@ -259,6 +259,7 @@ mod tests {
         assert_eq!(w.take(()), None);
         let c = w.cpu_counters();
         assert_eq!((c.maps, c.failures, c.peak_depth, c.depth), (64, 2, 64, 64));
+        assert_eq!(w.running().failures, 2, "the running share counts them too");
         assert_eq!(w.release(63), Ok(()));
         assert_eq!(w.take(()), Some(63));
     }
@@ -288,13 +289,13 @@ mod tests {
         total.absorb(&TempCounters {
             maps: 3,
             unmaps: 3,
-            failures: 0,
+            failures: 2,
             peak_depth: 3,
             depth: 0,
         });
         assert_eq!(
             (total.maps, total.unmaps, total.failures, total.peak_depth),
-            (8, 7, 1, 3)
+            (8, 7, 3, 3)
         );
     }
 
