@@ -22,6 +22,17 @@ pub fn trigger(kind: Crash) -> ! {
     }
 }
 
+/// The highest-numbered online CPU other than the boot CPU, which the crash `kind` needs.
+fn last_application_processor(kind: &str) -> usize {
+    crate::cpu::percpu::online()
+        .map(|c| c.id())
+        .filter(|&c| c != 0)
+        .last()
+        .unwrap_or_else(|| {
+            panic!("crash={kind} needs an application processor (boot with --smp 2 or more)")
+        })
+}
+
 #[inline(never)]
 fn deliberate_panic() -> ! {
     panic!("deliberate panic (crash=panic)");
@@ -58,13 +69,7 @@ fn deliberate_hang() -> ! {
 
 /// Makes the last CPU panic: its report must name it, and every other CPU must stop.
 fn panic_on_application_processor() -> ! {
-    let Some(last) = crate::cpu::percpu::online()
-        .map(|c| c.id())
-        .filter(|&c| c != 0)
-        .last()
-    else {
-        panic!("crash=panic-on-ap needs an application processor (boot with --smp 2 or more)");
-    };
+    let last = last_application_processor("panic-on-ap");
     match crate::cpu::ipi::call_on(last, ap_panics, 0) {
         Ok(()) => panic!("cpu {last} returned from a deliberate panic"),
         Err(e) => panic!("{e}"),
@@ -79,13 +84,7 @@ fn ap_panics(_: usize) {
 /// Makes the last CPU deaf, then starts a kernel shootdown: the initiator's bounded wait
 /// must end in a panic that names the silent CPU.
 fn shoot_down_at_a_silent_cpu() -> ! {
-    let Some(last) = crate::cpu::percpu::online()
-        .map(|c| c.id())
-        .filter(|&c| c != 0)
-        .last()
-    else {
-        panic!("crash=silent-cpu needs an application processor (boot with --smp 2 or more)");
-    };
+    let last = last_application_processor("silent-cpu");
     let _call = crate::cpu::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
     // The shootdown must not start before the target is deaf: its vector outranks the
     // call's, so had both IPIs been pending together the target would answer the round
@@ -113,13 +112,7 @@ fn shoot_down_at_a_silent_cpu() -> ! {
 /// Makes the last CPU deaf and waits with interrupts on: the watchdog on the other CPUs
 /// must name it; the runner's timeout ends the run.
 fn hang_an_application_processor() -> ! {
-    let Some(last) = crate::cpu::percpu::online()
-        .map(|c| c.id())
-        .filter(|&c| c != 0)
-        .last()
-    else {
-        panic!("crash=hang-ap needs an application processor (boot with --smp 2 or more)");
-    };
+    let last = last_application_processor("hang-ap");
     let _call = crate::cpu::ipi::call_async(last, go_deaf, 0).expect("the CPU answers the call");
     log::warn!("crash=hang-ap: cpu {last} now spins with interrupts off");
     // Idle as an application processor does: the timer ticks, and the watchdog looks.
