@@ -229,6 +229,44 @@ kernel_test! {
 }
 
 kernel_test! {
+    fn a_round_interrupts_exactly_its_targets() {
+        let sent = || {
+            percpu::online()
+                .map(|c| c.stats.shootdown_ipis.load(Ordering::Relaxed))
+                .sum::<u64>()
+        };
+        let targets = other_cpus();
+        if targets.is_empty() {
+            kprint!("(one CPU: nothing to shoot down; run with --smp 2 or more) ");
+        }
+        // A user space loaded nowhere (a directory no CPU has): the targets' flush does
+        // nothing, and only the IPIs are counted.
+        let space = Space::User { directory: 0x0FFF_F000 };
+        let flush = Flush::Range { start: 0x1000_0000, pages: 1 };
+        for target in targets {
+            let before = sent();
+            shootdown(space, 1 << target, flush);
+            check_eq!(sent() - before, 1, "a round aimed at cpu {target} alone");
+        }
+        let before = sent();
+        shootdown(space, 1 << cpu_id(), flush);
+        check_eq!(sent(), before, "a round aimed at the initiator alone sends no IPI");
+    }
+}
+
+kernel_test! {
+    fn a_full_user_round_keeps_the_global_kernel_entries() {
+        // A user space's full flush is a CR3 reload: the kernel's global entries are the
+        // same in every space and need not go. The space loaded here is the kernel
+        // directory, so the flush really runs on this CPU.
+        let space = Space::User { directory: arch::cpu::cr3() };
+        let before = arch::cpu::global_flushes();
+        shootdown(space, 0, Flush::Range { start: 0x1000_0000, pages: CEILING + 1 });
+        check_eq!(arch::cpu::global_flushes(), before, "a user round flushed global entries");
+    }
+}
+
+kernel_test! {
     fn temp_mappings_send_no_ipi() {
         let sent = || percpu::online().map(|c| c.stats.ipis_sent.load(Ordering::Relaxed)).sum::<u64>();
         let received = || percpu::online().map(|c| c.stats.ipis.load(Ordering::Relaxed)).sum::<u64>();
