@@ -90,6 +90,8 @@ pub const PROT_EXEC: u32 = 4;
 pub const MAP_PRIVATE: u32 = 2;
 /// Place the mapping exactly at `addr`.
 pub const MAP_FIXED: u32 = 0x10;
+/// `mmap2` flag: changes are shared with other mappings of the object.
+pub const MAP_SHARED: u32 = 0x01;
 /// Not backed by a file: zero-filled.
 pub const MAP_ANONYMOUS: u32 = 0x20;
 

@@ -1,11 +1,12 @@
 //! `brk_mmap`: the program break grows and shrinks; anonymous mmap2 gives zeroed,
 //! page-aligned user memory; mprotect and munmap accept it, munmap rejects an unaligned
-//! address.
+//! address, and mmap2 refuses what it does not map (`EINVAL`).
 #![no_std]
 #![no_main]
 
 use tempest_user::sys::{
-    self, EINVAL, MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE,
+    self, EINVAL, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ,
+    PROT_WRITE,
 };
 use tempest_user::{Args, Checks, println};
 
@@ -107,5 +108,49 @@ fn main(_: &Args) -> i32 {
     // SAFETY: an unaligned munmap must fail and unmap nothing.
     let ret = unsafe { sys::munmap(addr + 1, PAGE_SIZE) };
     c.eq("munmap(addr + 1, 4096)", ret, -EINVAL as isize);
+    refused_mappings(&mut c, addr);
     c.finish()
+}
+
+/// What `mmap2` refuses with `EINVAL` and maps nothing for: as on Linux, a zero length, a
+/// mapping neither shared nor private, and a `MAP_FIXED` address that is unaligned or
+/// reaches the kernel half; and what Tempest does not map yet (Linux does): file and
+/// shared mappings (`MAP_SHARED | MAP_PRIVATE` is Linux's `MAP_SHARED_VALIDATE`).
+fn refused_mappings(c: &mut Checks, addr: usize) {
+    const RW: u32 = PROT_READ | PROT_WRITE;
+    let private = MAP_PRIVATE | MAP_ANONYMOUS;
+    let cases: [(&str, usize, usize, u32); 7] = [
+        ("a zero length", 0, 0, private),
+        (
+            "a file mapping (no MAP_ANONYMOUS)",
+            0,
+            PAGE_SIZE,
+            MAP_PRIVATE,
+        ),
+        ("MAP_SHARED", 0, PAGE_SIZE, MAP_SHARED | MAP_ANONYMOUS),
+        (
+            "MAP_SHARED | MAP_PRIVATE",
+            0,
+            PAGE_SIZE,
+            MAP_SHARED | private,
+        ),
+        ("neither shared nor private", 0, PAGE_SIZE, MAP_ANONYMOUS),
+        (
+            "MAP_FIXED at an unaligned address",
+            addr + 1,
+            PAGE_SIZE,
+            private | MAP_FIXED,
+        ),
+        (
+            "MAP_FIXED reaching the kernel half",
+            KERNEL_BASE - PAGE_SIZE,
+            2 * PAGE_SIZE,
+            private | MAP_FIXED,
+        ),
+    ];
+    for (what, at, len, flags) in cases {
+        // SAFETY: each of these is refused; none maps or replaces anything.
+        let ret = unsafe { sys::mmap2(at, len, RW, flags, -1, 0) };
+        c.eq_fmt(format_args!("mmap2 with {what}"), ret, -EINVAL as isize);
+    }
 }
