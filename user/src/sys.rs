@@ -60,6 +60,8 @@ pub const SYS_BENCH_BARRIER: u32 = 0x10001;
 /// Tempest's own `bench_report(*const BenchReport)`.
 pub const SYS_BENCH_REPORT: u32 = 0x10002;
 
+/// Operation not permitted.
+pub const EPERM: i32 = 1;
 /// No such file.
 pub const ENOENT: i32 = 2;
 /// Interrupted.

@@ -5,7 +5,7 @@
 #![no_main]
 
 use tempest_user::sys::{
-    self, EINVAL, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ,
+    self, EINVAL, EPERM, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ,
     PROT_WRITE,
 };
 use tempest_user::{Args, Checks, println};
@@ -153,4 +153,8 @@ fn refused_mappings(c: &mut Checks, addr: usize) {
         let ret = unsafe { sys::mmap2(at, len, RW, flags, -1, 0) };
         c.eq_fmt(format_args!("mmap2 with {what}"), ret, -EINVAL as isize);
     }
+    // The null page stays unmapped (Linux's mmap_min_addr): EPERM.
+    // SAFETY: refused; nothing is mapped at 0.
+    let ret = unsafe { sys::mmap2(0, PAGE_SIZE, RW, private | MAP_FIXED, -1, 0) };
+    c.eq("mmap2 MAP_FIXED at the null page", ret, -EPERM as isize);
 }
