@@ -109,7 +109,48 @@ fn main(_: &Args) -> i32 {
     let ret = unsafe { sys::munmap(addr + 1, PAGE_SIZE) };
     c.eq("munmap(addr + 1, 4096)", ret, -EINVAL as isize);
     refused_mappings(&mut c, addr);
+    placement(&mut c);
     c.finish()
+}
+
+/// Where `mmap2` places a mapping: never over another (a one-page hole does not take two
+/// pages), and `MAP_FIXED` may use any page above the null page.
+fn placement(c: &mut Checks) {
+    let three = sys::map_anonymous(3 * PAGE_SIZE);
+    if !c.check(
+        !sys::is_error(three),
+        format_args!("mmap2 of 3 pages: {three:#x}"),
+    ) {
+        return;
+    }
+    let three = three as usize;
+    // SAFETY: the middle page of our own mapping; nothing refers to it.
+    c.eq(
+        "munmap of the middle page",
+        unsafe { sys::munmap(three + PAGE_SIZE, PAGE_SIZE) },
+        0,
+    );
+    let two = sys::map_anonymous(2 * PAGE_SIZE);
+    c.check(
+        !sys::is_error(two) && two as usize != three + PAGE_SIZE,
+        format_args!("mmap2 of 2 pages beside a 1-page hole lands elsewhere: {two:#x}"),
+    );
+    // SAFETY: our own mappings, nothing refers to them.
+    unsafe {
+        sys::munmap(three, 3 * PAGE_SIZE);
+        sys::munmap(two as usize, 2 * PAGE_SIZE);
+    }
+    const LOWEST: usize = 0x1000;
+    let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    // SAFETY: nothing of this program lives at 0x1000.
+    let low = unsafe { sys::mmap2(LOWEST, PAGE_SIZE, PROT_READ | PROT_WRITE, flags, -1, 0) };
+    c.eq(
+        "mmap2 MAP_FIXED at 0x1000, the lowest page above the null page",
+        low,
+        LOWEST as isize,
+    );
+    // SAFETY: just mapped, ours.
+    c.eq("munmap of it", unsafe { sys::munmap(LOWEST, PAGE_SIZE) }, 0);
 }
 
 /// What `mmap2` refuses with `EINVAL` and maps nothing for: as on Linux, a zero length, a
