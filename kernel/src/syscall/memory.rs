@@ -149,10 +149,11 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
         // New frames first: out of memory, the old mapping stays whole (Linux may leave
         // the range unmapped), and the old frames, freed after the flush, cannot come
         // straight back as the new ones.
+        let end = addr + len;
         let replaced = space
-            .replace_zeroed(addr, addr + len, prot)
+            .replace_zeroed(addr, end, prot)
             .map_err(|_| Errno::ENOMEM)?;
-        free_after_flush(process, addr, addr + len, replaced);
+        free_after_flush(process, addr, end, replaced);
         Ok(addr)
     })
 }
