@@ -5,8 +5,8 @@
 #![no_main]
 
 use tempest_user::sys::{
-    self, EINVAL, EPERM, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ,
-    PROT_WRITE,
+    self, EINVAL, ENOMEM, EPERM, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE,
+    PROT_READ, PROT_WRITE,
 };
 use tempest_user::{Args, Checks, println};
 
@@ -110,7 +110,77 @@ fn main(_: &Args) -> i32 {
     c.eq("munmap(addr + 1, 4096)", ret, -EINVAL as isize);
     refused_mappings(&mut c, addr);
     placement(&mut c);
+    advice(&mut c);
     c.finish()
+}
+
+/// `madvise` (219): `MADV_DONTNEED` zeroes the range (Tempest keeps the pages mapped),
+/// other advice leaves it alone; `EINVAL` for an unknown advice or an unaligned start, 0
+/// for an empty range, `ENOMEM` for a range with a hole (the rest is still advised).
+fn advice(c: &mut Checks) {
+    const MADVISE: u32 = 219;
+    const WILLNEED: usize = 3;
+    const DONTNEED: usize = 4;
+    let p = sys::map_anonymous(3 * PAGE_SIZE);
+    if !c.check(!sys::is_error(p), format_args!("mmap2 of 3 pages: {p:#x}")) {
+        return;
+    }
+    let p = p as usize;
+    let fill = |byte: u8| {
+        // SAFETY: our own 3-page read-write mapping.
+        unsafe { core::ptr::write_bytes(p as *mut u8, byte, 3 * PAGE_SIZE) }
+    };
+    let page_is = |i: usize, byte: u8| {
+        (0..PAGE_SIZE).all(|b| {
+            // SAFETY: page `i` of our mapping, still mapped when asked; volatile so the
+            // reads really happen.
+            unsafe { ((p + i * PAGE_SIZE + b) as *const u8).read_volatile() == byte }
+        })
+    };
+    let madvise = |at: usize, len: usize, advice: usize| sys::syscall3(MADVISE, at, len, advice);
+    fill(0x5a);
+    c.eq("madvise WILLNEED", madvise(p, 3 * PAGE_SIZE, WILLNEED), 0);
+    c.check(
+        page_is(1, 0x5a),
+        format_args!("WILLNEED leaves the pages alone"),
+    );
+    c.eq(
+        "madvise DONTNEED of the last two pages",
+        madvise(p + PAGE_SIZE, 2 * PAGE_SIZE, DONTNEED),
+        0,
+    );
+    c.check(
+        page_is(0, 0x5a) && page_is(1, 0) && page_is(2, 0),
+        format_args!("DONTNEED zeroed exactly its two pages"),
+    );
+    c.eq(
+        "madvise with advice 5 (unknown)",
+        madvise(p, PAGE_SIZE, 5),
+        -EINVAL as isize,
+    );
+    c.eq(
+        "madvise of an unaligned start",
+        madvise(p + 1, PAGE_SIZE, DONTNEED),
+        -EINVAL as isize,
+    );
+    c.eq("madvise of an empty range", madvise(p, 0, DONTNEED), 0);
+    fill(0x5a);
+    // SAFETY: the middle page of our own mapping; nothing refers to it.
+    unsafe { sys::munmap(p + PAGE_SIZE, PAGE_SIZE) };
+    c.eq(
+        "madvise DONTNEED over a hole",
+        madvise(p, 3 * PAGE_SIZE, DONTNEED),
+        -ENOMEM as isize,
+    );
+    c.check(
+        page_is(0, 0) && page_is(2, 0),
+        format_args!("the pages around the hole were still advised"),
+    );
+    // SAFETY: our own pages.
+    unsafe {
+        sys::munmap(p, PAGE_SIZE);
+        sys::munmap(p + 2 * PAGE_SIZE, PAGE_SIZE);
+    }
 }
 
 /// Where `mmap2` places a mapping: never over another (a one-page hole does not take two
