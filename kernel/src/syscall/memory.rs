@@ -160,10 +160,15 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) 
 
 /// The lowest `len` bytes of unmapped pages in the mmap area.
 fn find_free(space: &AddressSpace, len: u32) -> Option<u32> {
+    find_free_in(len, |page| space.translate(page).is_some())
+}
+
+/// The lowest `len` bytes of pages in the mmap area that `is_mapped` says are free.
+fn find_free_in(len: u32, is_mapped: impl Fn(u32) -> bool) -> Option<u32> {
     let mut start = MMAP_BASE;
     let mut page = MMAP_BASE;
     while page < MMAP_END {
-        if space.translate(page).is_some() {
+        if is_mapped(page) {
             start = page + PAGE;
         } else if page + PAGE - start >= len {
             return Some(start);
@@ -241,4 +246,21 @@ pub fn mprotect(addr: u32, len: u32, prot: u32) -> SysResult {
         });
         Ok(0)
     })
+}
+
+mod tests {
+    use super::*;
+    use crate::{check_eq, kernel_test};
+
+    kernel_test! {
+        fn the_mmap_area_ends_a_guard_gap_below_the_stack() {
+            // 0xC000_0000 less 32 stack pages and a 256-page (1 MiB) guard gap: a full
+            // area leaves one page there, and a two-page request no room at all.
+            const LAST_PAGE: u32 = 0xBFED_F000;
+            let full_but_the_last = |page: u32| page < LAST_PAGE;
+            check_eq!(find_free_in(PAGE, full_but_the_last), Some(LAST_PAGE));
+            check_eq!(find_free_in(2 * PAGE, full_but_the_last), None);
+            check_eq!(find_free_in(PAGE, |_| false), Some(MMAP_BASE));
+        }
+    }
 }
