@@ -355,12 +355,22 @@ fn write_basic() {
 #[test]
 fn write_cross_page() {
     let line = format!("<{}BBB>", "A".repeat(95));
-    boot_one(
+    let run = boot_one(
         "write_cross_page",
         "",
         0,
         &[&line, "write_cross_page: all "],
     );
+    // The process's temp mappings, counted twice over: its total (each thread's share,
+    // handed over at every switch) and per call class (the running share read around each
+    // call). A page-crossing write maps both pages, and no class can exceed the total.
+    let exit = common::record(&run, "exit");
+    let count = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("{exit}"));
+    let total = count(&exit["temp_maps"]);
+    let by_class = exit["temp_by_class"].as_object().expect("temp_by_class");
+    let classes: u64 = by_class.values().map(count).sum();
+    assert!(count(&by_class["write"]) >= 2, "{exit}");
+    assert!(classes <= total, "{exit}");
 }
 
 #[test]

@@ -127,9 +127,13 @@ kernel_test! {
     fn leak_check_names_the_culprit() {
         check!(check_none_held().is_ok(), "a mapping was held before the test");
         let f = low_frame()?;
+        // A mapping held below the leaked one, so the leak is not in the first slot.
+        let below = map_ro(f).map_err(|_| "no slot")?;
         let leaked = map_ro(f).map_err(|_| "no slot")?;
         let address = leaked.address();
         let slot = slot_of(address);
+        check!(slot != slot_of(below.address()), "two mappings in one slot");
+        drop(below);
         // Negative control: switch the protection (the guard's Drop) off.
         core::mem::forget(leaked);
         let report = match check_none_held() {
@@ -273,6 +277,8 @@ kernel_test! {
         let (_, flushes_before) = pool_counters();
         let first = map_ro(a).map_err(|_| "no slot")?;
         check_eq!(first[0], 0xAA);
+        // The pool's mappings count in this CPU's depth, as its window's would.
+        check_eq!(cpu_counters(cpu_id()).depth, 1);
         let slot = first.address();
         drop(first);
         // Map B until it lands in A's old slot: that takes a trip round the pool and the
