@@ -158,10 +158,13 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.unchecked_user_copies {
         crate::syscall::disable_user_copy_checks();
     }
+    // The initramfs is unpacked first: its files stay in RAM to the end, so the frames
+    // they take are not counted as leaked by the programs.
+    let refused = crate::programs::unpack_initramfs(info.modules());
     let frames_before = frames::stats();
     let (heap_before, _) = heap::usage();
     let envp: alloc::vec::Vec<&str> = crate::cmdline::environment(args).collect();
-    let started = crate::programs::start_all(info.modules(), &envp);
+    let started = crate::programs::start_all(info.modules(), &envp, refused);
     match apic {
         Some(_) => crate::cpu::apic::start_timer(),
         // SAFETY: the timer's handler (traps::handle) is in place.

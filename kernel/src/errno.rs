@@ -11,14 +11,27 @@ impl Errno {
     pub const EINTR: Errno = Errno(4);
     pub const EBADF: Errno = Errno(9);
     pub const EAGAIN: Errno = Errno(11);
+    pub const ENOEXEC: Errno = Errno(8);
     pub const ENOMEM: Errno = Errno(12);
+    pub const EACCES: Errno = Errno(13);
     pub const EFAULT: Errno = Errno(14);
+    pub const EBUSY: Errno = Errno(16);
+    pub const EEXIST: Errno = Errno(17);
+    pub const ENOTDIR: Errno = Errno(20);
+    pub const EISDIR: Errno = Errno(21);
     pub const EINVAL: Errno = Errno(22);
     pub const EMFILE: Errno = Errno(24);
     pub const ENOTTY: Errno = Errno(25);
-    pub const ENOTDIR: Errno = Errno(20);
+    pub const EFBIG: Errno = Errno(27);
+    pub const ENOSPC: Errno = Errno(28);
+    pub const ESPIPE: Errno = Errno(29);
+    pub const EROFS: Errno = Errno(30);
+    pub const ERANGE: Errno = Errno(34);
     pub const ENAMETOOLONG: Errno = Errno(36);
     pub const ENOSYS: Errno = Errno(38);
+    pub const ENOTEMPTY: Errno = Errno(39);
+    pub const ELOOP: Errno = Errno(40);
+    pub const EOVERFLOW: Errno = Errno(75);
     pub const ETIMEDOUT: Errno = Errno(110);
 
     /// The value a system call returns in `eax`.

@@ -10,6 +10,7 @@ pub mod devstat;
 pub mod elf;
 pub mod errno;
 pub mod files;
+pub mod fs;
 pub mod mm;
 pub mod signal;
 pub mod syscall_table;

@@ -3,7 +3,10 @@
 //!
 //! A module's string is `PATH [ARG...] [expect=N]`: the program is named after PATH's last
 //! component, ARGs become argv[1..], and `expect=N` (default 0) is the exit status the run
-//! expects of it.
+//! expects of it. A module that is a cpio archive is an initramfs: it is unpacked into the
+//! root file system first (`unpack_initramfs`), and its string is `ARCHIVE [INIT [ARG...]]
+//! [expect=N]`: the init program inside it (`/init` by default), started with its path as
+//! argv[0].
 
 use crate::console::JsonStr;
 use crate::kprintln;
@@ -19,6 +22,8 @@ use arch::paging::PAGE_SIZE;
 
 /// A module's string, split into name, arguments and expected status.
 pub struct ProgramSpec<'a> {
+    /// The path as given.
+    pub path: &'a str,
     pub name: &'a str,
     pub args: Vec<&'a str>,
     pub expected: i32,
@@ -30,6 +35,7 @@ pub fn parse_spec(line: &str) -> Option<ProgramSpec<'_>> {
     let path = words.next()?;
     let name = path.rsplit('/').next().unwrap_or(path);
     let mut spec = ProgramSpec {
+        path,
         name,
         args: Vec::new(),
         expected: 0,
@@ -74,20 +80,109 @@ fn module_bytes(m: &Module) -> Result<Cow<'static, [u8]>, String> {
 pub struct Refused {
     pub name: String,
     pub reason: String,
+    /// The module it came from (its start address).
+    pub module: u64,
 }
 
-/// Starts one process per module, each with the environment `envp`; returns the programs
-/// that were refused.
-pub fn start_all(modules: &[Module], envp: &[&str]) -> Vec<Refused> {
+/// Unpacks every module that is a cpio archive into the root file system. Returns the
+/// archives that were refused (a malformed one keeps what came before the fault), each
+/// under its init's name: a run with a broken initramfs fails with the reason.
+pub fn unpack_initramfs(modules: &[Module]) -> Vec<Refused> {
     let mut refused = Vec::new();
     for m in modules {
-        let Some(spec) = parse_spec(m.name()) else {
-            log::warn!("module at {:#x} has no name, skipped", m.start);
-            continue;
+        let bytes = match module_bytes(m) {
+            Ok(bytes) if crate::fs::cpio::is_archive(&bytes) => bytes,
+            _ => continue,
         };
-        let mut argv = alloc::vec![spec.name];
+        let name = init_spec(m.name()).name;
+        if let Err(e) = crate::fs::ramfs::unpack(m.name(), &bytes) {
+            log::error!("initramfs `{}` refused: {e}", m.name());
+            refused.push(Refused {
+                name: name.into(),
+                reason: alloc::format!("initramfs refused: {e}"),
+                module: m.start,
+            });
+        }
+    }
+    refused
+}
+
+/// The image of the file `path` of the root file system (an initramfs's init).
+fn file_image(path: &str) -> Result<Vec<u8>, String> {
+    let data = {
+        let fs = crate::fs::ramfs::lock();
+        let ino = fs
+            .resolve(crate::fs::tree::ROOT, path.as_bytes(), true)
+            .map_err(|e| alloc::format!("`{path}` is not in the initramfs (errno {})", e.0))?;
+        match crate::fs::ramfs::handle(&fs, ino) {
+            Ok(crate::fs::ramfs::Handle::File { data, .. }) => data,
+            _ => return Err(alloc::format!("`{path}` is not a file")),
+        }
+    };
+    data.to_vec()
+        .map_err(|e| alloc::format!("`{path}` does not fit the kernel heap (errno {})", e.0))
+}
+
+/// The init an initramfs module's string names: the words after the archive's own path,
+/// `/init` when no path comes before an `expect=N` or the end.
+pub fn init_spec(line: &str) -> ProgramSpec<'_> {
+    let rest = line
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .map_or("", |(_, rest)| rest);
+    match parse_spec(rest) {
+        Some(spec) if !spec.path.starts_with("expect=") => spec,
+        _ => ProgramSpec {
+            path: "/init",
+            name: "init",
+            args: Vec::new(),
+            expected: rest
+                .split_ascii_whitespace()
+                .find_map(|w| w.strip_prefix("expect=")?.parse().ok())
+                .unwrap_or(0),
+        },
+    }
+}
+
+/// Starts one process per module, each with the environment `envp`, but for the modules
+/// already `refused` (added to, and returned). An initramfs module starts its init, with
+/// the init's path as argv[0].
+pub fn start_all(modules: &[Module], envp: &[&str], mut refused: Vec<Refused>) -> Vec<Refused> {
+    for m in modules {
+        if refused.iter().any(|r| r.module == m.start) {
+            continue;
+        }
+        let bytes = match module_bytes(m) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let name = parse_spec(m.name()).map_or("?", |s| s.name);
+                refused.push(Refused {
+                    name: name.into(),
+                    reason: e,
+                    module: m.start,
+                });
+                continue;
+            }
+        };
+        let archive = crate::fs::cpio::is_archive(&bytes);
+        let spec = if archive {
+            init_spec(m.name())
+        } else {
+            let Some(spec) = parse_spec(m.name()) else {
+                log::warn!("module at {:#x} has no name, skipped", m.start);
+                continue;
+            };
+            spec
+        };
+        let mut argv = alloc::vec![if archive { spec.path } else { spec.name }];
         argv.extend(spec.args.iter().copied());
-        let started = module_bytes(m)
+        let image = if archive {
+            drop(bytes);
+            file_image(spec.path).map(Cow::Owned)
+        } else {
+            Ok(bytes)
+        };
+        let started = image
             .and_then(|image| {
                 crate::loader::load(&image, &argv, envp).map_err(|e| alloc::format!("{e}"))
             })
@@ -112,6 +207,7 @@ pub fn start_all(modules: &[Module], envp: &[&str]) -> Vec<Refused> {
                 refused.push(Refused {
                     name: spec.name.into(),
                     reason: e,
+                    module: m.start,
                 });
             }
         }

@@ -315,26 +315,28 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         3,
         "fd, buf, len",
-        "`len` zero bytes from `/dev/zero`, written a page at a time through the checked user copy (a bad page after some bytes ends the read with their count; a bad first page is `-EFAULT`); 0 (end of file) from `/dev/null`, which is empty, and from the console, which has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; those two leave the buffer untouched (as Linux's `/dev/null` does); `-EBADF` unless fd is open for reading",
+        "a file's bytes from the position on (which moves past them; 0 at the end), each file page through a temp mapping and the user's through the checked user copy; `len` zero bytes from `/dev/zero`, written a page at a time; a bad user page after some bytes ends the read with their count, a bad first page is `-EFAULT`; 0 (end of file) from `/dev/null`, which is empty, and from the console, which has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; those two leave the buffer untouched (as Linux's `/dev/null` does); `-EISDIR` on a directory, `-EBADF` unless fd is open for reading",
     ),
     Call::linux(
         4,
         "fd, buf, len",
         "`len`; `-EBADF` unless fd is open for writing; `-EFAULT` if any byte of the buffer is not mapped readable for user mode, reaches the kernel half or wraps (nothing is written then, on any device)",
     ),
-    Call::linux(
-        5,
-        "path, flags, mode",
-        "the lowest free fd; paths `/dev/null`, `/dev/zero` and `/dev/console` (also `/dev/tty`); `-ENOENT` for any other, `-EFAULT` if the path runs into memory the process may not read before its NUL, `-ENAMETOOLONG` past 4096 bytes, `-EINVAL` for access mode 3, `-EMFILE` when the process has 16 open; flags besides the access mode are accepted and change nothing",
-    ),
+    Call::linux(5, "path, flags, mode", "as `openat(AT_FDCWD, ...)`"),
     Call::linux(6, "fd", "0; `-EBADF` if fd is not open"),
     Call::linux(
         13,
         "t",
         "seconds since the epoch (CLOCK_REALTIME), also stored at `t` unless null; `-EFAULT`",
     ),
+    Call::linux(
+        19,
+        "fd, offset, whence",
+        "the new position: from the start, the position or the end (`SEEK_END` not on a directory, whose position counts entries); `/dev/null` and `/dev/zero` stay at 0; `-ESPIPE` on the console, `-EINVAL` for another `whence` or a negative position, `-EOVERFLOW` past 2 GiB (moved all the same), `-EBADF`",
+    ),
     Call::linux(20, "", "pid (the process's: its first thread's tid)"),
     Call::linux(24, "", "0: every process runs as root"),
+    Call::linux(33, "path, mode", "as `faccessat(AT_FDCWD, ...)`"),
     Call::linux(
         37,
         "pid, sig",
@@ -361,7 +363,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         55,
         "fd, cmd, arg",
-        "`F_DUPFD`, `F_DUPFD_CLOEXEC` (lowest free at or above `arg`), `F_GETFD`/`F_SETFD` (`FD_CLOEXEC`, kept per descriptor), `F_GETFL` (access mode and status flags), `F_SETFL` (`O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME` kept; they change nothing for a device); `-EINVAL` for other commands (no locks on devices), `-EBADF`",
+        "`F_DUPFD`, `F_DUPFD_CLOEXEC` (lowest free at or above `arg`), `F_GETFD`/`F_SETFD` (`FD_CLOEXEC`, kept per descriptor), `F_GETFL` (access mode and status flags), `F_SETFL` (`O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME` kept in the open file description, which `dup` shares; they change nothing yet); `-EINVAL` for other commands (no locks), `-EBADF`",
     ),
     Call::linux(
         63,
@@ -373,11 +375,7 @@ pub const CALLS: &[Call] = &[
         "tv, tz",
         "0; `{sec, usec}` of CLOCK_REALTIME; a timezone asked for is UTC (zeros); `-EFAULT`",
     ),
-    Call::linux(
-        85,
-        "path, buf, size",
-        "`-ENOENT`: no symbolic links and no `/proc` yet (`-EFAULT` for an unreadable path)",
-    ),
+    Call::linux(85, "path, buf, size", "as `readlinkat(AT_FDCWD, ...)`"),
     Call::linux(
         91,
         "addr, len",
@@ -402,6 +400,11 @@ pub const CALLS: &[Call] = &[
         125,
         "addr, len, prot",
         "0; `-EINVAL` as munmap; `-ENOMEM` if a page in the range is not mapped",
+    ),
+    Call::linux(
+        140,
+        "fd, high, low, result, whence",
+        "0; as `lseek` with the 64-bit offset `high:low`, the new position stored at `result`; `-EFAULT`",
     ),
     Call::linux(
         145,
@@ -454,6 +457,16 @@ pub const CALLS: &[Call] = &[
         "`-EINTR`, after waiting with `mask` until a signal is delivered; the handler's frame restores the mask the thread had before",
     ),
     Call::linux(
+        180,
+        "fd, buf, len, low, high",
+        "as `read` at the 64-bit offset `high:low`, the position unchanged; `-EINVAL` for a negative offset, `-ESPIPE` on the console",
+    ),
+    Call::linux(
+        183,
+        "buf, size",
+        "the length of `/` with its NUL (2): the working directory is the root (no `chdir` yet); `-ERANGE` when `size` is smaller, `-EFAULT`",
+    ),
+    Call::linux(
         186,
         "ss, old_ss",
         "0; the calling thread's alternate signal stack (`SS_DISABLE`, `SS_AUTODISARM`; the old one reported with `SS_ONSTACK` while the thread runs on it); `-EPERM` to change it while on it, `-ENOMEM` under `MINSIGSTKSZ` (2048), `-EINVAL`, `-EFAULT`; disabled in a new thread",
@@ -468,10 +481,16 @@ pub const CALLS: &[Call] = &[
         "addr, len, prot, flags, fd, pgoff",
         "the address; only `MAP_PRIVATE | MAP_ANONYMOUS` (with optional `MAP_FIXED`; `MAP_STACK` and the like accepted and ignored); `PROT_NONE` pages are mapped kernel-only, so any user access faults (a thread stack's guard page), `mprotect` opens them; `-EINVAL` otherwise; `-ENOMEM` when no room or no memory",
     ),
+    Call::linux(195, "path, buf", "as `fstatat64(AT_FDCWD, path, buf, 0)`"),
+    Call::linux(
+        196,
+        "path, buf",
+        "as `fstatat64(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW)`: a link itself",
+    ),
     Call::linux(
         197,
         "fd, buf",
-        "0; the device's `struct stat64` (console: `crw--w----` 5:1, `/dev/null`: `crw-rw-rw-` 1:3, `/dev/zero`: 1:5); `-EBADF`, `-EFAULT`",
+        "0; the `struct stat64` of the file (type and permission bits, links, owner, size, blocks, times from the initramfs) or the device (console: `crw--w----` 5:1, `/dev/null`: `crw-rw-rw-` 1:3, `/dev/zero`: 1:5); `-EBADF`, `-EFAULT`",
     ),
     Call::linux(199, "", "0"),
     Call::linux(200, "", "0"),
@@ -481,6 +500,11 @@ pub const CALLS: &[Call] = &[
         219,
         "addr, len, advice",
         "0; `MADV_DONTNEED` zeroes the mapped pages of the range through temp mappings (they read back as zeroes, as after Linux drops them); every other advice Linux knows is a hint with nothing to do (no swap, no demand paging); `-EINVAL` for an unaligned start or an unknown advice, `-ENOMEM` if part of the range is not mapped",
+    ),
+    Call::linux(
+        220,
+        "fd, dirp, count",
+        "bytes of `struct linux_dirent64` records (`.` and `..` first, then the names in byte order; `d_off` is the position after each, which `lseek` takes back) that fit in `count`; 0 at the end; `-ENOTDIR` unless fd is an open directory, `-EINVAL` when not one record fits, `-EFAULT`",
     ),
     Call::linux(221, "fd, cmd, arg", "as 55"),
     Call::linux(224, "", "the calling thread's tid"),
@@ -547,8 +571,19 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         295,
         "dirfd, path, flags, mode",
-        "as `open` for an absolute path, or a relative one with `AT_FDCWD` (-100; the working directory is `/`, so `dev/null` is `/dev/null`); `-ENOTDIR` for a path relative to an open descriptor (no descriptor is a directory), `-EBADF` for one that is not open",
+        "the lowest free fd: `/dev/null`, `/dev/zero`, `/dev/console` and `/dev/tty` name the devices; any other path is resolved in the root file system (the initramfs), relative to `dirfd` (an open directory) or, with `AT_FDCWD` (-100), to `/`, following links (40 at most: `-ELOOP`); a file opens read-only, a directory for `getdents64`; `-ENOENT`, `-ENOTDIR`, `-ELOOP` for a link with `O_NOFOLLOW`, `-EISDIR` for a directory opened for writing, `-ENOTDIR` for a file with `O_DIRECTORY`, `-EEXIST` for `O_CREAT | O_EXCL` of an existing name, `-EROFS` to create, truncate or write a file (files cannot be written yet), `-EINVAL` for access mode 3, `-EMFILE` past 16 open, `-EFAULT`, `-ENAMETOOLONG` past 4096 bytes or a 255-byte name, `-EBADF` for a `dirfd` not open",
     ),
+    Call::linux(
+        300,
+        "dirfd, path, buf, flags",
+        "0; the `struct stat64` of the name (as `fstat64` says of it), from `dirfd` as `openat`; `AT_SYMLINK_NOFOLLOW` (a link itself), `AT_EMPTY_PATH` (`dirfd` itself for an empty path); `-ENOENT`, `-ENOTDIR`, `-ELOOP`, `-EINVAL` for other flags, `-EFAULT`",
+    ),
+    Call::linux(
+        305,
+        "dirfd, path, buf, size",
+        "the link's target, cut to `size` bytes, without a NUL; `-EINVAL` for a name that is not a link or a `size` of 0 or less; `-ENOENT` (there is no `/proc`), `-EFAULT`",
+    ),
+    Call::linux(307, "dirfd, path, mode", "as `faccessat2` with no flags"),
     Call::linux(
         311,
         "head, len",
@@ -577,7 +612,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         383,
         "dirfd, path, flags, mask, buf",
-        "0; `struct statx` of an open fd (`\"\"` with `AT_EMPTY_PATH`) or of `/dev/null`, `/dev/zero`, `/dev/console`; `-ENOENT` for other paths, `-EBADF`, `-EFAULT`",
+        "0; `struct statx` with the basic stats whatever the mask, as `fstatat64` says of the name; `-EINVAL` for unknown flags, `-ENOENT`, `-EBADF`, `-EFAULT`",
     ),
     Call::linux(
         403,
@@ -587,6 +622,11 @@ pub const CALLS: &[Call] = &[
     Call::linux(406, "clock, res", "as 266, 64-bit"),
     Call::linux(407, "clock, flags, req, rem", "as 267, 64-bit"),
     Call::linux(422, "as 240", "as 240, with a 64-bit `timespec`"),
+    Call::linux(
+        439,
+        "dirfd, path, mode, flags",
+        "0 when the name exists: every process runs as root; `X_OK` needs an execute bit on a file (`-EACCES`), `W_OK` on a name of the file system is `-EROFS`; devices allow all but `X_OK`; `-ENOENT`, `-ENOTDIR`, `-ELOOP`, `-EINVAL` for an unknown mode or flag",
+    ),
     Call::tempest(
         0x10000,
         "temp_stats",

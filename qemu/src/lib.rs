@@ -18,6 +18,7 @@
 pub mod build;
 pub mod capture;
 pub mod command;
+pub mod initrd;
 pub mod options;
 pub mod outcome;
 pub mod programs;

@@ -14,7 +14,7 @@ use qemu::options::Cli;
 use qemu::programs::{self, Program, ProgramSpec};
 use qemu::runtimes::{self, Runtime};
 use qemu::symbolize::{BacktraceAnnotator, Symbolizer};
-use qemu::{Outcome, QemuConfig, RunOptions, build, provision, run, serial};
+use qemu::{Outcome, QemuConfig, RunOptions, build, initrd, provision, run, serial};
 
 /// Exit status for usage errors, build failures and other runner errors.
 const EXIT_ERROR: u8 = 5;
@@ -96,10 +96,38 @@ fn boot(cli: &Cli) -> Result<Outcome> {
         let names: Vec<String> = programs.iter().map(Program::name).collect();
         eprintln!("tempest: {} program(s): {}", names.len(), names.join(", "));
     }
-    let modules = programs
+    let mut modules: Vec<String> = programs
         .iter()
         .map(Program::module)
         .collect::<Result<_>>()?;
+    let mut programs = programs;
+    let archive = match (&cli.initrd, cli.init_spec()?) {
+        (Some(dir), Some(init)) => {
+            // One archive per run: tests boot several at once.
+            let out = build::target_dir(&root).join(format!(
+                "tempest/initrd/{}-{}.cpio",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            initrd::write(dir, &out)?;
+            let init_words = cli.init.as_deref().unwrap_or("");
+            modules.push(initrd::module(&out, init_words)?);
+            eprintln!(
+                "tempest: initramfs {} (init {})",
+                dir.display(),
+                init.program
+            );
+            programs.push(Program {
+                path: init.program.into(),
+                args: init.args,
+                expect: init.expect,
+            });
+            Some(out)
+        }
+        _ => None,
+    };
     let kernel = build::build_kernel(&root)?;
 
     let mut config = QemuConfig::new(kernel, cmdline, accel);
@@ -132,6 +160,9 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     let result = run::run(config.command(), &opts, &mut |line| {
         annotator.annotate(line)
     });
+    if let Some(archive) = archive {
+        let _ = std::fs::remove_file(archive);
+    }
     let _ = std::io::stdout().flush();
     let result = match result {
         Ok(result) => result,

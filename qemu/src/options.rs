@@ -72,6 +72,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_tempest_calls: bool,
 
+    /// Pack DIR as the initramfs (a cpio archive the kernel unpacks as its root file
+    /// system) and start its init (`--init`). Without PROGRAMs, init is the only program:
+    /// its exit status is the run's verdict, as for any program.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub initrd: Option<std::path::PathBuf>,
+
+    /// The initramfs's first program, its arguments and expected status, as one word:
+    /// 'PATH [ARG...] [expect=N]' (default `/init`).
+    #[arg(long, value_name = "INIT", requires = "initrd", global = true)]
+    pub init: Option<String>,
+
     /// Programs to boot instead of the default set: a path to an i386 ELF, or the name of
     /// a bin of the user package; arguments and the expected exit status (default 0) may
     /// follow in the same (quoted) word, as in user/programs.txt: 'isolation A expect=0'.
@@ -117,6 +128,9 @@ impl Cli {
             return Ok(None);
         }
         if self.programs.is_empty() {
+            if self.initrd.is_some() {
+                return Ok(Some(Vec::new()));
+            }
             return programs::default_set(root).map(Some);
         }
         let specs = self
@@ -149,6 +163,23 @@ impl Cli {
             push("tempest-calls");
         }
         Ok(line)
+    }
+
+    /// The initramfs's init as a program spec (for its exit record), when there is one.
+    pub fn init_spec(&self) -> Result<Option<ProgramSpec>> {
+        if self.initrd.is_none() {
+            return Ok(None);
+        }
+        let init = self.init.as_deref().unwrap_or("/init");
+        // `expect=N` alone keeps the default path.
+        let init = if init.trim_start().starts_with(programs::EXPECT_PREFIX) {
+            format!("/init {init}")
+        } else {
+            init.to_owned()
+        };
+        init.parse()
+            .map(Some)
+            .with_context(|| format!("--init `{init}`"))
     }
 
     /// The run timeout: `None` for `--timeout 0` or `--gdb`.
@@ -317,6 +348,33 @@ mod tests {
         // After a program, `test` is one more program, not the subcommand.
         let cli = parse(&["a.elf", "test"]);
         assert_eq!((cli.programs.len(), cli.command), (2, None));
+    }
+
+    #[test]
+    fn initrd_alone_boots_only_its_init() {
+        let root = crate::build::workspace_root();
+        let cli = parse(&["--initrd", "/tmp/r"]);
+        assert_eq!(cli.program_specs(&root).unwrap(), Some(Vec::new()));
+        assert_eq!(cli.init_spec().unwrap().unwrap().program, "/init");
+        assert_eq!(cli.kernel_cmdline().unwrap(), "tempest-calls");
+        let cli = parse(&["--initrd", "/tmp/r", "--init", "/bin/sh -c true expect=3"]);
+        let init = cli.init_spec().unwrap().unwrap();
+        assert_eq!((init.program.as_str(), init.expect), ("/bin/sh", 3));
+        assert_eq!(init.args, ["-c", "true"]);
+        let init = parse(&["--initrd", "r", "--init", "expect=7"])
+            .init_spec()
+            .unwrap();
+        assert_eq!(
+            init.map(|i| (i.program, i.expect)),
+            Some(("/init".into(), 7))
+        );
+        assert!(
+            Cli::try_parse_from(["qemu", "--init", "/x"]).is_err(),
+            "needs --initrd"
+        );
+        assert_eq!(parse(&[]).init_spec().unwrap(), None);
+        let cli = parse(&["--initrd", "r", "hello"]);
+        assert_eq!(cli.program_specs(&root).unwrap().unwrap().len(), 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod signal;
 
 use crate::cpu::percpu::cpu_id;
 use crate::cpu::sync::IrqSpinLock;
-use crate::files::FileTable;
+use crate::fs::Files;
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::ParkedSlots;
 use crate::mm::temp::window::TempCounters;
@@ -89,7 +89,7 @@ pub struct Process {
     /// Temp-mapping counters and system calls of threads already reaped.
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
-    pub files: IrqSpinLock<FileTable>,
+    pub files: IrqSpinLock<Files>,
     /// Signal dispositions and the signals sent to the process as a whole.
     pub signals: IrqSpinLock<signal::ProcessSignals>,
     /// Set while `signals` may hold a pending signal (read without the lock at every
@@ -148,7 +148,7 @@ impl Process {
             exiting: AtomicBool::new(false),
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
-            files: IrqSpinLock::new(FileTable::with_console()),
+            files: IrqSpinLock::new(Files::with_console()),
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
             temp_by_class: [const { AtomicU64::new(0) }; crate::cpu::percpu::CLASS_COUNT],
             started_ns: crate::time::monotonic_ns(),

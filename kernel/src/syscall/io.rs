@@ -1,11 +1,14 @@
-//! The calls on file descriptors (the table is `crate::files`): `open`, `close`, `read`,
-//! `write` and their vector forms, `dup*`, `fcntl`, `fstat64`/`statx`, `ioctl`, `poll`.
-//! Bytes reach a device only through the checked user copy.
+//! The calls on file descriptors (the table is `crate::files`): `close`, `read`, `write`
+//! and their vector forms, `pread64`, `lseek`, `dup*`, `fcntl`, `fstat64`, `ioctl`,
+//! `poll`. Bytes reach a device or a file only through the checked user copy. The calls
+//! on paths (`open`, `stat64`, `getdents64`...) are in `syscall::fs`.
 
 use super::SysResult;
-use crate::devstat::DevStat;
+use crate::devstat::Stat;
 use crate::errno::Errno;
-use crate::files::{Device, File};
+use crate::files::{Device, Object};
+use crate::fs::File;
+use crate::fs::ramfs::{self, Handle};
 use crate::mm::uaccess;
 use crate::sched;
 use arch::paging::PAGE_SIZE;
@@ -22,40 +25,11 @@ pub fn disable_user_copy_checks() {
     UNCHECKED_USER_COPIES.store(true, Ordering::Relaxed);
 }
 
-/// `open(path, flags, mode)`: the devices `crate::files::Device::at` knows
-/// (`/dev/null`, `/dev/console`); `-ENOENT` for any other path, `-EFAULT` for a bad one.
-pub fn open(path: u32, flags: u32) -> SysResult {
-    open_device(&super::read_path(path)?, flags)
-}
-
-/// Opens the device at the absolute `path` with `flags` on the lowest free descriptor.
-fn open_device(path: &[u8], flags: u32) -> SysResult {
-    let device = Device::at(path).ok_or(Errno::ENOENT)?;
-    let file = File::open(device, flags)?;
-    sched::current_process().files.lock().install(file)
-}
-
-/// `AT_FDCWD`: `openat`'s "relative to the working directory".
-const AT_FDCWD: u32 = -100i32 as u32;
-
-/// `openat(dirfd, path, flags, mode)`: as `open` for an absolute path, or a relative one
-/// with `AT_FDCWD` (the working directory is `/`); `ENOTDIR` for a path relative to an
-/// open descriptor (devices are not directories), `EBADF` for one that is not open.
-pub fn openat(dirfd: u32, path: u32, flags: u32) -> SysResult {
-    let mut path = super::read_path(path)?;
-    if path.first() != Some(&b'/') {
-        if dirfd != AT_FDCWD {
-            file(dirfd)?;
-            return Err(Errno::ENOTDIR);
-        }
-        path.insert(0, b'/');
-    }
-    open_device(&path, flags)
-}
-
 /// `close(fd)`.
 pub fn close(fd: u32) -> SysResult {
-    sched::current_process().files.lock().close(fd)?;
+    let file = sched::current_process().files.lock().close(fd)?;
+    // Outside the table's lock: the last reference to a file frees its frames.
+    drop(file);
     Ok(0)
 }
 
@@ -69,11 +43,13 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     if !file.writable {
         return Err(Errno::EBADF);
     }
-    let sink: fn(&[u8]) = match file.device {
-        Device::Console => arch::serial::write_bytes,
-        Device::Null | Device::Zero => discard,
+    let sink: fn(&[u8]) = match file.object {
+        Object::Device(Device::Console) => arch::serial::write_bytes,
+        Object::Device(Device::Null | Device::Zero) => discard,
+        // Files are opened read-only (`syscall::fs::open`): never writable here.
+        Object::Node(_) => return Err(Errno::EBADF),
     };
-    if file.device == Device::Console && UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
+    if file.device() == Some(Device::Console) && UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
         // SAFETY: none: this is the deliberately broken path of the negative control, and
         // it is reachable only through its command-line switch.
         sink(unsafe { core::slice::from_raw_parts(buf as *const u8, len as usize) });
@@ -84,19 +60,66 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     Ok(len)
 }
 
-/// `read(fd, buf, len)`. `/dev/zero` fills the buffer with zeroes, a page at a time
-/// through the checked user copy: a bad page after some bytes ends the read with their
-/// count, a bad first page is `EFAULT` (Linux's rule). `/dev/null` and the console give 0
-/// (end of file) without touching the buffer: the console has no input until the serial
-/// line discipline exists (the user-space issue). `EBADF` unless fd is open for reading.
+/// `read(fd, buf, len)`. A file gives its bytes from the position on, which moves past
+/// them. `/dev/zero` fills the buffer with zeroes, a page at a time through the checked
+/// user copy: a bad page after some bytes ends the read with their count, a bad first page
+/// is `EFAULT` (Linux's rule). `/dev/null` and the console give 0 (end of file) without
+/// touching the buffer: the console has no input until the serial line discipline exists
+/// (the user-space issue). `EBADF` unless fd is open for reading, `EISDIR` on a directory.
 pub fn read(fd: u32, buf: u32, len: u32) -> SysResult {
     let file = file(fd)?;
     if !file.readable {
         return Err(Errno::EBADF);
     }
-    if file.device != Device::Zero {
+    if let Object::Node(_) = file.object {
+        // The position is read and moved around the copy, not held across it: two
+        // threads reading one description at once may read the same bytes (Linux
+        // serialises them with `f_pos_lock`).
+        let at = file.position();
+        let n = read_at(&file, buf, len, at)?;
+        file.set_position(at + u64::from(n));
+        return Ok(n);
+    }
+    if file.device() != Some(Device::Zero) {
         return Ok(0);
     }
+    zeroes_to_user(buf, len)
+}
+
+/// Reads up to `len` bytes of the file `file` at `offset` into `buf` (the position stays).
+fn read_at(file: &File, buf: u32, len: u32, offset: u64) -> SysResult {
+    match &file.object {
+        Object::Node(Handle::File { data, .. }) => {
+            let len = len.min(i32::MAX as u32);
+            let process = sched::current_process();
+            let memory = process.mem.lock();
+            data.read_to_user(offset, &memory.space, buf, len)
+        }
+        Object::Node(Handle::Dir(_)) => Err(Errno::EISDIR),
+        Object::Device(Device::Zero) => zeroes_to_user(buf, len),
+        Object::Device(Device::Null) => Ok(0),
+        // A terminal cannot be read at an offset.
+        Object::Device(Device::Console) => Err(Errno::ESPIPE),
+    }
+}
+
+/// `pread64(fd, buf, len, offset)` (the offset in two words, low first): as `read` at
+/// `offset`, without moving the position. `EINVAL` for a negative offset, `ESPIPE` on the
+/// console.
+pub fn pread64(fd: u32, buf: u32, len: u32, low: u32, high: u32) -> SysResult {
+    let file = file(fd)?;
+    if !file.readable {
+        return Err(Errno::EBADF);
+    }
+    let offset = (u64::from(high) << 32 | u64::from(low)) as i64;
+    if offset < 0 {
+        return Err(Errno::EINVAL);
+    }
+    read_at(&file, buf, len, offset as u64)
+}
+
+/// Fills the user buffer with zeroes (`/dev/zero`).
+fn zeroes_to_user(buf: u32, len: u32) -> SysResult {
     let len = len.min(i32::MAX as u32);
     let process = sched::current_process();
     let memory = process.mem.lock();
@@ -201,7 +224,11 @@ pub fn dup2(old: u32, new: u32) -> SysResult {
         files.get(old)?;
         return Ok(new);
     }
-    files.duplicate_to(old, new, false)
+    let closed = files.duplicate_to(old, new, false)?;
+    drop(files);
+    // After the lock, as in `close`.
+    drop(closed);
+    Ok(new)
 }
 
 /// `dup3(old, new, flags)`: as `dup2` with `O_CLOEXEC` as the only flag; `EINVAL` when
@@ -211,10 +238,12 @@ pub fn dup3(old: u32, new: u32, flags: u32) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let cloexec = flags != 0;
-    sched::current_process()
+    let closed = sched::current_process()
         .files
         .lock()
-        .duplicate_to(old, new, cloexec)
+        .duplicate_to(old, new, cloexec)?;
+    drop(closed);
+    Ok(new)
 }
 
 const F_DUPFD: u32 = 0;
@@ -237,7 +266,10 @@ pub fn fcntl(fd: u32, cmd: u32, arg: u32) -> SysResult {
         F_GETFD => Ok(u32::from(files.cloexec(fd)?)),
         F_SETFD => files.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| 0),
         F_GETFL => Ok(file.flags()),
-        F_SETFL => files.set_status(fd, arg).map(|()| 0),
+        F_SETFL => {
+            file.set_status(arg);
+            Ok(0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }
@@ -253,34 +285,36 @@ fn discard(bytes: &[u8]) {
     }
 }
 
-/// The open file `fd` of the calling process.
-fn file(fd: u32) -> Result<File, Errno> {
-    sched::current_process().files.lock().get(fd)
+/// What `stat` says of an open file.
+pub fn stat_of(file: &File) -> Result<Stat, Errno> {
+    match &file.object {
+        Object::Device(d) => Ok(Stat::of(*d)),
+        Object::Node(handle) => {
+            let fs = ramfs::lock();
+            match handle {
+                // An unlinked file is still open: its own data knows its size.
+                Handle::File { ino, data } => Ok(ramfs::stat(&fs, *ino).unwrap_or(Stat {
+                    ino: u64::from(*ino),
+                    mode: crate::fs::cpio::S_IFREG,
+                    size: data.size(),
+                    ..Stat::default()
+                })),
+                Handle::Dir(ino) => ramfs::stat(&fs, *ino),
+            }
+        }
+    }
 }
 
-/// `fstat64(fd, buf)`: the device's `struct stat64`.
+/// `fstat64(fd, buf)`: the file's or device's `struct stat64`.
 pub fn fstat64(fd: u32, buf: u32) -> SysResult {
-    let stat = DevStat::of(file(fd)?.device).stat64();
+    let stat = stat_of(&file(fd)?)?.stat64();
     super::write_user(buf, &stat)?;
     Ok(0)
 }
 
-const AT_EMPTY_PATH: u32 = 0x1000;
-
-/// `statx(dirfd, path, flags, mask, buf)`: an open fd (`AT_EMPTY_PATH` with `""`) or a
-/// device path; `ENOENT` for any other path (there is no file system yet).
-pub fn statx(dirfd: u32, path: u32, flags: u32, buf: u32) -> SysResult {
-    let name = super::read_path(path)?;
-    let device = if name.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        file(dirfd)?.device
-    } else {
-        Device::at(&name).ok_or(Errno::ENOENT)?
-    };
-    super::write_user(buf, &DevStat::of(device).statx())?;
-    Ok(0)
+/// The open file `fd` of the calling process.
+pub fn file(fd: u32) -> Result<File, Errno> {
+    sched::current_process().files.lock().get(fd)
 }
 
 const TCGETS: u32 = 0x5401;
@@ -289,7 +323,7 @@ const TIOCGWINSZ: u32 = 0x5413;
 /// `ioctl(fd, cmd, arg)`: `TCGETS` and `TIOCGWINSZ` on the console; `ENOTTY` for every
 /// other request, and for any on a device that is not a terminal.
 pub fn ioctl(fd: u32, cmd: u32, arg: u32) -> SysResult {
-    if file(fd)?.device != Device::Console {
+    if file(fd)?.device() != Some(Device::Console) {
         return Err(Errno::ENOTTY);
     }
     match cmd {
@@ -310,7 +344,7 @@ const POLLALWAYS: u16 = 0x8 | 0x10 | POLLNVAL;
 
 /// What `fd` is ready for now: every device takes writes at once, and reads end of file
 /// at once (the console has no input yet: see `read`).
-fn ready(files: &crate::files::FileTable, fd: i32) -> u16 {
+fn ready(files: &crate::fs::Files, fd: i32) -> u16 {
     if fd < 0 {
         return 0;
     }
@@ -360,4 +394,52 @@ pub fn poll(fds: u32, nfds: u32, timeout: u32) -> SysResult {
         super::write_user(fds, &raw[..len])?;
     }
     Ok(count)
+}
+
+const SEEK_SET: u32 = 0;
+const SEEK_CUR: u32 = 1;
+const SEEK_END: u32 = 2;
+
+/// Moves the position of `file` as `lseek` does: from the start, the position or the end
+/// (`SEEK_END` not on a directory, whose position counts entries). `/dev/null` and
+/// `/dev/zero` stay at 0, as on Linux; the console cannot seek (`ESPIPE`). `EINVAL` for
+/// another `whence` or a negative result.
+fn seek(file: &File, offset: i64, whence: u32) -> Result<u64, Errno> {
+    let end = match &file.object {
+        Object::Device(Device::Console) => return Err(Errno::ESPIPE),
+        Object::Device(_) => return Ok(0),
+        Object::Node(Handle::File { data, .. }) => Some(data.size()),
+        Object::Node(Handle::Dir(_)) => None,
+    };
+    let base = match whence {
+        SEEK_SET => 0,
+        SEEK_CUR => file.position(),
+        SEEK_END => end.ok_or(Errno::EINVAL)?,
+        _ => return Err(Errno::EINVAL),
+    };
+    let at = (base as i64)
+        .checked_add(offset)
+        .filter(|&at| at >= 0)
+        .ok_or(Errno::EINVAL)? as u64;
+    file.set_position(at);
+    Ok(at)
+}
+
+/// `lseek(fd, offset, whence)`: the new position; `EOVERFLOW` when it does not fit the
+/// 32-bit `off_t` (it has moved all the same, as on Linux).
+pub fn lseek(fd: u32, offset: u32, whence: u32) -> SysResult {
+    let at = seek(&file(fd)?, i64::from(offset as i32), whence)?;
+    u32::try_from(at)
+        .ok()
+        .filter(|&at| at <= i32::MAX as u32)
+        .ok_or(Errno::EOVERFLOW)
+}
+
+/// `_llseek(fd, high, low, result, whence)`: the 64-bit form, the new position stored at
+/// `result`.
+pub fn llseek(fd: u32, high: u32, low: u32, result: u32, whence: u32) -> SysResult {
+    let offset = (u64::from(high) << 32 | u64::from(low)) as i64;
+    let at = seek(&file(fd)?, offset, whence)?;
+    super::write_user(result, &at.to_le_bytes())?;
+    Ok(0)
 }

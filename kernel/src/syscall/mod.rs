@@ -3,6 +3,7 @@
 //! own calls far above Linux's range. docs/syscalls.md lists them.
 
 mod bench;
+mod fs;
 mod io;
 mod memory;
 mod probe;
@@ -68,6 +69,18 @@ pub const SYS_SET_ROBUST_LIST: u32 = linux("set_robust_list");
 pub const SYS_PRLIMIT64: u32 = linux("prlimit64");
 pub const SYS_GETRANDOM: u32 = linux("getrandom");
 pub const SYS_STATX: u32 = linux("statx");
+pub const SYS_STAT64: u32 = linux("stat64");
+pub const SYS_LSTAT64: u32 = linux("lstat64");
+pub const SYS_FSTATAT64: u32 = linux("fstatat64");
+pub const SYS_GETDENTS64: u32 = linux("getdents64");
+pub const SYS_LSEEK: u32 = linux("lseek");
+pub const SYS_LLSEEK: u32 = linux("_llseek");
+pub const SYS_PREAD64: u32 = linux("pread64");
+pub const SYS_READLINKAT: u32 = linux("readlinkat");
+pub const SYS_ACCESS: u32 = linux("access");
+pub const SYS_FACCESSAT: u32 = linux("faccessat");
+pub const SYS_FACCESSAT2: u32 = linux("faccessat2");
+pub const SYS_GETCWD: u32 = linux("getcwd");
 pub const SYS_CLONE: u32 = linux("clone");
 pub const SYS_MUNMAP: u32 = linux("munmap");
 pub const SYS_MPROTECT: u32 = linux("mprotect");
@@ -154,8 +167,20 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_DUP3 => io::dup3(a0, a1, a2),
         SYS_FCNTL | SYS_FCNTL64 => io::fcntl(a0, a1, a2),
         SYS_MADVISE => memory::madvise(a0, a1, a2),
-        SYS_OPEN => io::open(a0, a1),
-        SYS_OPENAT => io::openat(a0, a1, a2),
+        SYS_OPEN => fs::open(a0, a1),
+        SYS_OPENAT => fs::openat(a0, a1, a2),
+        SYS_STAT64 => fs::stat64(a0, a1),
+        SYS_LSTAT64 => fs::lstat64(a0, a1),
+        SYS_FSTATAT64 => fs::fstatat64(a0, a1, a2, a3),
+        SYS_GETDENTS64 => fs::getdents64(a0, a1, a2),
+        SYS_READLINKAT => fs::readlinkat(a0, a1, a2, a3),
+        SYS_ACCESS => fs::access(a0, a1),
+        SYS_FACCESSAT => fs::faccessat(a0, a1, a2, 0),
+        SYS_FACCESSAT2 => fs::faccessat(a0, a1, a2, a3),
+        SYS_GETCWD => fs::getcwd(a0, a1),
+        SYS_LSEEK => io::lseek(a0, a1, a2),
+        SYS_LLSEEK => io::llseek(a0, a1, a2, a3, a4),
+        SYS_PREAD64 => io::pread64(a0, a1, a2, a3, a4),
         SYS_CLOSE => io::close(a0),
         SYS_GETPID => Ok(crate::sched::current_process().tgid),
         SYS_GETTID => Ok(crate::sched::current_tid()),
@@ -188,12 +213,12 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_UGETRLIMIT => process::ugetrlimit(a0, a1),
         SYS_PRLIMIT64 => process::prlimit64(a0, a1, a2, a3),
         SYS_GETRANDOM => process::getrandom(a0, a1, a2),
-        SYS_READLINK => process::readlink(a0, a1, a2),
+        SYS_READLINK => fs::readlink(a0, a1, a2),
         // Every process runs as root: uid and gid 0.
         SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID | SYS_GETUID32 | SYS_GETGID32
         | SYS_GETEUID32 | SYS_GETEGID32 => Ok(0),
         SYS_FSTAT64 => io::fstat64(a0, a1),
-        SYS_STATX => io::statx(a0, a1, a2, a4),
+        SYS_STATX => fs::statx(a0, a1, a2, a4),
         SYS_IOCTL => io::ioctl(a0, a1, a2),
         SYS_POLL => io::poll(a0, a1, a2),
         SYS_RT_SIGACTION => signal::rt_sigaction(a0, a1, a2, a3),

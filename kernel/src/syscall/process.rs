@@ -119,10 +119,3 @@ pub fn getrandom(buf: u32, len: u32, flags: u32) -> SysResult {
     }
     Ok(len)
 }
-
-/// `readlink(path, buf, size)`: there are no symbolic links (nor `/proc`) yet, so every
-/// path is `ENOENT` once it reads (`EFAULT` if it does not).
-pub fn readlink(path: u32, _buf: u32, _size: u32) -> SysResult {
-    super::read_path(path)?;
-    Err(Errno::ENOENT)
-}
