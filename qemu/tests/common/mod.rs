@@ -24,14 +24,27 @@ pub struct Run {
     pub elapsed: Duration,
 }
 
-/// Runs the runner with `--accel ACCEL` (and `--timeout TIMEOUT` when given) and `args`.
+/// `TEMPEST_TEST_TIMEOUT_CAP=SECONDS` caps every boot's timeout: a mutation run
+/// (docs/reliability.md) sets it so a mutant that hangs the kernel costs minutes, not the
+/// suites' generous limits. Unset, each test's own timeout stands.
+fn timeout_cap() -> Option<u64> {
+    std::env::var("TEMPEST_TEST_TIMEOUT_CAP").ok()?.parse().ok()
+}
+
+/// Runs the runner with `--accel ACCEL` (and `--timeout TIMEOUT` when given, under the cap
+/// above) and `args`.
 pub fn run(accel: &str, timeout: Option<&str>, args: &[&str]) -> Run {
     let _one_at_a_time = QEMU.lock().unwrap_or_else(|e| e.into_inner());
     let start = Instant::now();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qemu"));
     cmd.args(["--accel", accel]);
+    let timeout = match (timeout.and_then(|t| t.parse::<u64>().ok()), timeout_cap()) {
+        (Some(t), Some(cap)) => Some(if t == 0 { cap } else { t.min(cap) }.to_string()),
+        (None, Some(cap)) => Some(cap.to_string()),
+        (_, None) => timeout.map(str::to_owned),
+    };
     if let Some(t) = timeout {
-        cmd.args(["--timeout", t]);
+        cmd.args(["--timeout", &t]);
     }
     let out = cmd.args(args).output().expect("run the qemu runner");
     let serial = String::from_utf8_lossy(&out.stdout).into_owned();
