@@ -53,9 +53,9 @@ impl Call {
 /// the exit records give them per class: docs/benchmarks.md's real-program workload).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
-    /// Bytes out of user memory: `write`, `writev`.
+    /// Bytes out of user memory: `write`, `writev`, `pwrite64`.
     Write,
-    /// Bytes into user memory: `read`, `readv`.
+    /// Bytes into user memory: `read`, `readv`, `pread64`.
     Read,
     /// Pages zeroed or mapped: `brk`, `mmap2`, `munmap`, `mprotect`, `madvise`.
     Memory,
@@ -68,11 +68,13 @@ pub enum Class {
 }
 
 /// The calls of every class but `Other`, by Linux's name.
-const CLASSIFIED: [(&str, Class); 21] = [
+const CLASSIFIED: [(&str, Class); 23] = [
     ("write", Class::Write),
     ("writev", Class::Write),
+    ("pwrite64", Class::Write),
     ("read", Class::Read),
     ("readv", Class::Read),
+    ("pread64", Class::Read),
     ("brk", Class::Memory),
     ("mmap2", Class::Memory),
     ("munmap", Class::Memory),
@@ -320,15 +322,32 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         4,
         "fd, buf, len",
-        "`len`; `-EBADF` unless fd is open for writing; `-EFAULT` if any byte of the buffer is not mapped readable for user mode, reaches the kernel half or wraps (nothing is written then, on any device)",
+        "`len` (a file: bytes written, at the position, or at the end with `O_APPEND`; the position moves past them); the whole buffer is checked before the first byte goes to a device; a file takes it a page at a time (its page through a temp mapping, the user's through the checked copy), so a bad user page or full memory after some bytes ends the write with their count; `-EFAULT` if the first byte is bad, `-ENOSPC` when RAM is full, `-EFBIG` past 1 GiB, `-EISDIR`, `-EBADF` unless fd is open for writing",
     ),
     Call::linux(5, "path, flags, mode", "as `openat(AT_FDCWD, ...)`"),
     Call::linux(6, "fd", "0; `-EBADF` if fd is not open"),
+    Call::linux(
+        8,
+        "path, mode",
+        "as `open` with `O_CREAT | O_WRONLY | O_TRUNC`",
+    ),
+    Call::linux(
+        9,
+        "old, new",
+        "as `linkat(AT_FDCWD, old, AT_FDCWD, new, 0)`",
+    ),
+    Call::linux(10, "path", "as `unlinkat(AT_FDCWD, path, 0)`"),
+    Call::linux(
+        12,
+        "path",
+        "0; the working directory becomes `path`; `-ENOTDIR` for another kind, `-ENOENT`, `-EFAULT`",
+    ),
     Call::linux(
         13,
         "t",
         "seconds since the epoch (CLOCK_REALTIME), also stored at `t` unless null; `-EFAULT`",
     ),
+    Call::linux(15, "path, mode", "as `fchmodat(AT_FDCWD, path, mode)`"),
     Call::linux(
         19,
         "fd, offset, whence",
@@ -342,6 +361,13 @@ pub const CALLS: &[Call] = &[
         "pid, sig",
         "0; `sig` (or, with `sig` 0, nothing: a check that the process exists) to process `pid`, or to the caller's own with 0 or minus its pid (every process leads its own group); `-ESRCH` for no such process, `-1` and other groups; `-EINVAL` for a bad signal",
     ),
+    Call::linux(
+        38,
+        "old, new",
+        "as `renameat2(AT_FDCWD, old, AT_FDCWD, new, 0)`",
+    ),
+    Call::linux(39, "path, mode", "as `mkdirat(AT_FDCWD, path, mode)`"),
+    Call::linux(40, "path", "as `unlinkat(AT_FDCWD, path, AT_REMOVEDIR)`"),
     Call::linux(
         41,
         "fd",
@@ -366,6 +392,11 @@ pub const CALLS: &[Call] = &[
         "`F_DUPFD`, `F_DUPFD_CLOEXEC` (lowest free at or above `arg`), `F_GETFD`/`F_SETFD` (`FD_CLOEXEC`, kept per descriptor), `F_GETFL` (access mode and status flags), `F_SETFL` (`O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME` kept in the open file description, which `dup` shares; they change nothing yet); `-EINVAL` for other commands (no locks), `-EBADF`",
     ),
     Call::linux(
+        60,
+        "mask",
+        "the old mask; the new one is `mask & 0777`, taken from what `open`, `creat` and `mkdir` create",
+    ),
+    Call::linux(
         63,
         "old, new",
         "`new`, now naming `old`'s file (what it named is closed); `new` when both are equal and `old` is open; `-EBADF`",
@@ -375,11 +406,19 @@ pub const CALLS: &[Call] = &[
         "tv, tz",
         "0; `{sec, usec}` of CLOCK_REALTIME; a timezone asked for is UTC (zeros); `-EFAULT`",
     ),
+    Call::linux(83, "target, path", "as `symlinkat(target, AT_FDCWD, path)`"),
     Call::linux(85, "path, buf, size", "as `readlinkat(AT_FDCWD, ...)`"),
     Call::linux(
         91,
         "addr, len",
         "0; `-EINVAL` for an unaligned or empty range or one outside the user half",
+    ),
+    Call::linux(92, "path, len", "as `truncate64` with a 32-bit length"),
+    Call::linux(93, "fd, len", "as `ftruncate64` with a 32-bit length"),
+    Call::linux(
+        94,
+        "fd, mode",
+        "0; as `fchmodat` on the open file (a device: nothing changes); `-EBADF`",
     ),
     Call::linux(
         119,
@@ -400,6 +439,11 @@ pub const CALLS: &[Call] = &[
         125,
         "addr, len, prot",
         "0; `-EINVAL` as munmap; `-ENOMEM` if a page in the range is not mapped",
+    ),
+    Call::linux(
+        133,
+        "fd",
+        "0; the working directory becomes the directory open at `fd`; `-ENOTDIR`, `-EBADF`",
     ),
     Call::linux(
         140,
@@ -462,9 +506,14 @@ pub const CALLS: &[Call] = &[
         "as `read` at the 64-bit offset `high:low`, the position unchanged; `-EINVAL` for a negative offset, `-ESPIPE` on the console",
     ),
     Call::linux(
+        181,
+        "fd, buf, len, low, high",
+        "as `write` at the 64-bit offset `high:low` (at the end with `O_APPEND`, as Linux), the position unchanged; `-EINVAL` for a negative offset, `-ESPIPE` on a device",
+    ),
+    Call::linux(
         183,
         "buf, size",
-        "the length of `/` with its NUL (2): the working directory is the root (no `chdir` yet); `-ERANGE` when `size` is smaller, `-EFAULT`",
+        "the length of the working directory's path with its NUL, the path written to `buf`; `-ERANGE` when `size` is smaller, `-ENOENT` when the directory was removed, `-EFAULT`",
     ),
     Call::linux(
         186,
@@ -480,6 +529,16 @@ pub const CALLS: &[Call] = &[
         192,
         "addr, len, prot, flags, fd, pgoff",
         "the address; only `MAP_PRIVATE | MAP_ANONYMOUS` (with optional `MAP_FIXED`; `MAP_STACK` and the like accepted and ignored); `PROT_NONE` pages are mapped kernel-only, so any user access faults (a thread stack's guard page), `mprotect` opens them; `-EINVAL` otherwise; `-ENOMEM` when no room or no memory",
+    ),
+    Call::linux(
+        193,
+        "path, low, high",
+        "0; the file becomes `high:low` bytes long (cut: its frames past the end go back and the tail of the last page is zeroed; extended: zeroes); `-EISDIR`, `-EINVAL` for a negative length, `-EFBIG` past 1 GiB, `-ENOENT`",
+    ),
+    Call::linux(
+        194,
+        "fd, low, high",
+        "as `truncate64` on the file open for writing at `fd`; `-EINVAL` otherwise",
     ),
     Call::linux(195, "path, buf", "as `fstatat64(AT_FDCWD, path, buf, 0)`"),
     Call::linux(
@@ -571,7 +630,12 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         295,
         "dirfd, path, flags, mode",
-        "the lowest free fd: `/dev/null`, `/dev/zero`, `/dev/console` and `/dev/tty` name the devices; any other path is resolved in the root file system (the initramfs), relative to `dirfd` (an open directory) or, with `AT_FDCWD` (-100), to `/`, following links (40 at most: `-ELOOP`); a file opens read-only, a directory for `getdents64`; `-ENOENT`, `-ENOTDIR`, `-ELOOP` for a link with `O_NOFOLLOW`, `-EISDIR` for a directory opened for writing, `-ENOTDIR` for a file with `O_DIRECTORY`, `-EEXIST` for `O_CREAT | O_EXCL` of an existing name, `-EROFS` to create, truncate or write a file (files cannot be written yet), `-EINVAL` for access mode 3, `-EMFILE` past 16 open, `-EFAULT`, `-ENAMETOOLONG` past 4096 bytes or a 255-byte name, `-EBADF` for a `dirfd` not open",
+        "the lowest free fd: `/dev/null`, `/dev/zero`, `/dev/console` and `/dev/tty` name the devices; any other path is resolved in the root file system (the initramfs), relative to `dirfd` (an open directory) or, with `AT_FDCWD` (-100), to the working directory, following links (40 at most: `-ELOOP`); `O_CREAT` makes a missing file with `mode` less the umask, `O_TRUNC` empties a file opened for writing; a directory opens for `getdents64`; `-ENOENT`, `-ENOTDIR`, `-ELOOP` for a link with `O_NOFOLLOW`, `-EISDIR` for a directory opened for writing or with `O_CREAT`, `-ENOTDIR` for a file with `O_DIRECTORY`, `-EEXIST` for `O_CREAT | O_EXCL` of an existing name, `-EINVAL` for access mode 3, `-EMFILE` past 16 open, `-EFAULT`, `-ENAMETOOLONG` past 4096 bytes or a 255-byte name, `-EBADF` for a `dirfd` not open",
+    ),
+    Call::linux(
+        296,
+        "dirfd, path, mode",
+        "0; an empty directory, `mode` less the umask; `-EEXIST`, `-ENOENT`, `-ENOTDIR`",
     ),
     Call::linux(
         300,
@@ -579,9 +643,34 @@ pub const CALLS: &[Call] = &[
         "0; the `struct stat64` of the name (as `fstat64` says of it), from `dirfd` as `openat`; `AT_SYMLINK_NOFOLLOW` (a link itself), `AT_EMPTY_PATH` (`dirfd` itself for an empty path); `-ENOENT`, `-ENOTDIR`, `-ELOOP`, `-EINVAL` for other flags, `-EFAULT`",
     ),
     Call::linux(
+        301,
+        "dirfd, path, flags",
+        "0; removes a name (a file open somewhere stays readable until its last close, and its frames go back then), or with `AT_REMOVEDIR` an empty directory; `-EISDIR` (a directory without the flag), `-ENOTDIR`, `-ENOTEMPTY`, `-EINVAL` for `.` or other flags, `-EBUSY` for the root",
+    ),
+    Call::linux(
+        302,
+        "olddirfd, old, newdirfd, new",
+        "as `renameat2` with no flags",
+    ),
+    Call::linux(
+        303,
+        "olddirfd, old, newdirfd, new, flags",
+        "0; another name for a file (a link itself unless `AT_SYMLINK_FOLLOW`); `-EPERM` for a directory, `-EEXIST`, `-EINVAL` for other flags",
+    ),
+    Call::linux(
+        304,
+        "target, dirfd, path",
+        "0; a symbolic link holding `target` (not checked: it may dangle); `-EEXIST`, `-ENOENT` for an empty target",
+    ),
+    Call::linux(
         305,
         "dirfd, path, buf, size",
         "the link's target, cut to `size` bytes, without a NUL; `-EINVAL` for a name that is not a link or a `size` of 0 or less; `-ENOENT` (there is no `/proc`), `-EFAULT`",
+    ),
+    Call::linux(
+        306,
+        "dirfd, path, mode",
+        "0; the permission bits become `mode & 07777` (kept and reported; every process runs as root, so they check nothing but `X_OK`)",
     ),
     Call::linux(307, "dirfd, path, mode", "as `faccessat2` with no flags"),
     Call::linux(
@@ -605,6 +694,11 @@ pub const CALLS: &[Call] = &[
         "0, `old` filled as `ugetrlimit` (64-bit); `-EPERM` for setting a limit; `-ESRCH` for another process",
     ),
     Call::linux(
+        353,
+        "olddirfd, old, newdirfd, new, flags",
+        "0; moves the name, replacing what is there as Linux does (a file replaces a file, a directory an empty directory); `-ENOTEMPTY`, `-EISDIR`, `-ENOTDIR` when the kinds differ, `-EINVAL` for a directory moved below itself, `-EBUSY` for `.` and `..`, `-EEXIST` with `RENAME_NOREPLACE` (the only flag)",
+    ),
+    Call::linux(
         355,
         "buf, len, flags",
         "`len` bytes of the kernel's ChaCha20 stream (`kernel/src/random.rs`: seeded at boot from RDRAND when the CPU has it, else from TSC jitter and the RTC); never blocks; `-EINVAL` for unknown flags or `GRND_RANDOM` with `GRND_INSECURE`",
@@ -625,7 +719,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         439,
         "dirfd, path, mode, flags",
-        "0 when the name exists: every process runs as root; `X_OK` needs an execute bit on a file (`-EACCES`), `W_OK` on a name of the file system is `-EROFS`; devices allow all but `X_OK`; `-ENOENT`, `-ENOTDIR`, `-ELOOP`, `-EINVAL` for an unknown mode or flag",
+        "0 when the name exists: every process runs as root; `X_OK` needs an execute bit on a file (`-EACCES`); devices allow all but `X_OK`; `-ENOENT`, `-ENOTDIR`, `-ELOOP`, `-EINVAL` for an unknown mode or flag",
     ),
     Call::tempest(
         0x10000,

@@ -105,7 +105,7 @@ fn boot(cli: &Cli) -> Result<Outcome> {
         (Some(dir), Some(init)) => {
             // One archive per run: tests boot several at once.
             let out = build::target_dir(&root).join(format!(
-                "tempest/initrd/{}-{}.cpio",
+                "initrd/{}-{}.cpio",
                 std::process::id(),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

@@ -13,7 +13,7 @@ const TIMEOUT: &str = "300";
 /// A fresh directory for `name` under the target directory.
 fn scratch(name: &str) -> PathBuf {
     let dir = qemu::build::target_dir(&qemu::build::workspace_root())
-        .join("tempest/test-trees")
+        .join("test-trees")
         .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -59,20 +59,25 @@ fn tree(name: &str, walker: &Path) -> PathBuf {
     dir
 }
 
-/// The lines `fs_walk` printed, from its first to its last.
-fn walk_lines(out: &str) -> Vec<&str> {
+/// The lines `program` printed, from its `PROGRAM: start` to its `PROGRAM: N failure(s)`.
+fn lines_of<'a>(program: &str, out: &'a str) -> Vec<&'a str> {
     let mut lines = Vec::new();
     let mut inside = false;
+    let head = format!("{program}: ");
     for line in out.lines() {
-        inside |= line == "fs_walk: start";
+        inside |= line == format!("{program}: start");
         if inside {
             lines.push(line);
         }
-        if line.starts_with("fs_walk: ") && line.ends_with("failure(s)") {
+        if line.starts_with(&head) && line.ends_with("failure(s)") {
             break;
         }
     }
     lines
+}
+
+fn walk_lines(out: &str) -> Vec<&str> {
+    lines_of("fs_walk", out)
 }
 
 /// Boots `dir` as the initramfs with `init`, at four CPUs, with all but 16 MiB of RAM in
@@ -179,4 +184,44 @@ fn a_truncated_initramfs_is_refused_with_the_place() {
     assert!(!run.out.contains("\"event\":\"exit\""), "{}", run.out);
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_file(&archive).unwrap();
+}
+
+#[test]
+fn files_written_on_tempest_as_on_linux() {
+    let Some(writer) = build_runtime("files_written_on_tempest_as_on_linux", "glibc/fs_write")
+    else {
+        return;
+    };
+    let dir = scratch("write");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    std::fs::copy(&writer, dir.join("bin/fs_write")).unwrap();
+    chmod(&dir.join("bin/fs_write"), 0o755);
+    let host_work = scratch("write-host");
+    let host = std::process::Command::new(&writer)
+        .arg(&host_work)
+        .output()
+        .expect("run fs_write on the host");
+    let host_out = String::from_utf8_lossy(&host.stdout).into_owned();
+    assert!(host.status.success(), "fs_write on the host:\n{host_out}");
+    let expected = lines_of("fs_write", &host_out);
+    assert!(
+        expected.len() > 30,
+        "the host run printed too little:\n{host_out}"
+    );
+
+    let run = boot(&dir, "/bin/fs_write /work");
+    expect(&run, 0, &["fs_write: 0 failure(s)"]);
+    assert_eq!(
+        lines_of("fs_write", &run.serial),
+        expected,
+        "\n--- Tempest ---\n{}",
+        run.out
+    );
+    // Files written, truncated and removed gave their frames back: what stays is what
+    // the tree still holds, and no temp slot is held.
+    let summary = common::record(&run, "summary");
+    assert_eq!(summary["temp_held"], 0, "{summary}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&host_work).unwrap();
 }

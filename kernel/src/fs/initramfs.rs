@@ -47,12 +47,12 @@ impl fmt::Display for UnpackError {
     }
 }
 
-/// Unpacks `archive` into `tree`; `store` turns a file's bytes into its data (or fails,
-/// e.g. with `ENOMEM`).
+/// Unpacks `archive` into `tree`; `store` turns a file's bytes and time into its data (or
+/// fails, e.g. with `ENOMEM`).
 pub fn unpack<D: Contents>(
     tree: &mut Tree<D>,
     archive: &[u8],
-    mut store: impl FnMut(&[u8]) -> Result<D, Errno>,
+    mut store: impl FnMut(&[u8], u64) -> Result<D, Errno>,
 ) -> Result<Unpacked, UnpackError> {
     let mut done = Unpacked::default();
     // Hard links: the first entry of an inode with nlink > 1 carries the data (gen_init_cpio
@@ -95,7 +95,7 @@ pub fn unpack<D: Contents>(
                     }
                     continue;
                 }
-                let data = store(entry.data).map_err(fail)?;
+                let data = store(entry.data, mtime).map_err(fail)?;
                 let ino = tree
                     .insert(dir, name, Node::File(data), entry.mode, mtime)
                     .map_err(fail)?;
@@ -179,9 +179,9 @@ fn replace_data<D>(
     tree: &mut Tree<D>,
     ino: Ino,
     entry: &Entry,
-    store: &mut impl FnMut(&[u8]) -> Result<D, Errno>,
+    store: &mut impl FnMut(&[u8], u64) -> Result<D, Errno>,
 ) -> Result<(), Errno> {
-    let data = store(entry.data)?;
+    let data = store(entry.data, u64::from(entry.mtime))?;
     let inode = tree.get_mut(ino).ok_or(Errno::ENOENT)?;
     inode.node = Node::File(data);
     Ok(())
@@ -227,7 +227,7 @@ mod tests {
             ("dev/console", 0o020_600, 6, 1, b""),         // a device: skipped
         ]);
         let mut tree = Tree::new();
-        let done = unpack(&mut tree, &bytes, |b| Ok(b.to_vec())).unwrap();
+        let done = unpack(&mut tree, &bytes, |b, _| Ok(b.to_vec())).unwrap();
         assert_eq!(
             done,
             Unpacked {
@@ -257,7 +257,7 @@ mod tests {
                 ("b", S_IFREG | 0o644, 9, 2, second),
             ]);
             let mut tree = Tree::new();
-            let done = unpack(&mut tree, &bytes, |b| Ok(b.to_vec())).unwrap();
+            let done = unpack(&mut tree, &bytes, |b, _| Ok(b.to_vec())).unwrap();
             assert_eq!((done.files, done.hard_links), (1, 1));
             let a = tree.resolve(ROOT, b"a", true).unwrap();
             assert_eq!(tree.resolve(ROOT, b"b", true), Ok(a));
@@ -273,7 +273,7 @@ mod tests {
             ("f/g", S_IFREG | 0o644, 2, 1, b"y"),
         ]);
         let mut tree = Tree::new();
-        let err = unpack(&mut tree, &bytes, |b| Ok(b.to_vec())).unwrap_err();
+        let err = unpack(&mut tree, &bytes, |b, _| Ok(b.to_vec())).unwrap_err();
         assert_eq!(
             err,
             UnpackError::Entry {
@@ -284,10 +284,10 @@ mod tests {
         assert_eq!(read(&tree, b"f"), b"x");
         // The store's own failure (no memory) is the entry's error.
         let mut tree = Tree::new();
-        let err = unpack(&mut tree, &bytes, |_| Err::<Vec<u8>, _>(Errno::ENOMEM)).unwrap_err();
+        let err = unpack(&mut tree, &bytes, |_, _| Err::<Vec<u8>, _>(Errno::ENOMEM)).unwrap_err();
         assert_eq!(err.to_string(), "`f`: errno 12");
         let cut = &bytes[..bytes.len() / 2];
-        let err = unpack(&mut Tree::<Vec<u8>>::new(), cut, |b| Ok(b.to_vec())).unwrap_err();
+        let err = unpack(&mut Tree::<Vec<u8>>::new(), cut, |b, _| Ok(b.to_vec())).unwrap_err();
         assert!(matches!(err, UnpackError::Cpio(_)), "{err}");
     }
 }

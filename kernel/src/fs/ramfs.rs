@@ -20,65 +20,179 @@ use crate::sched::mutex::{Mutex, MutexGuard};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
+use core::sync::atomic::{AtomicU32, Ordering};
 
-/// A regular file's bytes: whole pages, the last one zero past `size`.
-#[derive(Debug)]
+/// A regular file's bytes: a frame per page that was ever written (a hole reads as
+/// zeroes), zero past `size` in the last one, under the file's own sleeping lock (a copy
+/// may fault in the user's pages and may be preempted).
 pub struct FileData {
-    frames: Vec<Frame>,
+    pages: Mutex<Pages>,
+}
+
+impl core::fmt::Debug for FileData {
+    /// Without taking the lock: a debug print must not block.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FileData")
+    }
+}
+
+struct Pages {
+    frames: Vec<Option<Frame>>,
     size: u64,
+    /// Last modification, seconds since the epoch.
+    mtime: u64,
 }
 
 impl Contents for Arc<FileData> {
     fn size(&self) -> u64 {
-        self.size
+        self.pages.lock().size
+    }
+
+    fn mtime(&self) -> Option<u64> {
+        Some(self.pages.lock().mtime)
     }
 }
 
-impl Drop for FileData {
+impl Drop for Pages {
     fn drop(&mut self) {
-        for &f in &self.frames {
-            frames::free(f);
+        for f in self.frames.drain(..).flatten() {
+            free_file_frame(f);
         }
     }
 }
 
+/// Frames the files hold now (the leak check at the end of a run leaves them out: files
+/// the programs wrote stay in the tree).
+static FILE_FRAMES: AtomicU32 = AtomicU32::new(0);
+
+/// Frames the files hold now.
+pub fn file_frames() -> u32 {
+    FILE_FRAMES.load(Ordering::Relaxed)
+}
+
+/// A frame for a file page, highmem first; `ENOSPC` when RAM is full.
+fn file_frame() -> Result<Frame, Errno> {
+    let (frame, _) = frames::alloc_user().ok_or(Errno::ENOSPC)?;
+    FILE_FRAMES.fetch_add(1, Ordering::Relaxed);
+    Ok(frame)
+}
+
+/// Gives a file page's frame back.
+fn free_file_frame(frame: Frame) {
+    FILE_FRAMES.fetch_sub(1, Ordering::Relaxed);
+    frames::free(frame);
+}
+
+/// The largest file: 1 GiB (the frame list is on the kernel heap).
+pub const MAX_FILE_SIZE: u64 = 1 << 30;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// A fresh zeroed frame, highmem first; `ENOSPC` when RAM is full.
+fn zeroed_frame() -> Result<Frame, Errno> {
+    let frame = file_frame()?;
+    // SAFETY: the frame was just allocated and is ours alone.
+    match unsafe { TempMap::<Writable>::write(frame) } {
+        Ok(mut page) => {
+            page.fill(0);
+            Ok(frame)
+        }
+        Err(_) => {
+            free_file_frame(frame);
+            Err(Errno::ENOMEM)
+        }
+    }
+}
+
+impl Pages {
+    /// The frame of page `index`, made (zeroed) if it is a hole.
+    fn frame_for_write(&mut self, index: usize) -> Result<Frame, Errno> {
+        if index >= self.frames.len() {
+            self.frames
+                .try_reserve(index + 1 - self.frames.len())
+                .map_err(|_| Errno::ENOMEM)?;
+            self.frames.resize(index + 1, None);
+        }
+        match self.frames[index] {
+            Some(f) => Ok(f),
+            None => {
+                let f = zeroed_frame()?;
+                self.frames[index] = Some(f);
+                Ok(f)
+            }
+        }
+    }
+
+    /// Cuts or extends the file to `len` bytes: frames past the end go back, the tail of
+    /// the last page is zeroed (so a later extension reads zeroes, as POSIX wants).
+    fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        let keep = len.div_ceil(PAGE) as usize;
+        if keep < self.frames.len() {
+            for f in self.frames.drain(keep..).flatten() {
+                free_file_frame(f);
+            }
+        }
+        if len < self.size
+            && !len.is_multiple_of(PAGE)
+            && let Some(Some(frame)) = self.frames.get((len / PAGE) as usize)
+        {
+            // SAFETY: the file's frame, under the file's lock.
+            let mut page =
+                unsafe { TempMap::<Writable>::write(*frame) }.map_err(|_| Errno::ENOMEM)?;
+            page[(len % PAGE) as usize..].fill(0);
+        }
+        self.size = len;
+        Ok(())
+    }
+}
+
 impl FileData {
-    /// A file holding `bytes`: one frame per page (highmem first), filled through a temp
-    /// mapping. `ENOMEM` when frames, the heap or temp slots run out (what was taken is
-    /// given back).
-    pub fn new(bytes: &[u8]) -> Result<Arc<FileData>, Errno> {
-        let mut data = FileData {
+    /// An empty file.
+    pub fn empty(mtime: u64) -> Arc<FileData> {
+        Arc::new(FileData {
+            pages: Mutex::new(Pages {
+                frames: Vec::new(),
+                size: 0,
+                mtime,
+            }),
+        })
+    }
+
+    /// A file holding `bytes` (from the initramfs, with its time `mtime`): one frame per
+    /// page, highmem first, filled through a temp mapping. `ENOSPC`/`ENOMEM` when frames,
+    /// the heap or temp slots run out (what was taken is given back).
+    pub fn new(bytes: &[u8], mtime: u64) -> Result<Arc<FileData>, Errno> {
+        let mut pages = Pages {
             frames: Vec::new(),
             size: bytes.len() as u64,
+            mtime,
         };
-        data.frames
+        pages
+            .frames
             .try_reserve_exact(bytes.len().div_ceil(PAGE_SIZE))
             .map_err(|_| Errno::ENOMEM)?;
         for chunk in bytes.chunks(PAGE_SIZE) {
-            let (frame, _) = frames::alloc_user().ok_or(Errno::ENOMEM)?;
-            data.frames.push(frame);
+            let frame = file_frame()?;
+            pages.frames.push(Some(frame));
             // SAFETY: the frame was just allocated and is ours alone.
             let mut page =
                 unsafe { TempMap::<Writable>::write(frame) }.map_err(|_| Errno::ENOMEM)?;
             page[..chunk.len()].copy_from_slice(chunk);
             page[chunk.len()..].fill(0);
         }
-        Ok(Arc::new(data))
+        Ok(Arc::new(FileData {
+            pages: Mutex::new(pages),
+        }))
     }
 
     pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Frames it holds.
-    pub fn frames(&self) -> usize {
-        self.frames.len()
+        self.pages.lock().size
     }
 
     /// Copies up to `len` bytes from `offset` to the user buffer at `buf`, a file page at a
-    /// time (the page through one temp mapping, the user's through the checked copy).
-    /// Returns the count (0 at or past the end); a bad user page after some bytes ends the
-    /// read with their count, a bad first one is `EFAULT`.
+    /// time (the page through one temp mapping, the user's through the checked copy; a hole
+    /// gives zeroes). Returns the count (0 at or past the end); a bad user page after some
+    /// bytes ends the read with their count, a bad first one is `EFAULT`.
     pub fn read_to_user(
         &self,
         offset: u64,
@@ -86,21 +200,22 @@ impl FileData {
         buf: u32,
         len: u32,
     ) -> Result<u32, Errno> {
-        let want = (self.size.saturating_sub(offset)).min(u64::from(len)) as u32;
+        let pages = self.pages.lock();
+        let want = (pages.size.saturating_sub(offset)).min(u64::from(len)) as u32;
         let mut done = 0u32;
         while done < want {
             let at = offset + u64::from(done);
-            let in_page = (at % PAGE_SIZE as u64) as usize;
+            let in_page = (at % PAGE) as usize;
             let chunk = (PAGE_SIZE - in_page).min((want - done) as usize);
-            let frame = self.frames[(at / PAGE_SIZE as u64) as usize];
-            // SAFETY: the file's frames are only written while the file is made; a shared
-            // reference to the data keeps them allocated.
-            let page = unsafe { TempMap::read(frame) }.map_err(|_| Errno::ENOMEM)?;
-            let copied = uaccess::copy_to_user(
-                space,
-                buf.wrapping_add(done),
-                &page[in_page..in_page + chunk],
-            );
+            let to = buf.wrapping_add(done);
+            let copied = match pages.frames.get((at / PAGE) as usize).copied().flatten() {
+                Some(frame) => {
+                    // SAFETY: the file's frame, kept allocated by the file's lock.
+                    let page = unsafe { TempMap::read(frame) }.map_err(|_| Errno::ENOMEM)?;
+                    uaccess::copy_to_user(space, to, &page[in_page..in_page + chunk])
+                }
+                None => uaccess::copy_to_user(space, to, &ZEROES[..chunk]),
+            };
             match copied {
                 Ok(()) => done += chunk as u32,
                 Err(e) if done == 0 => return Err(e),
@@ -110,22 +225,100 @@ impl FileData {
         Ok(done)
     }
 
+    /// Copies `len` bytes from the user buffer at `buf` into the file at `offset` (at its
+    /// end with `append`), making frames for the pages it reaches; the file grows to cover
+    /// them. Returns the count and the offset after it. A bad user page or a full memory
+    /// after some bytes ends the write with their count; before any, it is the error
+    /// (`EFAULT`, `ENOSPC`, `EFBIG` past `MAX_FILE_SIZE`).
+    pub fn write_from_user(
+        &self,
+        offset: u64,
+        append: bool,
+        space: &AddressSpace,
+        buf: u32,
+        len: u32,
+        now: u64,
+    ) -> Result<(u32, u64), Errno> {
+        let mut pages = self.pages.lock();
+        let start = if append { pages.size } else { offset };
+        if len == 0 {
+            return Ok((0, start));
+        }
+        if start >= MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let len = u64::from(len).min(MAX_FILE_SIZE - start) as u32;
+        let mut done = 0u32;
+        let mut failure = None;
+        while done < len {
+            let at = start + u64::from(done);
+            let in_page = (at % PAGE) as usize;
+            let chunk = (PAGE_SIZE - in_page).min((len - done) as usize);
+            let copied = pages
+                .frame_for_write((at / PAGE) as usize)
+                .and_then(|frame| {
+                    // SAFETY: the file's frame, under the file's lock.
+                    let mut page =
+                        unsafe { TempMap::<Writable>::write(frame) }.map_err(|_| Errno::ENOMEM)?;
+                    uaccess::copy_from_user(
+                        space,
+                        &mut page[in_page..in_page + chunk],
+                        buf.wrapping_add(done),
+                    )
+                });
+            match copied {
+                Ok(()) => done += chunk as u32,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if done > 0 {
+            pages.size = pages.size.max(start + u64::from(done));
+            pages.mtime = now;
+        }
+        match failure {
+            Some(e) if done == 0 => Err(e),
+            _ => Ok((done, start + u64::from(done))),
+        }
+    }
+
+    /// `ftruncate`: the file becomes `len` bytes long.
+    pub fn truncate(&self, len: u64, now: u64) -> Result<(), Errno> {
+        if len > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let mut pages = self.pages.lock();
+        pages.truncate(len)?;
+        pages.mtime = now;
+        Ok(())
+    }
+
     /// All of the file's bytes in a kernel buffer (for `exec`). `ENOMEM` when the heap
     /// cannot hold them.
     pub fn to_vec(&self) -> Result<Vec<u8>, Errno> {
+        let pages = self.pages.lock();
         let mut bytes = Vec::new();
         bytes
-            .try_reserve_exact(self.size as usize)
+            .try_reserve_exact(pages.size as usize)
             .map_err(|_| Errno::ENOMEM)?;
-        for &frame in &self.frames {
-            let take = (self.size as usize - bytes.len()).min(PAGE_SIZE);
-            // SAFETY: as in `read_to_user`.
-            let page = unsafe { TempMap::read(frame) }.map_err(|_| Errno::ENOMEM)?;
-            bytes.extend_from_slice(&page[..take]);
+        for frame in &pages.frames {
+            let take = (pages.size as usize - bytes.len()).min(PAGE_SIZE);
+            match frame {
+                Some(frame) => {
+                    // SAFETY: as in `read_to_user`.
+                    let page = unsafe { TempMap::read(*frame) }.map_err(|_| Errno::ENOMEM)?;
+                    bytes.extend_from_slice(&page[..take]);
+                }
+                None => bytes.extend_from_slice(&ZEROES[..take]),
+            }
         }
         Ok(bytes)
     }
 }
+
+static ZEROES: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 pub type Fs = Tree<Arc<FileData>>;
 
@@ -169,7 +362,7 @@ pub fn stat(fs: &Fs, ino: Ino) -> Result<Stat, Errno> {
         uid: inode.uid,
         gid: inode.gid,
         size: inode.size(),
-        mtime: inode.mtime,
+        mtime: inode.modified(),
         ..Stat::default()
     })
 }

@@ -23,9 +23,15 @@ pub const PATH_MAX: usize = 4096;
 /// Symbolic links followed in one resolution before `ELOOP` (Linux's `MAXSYMLINKS`).
 const SYMLOOP_MAX: usize = 40;
 
-/// What a file's bytes are: the tree asks them their length (for `stat`).
+/// What a file's bytes are: the tree asks them their length (for `stat`), and their
+/// modification time when they keep one (the kernel's files do: a write changes it
+/// without the tree's lock).
 pub trait Contents {
     fn size(&self) -> u64;
+
+    fn mtime(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl Contents for Vec<u8> {
@@ -61,6 +67,16 @@ impl<D: Contents> Inode<D> {
             Node::Dir { .. } => 0,
             Node::File(d) => d.size(),
             Node::Symlink(target) => target.len() as u64,
+        }
+    }
+}
+
+impl<D: Contents> Inode<D> {
+    /// Last modification: the data's own for a file that keeps one.
+    pub fn modified(&self) -> u64 {
+        match &self.node {
+            Node::File(d) => d.mtime().unwrap_or(self.mtime),
+            _ => self.mtime,
         }
     }
 }
@@ -338,6 +354,113 @@ impl<D> Tree<D> {
         Ok(())
     }
 
+    /// Whether `ino` is `ancestor` or lies below it.
+    fn is_within(&self, mut ino: Ino, ancestor: Ino) -> bool {
+        loop {
+            if ino == ancestor {
+                return true;
+            }
+            match self.inodes.get(&ino).map(|i| &i.node) {
+                Some(Node::Dir { parent, .. }) if *parent != ino => ino = *parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// `rename`: moves `name` of `dir` to `new_name` of `new_dir`, replacing what is there
+    /// as Linux does: a file or link replaces a file or link, a directory replaces an
+    /// empty directory (`ENOTEMPTY` otherwise), `EISDIR`/`ENOTDIR` when the kinds differ,
+    /// `EINVAL` for a directory moved below itself, `EBUSY` for `.`/`..`; renaming a name to
+    /// another name of the same inode does nothing. Returns the replaced inode when that
+    /// was its last name (the caller drops its data).
+    pub fn rename(
+        &mut self,
+        dir: Ino,
+        name: &[u8],
+        new_dir: Ino,
+        new_name: &[u8],
+        mtime: u64,
+    ) -> Result<Option<Inode<D>>, Errno> {
+        if matches!(name, b"." | b"..") || matches!(new_name, b"." | b"..") {
+            return Err(Errno::EBUSY);
+        }
+        let ino = self.lookup(dir, name)?;
+        if !self.inode(new_dir)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let moving_dir = self.inode(ino)?.is_dir();
+        if moving_dir && self.is_within(new_dir, ino) {
+            return Err(Errno::EINVAL);
+        }
+        let mut replaced = None;
+        match self.lookup(new_dir, new_name) {
+            Ok(target) if target == ino => return Ok(None),
+            Ok(target) => {
+                // The kinds first, then the emptiness, as Linux checks them.
+                match (moving_dir, self.inode(target)?.is_dir()) {
+                    (true, false) => return Err(Errno::ENOTDIR),
+                    (false, true) => return Err(Errno::EISDIR),
+                    (true, true) => self.rmdir(new_dir, new_name)?,
+                    (false, false) => replaced = self.unlink(new_dir, new_name)?,
+                }
+            }
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        for (at, remove) in [(dir, true), (new_dir, false)] {
+            let parent = self.inodes.get_mut(&at).expect("looked up");
+            parent.mtime = mtime;
+            if moving_dir {
+                if remove {
+                    parent.nlink -= 1;
+                } else {
+                    parent.nlink += 1;
+                }
+            }
+            if let Node::Dir { entries, .. } = &mut parent.node {
+                if remove {
+                    entries.remove(name);
+                } else {
+                    entries.insert(new_name.to_vec(), ino);
+                }
+            }
+        }
+        if let Some(Node::Dir { parent, .. }) = self.inodes.get_mut(&ino).map(|i| &mut i.node) {
+            *parent = new_dir;
+        }
+        Ok(replaced)
+    }
+
+    /// The path of directory `dir` from the root (`/` for the root), by walking up its
+    /// parents; `ENOENT` for a directory no longer in the tree.
+    pub fn path_of(&self, mut dir: Ino) -> Result<Vec<u8>, Errno> {
+        let mut names: Vec<&[u8]> = Vec::new();
+        while dir != ROOT {
+            let Node::Dir { parent, .. } = &self.inode(dir)?.node else {
+                return Err(Errno::ENOTDIR);
+            };
+            let Node::Dir { entries, .. } = &self.inode(*parent)?.node else {
+                return Err(Errno::ENOENT);
+            };
+            let name = entries
+                .iter()
+                .find(|&(_, &i)| i == dir)
+                .map(|(n, _)| n.as_slice())
+                .ok_or(Errno::ENOENT)?;
+            names.push(name);
+            dir = *parent;
+        }
+        let mut path = Vec::new();
+        for name in names.iter().rev() {
+            path.push(b'/');
+            path.extend_from_slice(name);
+        }
+        if path.is_empty() {
+            path.push(b'/');
+        }
+        Ok(path)
+    }
+
     fn drop_if_unused(&mut self, ino: Ino) -> Option<Inode<D>> {
         let inode = self.inodes.get(&ino)?;
         if inode.nlink == 0 && ino != ROOT {
@@ -483,6 +606,70 @@ mod tests {
         t.rmdir(ROOT, b"bin").unwrap();
         assert_eq!(t.get(ROOT).unwrap().nlink, 2);
         assert!(t.get(bin).is_none());
+    }
+
+    #[test]
+    fn renames_follow_linux_rules() {
+        let (mut t, bin, sh) = sample();
+        let etc = t.mkdir(ROOT, b"etc", 0o755, 1).unwrap();
+        let sub = t.mkdir(bin, b"sub", 0o755, 1).unwrap();
+        assert_eq!(t.get(bin).unwrap().nlink, 3);
+        // A directory moves under another: link counts and `..` follow.
+        t.rename(bin, b"sub", etc, b"moved", 5).unwrap();
+        assert_eq!(t.resolve(ROOT, b"/etc/moved/..", true), Ok(etc));
+        assert_eq!(
+            (t.get(bin).unwrap().nlink, t.get(etc).unwrap().nlink),
+            (2, 3)
+        );
+        assert_eq!(t.path_of(sub).unwrap(), b"/etc/moved");
+        assert_eq!(t.path_of(ROOT).unwrap(), b"/");
+        // Not below itself.
+        assert_eq!(
+            t.rename(ROOT, b"etc", sub, b"x", 5).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            t.rename(ROOT, b"etc", etc, b"x", 5).err(),
+            Some(Errno::EINVAL)
+        );
+        // A file replaces a file; the replaced one's last name hands it back.
+        let other = t
+            .insert(ROOT, b"other", Node::File(b"xy".to_vec()), 0o644, 1)
+            .unwrap();
+        let gone = t.rename(ROOT, b"other", bin, b"busybox", 6).unwrap();
+        assert!(matches!(gone.unwrap().node, Node::File(ref d) if d == b"elf"));
+        assert!(t.get(sh).is_none());
+        assert_eq!(t.resolve(ROOT, b"/bin/sh", true), Ok(other));
+        // Kinds must agree; a non-empty directory is not replaced.
+        assert_eq!(
+            t.rename(bin, b"busybox", ROOT, b"etc", 7).err(),
+            Some(Errno::EISDIR)
+        );
+        assert_eq!(
+            t.rename(etc, b"moved", bin, b"busybox", 7).err(),
+            Some(Errno::ENOTDIR)
+        );
+        let empty = t.mkdir(ROOT, b"empty", 0o755, 1).unwrap();
+        assert_eq!(
+            t.rename(ROOT, b"empty", ROOT, b"etc", 7).err(),
+            Some(Errno::ENOTEMPTY)
+        );
+        t.rename(ROOT, b"etc", ROOT, b"empty", 7).unwrap();
+        assert!(t.get(empty).is_none());
+        assert_eq!(t.resolve(ROOT, b"/empty/moved", true), Ok(sub));
+        // Another name of the same inode: nothing happens.
+        t.link(ROOT, b"again", other).unwrap();
+        assert_eq!(
+            t.rename(ROOT, b"again", bin, b"busybox", 8)
+                .unwrap()
+                .map(|_| ()),
+            None
+        );
+        assert_eq!(t.resolve(ROOT, b"/again", true), Ok(other));
+        assert_eq!(
+            t.rename(ROOT, b"..", bin, b"x", 8).err(),
+            Some(Errno::EBUSY)
+        );
     }
 
     #[test]

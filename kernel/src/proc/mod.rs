@@ -90,6 +90,10 @@ pub struct Process {
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<Files>,
+    /// The working directory (an inode of the root file system; `chdir`).
+    pub cwd: AtomicU32,
+    /// The permission bits a created file or directory does not get (`umask`).
+    pub umask: AtomicU32,
     /// Signal dispositions and the signals sent to the process as a whole.
     pub signals: IrqSpinLock<signal::ProcessSignals>,
     /// Set while `signals` may hold a pending signal (read without the lock at every
@@ -149,6 +153,8 @@ impl Process {
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(Files::with_console()),
+            cwd: AtomicU32::new(crate::fs::tree::ROOT),
+            umask: AtomicU32::new(0o022),
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
             temp_by_class: [const { AtomicU64::new(0) }; crate::cpu::percpu::CLASS_COUNT],
             started_ns: crate::time::monotonic_ns(),

@@ -43,11 +43,16 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     if !file.writable {
         return Err(Errno::EBADF);
     }
-    let sink: fn(&[u8]) = match file.object {
+    let sink: fn(&[u8]) = match &file.object {
         Object::Device(Device::Console) => arch::serial::write_bytes,
         Object::Device(Device::Null | Device::Zero) => discard,
-        // Files are opened read-only (`syscall::fs::open`): never writable here.
-        Object::Node(_) => return Err(Errno::EBADF),
+        Object::Node(_) => {
+            let append = file.flags() & crate::files::O_APPEND != 0;
+            let at = file.position();
+            let (n, end) = write_at(&file, buf, len, at, append)?;
+            file.set_position(end);
+            return Ok(n);
+        }
     };
     if file.device() == Some(Device::Console) && UNCHECKED_USER_COPIES.load(Ordering::Relaxed) {
         // SAFETY: none: this is the deliberately broken path of the negative control, and
@@ -100,6 +105,59 @@ fn read_at(file: &File, buf: u32, len: u32, offset: u64) -> SysResult {
         Object::Device(Device::Null) => Ok(0),
         // A terminal cannot be read at an offset.
         Object::Device(Device::Console) => Err(Errno::ESPIPE),
+    }
+}
+
+/// Writes `len` bytes from `buf` into the file `file` at `offset` (at its end with
+/// `append`); the count and the offset after it.
+fn write_at(
+    file: &File,
+    buf: u32,
+    len: u32,
+    offset: u64,
+    append: bool,
+) -> Result<(u32, u64), Errno> {
+    match &file.object {
+        Object::Node(Handle::File { data, .. }) => {
+            let len = len.min(i32::MAX as u32);
+            let now = crate::time::realtime_ns() / 1_000_000_000;
+            let process = sched::current_process();
+            let memory = process.mem.lock();
+            data.write_from_user(offset, append, &memory.space, buf, len, now)
+        }
+        Object::Node(Handle::Dir(_)) => Err(Errno::EISDIR),
+        Object::Device(_) => Err(Errno::ESPIPE),
+    }
+}
+
+/// `pwrite64(fd, buf, len, offset)` (the offset in two words, low first): as `write` at
+/// `offset` (Linux appends anyway with `O_APPEND`), the position unchanged. `EINVAL` for a
+/// negative offset, `ESPIPE` on a device, `EBADF`.
+pub fn pwrite64(fd: u32, buf: u32, len: u32, low: u32, high: u32) -> SysResult {
+    let file = file(fd)?;
+    if !file.writable {
+        return Err(Errno::EBADF);
+    }
+    let offset = (u64::from(high) << 32 | u64::from(low)) as i64;
+    if offset < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let append = file.flags() & crate::files::O_APPEND != 0;
+    write_at(&file, buf, len, offset as u64, append).map(|(n, _)| n)
+}
+
+/// `ftruncate64(fd, low, high)`: the file open for writing at `fd` becomes that long;
+/// `EINVAL` for a negative length or a descriptor that is not a file open for writing.
+pub fn ftruncate64(fd: u32, low: u32, high: u32) -> SysResult {
+    let file = file(fd)?;
+    let len = u64::try_from((u64::from(high) << 32 | u64::from(low)) as i64)
+        .map_err(|_| Errno::EINVAL)?;
+    match &file.object {
+        Object::Node(Handle::File { data, .. }) if file.writable => {
+            data.truncate(len, crate::time::realtime_ns() / 1_000_000_000)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
     }
 }
 
