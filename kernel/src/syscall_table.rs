@@ -373,6 +373,7 @@ pub const CALLS: &[Call] = &[
         "fd",
         "the lowest free descriptor, naming the same file; `-EBADF`, `-EMFILE`",
     ),
+    Call::linux(42, "fds", "as `pipe2(fds, 0)`"),
     Call::linux(
         45,
         "addr",
@@ -473,7 +474,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         168,
         "fds, nfds, timeout",
-        "how many entries are ready: every open device is ready for reading (end of file, see `read`) and writing at once (Linux's default mask, as its `/dev/null` reports); a closed fd is `POLLNVAL`; with none ready it sleeps `timeout` ms, or until a signal or the process's end (`-EINTR`) for a negative one; `-EINVAL` past 16 entries, `-EFAULT`",
+        "the number of entries with events: a pipe's read end `POLLIN` with bytes in it and `POLLHUP` with no writer left, its write end `POLLOUT` with a page free and `POLLERR` with no reader left; every device and file is ready for reading and writing; `POLLNVAL` for a descriptor not open; with none ready it waits up to `timeout` ms (for ever when negative), looking again every tick, and ends with 0 at the timeout or `-EINTR`; `-EINVAL` past 16 entries, `-EFAULT`",
     ),
     Call::linux(
         173,
@@ -687,6 +688,11 @@ pub const CALLS: &[Call] = &[
         330,
         "old, new, flags",
         "as `dup2` with `O_CLOEXEC` the only flag; `-EINVAL` when `old == new` or for other flags",
+    ),
+    Call::linux(
+        331,
+        "fds, flags",
+        "0; a pipe: its read end at `fds[0]`, its write end at `fds[1]` (the two lowest free descriptors); 64 KiB in 16 pages whose frames come from highmem first, reached through temp mappings; a read waits while it is empty and a writer is left (0 at the end of file), a write waits while it is full and is never split under 4096 bytes (`PIPE_BUF`); `-EPIPE` and SIGPIPE to the writer with no reader left; `-EAGAIN` instead of waiting with `O_NONBLOCK`, `-EINTR` for a signal; `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` (accepted); `-EINVAL` for other flags, `-EMFILE`, `-EFAULT` (nothing left open)",
     ),
     Call::linux(
         340,

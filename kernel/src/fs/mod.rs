@@ -5,6 +5,8 @@
 pub mod cpio;
 pub mod initramfs;
 #[cfg(target_arch = "x86")]
+pub mod pipe;
+#[cfg(target_arch = "x86")]
 pub mod ramfs;
 pub mod tree;
 

@@ -367,19 +367,23 @@ pub fn stat(fs: &Fs, ino: Ino) -> Result<Stat, Errno> {
     })
 }
 
-/// What an open file of the file system refers to.
+/// What an open file that is not a device refers to.
 #[derive(Debug)]
 pub enum Handle {
     /// A regular file: its data, shared with the tree.
     File { ino: Ino, data: Arc<FileData> },
     /// A directory, listed by `getdents64`.
     Dir(Ino),
+    /// An end of a pipe (no name: `pipe`, `pipe2`).
+    Pipe(super::pipe::End),
 }
 
 impl Handle {
+    /// The inode number `fstat` reports (a pipe's own number).
     pub fn ino(&self) -> Ino {
         match self {
             Handle::File { ino, .. } | Handle::Dir(ino) => *ino,
+            Handle::Pipe(end) => end.pipe.id,
         }
     }
 }

@@ -512,6 +512,7 @@ pub fn truncate64(path: u32, low: u32, high: u32) -> SysResult {
         match ramfs::handle(&fs, ino)? {
             Handle::File { data, .. } => data,
             Handle::Dir(_) => return Err(Errno::EISDIR),
+            Handle::Pipe(_) => return Err(Errno::EINVAL),
         }
     };
     let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;

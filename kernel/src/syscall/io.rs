@@ -7,6 +7,9 @@ use super::SysResult;
 use crate::devstat::Stat;
 use crate::errno::Errno;
 use crate::files::{Device, Object};
+
+/// `O_NONBLOCK`: a pipe's read or write that would wait is `EAGAIN` instead.
+const O_NONBLOCK: u32 = 0o4000;
 use crate::fs::File;
 use crate::fs::ramfs::{self, Handle};
 use crate::mm::uaccess;
@@ -46,6 +49,12 @@ pub fn write(fd: u32, buf: u32, len: u32) -> SysResult {
     let sink: fn(&[u8]) = match &file.object {
         Object::Device(Device::Console) => arch::serial::write_bytes,
         Object::Device(Device::Null | Device::Zero) => discard,
+        Object::Node(Handle::Pipe(end)) => {
+            let nonblock = file.flags() & O_NONBLOCK != 0;
+            return end
+                .pipe
+                .write(&process, buf, len.min(i32::MAX as u32), nonblock);
+        }
         Object::Node(_) => {
             let append = file.flags() & crate::files::O_APPEND != 0;
             let at = file.position();
@@ -76,6 +85,10 @@ pub fn read(fd: u32, buf: u32, len: u32) -> SysResult {
     if !file.readable {
         return Err(Errno::EBADF);
     }
+    if let Object::Node(Handle::Pipe(end)) = &file.object {
+        let nonblock = file.flags() & O_NONBLOCK != 0;
+        return end.pipe.read(&sched::current_process(), buf, len, nonblock);
+    }
     if let Object::Node(_) = file.object {
         // The position is read and moved around the copy, not held across it: two
         // threads reading one description at once may read the same bytes (Linux
@@ -101,6 +114,7 @@ fn read_at(file: &File, buf: u32, len: u32, offset: u64) -> SysResult {
             data.read_to_user(offset, &memory.space, buf, len)
         }
         Object::Node(Handle::Dir(_)) => Err(Errno::EISDIR),
+        Object::Node(Handle::Pipe(_)) => Err(Errno::ESPIPE),
         Object::Device(Device::Zero) => zeroes_to_user(buf, len),
         Object::Device(Device::Null) => Ok(0),
         // A terminal cannot be read at an offset.
@@ -126,7 +140,7 @@ fn write_at(
             data.write_from_user(offset, append, &memory.space, buf, len, now)
         }
         Object::Node(Handle::Dir(_)) => Err(Errno::EISDIR),
-        Object::Device(_) => Err(Errno::ESPIPE),
+        Object::Node(Handle::Pipe(_)) | Object::Device(_) => Err(Errno::ESPIPE),
     }
 }
 
@@ -358,6 +372,14 @@ pub fn stat_of(file: &File) -> Result<Stat, Errno> {
                     ..Stat::default()
                 })),
                 Handle::Dir(ino) => ramfs::stat(&fs, *ino),
+                // Linux's pipefs: a FIFO, owner read and write, on device 0:12.
+                Handle::Pipe(end) => Ok(Stat {
+                    dev_minor: 12,
+                    ino: u64::from(end.pipe.id),
+                    mode: crate::fs::cpio::S_IFIFO | 0o600,
+                    nlink: 1,
+                    ..Stat::default()
+                }),
             }
         }
     }
@@ -394,28 +416,46 @@ pub fn ioctl(fd: u32, cmd: u32, arg: u32) -> SysResult {
 
 const POLLIN: u16 = 0x1;
 const POLLOUT: u16 = 0x4;
+const POLLERR: u16 = 0x8;
+const POLLHUP: u16 = 0x10;
 const POLLNVAL: u16 = 0x20;
 const POLLRDNORM: u16 = 0x40;
 const POLLWRNORM: u16 = 0x100;
 /// Reported whether asked for or not.
-const POLLALWAYS: u16 = 0x8 | 0x10 | POLLNVAL;
+const POLLALWAYS: u16 = POLLERR | POLLHUP | POLLNVAL;
 
-/// What `fd` is ready for now: every device takes writes at once, and reads end of file
-/// at once (the console has no input yet: see `read`).
-fn ready(files: &crate::fs::Files, fd: i32) -> u16 {
-    if fd < 0 {
-        return 0;
-    }
-    match files.get(fd as u32) {
-        Err(_) => POLLNVAL,
+/// What `file` is ready for now: a pipe as its ring and ends say; every device and file
+/// takes writes at once, and reads (end of file, for the console: see `read`) at once.
+fn ready(file: Option<&File>) -> u16 {
+    match file.map(|f| &f.object) {
+        None => POLLNVAL,
+        Some(Object::Node(Handle::Pipe(end))) => {
+            let r = end.pipe.readiness(end.write);
+            let mut events = 0;
+            if r.readable {
+                events |= POLLIN | POLLRDNORM;
+            }
+            if r.writable {
+                events |= POLLOUT | POLLWRNORM;
+            }
+            if r.hung_up {
+                events |= if end.write { POLLERR } else { POLLHUP };
+            }
+            events
+        }
         // Linux's DEFAULT_POLLMASK, whatever the open mode, as its `/dev/null` reports.
-        Ok(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
+        Some(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
     }
 }
 
-/// `poll(fds, nfds, timeout)`: the readiness above, at once; with nothing ready it sleeps
-/// `timeout` ms (nothing here becomes ready later), or, for a negative timeout, until the
-/// process ends (`EINTR`). `EINVAL` past 16 entries (`RLIMIT_NOFILE`), `EFAULT`.
+/// How often `poll` looks again while it waits: every timer tick. (A pipe does not wake a
+/// poller yet; it is found ready at the next look.)
+const POLL_RECHECK_NS: u64 = 1_000_000_000 / crate::sched::HZ;
+
+/// `poll(fds, nfds, timeout)`: the readiness above; with nothing ready it waits up to
+/// `timeout` ms (for ever when negative), looking again every tick, and ends with 0 at
+/// the timeout or `EINTR` for a signal or the process's end. `EINVAL` past 16 entries
+/// (`RLIMIT_NOFILE`), `EFAULT`.
 pub fn poll(fds: u32, nfds: u32, timeout: u32) -> SysResult {
     if nfds as usize > crate::files::MAX_FILES {
         return Err(Errno::EINVAL);
@@ -425,33 +465,107 @@ pub fn poll(fds: u32, nfds: u32, timeout: u32) -> SysResult {
     if len > 0 {
         raw = super::read_user(fds, len)?;
     }
-    let mut count = 0;
-    {
-        let process = sched::current_process();
-        let files = process.files.lock();
-        for entry in raw[..len].chunks_mut(8) {
-            let fd = i32::from_le_bytes(entry[0..4].try_into().expect("4"));
-            let events = u16::from_le_bytes(entry[4..6].try_into().expect("2"));
-            let revents = ready(&files, fd) & (events | POLLALWAYS);
+    let timeout = timeout as i32;
+    let deadline = if timeout < 0 {
+        crate::proc::NO_DEADLINE
+    } else {
+        crate::time::monotonic_ns() + timeout as u64 * 1_000_000
+    };
+    let process = sched::current_process();
+    let count = loop {
+        // The files first, under the table's lock; their readiness after it (a pipe's
+        // ring has a sleeping lock).
+        let files: alloc::vec::Vec<(Option<File>, u16)> = {
+            let table = process.files.lock();
+            raw[..len]
+                .chunks(8)
+                .map(|entry| {
+                    let fd = i32::from_le_bytes(entry[0..4].try_into().expect("4"));
+                    let events = u16::from_le_bytes(entry[4..6].try_into().expect("2"));
+                    let file = if fd < 0 {
+                        None
+                    } else {
+                        table.get(fd as u32).ok()
+                    };
+                    (file, if fd < 0 { 0 } else { events | POLLALWAYS })
+                })
+                .collect()
+        };
+        let mut count = 0;
+        for ((file, mask), entry) in files.iter().zip(raw[..len].chunks_mut(8)) {
+            let revents = if *mask == 0 {
+                0
+            } else {
+                ready(file.as_ref()) & mask
+            };
             entry[6..8].copy_from_slice(&revents.to_le_bytes());
             count += u32::from(revents != 0);
         }
-    }
-    if count == 0 && timeout != 0 {
-        let timeout = timeout as i32;
-        let deadline = if timeout < 0 {
-            crate::proc::NO_DEADLINE
-        } else {
-            crate::time::monotonic_ns() + timeout as u64 * 1_000_000
-        };
-        if !crate::sched::block::sleep_until(deadline) {
+        drop(files);
+        let now = crate::time::monotonic_ns();
+        if count > 0 || timeout == 0 || now >= deadline {
+            break count;
+        }
+        if !crate::sched::block::sleep_until(deadline.min(now + POLL_RECHECK_NS)) {
             return Err(Errno::EINTR);
         }
-    }
+    };
     if len > 0 {
         super::write_user(fds, &raw[..len])?;
     }
     Ok(count)
+}
+
+/// `pipe2(fds, flags)`: a pipe, its read end at `fds[0]` and its write end at `fds[1]`
+/// (the two lowest free descriptors); `O_CLOEXEC` and `O_NONBLOCK` (`O_DIRECT` is
+/// accepted: every write of at most `PIPE_BUF` bytes is one packet-sized write already).
+/// `EINVAL` for other flags, `EMFILE` when two descriptors are not free, `EFAULT`.
+pub fn pipe2(fds: u32, flags: u32) -> SysResult {
+    const O_DIRECT: u32 = 0o40_000;
+    if flags & !(crate::files::O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (read_end, write_end) = crate::fs::pipe::new();
+    let status = flags & O_NONBLOCK;
+    let read_file = crate::files::OpenFile::open(
+        Object::Node(Handle::Pipe(read_end)),
+        crate::files::O_RDONLY | status,
+    )?;
+    let write_file = crate::files::OpenFile::open(
+        Object::Node(Handle::Pipe(write_end)),
+        crate::files::O_WRONLY | status,
+    )?;
+    let cloexec = flags & crate::files::O_CLOEXEC != 0;
+    let process = sched::current_process();
+    let pair = {
+        let mut table = process.files.lock();
+        match table.install_from(read_file.clone(), 0, cloexec) {
+            Ok(r) => match table.install_from(write_file.clone(), 0, cloexec) {
+                Ok(w) => Ok((r, w)),
+                Err(e) => {
+                    let undo = table.close(r);
+                    drop(table);
+                    drop(undo);
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        }
+    };
+    let (r, w) = pair?;
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&r.to_le_bytes());
+    out[4..].copy_from_slice(&w.to_le_bytes());
+    if let Err(e) = super::write_user(fds, &out) {
+        // Linux closes them again when it cannot say where they are.
+        let (a, b) = {
+            let mut table = process.files.lock();
+            (table.close(r), table.close(w))
+        };
+        drop((a, b));
+        return Err(e);
+    }
+    Ok(0)
 }
 
 const SEEK_SET: u32 = 0;
@@ -468,6 +582,7 @@ fn seek(file: &File, offset: i64, whence: u32) -> Result<u64, Errno> {
         Object::Device(_) => return Ok(0),
         Object::Node(Handle::File { data, .. }) => Some(data.size()),
         Object::Node(Handle::Dir(_)) => None,
+        Object::Node(Handle::Pipe(_)) => return Err(Errno::ESPIPE),
     };
     let base = match whence {
         SEEK_SET => 0,

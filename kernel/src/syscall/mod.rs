@@ -81,6 +81,8 @@ pub const SYS_ACCESS: u32 = linux("access");
 pub const SYS_FACCESSAT: u32 = linux("faccessat");
 pub const SYS_FACCESSAT2: u32 = linux("faccessat2");
 pub const SYS_GETCWD: u32 = linux("getcwd");
+pub const SYS_PIPE: u32 = linux("pipe");
+pub const SYS_PIPE2: u32 = linux("pipe2");
 pub const SYS_CREAT: u32 = linux("creat");
 pub const SYS_PWRITE64: u32 = linux("pwrite64");
 pub const SYS_FTRUNCATE: u32 = linux("ftruncate");
@@ -194,6 +196,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_OPEN => fs::open(a0, a1, a2),
         SYS_OPENAT => fs::openat(a0, a1, a2, a3),
         SYS_CREAT => fs::creat(a0, a1),
+        SYS_PIPE => io::pipe2(a0, 0),
+        SYS_PIPE2 => io::pipe2(a0, a1),
         SYS_PWRITE64 => io::pwrite64(a0, a1, a2, a3, a4),
         SYS_FTRUNCATE => io::ftruncate64(a0, a1, 0),
         SYS_FTRUNCATE64 => io::ftruncate64(a0, a1, a2),
