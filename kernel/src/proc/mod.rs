@@ -170,11 +170,6 @@ impl Process {
         self.active.load(Ordering::SeqCst)
     }
 
-    /// The page directory's physical address (what CR3 holds while the space is loaded).
-    pub fn directory(&self) -> u32 {
-        self.directory
-    }
-
     /// Loads the space on this CPU. The CPU's bit is set before the load: a shootdown that
     /// changed a PTE before reading the mask either sees the bit (and interrupts this CPU)
     /// or changed the PTE before this CPU could cache it.
