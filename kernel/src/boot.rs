@@ -47,6 +47,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         crate::cpu::percpu::irq_off_end,
     );
     crate::mm::temp::set_pin_hooks(crate::sched::migrate_disable, crate::sched::migrate_enable);
+    crate::mm::cow::set_flush_hook(crate::proc::flush_space);
     console::init(LogLevel::Info);
     if magic != SIGNATURE_EAX {
         panic!("not started by a multiboot loader (eax={magic:#x})");
@@ -110,6 +111,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     }
     if opts.poison_freed {
         crate::mm::frames::poison_freed_frames();
+    }
+    if opts.no_fork_flush {
+        crate::mm::cow::skip_fork_flush();
     }
     if opts.free_before_flush {
         crate::syscall::free_before_flush();

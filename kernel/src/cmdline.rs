@@ -10,6 +10,7 @@
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
 //! | `poison-freed` | debug: every freed frame is filled with 0xAA (a stale translation reads it) |
 //! | `free-before-flush` | negative control: unmapped frames are freed before the shootdown round |
+//! | `no-fork-flush` | negative control: `fork` does not drop the parent's writable translations on other CPUs |
 //! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
@@ -89,6 +90,8 @@ pub struct Options<'a> {
     pub poison_freed: bool,
     /// Negative control: unmapped frames are freed before the shootdown round.
     pub free_before_flush: bool,
+    /// `no-fork-flush`: the negative control of the fork test.
+    pub no_fork_flush: bool,
     /// Tempest's own test and benchmark calls answer (otherwise `ENOSYS`).
     pub tempest_calls: bool,
     /// New processes start on this CPU (the balancer spreads them).
@@ -117,6 +120,7 @@ impl Default for Options<'_> {
             leak_temp_at_syscall: false,
             poison_freed: false,
             free_before_flush: false,
+            no_fork_flush: false,
             tempest_calls: false,
             spawn_cpu: None,
             bench: None,
@@ -179,6 +183,7 @@ impl<'a> Options<'a> {
                 ("leak-temp-at-syscall", None) => opts.leak_temp_at_syscall = true,
                 ("poison-freed", None) => opts.poison_freed = true,
                 ("free-before-flush", None) => opts.free_before_flush = true,
+                ("no-fork-flush", None) => opts.no_fork_flush = true,
                 ("tempest-calls", None) => opts.tempest_calls = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
@@ -296,8 +301,8 @@ mod tests {
         assert!(parse("sigreturn-any-segment").0.sigreturn_any_segment);
         assert!(parse("signal-no-fpu").0.signal_no_fpu);
         assert!(parse("leak-temp-at-syscall").0.leak_temp_at_syscall);
-        let (opts, _) = parse("poison-freed free-before-flush");
-        assert!(opts.poison_freed && opts.free_before_flush);
+        let (opts, _) = parse("poison-freed free-before-flush no-fork-flush");
+        assert!(opts.poison_freed && opts.free_before_flush && opts.no_fork_flush);
         assert!(parse("tempest-calls").0.tempest_calls);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);

@@ -10,6 +10,7 @@ impl Errno {
     pub const ESRCH: Errno = Errno(3);
     pub const EINTR: Errno = Errno(4);
     pub const EBADF: Errno = Errno(9);
+    pub const ECHILD: Errno = Errno(10);
     pub const EAGAIN: Errno = Errno(11);
     pub const ENOEXEC: Errno = Errno(8);
     pub const ENOMEM: Errno = Errno(12);

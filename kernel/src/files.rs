@@ -238,6 +238,19 @@ impl<N> FileTable<N> {
         slot.take().map(|s| s.file).ok_or(Errno::EBADF)
     }
 
+    /// The table a forked child starts with: the same open file descriptions on the same
+    /// descriptors, with their `FD_CLOEXEC` flags.
+    pub fn fork_copy(&self) -> Self {
+        Self {
+            slots: core::array::from_fn(|fd| {
+                self.slots[fd].as_ref().map(|s| Slot {
+                    file: s.file.clone(),
+                    cloexec: s.cloexec,
+                })
+            }),
+        }
+    }
+
     /// The open descriptors.
     pub fn open_fds(&self) -> impl Iterator<Item = u32> + '_ {
         (0..MAX_FILES as u32).filter(|&fd| self.slots[fd as usize].is_some())
@@ -329,6 +342,19 @@ mod tests {
         );
         assert!(matches!(t.get(fd).unwrap().object, Object::Node(7)));
         assert_eq!(t.get(fd).unwrap().device(), None);
+    }
+
+    #[test]
+    fn a_forked_table_shares_the_descriptions() {
+        let mut t = Table::with_console();
+        let fd = t.install_from(null_rw(), 0, true).unwrap();
+        let copy = t.fork_copy();
+        assert!(Arc::ptr_eq(&t.get(fd).unwrap(), &copy.get(fd).unwrap()));
+        assert_eq!(copy.cloexec(fd), Ok(true));
+        assert_eq!(
+            copy.open_fds().collect::<Vec<_>>(),
+            t.open_fds().collect::<Vec<_>>()
+        );
     }
 
     #[test]

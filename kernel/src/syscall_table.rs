@@ -315,6 +315,11 @@ pub const CALLS: &[Call] = &[
         "ends the calling thread; the process ends with its last thread, with the last status (`status & 0xff`)",
     ),
     Call::linux(
+        2,
+        "",
+        "as `clone(SIGCHLD, 0, ...)`: a new process, a copy of the caller (its memory shared copy-on-write); the child's pid in the parent, 0 in the child",
+    ),
+    Call::linux(
         3,
         "fd, buf, len",
         "a file's bytes from the position on (which moves past them; 0 at the end), each file page through a temp mapping and the user's through the checked user copy; `len` zero bytes from `/dev/zero`, written a page at a time; a bad user page after some bytes ends the read with their count, a bad first page is `-EFAULT`; 0 (end of file) from `/dev/null`, which is empty, and from the console, which has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; those two leave the buffer untouched (as Linux's `/dev/null` does); `-EISDIR` on a directory, `-EBADF` unless fd is open for reading",
@@ -326,6 +331,11 @@ pub const CALLS: &[Call] = &[
     ),
     Call::linux(5, "path, flags, mode", "as `openat(AT_FDCWD, ...)`"),
     Call::linux(6, "fd", "0; `-EBADF` if fd is not open"),
+    Call::linux(
+        7,
+        "pid, wstatus, options",
+        "as `wait4(pid, wstatus, options, NULL)`",
+    ),
     Call::linux(
         8,
         "path, mode",
@@ -403,6 +413,11 @@ pub const CALLS: &[Call] = &[
         "`new`, now naming `old`'s file (what it named is closed); `new` when both are equal and `old` is open; `-EBADF`",
     ),
     Call::linux(
+        64,
+        "",
+        "the parent's pid; 0 for the run's programs (no one forked them) and for an orphan when pid 1 is gone (an orphan goes to pid 1 while it lives)",
+    ),
+    Call::linux(
         78,
         "tv, tz",
         "0; `{sec, usec}` of CLOCK_REALTIME; a timezone asked for is UTC (zeros); `-EFAULT`",
@@ -422,6 +437,11 @@ pub const CALLS: &[Call] = &[
         "0; as `fchmodat` on the open file (a device: nothing changes); `-EBADF`",
     ),
     Call::linux(
+        114,
+        "pid, wstatus, options, rusage",
+        "the pid of an ended child, its status at `wstatus` unless null (`status << 8`, or the signal that killed it); `pid` -1 or 0 for any child (every process is in its parent's group), > 0 for that one; waits while the children it may take run, or 0 at once with `WNOHANG` (`WUNTRACED`, `WCONTINUED`, `__WALL` accepted); `rusage` is zeroes; `-ECHILD` when no child matches, `-EINTR`, `-EINVAL` for other options, `-EFAULT`",
+    ),
+    Call::linux(
         119,
         "",
         "back from a handler entered without `SA_SIGINFO`: the registers, mask and FPU state of its frame (`struct sigframe`) are restored; a frame naming a code or stack segment other than the user's, or one that cannot be read, ends the process with SIGSEGV (EFLAGS takes only AC, OF, DF, TF, SF, ZF, AF, PF, CF and RF from it)",
@@ -429,7 +449,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         120,
         "flags, newsp, parent_tid, tls, child_tid",
-        "the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM | CLONE_THREAD` required (no fork), with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`; `-EAGAIN` past 192 threads in the process or 256 in the system (`MAX_THREADS_PER_PROCESS`, `MAX_THREADS`: each thread's 16 KiB kernel stack comes from the kernel heap), `-ENOMEM` if the heap has no room for one",
+        "without `CLONE_VM`: a new process, as `fork` (the caller's writable pages become copy-on-write in both, and their translations are dropped on every CPU running the caller's threads before the call returns; the child returns 0, on `newsp` if given; `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID` (in the child's copy), `CLONE_CHILD_CLEARTID`; the low byte names the exit signal, and SIGCHLD is sent whatever it says; `-EINVAL` for other flags, `-ENOMEM`). With `CLONE_VM`: the new thread's tid (0 in the thread, which starts where the caller returns, on `newsp`); `CLONE_VM | CLONE_THREAD` required, with any of `CLONE_FS`, `CLONE_FILES`, `CLONE_SIGHAND`, `CLONE_SYSVSEM`, `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`, `CLONE_CHILD_CLEARTID` (at thread exit the word at `child_tid` is set to 0 and one futex waiter on it is woken, as Linux does: a join waits on it), `CLONE_SETTLS` (`tls` points at a `user_desc` naming one of the thread's TLS entries, as for `set_thread_area` but without entry -1); the new thread inherits the caller's affinity and TLS entries; `-EINVAL` otherwise or for `newsp` 0 or a refused `user_desc`; `-EAGAIN` past 192 threads in the process or 256 in the system (`MAX_THREADS_PER_PROCESS`, `MAX_THREADS`: each thread's 16 KiB kernel stack comes from the kernel heap), `-ENOMEM` if the heap has no room for one",
     ),
     Call::linux(
         122,
@@ -520,6 +540,11 @@ pub const CALLS: &[Call] = &[
         186,
         "ss, old_ss",
         "0; the calling thread's alternate signal stack (`SS_DISABLE`, `SS_AUTODISARM`; the old one reported with `SS_ONSTACK` while the thread runs on it); `-EPERM` to change it while on it, `-ENOMEM` under `MINSIGSTKSZ` (2048), `-EINVAL`, `-EFAULT`; disabled in a new thread",
+    ),
+    Call::linux(
+        190,
+        "",
+        "as `fork` (the child has its own copy: a program that only calls `execve` or `_exit` in it cannot tell)",
     ),
     Call::linux(
         191,
@@ -787,7 +812,7 @@ mod tests {
         assert_eq!(linux("futex_time64"), 422);
         assert_eq!(linux_name(222), None, "unused by Linux");
         assert_eq!(find(4).map(|c| c.name), Some("write"));
-        assert!(find(2).is_none(), "fork is not implemented");
+        assert!(find(11).is_none(), "execve is not implemented");
         assert_eq!(find(TEMPEST_BASE).map(|c| c.name), Some("temp_stats"));
     }
 

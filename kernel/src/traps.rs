@@ -58,6 +58,7 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         // Another CPU panicked and stops everyone (ipi::stop_others).
         2 if crate::panic::panicking() => arch::cpu::halt_forever(),
+        14 if user && copied_on_write(frame) => {}
         0..=31 if user => raise_fault_signal(frame),
         0..=31 => report_and_stop(frame),
         PIT_VECTOR | APIC_TIMER => {
@@ -125,6 +126,41 @@ fn clear_stale_selectors(frame: &mut TrapFrame) {
             *selector = 0;
         }
     }
+}
+
+/// A user write to a present page (error code bits 0 and 1): if the page is copy-on-write
+/// it is copied (or, for its last owner, made writable) and the write is retried: true.
+/// False for any other fault, which raises its signal. Runs with interrupts on: the copy
+/// takes the process's memory lock and two temp mappings, and may need a shootdown.
+fn copied_on_write(frame: &TrapFrame) -> bool {
+    let addr = arch::cpu::cr2();
+    if frame.error_code & 3 != 3 || addr >= crate::mm::user_range::USER_END {
+        return false;
+    }
+    let was_on = arch::cpu::interrupts_enabled();
+    // SAFETY: a fault from user mode: the kernel holds nothing; interrupts go off again
+    // below before the return path goes on.
+    unsafe { arch::cpu::enable_interrupts() };
+    let resolved = {
+        let process = crate::sched::current_process();
+        let memory = process.mem.lock();
+        let page = addr & !(arch::paging::PAGE_SIZE as u32 - 1);
+        match crate::mm::cow::unshare(&memory.space, page) {
+            Ok(writable) => writable,
+            Err(_) => {
+                log::warn!(
+                    "pid {}: no memory to copy page {page:#x} on write",
+                    process.tgid
+                );
+                false
+            }
+        }
+    };
+    if !was_on {
+        arch::cpu::disable_interrupts();
+        crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
+    }
+    resolved
 }
 
 /// Signals for the thread returning to user mode with `frame`, if any: delivered with

@@ -9,6 +9,8 @@ pub mod user_range;
 pub mod zones;
 
 #[cfg(target_arch = "x86")]
+pub mod cow;
+#[cfg(target_arch = "x86")]
 pub mod frames;
 #[cfg(target_arch = "x86")]
 pub mod heap;

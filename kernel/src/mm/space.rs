@@ -3,6 +3,7 @@
 //! and every kernel mapping is visible here too. The user half has its own page tables
 //! (lowmem, edited through the direct map) over user frames (highmem first).
 
+use super::cow;
 use super::frames;
 use super::layout::{KERNEL_PDE_FIRST, phys_to_virt};
 use super::paging::{kernel_directory, table_at};
@@ -73,6 +74,25 @@ pub struct Translation {
     pub frame: Frame,
     pub user: bool,
     pub write: bool,
+    /// Shared copy-on-write: writable once copied (`write` is false until then).
+    pub cow: bool,
+}
+
+/// A PTE software bit (one of the three the MMU leaves to the OS): the page is writable
+/// for its owner but shares its frame copy-on-write, so the entry is read-only until the
+/// first write copies it (`mm::cow`).
+pub const COW: u32 = 1 << 9;
+
+/// What a write to a copy-on-write page did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CowBreak {
+    /// Nothing to do: the page is writable already (another thread got there first).
+    Writable,
+    /// This space was the frame's last owner: the entry is writable again, same frame.
+    Reused,
+    /// The page was copied into a fresh frame: drop the old translation everywhere, then
+    /// `cow::put` the old frame.
+    Copied(Frame),
 }
 
 /// A process's page directory and everything it maps in the user half. (Which CPUs have
@@ -254,8 +274,97 @@ impl AddressSpace {
         Ok(replaced)
     }
 
+    /// A copy of this space for `fork`: the child gets the same user mappings, every frame
+    /// shared. Pages writable here become copy-on-write in both spaces (read-only, with
+    /// `COW`): the caller must drop this space's writable translations on every CPU that
+    /// runs it before any of its threads writes again. On `NoMemory` (a page table) the
+    /// half-made copy is dropped, giving back its shares; the pages already marked stay
+    /// copy-on-write here, which is only slower.
+    pub fn fork(&mut self) -> Result<AddressSpace, MapError> {
+        let mut child = AddressSpace::new()?;
+        for i in 0..KERNEL_PDE_FIRST {
+            let pde = PDEntry(self.pd().0[i]);
+            if !pde.is_present() {
+                continue;
+            }
+            let child_table = zeroed_low_frame()?;
+            let flags = PDFlags::P | PDFlags::RW | PDFlags::US;
+            child.pd_mut().0[i] = PDEntry::new(PAddr(child_table.addr() as u32), flags).0;
+            // SAFETY: a user page table of this space (exclusive through `&mut self`) and
+            // the child's fresh one.
+            let (ours, theirs) = unsafe {
+                (
+                    table_at(u64::from(pde.address().0)),
+                    table_at(child_table.addr()),
+                )
+            };
+            for (mine, copy) in ours.0.iter_mut().zip(theirs.0.iter_mut()) {
+                let e = PTEntry(*mine);
+                if !e.is_present() {
+                    continue;
+                }
+                if *mine & (PTFlags::RW.bits() | COW) != 0 {
+                    *mine = (*mine & !PTFlags::RW.bits()) | COW;
+                }
+                *copy = *mine;
+                cow::share(Frame::containing(u64::from(e.address().0)));
+            }
+        }
+        Ok(child)
+    }
+
+    /// Resolves a write to copy-on-write page `va`: reuses the frame when this space is its
+    /// last owner, else copies the page into a fresh frame (highmem first) through two
+    /// nested temp mappings. `None` when `va` is not a mapped copy-on-write page.
+    ///
+    /// Takes `&self`: the callers hold the process's memory lock, the only way to reach
+    /// the space, so no one else edits its page tables meanwhile.
+    pub fn break_cow(&self, va: u32) -> Result<Option<CowBreak>, MapError> {
+        let Some(pa) = self.table_phys(va) else {
+            return Ok(None);
+        };
+        // SAFETY: a user page table of this space; see above for the exclusivity.
+        let slot = unsafe { &mut table_at(pa).0[pt_index(va as usize)] };
+        let e = PTEntry(*slot);
+        // A page the user may not touch at all (`PROT_NONE`) is never written for it.
+        if !e.is_present() || !e.is_user_mode_allowed() {
+            return Ok(None);
+        }
+        if *slot & COW == 0 {
+            return Ok(e.is_writeable().then_some(CowBreak::Writable));
+        }
+        let old = Frame::containing(u64::from(e.address().0));
+        if !cow::is_shared(old) {
+            *slot = (*slot & !COW) | PTFlags::RW.bits();
+            // SAFETY: dropping a translation is always safe; this CPU's stale read-only
+            // entry would only fault once more.
+            unsafe { arch::cpu::invlpg(va as usize) };
+            return Ok(Some(CowBreak::Reused));
+        }
+        let (new, _) = frames::alloc_user().ok_or(MapError::NoMemory)?;
+        // SAFETY: `old` is mapped by this space and stays allocated (we own a share);
+        // `new` is fresh and ours alone.
+        let copied = unsafe { TempMap::read(old) }.and_then(|from| {
+            // SAFETY: as above.
+            let mut to = unsafe { TempMap::<Writable>::write(new) }?;
+            to.copy_from_slice(&from[..]);
+            Ok(())
+        });
+        if copied.is_err() {
+            frames::free(new);
+            return Err(MapError::NoTempSlot);
+        }
+        let keep = *slot & (PTFlags::US.bits() | PTFlags::P.bits());
+        *slot = PTEntry::new(PAddr(new.addr() as u32), PTFlags::from_bits_truncate(keep)).0
+            | PTFlags::RW.bits();
+        // SAFETY: as above; the caller drops the other CPUs' entries.
+        unsafe { arch::cpu::invlpg(va as usize) };
+        Ok(Some(CowBreak::Copied(old)))
+    }
+
     /// Unmaps user page `va`, returning its frame. The caller then `flush`es and only
-    /// after that frees the frame (a CPU may still cache the old translation until then).
+    /// after that lets go of the frame (`cow::put`: a CPU may still cache the old
+    /// translation until then).
     pub fn unmap(&mut self, va: u32) -> Option<Frame> {
         let slot = self.present_slot(va)?;
         let e = PTEntry(*slot);
@@ -280,7 +389,12 @@ impl AddressSpace {
         };
         let keep = !(PTFlags::RW | PTFlags::US).bits();
         let frame = Frame::containing(u64::from(PTEntry(*slot).address().0));
-        *slot = (*slot & keep) | (user_entry(frame, prot) & (PTFlags::RW | PTFlags::US).bits());
+        let mut bits = user_entry(frame, prot) & (PTFlags::RW | PTFlags::US).bits();
+        if *slot & COW != 0 {
+            // Still shared: writable means "copy on the first write", so read-only here.
+            bits &= !PTFlags::RW.bits();
+        }
+        *slot = (*slot & keep) | bits;
         true
     }
 
@@ -292,6 +406,7 @@ impl AddressSpace {
             frame: Frame::containing(u64::from(e.address().0)),
             user: e.is_user_mode_allowed(),
             write: e.is_writeable(),
+            cow: e.0 & COW != 0,
         })
     }
 }
@@ -309,7 +424,7 @@ impl Drop for AddressSpace {
             let table = unsafe { table_at(u64::from(e.address().0)) };
             for pte in table.0.iter().copied().map(PTEntry) {
                 if pte.is_present() {
-                    frames::free(Frame::containing(u64::from(pte.address().0)));
+                    cow::put(Frame::containing(u64::from(pte.address().0)));
                 }
             }
             frames::free(Frame::containing(u64::from(e.address().0)));
@@ -337,7 +452,7 @@ mod tests {
                 space.map(a, fa, Protection::READ_ONLY).map_err(|_| "map a")?;
                 let fb = zeroed_user_frame().map_err(|_| "no memory")?;
                 space.map(b, fb, Protection::READ_WRITE).map_err(|_| "map b")?;
-                check_eq!(space.translate(a), Some(Translation { frame: fa, user: true, write: false }));
+                check_eq!(space.translate(a), Some(Translation { frame: fa, user: true, write: false, cow: false }));
                 check_eq!(space.map(a, fb, Protection::READ_WRITE), Err(MapError::AlreadyMapped(a)));
                 check_eq!(space.map(0xC010_0000, fb, Protection::READ_WRITE), Err(MapError::NotUser(0xC010_0000)));
                 check!(space.protect(a, Protection::READ_WRITE));

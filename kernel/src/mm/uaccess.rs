@@ -19,6 +19,13 @@ pub fn check(space: &AddressSpace, addr: u32, len: u32, write: bool) -> Result<U
     for chunk in range.chunks() {
         match space.translate(chunk.page) {
             Some(t) if t.user && (t.write || !write) => {}
+            // A copy-on-write page the kernel writes for the user: copied first, as a
+            // user write would be (`mm::cow`).
+            Some(t) if t.user && t.cow => {
+                if !super::cow::unshare(space, chunk.page)? {
+                    return Err(Errno::EFAULT);
+                }
+            }
             _ => return Err(Errno::EFAULT),
         }
     }

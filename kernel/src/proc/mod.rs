@@ -90,6 +90,14 @@ pub struct Process {
     pub totals: IrqSpinLock<(TempCounters, u64)>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<Files>,
+    /// Its parent and children (`fork`, `wait4`).
+    pub family: IrqSpinLock<Family>,
+    /// Notified when a child ends (its `wait4` callers wait on it).
+    pub child_events: crate::sched::waitlist::WaitList,
+    /// Made by `fork`: not one of the run's programs (no exit record of its own).
+    pub forked: AtomicBool,
+    /// The signal that ended it, if one did (0: it exited), for its parent's `wait4`.
+    pub killed_by: AtomicU32,
     /// The working directory (an inode of the root file system; `chdir`).
     pub cwd: AtomicU32,
     /// The permission bits a created file or directory does not get (`umask`).
@@ -112,6 +120,22 @@ pub struct Process {
     pub unknown_calls: crate::cpu::sync::PreemptSpinLock<alloc::vec::Vec<u32>>,
     /// Last: see `Live`.
     _live: Live,
+}
+
+/// A process's place among others.
+#[derive(Default)]
+pub struct Family {
+    /// The process that forked it (gone: none; an orphan is given to pid 1 if it lives).
+    pub parent: Option<alloc::sync::Weak<Process>>,
+    pub children: alloc::vec::Vec<Child>,
+}
+
+/// A child, running or ended (a zombie until its parent's `wait4` takes its status).
+pub struct Child {
+    pub pid: u32,
+    pub process: alloc::sync::Weak<Process>,
+    /// Its wait status once it ended: `(status & 0xff) << 8`, or the signal that ended it.
+    pub status: Option<u32>,
 }
 
 /// Processes whose memory is not freed yet (a CPU idle after one keeps it loaded).
@@ -153,6 +177,10 @@ impl Process {
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new((TempCounters::default(), 0)),
             files: IrqSpinLock::new(Files::with_console()),
+            family: IrqSpinLock::new(Family::default()),
+            child_events: crate::sched::waitlist::WaitList::new(),
+            forked: AtomicBool::new(false),
+            killed_by: AtomicU32::new(0),
             cwd: AtomicU32::new(crate::fs::tree::ROOT),
             umask: AtomicU32::new(0o022),
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
@@ -210,6 +238,20 @@ impl Process {
             targets,
             flush,
         );
+    }
+}
+
+/// The memory layer's flush of a page it changed in the space with page directory
+/// `directory` (`mm::cow`): the running process's, on every CPU that has it loaded. (The
+/// memory layer changes only the running process's pages, or those of a space not yet
+/// loaded anywhere, which needs nothing.)
+pub fn flush_space(directory: u32, flush: Flush) {
+    if !crate::sched::in_task() {
+        return;
+    }
+    let process = crate::sched::current_process();
+    if process.directory == directory {
+        process.flush(flush);
     }
 }
 

@@ -338,6 +338,7 @@ fn terminate(sig: u32, info: &Info, frame: &TrapFrame) -> ! {
     }
     // exit_group never returns: free the copy of the name here or it leaks.
     drop(name);
+    current_process_killed_by(sig);
     sched::exit_group(128 + sig as i32)
 }
 
@@ -542,6 +543,7 @@ pub fn kill_with_sigsegv(why: core::fmt::Arguments) -> ! {
     let (pid, name) = sched::with_current(|t| (t.tid, t.process.name.clone()));
     log::warn!("pid {pid} ({name}) killed by SIGSEGV: {why}");
     drop(name);
+    current_process_killed_by(abi::SIGSEGV);
     sched::exit_group(128 + abi::SIGSEGV as i32)
 }
 
@@ -586,4 +588,11 @@ pub fn alt_stack(esp: u32) -> Stack {
         flags: ctx.alt_stack.reported_flags(esp),
         ..ctx.alt_stack
     })
+}
+
+/// Notes the signal that ends the running process, for its parent's `wait4`.
+fn current_process_killed_by(sig: u32) {
+    sched::current_process()
+        .killed_by
+        .store(sig, Ordering::SeqCst);
 }

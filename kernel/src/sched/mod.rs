@@ -23,6 +23,7 @@ pub mod block;
 pub mod futex;
 pub mod mutex;
 mod runqueue;
+pub mod waitlist;
 
 pub use block::wake;
 pub use runqueue::{
@@ -127,6 +128,32 @@ pub fn spawn_thread(
     task.signals.lock().blocked = crate::proc::signal::blocked();
     // SAFETY: nobody runs the task yet.
     unsafe { task.context().tls = tls };
+    Ok(place(task))
+}
+
+/// Starts the only thread of `child`, a copy of the calling thread made by `fork`: it
+/// enters user mode with `frame`, with the caller's TLS entries, x87/SSE registers, signal
+/// mask, alternate signal stack and affinity; `clear_tid` is its `CLONE_CHILD_CLEARTID`
+/// word (0: none). Returns its CPU.
+pub fn spawn_forked(
+    child: Arc<Process>,
+    frame: &TrapFrame,
+    clear_tid: u32,
+) -> Result<usize, Errno> {
+    let affinity = with_current(|t| t.affinity.load(Ordering::Relaxed));
+    let task = Task::new(child.tgid, child, 0, affinity, frame)?;
+    task.clear_child_tid.store(clear_tid, Ordering::Relaxed);
+    task.signals.lock().blocked = crate::proc::signal::blocked();
+    with_own_context(|mine| {
+        // SAFETY: nobody runs the new task yet; the caller's registers are live on this
+        // CPU (the state is saved at every switch), so `save` takes the caller's, and the
+        // restore undoes what an FNSAVE does to them.
+        let theirs = unsafe { task.context() };
+        theirs.tls = mine.tls;
+        theirs.alt_stack = mine.alt_stack;
+        theirs.fpu.save();
+        theirs.fpu.restore();
+    });
     Ok(place(task))
 }
 
@@ -561,6 +588,18 @@ fn reap(task: Arc<Task>) {
         return;
     }
     let status = process.status.load(Ordering::SeqCst);
+    end_family(&process, status);
+    if process.forked.load(Ordering::Relaxed) {
+        // A forked child is not one of the run's programs: its parent's `wait4` has its
+        // status, and the run's verdict does not.
+        log::debug!(
+            "pid {} ({}) ended with {status}",
+            process.tgid,
+            process.name
+        );
+        release_lazy(process);
+        return;
+    }
     let (temp, syscalls) = *process.totals.lock();
     let mut by_class = String::new();
     for class in crate::syscall_table::CLASSES {
@@ -588,11 +627,61 @@ fn reap(task: Arc<Task>) {
         syscalls,
     };
     REGISTRY.lock().exited.push(record);
-    // CPUs idle with this space still loaded let it go now (their idle loop sees it has
-    // no thread left); the last to do so frees the memory.
+    release_lazy(process);
+}
+
+/// CPUs idle with the ended process's space still loaded let it go now (their idle loop
+/// sees it has no thread left); the last to do so frees the memory.
+fn release_lazy(process: Arc<Process>) {
     let lazy = process.active_cpus() & !(1 << cpu_id());
     drop(process);
     for cpu in (0..MAX_CPUS).filter(|c| lazy & (1 << c) != 0) {
         crate::cpu::ipi::reschedule(cpu);
+    }
+}
+
+/// A process ended with `status`: its parent, if it has one, gets its wait status, a
+/// SIGCHLD and a wake-up; its children still running go to pid 1 if that lives (else they
+/// have no parent, and nobody waits for them), and its zombies are forgotten.
+fn end_family(process: &Arc<Process>, status: i32) {
+    let killed_by = process.killed_by.load(Ordering::SeqCst);
+    let wait_status = if killed_by != 0 {
+        killed_by & 0x7f
+    } else {
+        ((status as u32) & 0xff) << 8
+    };
+    let (parent, children) = {
+        let mut family = process.family.lock();
+        (
+            family.parent.take().and_then(|p| p.upgrade()),
+            core::mem::take(&mut family.children),
+        )
+    };
+    if let Some(parent) = parent {
+        if let Some(me) = parent
+            .family
+            .lock()
+            .children
+            .iter_mut()
+            .find(|c| c.pid == process.tgid)
+        {
+            me.status = Some(wait_status);
+        }
+        let code = if killed_by != 0 { 2 } else { 1 }; // CLD_KILLED, CLD_EXITED
+        let info = crate::signal::Info::sent(crate::signal::SIGCHLD, code, process.tgid);
+        crate::proc::signal::send_to_process(&parent, info);
+        parent.child_events.notify_all();
+    }
+    let init = find_thread(1)
+        .map(|t| t.process.clone())
+        .filter(|p| !Arc::ptr_eq(p, process) && !p.exiting.load(Ordering::SeqCst));
+    for child in children.into_iter().filter(|c| c.status.is_none()) {
+        let Some(orphan) = child.process.upgrade() else {
+            continue;
+        };
+        orphan.family.lock().parent = init.as_ref().map(Arc::downgrade);
+        if let Some(init) = &init {
+            init.family.lock().children.push(child);
+        }
     }
 }

@@ -7,7 +7,6 @@ use super::SysResult;
 use crate::elf::USER_BASE;
 use crate::errno::Errno;
 use crate::loader::{STACK_PAGES, STACK_TOP};
-use crate::mm::frames;
 use crate::mm::space::{AddressSpace, Protection};
 use crate::mm::user_range::UserRange;
 use crate::mm::zones::Frame;
@@ -75,14 +74,14 @@ fn free_after_flush(process: &Process, start: u32, end: u32, mut freed: Vec<Fram
         return;
     }
     if FREE_BEFORE_FLUSH.load(Ordering::Relaxed) {
-        freed.drain(..).for_each(frames::free);
+        freed.drain(..).for_each(crate::mm::cow::put);
     }
     process.flush(Flush::Range {
         start,
         pages: (end - start) / PAGE,
     });
     for frame in freed {
-        frames::free(frame);
+        crate::mm::cow::put(frame);
     }
 }
 
@@ -221,6 +220,9 @@ pub fn madvise(addr: u32, len: u32, advice: u32) -> SysResult {
             if m.space.translate(page).is_none() {
                 holes = true;
             } else if advice == MADV_DONTNEED {
+                // A page shared copy-on-write is copied first: the zeroes are this
+                // process's alone.
+                crate::mm::cow::unshare(&m.space, page)?;
                 crate::mm::uaccess::poke(&m.space, page, &[0u8; PAGE_SIZE])?;
             }
         }

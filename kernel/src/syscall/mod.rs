@@ -81,6 +81,11 @@ pub const SYS_ACCESS: u32 = linux("access");
 pub const SYS_FACCESSAT: u32 = linux("faccessat");
 pub const SYS_FACCESSAT2: u32 = linux("faccessat2");
 pub const SYS_GETCWD: u32 = linux("getcwd");
+pub const SYS_FORK: u32 = linux("fork");
+pub const SYS_VFORK: u32 = linux("vfork");
+pub const SYS_WAIT4: u32 = linux("wait4");
+pub const SYS_WAITPID: u32 = linux("waitpid");
+pub const SYS_GETPPID: u32 = linux("getppid");
 pub const SYS_PIPE: u32 = linux("pipe");
 pub const SYS_PIPE2: u32 = linux("pipe2");
 pub const SYS_CREAT: u32 = linux("creat");
@@ -196,6 +201,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_OPEN => fs::open(a0, a1, a2),
         SYS_OPENAT => fs::openat(a0, a1, a2, a3),
         SYS_CREAT => fs::creat(a0, a1),
+        SYS_FORK | SYS_VFORK => process::fork(frame, 0, 0, 0, 0),
+        SYS_WAIT4 => process::wait4(a0, a1, a2, a3),
+        SYS_WAITPID => process::wait4(a0, a1, a2, 0),
+        SYS_GETPPID => process::getppid(),
         SYS_PIPE => io::pipe2(a0, 0),
         SYS_PIPE2 => io::pipe2(a0, a1),
         SYS_PWRITE64 => io::pwrite64(a0, a1, a2, a3, a4),
@@ -433,6 +442,9 @@ fn clone(
     tls: u32,
     child_tid: u32,
 ) -> SysResult {
+    if flags & CLONE_VM == 0 {
+        return process::fork(frame, flags, newsp, parent_tid, child_tid);
+    }
     let required = CLONE_VM | CLONE_THREAD;
     if flags & required != required
         || flags & !(required | CLONE_THREAD_EXTRAS | 0xff) != 0

@@ -1,11 +1,17 @@
 //! The calls a C runtime makes about its process at start-up and for its threads:
 //! `set_tid_address`, `set_robust_list`, `uname`, `getrlimit`-family, `getrandom`, the
-//! user and group ids, `readlink` of `/proc/self/exe`.
+//! user and group ids; and processes: `fork` (and `vfork`, `clone` without `CLONE_VM`),
+//! `wait4`/`waitpid`, `getppid`.
 
 use super::{SysResult, write_user};
 use crate::errno::Errno;
+use crate::mm::uaccess;
+use crate::proc::{Child, Memory, Process};
 use crate::sched;
+use alloc::sync::{Arc, Weak};
+use arch::trap::TrapFrame;
 use core::sync::atomic::Ordering;
+use smp::shootdown::Flush;
 
 /// `set_tid_address(tidptr)`: the caller's `CLONE_CHILD_CLEARTID` word from now on;
 /// returns its tid.
@@ -118,4 +124,160 @@ pub fn getrandom(buf: u32, len: u32, flags: u32) -> SysResult {
         done += n;
     }
     Ok(len)
+}
+
+const CLONE_SETTLS: u32 = 0x0008_0000;
+const CLONE_PARENT_SETTID: u32 = 0x0010_0000;
+const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
+const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
+/// `clone`'s low byte: the signal the parent gets when the child ends (SIGCHLD is sent
+/// whatever it says).
+const CSIGNAL: u32 = 0xff;
+
+/// `fork()`, `vfork()` (a fork: the child gets its own copy, which a program that only
+/// calls `execve` or `_exit` cannot tell apart) and `clone(flags, newsp, parent_tid, tls,
+/// child_tid)` without `CLONE_VM`: a new process, a copy of the caller with the calling
+/// thread alone, its memory shared copy-on-write (`AddressSpace::fork`), its open file
+/// descriptions, working directory, umask and signal dispositions; the child returns 0
+/// (on `newsp` when given), the parent the child's pid. The caller's writable pages are
+/// write-protected and their translations dropped on every CPU running its threads before
+/// the call returns. `EINVAL` for other clone flags, `EAGAIN` past the thread limits,
+/// `ENOMEM`, `EFAULT` for a tid pointer (nothing is started then).
+pub fn fork(
+    frame: &TrapFrame,
+    flags: u32,
+    newsp: u32,
+    parent_tid: u32,
+    child_tid: u32,
+) -> SysResult {
+    let allowed = CSIGNAL | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    if flags & !allowed != 0 || flags & CLONE_SETTLS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let parent = sched::current_process();
+    let pid = sched::new_tid();
+    let mem = {
+        let mut m = parent.mem.lock();
+        let space = m.space.fork().map_err(|_| Errno::ENOMEM)?;
+        if crate::mm::cow::fork_flush() {
+            // The parent's writable translations go everywhere before any of its
+            // threads may write again: a stale one would write into the child's page.
+            parent.flush(Flush::All);
+        } else {
+            // The negative control: this CPU's only, so just the parent's threads on
+            // other CPUs keep their stale writable entries.
+            arch::cpu::flush_tlb();
+        }
+        Memory {
+            space,
+            brk_start: m.brk_start,
+            brk: m.brk,
+        }
+    };
+    let child = Arc::new(Process::new(pid, parent.name.clone(), 0, mem));
+    child.forked.store(true, Ordering::Relaxed);
+    let files = parent.files.lock().fork_copy();
+    let console_only = core::mem::replace(&mut *child.files.lock(), files);
+    drop(console_only);
+    child
+        .cwd
+        .store(parent.cwd.load(Ordering::Relaxed), Ordering::Relaxed);
+    child
+        .umask
+        .store(parent.umask.load(Ordering::Relaxed), Ordering::Relaxed);
+    let actions = parent.signals.lock().actions;
+    child.signals.lock().actions = actions;
+    {
+        let pid_bytes = pid.to_le_bytes();
+        if flags & CLONE_PARENT_SETTID != 0 {
+            uaccess::copy_to_user(&parent.mem.lock().space, parent_tid, &pid_bytes)?;
+        }
+        if flags & CLONE_CHILD_SETTID != 0 {
+            uaccess::copy_to_user(&child.mem.lock().space, child_tid, &pid_bytes)?;
+        }
+    }
+    let clear_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        child_tid
+    } else {
+        0
+    };
+    let mut start = *frame;
+    start.eax = 0;
+    if newsp != 0 {
+        start.user_esp = newsp;
+    }
+    child.family.lock().parent = Some(Arc::downgrade(&parent));
+    parent.family.lock().children.push(Child {
+        pid,
+        process: Arc::downgrade(&child),
+        status: None,
+    });
+    match sched::spawn_forked(child, &start, clear_tid) {
+        Ok(cpu) => {
+            log::debug!("pid {}: forked pid {pid} on cpu {cpu}", parent.tgid);
+            Ok(pid)
+        }
+        Err(e) => {
+            parent.family.lock().children.retain(|c| c.pid != pid);
+            Err(e)
+        }
+    }
+}
+
+const WNOHANG: u32 = 1;
+/// Accepted and meaning nothing more here: `WUNTRACED`, `WCONTINUED` (no job control yet),
+/// `__WNOTHREAD`, `__WALL`, `__WCLONE`.
+const WAIT_IGNORED: u32 = 2 | 8 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000;
+/// `struct rusage` on i386: 72 bytes (reported as zeroes).
+const RUSAGE_LEN: usize = 72;
+
+/// `wait4(pid, wstatus, options, rusage)`: takes an ended child's status (`pid` -1 or 0:
+/// any child; > 0: that one; < -1 as 0, every process being in its parent's group),
+/// written at `wstatus` unless null as Linux encodes it (`status << 8`, or the signal
+/// that ended it); returns its pid. Waits while the children it may take are running,
+/// unless `WNOHANG` (then 0). `ECHILD` when no child matches, `EINTR`, `EINVAL` for
+/// unknown options, `EFAULT`.
+pub fn wait4(pid: u32, wstatus: u32, options: u32, rusage: u32) -> SysResult {
+    if options & !(WNOHANG | WAIT_IGNORED) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let wanted = pid as i32;
+    let matches = |c: &Child| wanted <= 0 || c.pid == wanted as u32;
+    let me = sched::current_process();
+    loop {
+        let seen = me.child_events.changes();
+        let ended = {
+            let mut family = me.family.lock();
+            if !family.children.iter().any(matches) {
+                return Err(Errno::ECHILD);
+            }
+            family
+                .children
+                .iter()
+                .position(|c| matches(c) && c.status.is_some())
+                .map(|i| family.children.remove(i))
+        };
+        if let Some(child) = ended {
+            if wstatus != 0 {
+                let status = child.status.expect("an ended child");
+                write_user(wstatus, &status.to_le_bytes())?;
+            }
+            if rusage != 0 {
+                write_user(rusage, &[0u8; RUSAGE_LEN])?;
+            }
+            return Ok(child.pid);
+        }
+        if options & WNOHANG != 0 {
+            return Ok(0);
+        }
+        me.child_events.wait(seen)?;
+    }
+}
+
+/// `getppid()`: the parent's pid; 0 for a process no one forked (the run's programs) or
+/// whose parent is gone and pid 1 with it.
+pub fn getppid() -> SysResult {
+    let me = sched::current_process();
+    let parent = me.family.lock().parent.as_ref().and_then(Weak::upgrade);
+    Ok(parent.map_or(0, |p| p.tgid))
 }

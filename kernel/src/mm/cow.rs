@@ -1,0 +1,123 @@
+//! Copy-on-write frames, for `fork`. A frame two address spaces map is read-only in both
+//! (a PTE with the software bit `space::COW`); the first write to it, by the user (a page
+//! fault) or by the kernel on the user's behalf (`uaccess`), copies the page into a fresh
+//! frame through two nested temp mappings (the old page read-only, the new one writable,
+//! as Linux's `copy_user_highpage` does), points the PTE at the copy, writable, and drops
+//! the TLB entries other CPUs running the process may hold for the page before the old
+//! frame loses an owner. The last owner writes in place.
+//!
+//! Owners are counted only for shared frames: a map from frame to the number of owners
+//! beyond the first. Every user frame a space lets go of goes through `put`.
+
+use super::frames;
+use super::space::{AddressSpace, CowBreak};
+use super::zones::Frame;
+use crate::cpu::sync::IrqSpinLock;
+use crate::errno::Errno;
+use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use smp::shootdown::Flush;
+
+/// Frame number to owners beyond the first.
+static SHARES: IrqSpinLock<BTreeMap<u32, u32>> = IrqSpinLock::new(BTreeMap::new());
+
+/// One more space maps `frame`.
+pub fn share(frame: Frame) {
+    *SHARES.lock().entry(frame.0).or_insert(0) += 1;
+}
+
+/// Whether another space maps `frame` too.
+pub fn is_shared(frame: Frame) -> bool {
+    SHARES.lock().contains_key(&frame.0)
+}
+
+/// Frames that have more than one owner now.
+pub fn shared_frames() -> usize {
+    SHARES.lock().len()
+}
+
+/// A space lets go of user frame `frame`: the frame is freed unless another space still
+/// maps it.
+pub fn put(frame: Frame) {
+    let last = {
+        let mut shares = SHARES.lock();
+        match shares.get_mut(&frame.0) {
+            Some(1) => {
+                shares.remove(&frame.0);
+                false
+            }
+            Some(n) => {
+                *n -= 1;
+                false
+            }
+            None => true,
+        }
+    };
+    if last {
+        frames::free(frame);
+    }
+}
+
+/// How the memory layer drops a changed page's translations on the CPUs that run the
+/// space with page directory `directory` (set by the process layer: lower layers do not
+/// call up).
+static FLUSH_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the hook `flush_space` calls.
+pub fn set_flush_hook(hook: fn(u32, Flush)) {
+    FLUSH_HOOK.store(hook as usize, Ordering::Release);
+}
+
+/// Drops `flush` of the space whose page directory is `directory` on every CPU that may
+/// cache it (a space loaded nowhere needs nothing).
+pub fn flush_space(directory: u32, flush: Flush) {
+    let hook = FLUSH_HOOK.load(Ordering::Acquire);
+    if hook != 0 {
+        // SAFETY: FLUSH_HOOK only ever holds a `fn(u32, Flush)` stored by `set_flush_hook`.
+        let hook = unsafe { core::mem::transmute::<usize, fn(u32, Flush)>(hook) };
+        hook(directory, flush);
+    }
+}
+
+/// The write-protect shootdown of `fork` switched off (`no-fork-flush` on the command
+/// line; the forking CPU still drops its own entries): the negative control of the fork
+/// test, which must then see a parent's thread on another CPU write through its stale
+/// writable translation into the child's page.
+static NO_FORK_FLUSH: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Switches the negative control on (boot).
+pub fn skip_fork_flush() {
+    log::warn!(
+        "no-fork-flush: fork does not drop the parent's writable translations (negative control)"
+    );
+    NO_FORK_FLUSH.store(true, Ordering::Relaxed);
+}
+
+/// Whether `fork` must drop the parent's writable translations everywhere.
+pub fn fork_flush() -> bool {
+    !NO_FORK_FLUSH.load(Ordering::Relaxed)
+}
+
+/// Makes user page `va` (page-aligned) of `space` writable for a write, if it is a
+/// copy-on-write page: copied (the old translation dropped on every CPU running the space,
+/// then the old frame let go of) or, for the last owner, reused. Returns whether the page
+/// is writable now (false: not a copy-on-write page, nor a writable one). `ENOMEM` when no
+/// frame or temp slot is left for the copy. The caller holds the process's memory lock.
+pub fn unshare(space: &AddressSpace, va: u32) -> Result<bool, Errno> {
+    match space.break_cow(va) {
+        Ok(Some(CowBreak::Copied(old))) => {
+            flush_space(
+                space.directory(),
+                Flush::Range {
+                    start: va,
+                    pages: 1,
+                },
+            );
+            put(old);
+            Ok(true)
+        }
+        Ok(Some(CowBreak::Reused | CowBreak::Writable)) => Ok(true),
+        Ok(None) => Ok(false),
+        Err(_) => Err(Errno::ENOMEM),
+    }
+}
