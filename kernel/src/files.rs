@@ -251,6 +251,16 @@ impl<N> FileTable<N> {
         }
     }
 
+    /// Closes the descriptors marked `FD_CLOEXEC` (`execve`) and returns their files, to be
+    /// dropped after the table's lock.
+    pub fn close_on_exec(&mut self) -> alloc::vec::Vec<File<N>> {
+        self.slots
+            .iter_mut()
+            .filter(|s| s.as_ref().is_some_and(|s| s.cloexec))
+            .filter_map(|s| s.take().map(|s| s.file))
+            .collect()
+    }
+
     /// The open descriptors.
     pub fn open_fds(&self) -> impl Iterator<Item = u32> + '_ {
         (0..MAX_FILES as u32).filter(|&fd| self.slots[fd as usize].is_some())
@@ -355,6 +365,17 @@ mod tests {
             copy.open_fds().collect::<Vec<_>>(),
             t.open_fds().collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn exec_closes_only_the_close_on_exec_descriptors() {
+        let mut t = Table::with_console();
+        t.install_from(null_rw(), 0, true).unwrap();
+        t.install_from(null_rw(), 0, false).unwrap();
+        t.set_cloexec(1, true).unwrap();
+        let closed = t.close_on_exec();
+        assert_eq!(closed.len(), 2);
+        assert_eq!(t.open_fds().collect::<Vec<_>>(), [0, 2, 4]);
     }
 
     #[test]

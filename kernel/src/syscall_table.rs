@@ -348,6 +348,11 @@ pub const CALLS: &[Call] = &[
     ),
     Call::linux(10, "path", "as `unlinkat(AT_FDCWD, path, 0)`"),
     Call::linux(
+        11,
+        "path, argv, envp",
+        "does not return on success: the process becomes the program at `path` (an ELF from the root file system, or a script whose `#!` line names one: the interpreter gets `interpreter [arg] path argv[1..]`, 4 levels at most), with the strings of `argv` and `envp` (null arrays are empty); everything is loaded into a fresh space before the caller's is touched, then the new user half moves into the process's page directory and the old half's translations are dropped on every CPU that has it loaded; handlers go back to their defaults (ignored signals stay ignored), the alternate stack, TLS entries and x87/SSE state are cleared, close-on-exec descriptors closed; `-ENOENT`, `-ENOTDIR`, `-ELOOP`, `-EACCES` (not a regular file, or no execute bit), `-ENOEXEC` (a malformed image), `-E2BIG` (more than 8192 strings, one over 128 KiB, or more than the 128 KiB initial stack holds), `-ENOMEM`, `-EFAULT`, `-EAGAIN` from a process with several threads (not yet supported); a failed exec leaves the caller as it was",
+    ),
+    Call::linux(
         12,
         "path",
         "0; the working directory becomes `path`; `-ENOTDIR` for another kind, `-ENOENT`, `-EFAULT`",
@@ -812,7 +817,7 @@ mod tests {
         assert_eq!(linux("futex_time64"), 422);
         assert_eq!(linux_name(222), None, "unused by Linux");
         assert_eq!(find(4).map(|c| c.name), Some("write"));
-        assert!(find(11).is_none(), "execve is not implemented");
+        assert!(find(26).is_none(), "ptrace is not implemented");
         assert_eq!(find(TEMPEST_BASE).map(|c| c.name), Some("temp_stats"));
     }
 

@@ -109,3 +109,92 @@ fn without_the_fork_shootdown_the_child_sees_the_parents_writes() {
         ],
     );
 }
+
+/// A test tree for `exec_test` under the target directory: the program as /bin/exec_test,
+/// a `#!` script naming it as `interpreter`, a malformed ELF, a file without an execute
+/// bit.
+fn exec_tree(name: &str, program: &std::path::Path, interpreter: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = qemu::build::target_dir(&qemu::build::workspace_root())
+        .join("test-trees")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::copy(program, dir.join("bin/exec_test")).unwrap();
+    let script = format!("#!{interpreter} script-mode\necho never read\n");
+    std::fs::write(dir.join("bin/script.sh"), script).unwrap();
+    let mut broken = b"\x7fELF\x01\x01\x01".to_vec();
+    broken.resize(200, 0xee);
+    std::fs::write(dir.join("bin/broken"), broken).unwrap();
+    std::fs::write(dir.join("data/plain"), b"just text\n").unwrap();
+    for (file, mode) in [
+        ("bin/exec_test", 0o755),
+        ("bin/script.sh", 0o755),
+        ("bin/broken", 0o755),
+        ("data/plain", 0o644),
+    ] {
+        std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    dir
+}
+
+fn exec_lines(out: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in out.lines() {
+        inside |= line == "exec_test: start";
+        if inside && !line.starts_with("[cpu") {
+            lines.push(line);
+        }
+        if line.starts_with("exec_test: ") && line.ends_with("failure(s)") {
+            break;
+        }
+    }
+    lines
+}
+
+#[test]
+fn execve_on_tempest_as_on_linux() {
+    let Some(program) = build_runtime("execve_on_tempest_as_on_linux", "glibc/exec_test") else {
+        return;
+    };
+    let host_tree = exec_tree("exec-host", &program, "");
+    // The host's script names the interpreter by its host path.
+    let interpreter = host_tree.join("bin/exec_test");
+    let host_tree = exec_tree("exec-host", &program, interpreter.to_str().unwrap());
+    let host = std::process::Command::new(host_tree.join("bin/exec_test"))
+        .arg(&host_tree)
+        .output()
+        .expect("run exec_test on the host");
+    let host_out = String::from_utf8_lossy(&host.stdout).into_owned();
+    assert!(host.status.success(), "exec_test on the host:\n{host_out}");
+    let expected = exec_lines(&host_out);
+    assert!(
+        expected.len() > 12,
+        "the host run printed too little:\n{host_out}"
+    );
+
+    let tree = exec_tree("exec", &program, "/bin/exec_test");
+    let run = run(
+        "tcg",
+        Some(TIMEOUT),
+        &[
+            "--smp",
+            "4",
+            "--initrd",
+            tree.to_str().unwrap(),
+            "--init",
+            "/bin/exec_test /",
+        ],
+    );
+    expect(&run, 0, &["exec_test: 0 failure(s)", "tempest: success"]);
+    assert_eq!(
+        exec_lines(&run.serial),
+        expected,
+        "\n--- Tempest ---\n{}",
+        run.out
+    );
+    std::fs::remove_dir_all(&tree).unwrap();
+    std::fs::remove_dir_all(&host_tree).unwrap();
+}

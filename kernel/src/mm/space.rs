@@ -313,6 +313,19 @@ impl AddressSpace {
         Ok(child)
     }
 
+    /// Exchanges the user halves (page-directory entries 0 to 767) of this space and
+    /// `other` (`execve`: the process keeps its directory and takes the new program's
+    /// half). Neither may be loaded on a CPU whose translations of it the caller does not
+    /// drop afterwards.
+    pub fn swap_user_half(&mut self, other: &mut AddressSpace) {
+        let theirs = other.pd_mut().0;
+        let mine = self.pd_mut();
+        let mut swapped = theirs;
+        swapped[..KERNEL_PDE_FIRST].copy_from_slice(&mine.0[..KERNEL_PDE_FIRST]);
+        mine.0[..KERNEL_PDE_FIRST].copy_from_slice(&theirs[..KERNEL_PDE_FIRST]);
+        other.pd_mut().0[..KERNEL_PDE_FIRST].copy_from_slice(&swapped[..KERNEL_PDE_FIRST]);
+    }
+
     /// Resolves a write to copy-on-write page `va`: reuses the frame when this space is its
     /// last owner, else copies the page into a fresh frame (highmem first) through two
     /// nested temp mappings. `None` when `va` is not a mapped copy-on-write page.

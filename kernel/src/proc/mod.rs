@@ -4,6 +4,7 @@
 //! scheduling state, saved FPU registers and parked temp mappings. The scheduler
 //! (`crate::sched`) moves tasks between CPUs and decides what runs.
 
+pub mod exec;
 pub mod signal;
 
 use crate::cpu::percpu::cpu_id;

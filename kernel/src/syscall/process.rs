@@ -281,3 +281,57 @@ pub fn getppid() -> SysResult {
     let parent = me.family.lock().parent.as_ref().and_then(Weak::upgrade);
     Ok(parent.map_or(0, |p| p.tgid))
 }
+
+/// The longest argument or environment string (Linux's `MAX_ARG_STRLEN`).
+const MAX_ARG_STRLEN: usize = 128 * 1024;
+/// The most strings `execve` takes (the initial stack holds 128 KiB in all).
+const MAX_ARG_STRINGS: usize = 8192;
+
+/// The NUL-terminated strings of the NULL-terminated pointer array at `array` (none for a
+/// null `array`, as Linux allows): `EFAULT`, `E2BIG`.
+fn read_strings(array: u32) -> Result<alloc::vec::Vec<alloc::string::String>, Errno> {
+    let mut out = alloc::vec::Vec::new();
+    if array == 0 {
+        return Ok(out);
+    }
+    let process = sched::current_process();
+    let memory = process.mem.lock();
+    for i in 0.. {
+        if i >= MAX_ARG_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        let mut word = [0u8; 4];
+        let at = array.checked_add(4 * i as u32).ok_or(Errno::EFAULT)?;
+        uaccess::copy_from_user(&memory.space, &mut word, at)?;
+        let ptr = u32::from_le_bytes(word);
+        if ptr == 0 {
+            break;
+        }
+        let bytes = uaccess::copy_c_string(&memory.space, ptr, MAX_ARG_STRLEN).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        out.push(alloc::string::String::from_utf8_lossy(&bytes).into_owned());
+    }
+    Ok(out)
+}
+
+/// `execve(path, argv, envp)`: the process becomes the program at `path` (an ELF, or a
+/// script whose `#!` line names one) with those arguments and environment; it does not
+/// return then. `ENOENT`, `ENOTDIR`, `ELOOP`, `EACCES` (not a regular file, or no execute
+/// bit), `ENOEXEC` (a malformed image, with the loader's reason in the log), `E2BIG`,
+/// `ENOMEM`, `EFAULT`, `EAGAIN` from a process with several threads (not yet supported).
+/// A failed exec leaves the caller as it was.
+pub fn execve(frame: &mut TrapFrame, path: u32, argv: u32, envp: u32) -> SysResult {
+    let path = super::read_path(path)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let argv = read_strings(argv)?;
+    let envp = read_strings(envp)?;
+    crate::proc::exec::exec(frame, path, argv, envp)?;
+    Ok(0)
+}
