@@ -66,7 +66,39 @@ pub struct Loaded {
 
 /// Loads `image` with arguments `argv` (argv[0] is the program's name).
 pub fn load(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<Loaded, LoadError> {
-    let plan = elf::plan(image).map_err(LoadError::Elf)?;
+    load_from(
+        image,
+        image.len(),
+        &mut |offset, buf| {
+            buf.copy_from_slice(&image[offset..offset + buf.len()]);
+            Ok(())
+        },
+        argv,
+        envp,
+    )
+}
+
+/// How `load_from` reads a file: fills the buffer with the bytes at the offset.
+pub type ReadAt<'a> = dyn FnMut(usize, &mut [u8]) -> Result<(), Errno> + 'a;
+
+/// The most of a file `load_from` wants in `head`: its ELF and program headers lie there
+/// (a program whose headers lie further is refused as truncated).
+pub const HEAD_MAX: usize = 64 * 1024;
+
+/// Loads a program file of `file_len` bytes, of which `head` is the beginning (all of it,
+/// or at least `HEAD_MAX` bytes), reading its segments through `read_at(offset, buf)` a
+/// page at a time: a large file (busybox: 2 MB) is never copied whole into the heap.
+pub fn load_from(
+    head: &[u8],
+    file_len: usize,
+    read_at: &mut ReadAt<'_>,
+    argv: &[&str],
+    envp: &[&str],
+) -> Result<Loaded, LoadError> {
+    let image = head;
+    let plan = elf::plan_from_head(image, file_len).map_err(LoadError::Elf)?;
+    // One page of the file at a time, on the heap (the kernel stack is 16 KiB).
+    let mut page = alloc::vec![0u8; PAGE_SIZE];
     if let Some(seg) = plan.segments.iter().find(|s| s.end() > STACK_BOTTOM) {
         return Err(LoadError::OverlapsStack {
             vaddr: seg.vaddr,
@@ -90,7 +122,13 @@ pub fn load(image: &[u8], argv: &[&str], envp: &[&str]) -> Result<Loaded, LoadEr
             }
             space.map_zeroed(page, prot)?;
         }
-        uaccess::poke(&space, seg.vaddr, seg.file_bytes(image)).map_err(LoadError::Copy)?;
+        let mut done = 0usize;
+        while done < seg.filesz as usize {
+            let n = (seg.filesz as usize - done).min(PAGE_SIZE);
+            read_at(seg.offset as usize + done, &mut page[..n]).map_err(LoadError::Copy)?;
+            uaccess::poke(&space, seg.vaddr + done as u32, &page[..n]).map_err(LoadError::Copy)?;
+            done += n;
+        }
     }
     let brk = plan
         .segments

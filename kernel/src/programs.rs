@@ -107,8 +107,9 @@ pub fn unpack_initramfs(modules: &[Module]) -> Vec<Refused> {
     refused
 }
 
-/// The image of the file `path` of the root file system (an initramfs's init).
-fn file_image(path: &str) -> Result<Vec<u8>, String> {
+/// Loads the file `path` of the root file system (an initramfs's init), its segments
+/// read straight from the file's pages.
+fn load_file(path: &str, argv: &[&str], envp: &[&str]) -> Result<crate::loader::Loaded, String> {
     let data = {
         let fs = crate::fs::ramfs::lock();
         let ino = fs
@@ -119,8 +120,13 @@ fn file_image(path: &str) -> Result<Vec<u8>, String> {
             _ => return Err(alloc::format!("`{path}` is not a file")),
         }
     };
-    data.to_vec()
-        .map_err(|e| alloc::format!("`{path}` does not fit the kernel heap (errno {})", e.0))
+    let size = data.size() as usize;
+    let mut head = alloc::vec![0u8; size.min(crate::loader::HEAD_MAX)];
+    data.read_at(0, &mut head)
+        .map_err(|e| alloc::format!("`{path}`: errno {}", e.0))?;
+    let mut read_at = |offset: usize, buf: &mut [u8]| data.read_at(offset, buf);
+    crate::loader::load_from(&head, size, &mut read_at, argv, envp)
+        .map_err(|e| alloc::format!("{e}"))
 }
 
 /// The init an initramfs module's string names: the words after the archive's own path,
@@ -176,28 +182,24 @@ pub fn start_all(modules: &[Module], envp: &[&str], mut refused: Vec<Refused>) -
         };
         let mut argv = alloc::vec![if archive { spec.path } else { spec.name }];
         argv.extend(spec.args.iter().copied());
-        let image = if archive {
+        let loaded = if archive {
             drop(bytes);
-            file_image(spec.path).map(Cow::Owned)
+            load_file(spec.path, &argv, envp)
         } else {
-            Ok(bytes)
+            crate::loader::load(&bytes, &argv, envp).map_err(|e| alloc::format!("{e}"))
         };
-        let started = image
-            .and_then(|image| {
-                crate::loader::load(&image, &argv, envp).map_err(|e| alloc::format!("{e}"))
-            })
-            .and_then(|loaded| {
-                let entry = loaded.entry;
-                sched::spawn(
-                    spec.name.into(),
-                    spec.expected,
-                    loaded.mem,
-                    entry,
-                    loaded.stack,
-                )
-                .map(|(pid, cpu)| (pid, cpu, entry))
-                .map_err(|e| alloc::format!("no thread for it: {e:?}"))
-            });
+        let started = loaded.and_then(|loaded| {
+            let entry = loaded.entry;
+            sched::spawn(
+                spec.name.into(),
+                spec.expected,
+                loaded.mem,
+                entry,
+                loaded.stack,
+            )
+            .map(|(pid, cpu)| (pid, cpu, entry))
+            .map_err(|e| alloc::format!("no thread for it: {e:?}"))
+        });
         match started {
             Ok((pid, cpu, entry)) => {
                 log::info!("pid {pid} on cpu {cpu}: {} (entry {entry:#x})", m.name());

@@ -715,6 +715,11 @@ pub const CALLS: &[Call] = &[
         "0; the CPU the caller runs on and node 0 (null pointers skipped)",
     ),
     Call::linux(
+        320,
+        "dirfd, path, times, flags",
+        "0; the modification time becomes `times[1]` (`{sec, nsec}`; now for a null `times` or `UTIME_NOW`; unchanged for `UTIME_OMIT`; access times are not kept); a null `path` is `dirfd` itself (`futimens`); `AT_SYMLINK_NOFOLLOW` changes a link itself; devices: nothing changes; `-ENOENT`, `-EINVAL` for a bad `nsec` or flag, `-EFAULT`",
+    ),
+    Call::linux(
         330,
         "old, new, flags",
         "as `dup2` with `O_CLOEXEC` the only flag; `-EINVAL` when `old == new` or for other flags",
@@ -751,6 +756,11 @@ pub const CALLS: &[Call] = &[
     ),
     Call::linux(406, "clock, res", "as 266, 64-bit"),
     Call::linux(407, "clock, flags, req, rem", "as 267, 64-bit"),
+    Call::linux(
+        412,
+        "dirfd, path, times, flags",
+        "as 320 with the 64-bit `timespec`",
+    ),
     Call::linux(422, "as 240", "as 240, with a 64-bit `timespec`"),
     Call::linux(
         439,

@@ -16,6 +16,7 @@
 //! with DWARF.
 
 pub mod build;
+pub mod busybox;
 pub mod capture;
 pub mod command;
 pub mod initrd;

@@ -145,6 +145,82 @@ fn mirror_for(lines: &str, suite: &str) -> Option<String> {
     })
 }
 
+/// Debian's i386 package `package`, unpacked under `target/tempest/debian/<package>/`
+/// (once: later calls find it there). Fetched with `apt-get download` from the machine's
+/// own apt sources, after `dpkg --add-architecture i386` when i386 is not known yet, which
+/// needs root; unpacked with `dpkg-deb -x`. Returns the directory it was unpacked in.
+pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
+    let dir = crate::build::target_dir(root).join("debian").join(package);
+    let unpacked = dir.join("root");
+    if unpacked.is_dir() {
+        return Ok(unpacked);
+    }
+    let foreign = Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        .context("cannot run dpkg (a Debian machine is needed to fetch Debian's packages)")?;
+    if !String::from_utf8_lossy(&foreign.stdout)
+        .lines()
+        .any(|a| a.trim() == "i386")
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            bail!(
+                "{package}:i386 needs the i386 architecture in dpkg: run                  `sudo dpkg --add-architecture i386 && sudo apt-get update` once"
+            );
+        }
+        eprintln!("tempest: dpkg --add-architecture i386");
+        let status = Command::new("dpkg")
+            .args(["--add-architecture", "i386"])
+            .status()
+            .context("cannot run dpkg")?;
+        if !status.success() {
+            bail!("`dpkg --add-architecture i386` failed ({status})");
+        }
+        run_apt(&["update"])?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("tempest: apt-get download {package}:i386");
+    let download = || {
+        Command::new("apt-get")
+            .args(["download", &format!("{package}:i386")])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .status()
+    };
+    let mut status = download().context("cannot run apt-get")?;
+    if !status.success() && is_root() {
+        // Package lists older than the i386 architecture: read them again once.
+        run_apt(&["update"])?;
+        status = download().context("cannot run apt-get")?;
+    }
+    if !status.success() {
+        bail!("`apt-get download {package}:i386` failed ({status})");
+    }
+    let deb = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .with_context(|| format!("apt-get download left no .deb in {}", dir.display()))?;
+    let partial = dir.join("root.partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&partial)
+        .status()
+        .context("cannot run dpkg-deb")?;
+    if !status.success() {
+        bail!("`dpkg-deb -x {}` failed ({status})", deb.display());
+    }
+    std::fs::rename(&partial, &unpacked)?;
+    Ok(unpacked)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// `apt-get update`, then `apt-get install` of `packages` (as root).
 pub fn apt_install(packages: &[&str]) -> Result<()> {
     run_apt(&["update"])?;

@@ -98,6 +98,15 @@ pub struct LoadPlan {
 
 /// Validates `image` as a static i386 executable and plans its loading.
 pub fn plan(image: &[u8]) -> Result<LoadPlan, ElfError> {
+    plan_from_head(image, image.len())
+}
+
+/// As [`plan`], for a file of `file_len` bytes of which `head` is the beginning (a loader
+/// that copies segments straight from a file's pages reads only this much into the heap).
+/// The ELF header and program headers must lie in `head`; segments are checked against
+/// `file_len`.
+pub fn plan_from_head(head: &[u8], file_len: usize) -> Result<LoadPlan, ElfError> {
+    let image = head;
     let header = check_header(image)?;
     let phdrs = program_headers(image, &header)?;
 
@@ -113,7 +122,7 @@ pub fn plan(image: &[u8]) -> Result<LoadPlan, ElfError> {
     let mut loads: Vec<(usize, LoadSegment)> = Vec::with_capacity(count);
     for (index, ph) in phdrs.iter().enumerate() {
         if ph.p_type == PT_LOAD
-            && let Some(segment) = check_segment(index, ph, image.len())?
+            && let Some(segment) = check_segment(index, ph, file_len)?
         {
             loads.push((index, segment));
         }

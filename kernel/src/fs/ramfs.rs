@@ -189,6 +189,11 @@ impl FileData {
         self.pages.lock().size
     }
 
+    /// Sets the modification time (`utimensat`).
+    pub fn set_mtime(&self, mtime: u64) {
+        self.pages.lock().mtime = mtime;
+    }
+
     /// Copies up to `len` bytes from `offset` to the user buffer at `buf`, a file page at a
     /// time (the page through one temp mapping, the user's through the checked copy; a hole
     /// gives zeroes). Returns the count (0 at or past the end); a bad user page after some
@@ -295,8 +300,32 @@ impl FileData {
         Ok(())
     }
 
-    /// All of the file's bytes in a kernel buffer (for `exec`). `ENOMEM` when the heap
-    /// cannot hold them.
+    /// Fills `buf` with the file's bytes from `offset` (zeroes past the end and in holes),
+    /// a page at a time through a temp mapping.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), Errno> {
+        let pages = self.pages.lock();
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done;
+            let in_page = at % PAGE_SIZE;
+            let chunk = (PAGE_SIZE - in_page).min(buf.len() - done);
+            let out = &mut buf[done..done + chunk];
+            let past_end = at as u64 >= pages.size;
+            match pages.frames.get(at / PAGE_SIZE).copied().flatten() {
+                Some(frame) if !past_end => {
+                    // SAFETY: the file's frame, kept allocated by the file's lock.
+                    let page = unsafe { TempMap::read(frame) }.map_err(|_| Errno::ENOMEM)?;
+                    out.copy_from_slice(&page[in_page..in_page + chunk]);
+                }
+                _ => out.fill(0),
+            }
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// All of the file's bytes in a kernel buffer. `ENOMEM` when the heap cannot hold
+    /// them.
     pub fn to_vec(&self) -> Result<Vec<u8>, Errno> {
         let pages = self.pages.lock();
         let mut bytes = Vec::new();

@@ -10,12 +10,13 @@
 //! round) before its frames go.
 
 use crate::errno::Errno;
-use crate::fs::ramfs::{self, Handle};
+use crate::fs::ramfs::{self, FileData, Handle};
 use crate::fs::tree::Ino;
 use crate::loader::{self, LoadError};
 use crate::mm::space::AddressSpace;
 use crate::sched;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::trap::TrapFrame;
 use core::sync::atomic::Ordering;
@@ -26,9 +27,10 @@ const MAX_INTERPRETERS: usize = 4;
 /// The longest `#!` line read (Linux's `BINPRM_BUF_SIZE`).
 const SHEBANG_MAX: usize = 256;
 
-/// The image of the executable file `path`: `ENOENT`, `ENOTDIR`, `ELOOP`, `EACCES` (not a
-/// regular file, or no execute bit), `ENOMEM` (the heap cannot hold it).
-fn image(cwd: Ino, path: &[u8]) -> Result<Vec<u8>, Errno> {
+/// The executable file `path` and its first `loader::HEAD_MAX` bytes (its headers, or
+/// its `#!` line): `ENOENT`, `ENOTDIR`, `ELOOP`, `EACCES` (not a regular file, or no
+/// execute bit).
+fn image(cwd: Ino, path: &[u8]) -> Result<(Arc<FileData>, Vec<u8>), Errno> {
     let data = {
         let fs = ramfs::lock();
         let ino = fs.resolve(cwd, path, true)?;
@@ -41,7 +43,9 @@ fn image(cwd: Ino, path: &[u8]) -> Result<Vec<u8>, Errno> {
             _ => return Err(Errno::EACCES),
         }
     };
-    data.to_vec()
+    let mut head = alloc::vec![0u8; (data.size() as usize).min(loader::HEAD_MAX)];
+    data.read_at(0, &mut head)?;
+    Ok((data, head))
 }
 
 /// The interpreter and its optional argument of a `#!` image, if it is one.
@@ -81,7 +85,7 @@ pub fn exec(
     }
     let cwd = process.cwd.load(Ordering::Relaxed);
     let mut path = path;
-    let mut bytes = image(cwd, &path)?;
+    let (mut file, mut bytes) = image(cwd, &path)?;
     for _ in 0..MAX_INTERPRETERS {
         let Some((interpreter, arg)) = shebang(&bytes) else {
             break;
@@ -95,7 +99,7 @@ pub fn exec(
         next.push(script);
         next.extend(argv.drain(..).skip(1));
         argv = next;
-        bytes = image(cwd, &interpreter)?;
+        (file, bytes) = image(cwd, &interpreter)?;
         path = interpreter;
     }
     if bytes.starts_with(b"#!") {
@@ -103,7 +107,18 @@ pub fn exec(
     }
     let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let envp_refs: Vec<&str> = envp.iter().map(String::as_str).collect();
-    let loaded = loader::load(&bytes, &argv_refs, &envp_refs).map_err(|e| match e {
+    let size = file.size() as usize;
+    let mut read_at = |offset: usize, buf: &mut [u8]| file.read_at(offset, buf);
+    let loaded = loader::load_from(&bytes, size, &mut read_at, &argv_refs, &envp_refs);
+    let loaded = loaded.map_err(|e| {
+        log::info!(
+            "pid {}: exec {} refused: {e}",
+            process.tgid,
+            core::str::from_utf8(&path).unwrap_or("?")
+        );
+        e
+    });
+    let loaded = loaded.map_err(|e| match e {
         LoadError::Elf(_) | LoadError::OverlapsStack { .. } => Errno::ENOEXEC,
         LoadError::ArgumentsTooLong => Errno::E2BIG,
         LoadError::Map(_) | LoadError::Copy(_) => Errno::ENOMEM,

@@ -519,3 +519,64 @@ pub fn truncate64(path: u32, low: u32, high: u32) -> SysResult {
     data.truncate(len, now())?;
     Ok(0)
 }
+
+/// `utimensat`'s special `tv_nsec` values.
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// `utimensat(dirfd, path, times, flags)` and its 64-bit-time form: the modification time
+/// becomes `times[1]` (now for a null `times` or `UTIME_NOW`; unchanged for `UTIME_OMIT`);
+/// access times are not kept. A null `path` is `dirfd` itself (as `futimens`).
+/// `AT_SYMLINK_NOFOLLOW` changes a link itself. `ENOENT`, `EINVAL` (a bad `tv_nsec` or
+/// flag), `EFAULT`.
+pub fn utimensat(dirfd: u32, path: u32, times: u32, flags: u32, time64: bool) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mtime = if times == 0 {
+        Some(now())
+    } else {
+        let size = if time64 { 16 } else { 8 };
+        let raw: [u8; 32] = super::read_user(times, 2 * size)?;
+        let (sec, nsec) = if time64 {
+            let w = |i: usize| i64::from_le_bytes(raw[i..i + 8].try_into().expect("8"));
+            (w(16), w(24))
+        } else {
+            let w = |i: usize| i64::from(i32::from_le_bytes(raw[i..i + 4].try_into().expect("4")));
+            (w(8), w(12))
+        };
+        match nsec {
+            UTIME_OMIT => None,
+            UTIME_NOW => Some(now()),
+            0..=999_999_999 if sec >= 0 => Some(sec as u64),
+            0..=999_999_999 => Some(0),
+            _ => return Err(Errno::EINVAL),
+        }
+    };
+    let ino = if path == 0 {
+        match &file(dirfd)?.object {
+            Object::Node(handle) => handle.ino(),
+            Object::Device(_) => return Ok(0),
+        }
+    } else {
+        let path = super::read_path(path)?;
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if device_at(dirfd, &path).is_some() {
+            return Ok(0);
+        }
+        let start = start_dir(dirfd, &path)?;
+        ramfs::lock().resolve(start, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    let Some(mtime) = mtime else {
+        return Ok(0);
+    };
+    let mut fs = ramfs::lock();
+    let inode = fs.get_mut(ino).ok_or(Errno::ENOENT)?;
+    inode.mtime = mtime;
+    if let Node::File(data) = &inode.node {
+        data.set_mtime(mtime);
+    }
+    Ok(0)
+}

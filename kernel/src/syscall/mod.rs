@@ -81,6 +81,8 @@ pub const SYS_ACCESS: u32 = linux("access");
 pub const SYS_FACCESSAT: u32 = linux("faccessat");
 pub const SYS_FACCESSAT2: u32 = linux("faccessat2");
 pub const SYS_GETCWD: u32 = linux("getcwd");
+pub const SYS_UTIMENSAT: u32 = linux("utimensat");
+pub const SYS_UTIMENSAT_TIME64: u32 = linux("utimensat_time64");
 pub const SYS_EXECVE: u32 = linux("execve");
 pub const SYS_FORK: u32 = linux("fork");
 pub const SYS_VFORK: u32 = linux("vfork");
@@ -206,6 +208,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_WAIT4 => process::wait4(a0, a1, a2, a3),
         SYS_WAITPID => process::wait4(a0, a1, a2, 0),
         SYS_GETPPID => process::getppid(),
+        SYS_UTIMENSAT => fs::utimensat(a0, a1, a2, a3, false),
+        SYS_UTIMENSAT_TIME64 => fs::utimensat(a0, a1, a2, a3, true),
         SYS_EXECVE => process::execve(frame, a0, a1, a2),
         SYS_PIPE => io::pipe2(a0, 0),
         SYS_PIPE2 => io::pipe2(a0, a1),

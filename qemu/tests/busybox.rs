@@ -1,0 +1,105 @@
+//! Debian's static busybox for i386, unchanged, on Tempest: the same shell scripts run by
+//! the same busybox on the host and under Tempest (at `--smp 4`, the root file system an
+//! initramfs in highmem) must print the same lines. The scripts are in `tests/busybox/`.
+
+mod common;
+
+use common::{expect, run, skip_outside_ci};
+use std::path::{Path, PathBuf};
+
+const TIMEOUT: &str = "600";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = qemu::build::target_dir(&qemu::build::workspace_root())
+        .join("test-trees")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The root: busybox and its applet links in /bin, the scripts (and their data file) in
+/// /scripts, an empty /work.
+fn tree(busybox: &Path) -> PathBuf {
+    let dir = scratch("busybox");
+    qemu::busybox::install(busybox, &dir).expect("lay out busybox");
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/busybox");
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    for entry in std::fs::read_dir(&scripts).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join("scripts").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    dir
+}
+
+/// The scripts' lines, from the first `== ` header on, without the kernel's log lines.
+fn lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("== t_"))
+        .filter(|l| !l.starts_with("[cpu") && !l.starts_with("@@tempest"))
+        .take_while(|l| *l != "Tempest summary")
+        .collect()
+}
+
+#[test]
+fn busybox_scripts_print_the_same_on_tempest_as_on_linux() {
+    let test = "busybox_scripts_print_the_same_on_tempest_as_on_linux";
+    let root = qemu::build::workspace_root();
+    let busybox = match qemu::busybox::ensure(&root) {
+        Ok(b) => b,
+        Err(e) => {
+            skip_outside_ci(test, &format!("no busybox-static:i386: {e:#}"));
+            return;
+        }
+    };
+    let dir = tree(&busybox);
+    let host_work = scratch("busybox-host-work");
+    // The host runs the same scripts with the same busybox, its applets alone on PATH.
+    let host = std::process::Command::new(dir.join("bin/busybox"))
+        .args(["sh", "-c"])
+        .arg(format!(
+            "sh {}/scripts/all.sh {}/scripts {} 2>&1",
+            dir.display(),
+            dir.display(),
+            host_work.display()
+        ))
+        .env("PATH", dir.join("bin"))
+        .output()
+        .expect("run busybox on the host");
+    let host_out = String::from_utf8_lossy(&host.stdout).into_owned();
+    let expected = lines(&host_out);
+    assert!(
+        expected
+            .iter()
+            .filter(|l| l.starts_with("== exit 0"))
+            .count()
+            == 3,
+        "the scripts failed on the host:\n{host_out}"
+    );
+    let run = run(
+        "tcg",
+        Some(TIMEOUT),
+        &[
+            "--smp",
+            "4",
+            "--memory",
+            "256",
+            "--cmdline",
+            "lowmem=16",
+            "--initrd",
+            dir.to_str().unwrap(),
+            "--init",
+            "/bin/sh /scripts/all.sh /scripts /work",
+        ],
+    );
+    expect(&run, 0, &["tempest: success"]);
+    assert_eq!(
+        lines(&run.serial),
+        expected,
+        "\n--- Tempest ---\n{}",
+        run.out
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&host_work).unwrap();
+}
