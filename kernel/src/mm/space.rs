@@ -455,6 +455,16 @@ mod tests {
     use arch::paging::{PDEntry, pd_index};
 
     kernel_test! {
+        fn map_errors_say_what_went_wrong() {
+            let text = |e: MapError| alloc::format!("{e}");
+            check_eq!(text(MapError::NoMemory), "out of physical memory");
+            check_eq!(text(MapError::AlreadyMapped(0x1000)), "page 0x1000 is already mapped");
+            check_eq!(text(MapError::NotUser(0xc000_0000)), "0xc0000000 is not a user address");
+            check_eq!(text(MapError::NoTempSlot), "no temp-mapping slot free");
+        }
+    }
+
+    kernel_test! {
         fn map_translate_protect_unmap_and_free_everything() {
             let before = frames::stats();
             {

@@ -181,6 +181,7 @@ kernel_test! {
         let space = AddressSpace::new().map_err(|_| "no memory for a space")?;
         let f = low_frame()?;
         space.activate();
+        check!(space.is_active(), "the space is not the one in CR3 after activate");
         let result = (|| {
             let mut page = map_rw(f).map_err(|_| "no slot")?;
             page[0] = 42;
