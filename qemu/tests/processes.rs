@@ -198,3 +198,110 @@ fn execve_on_tempest_as_on_linux() {
     std::fs::remove_dir_all(&tree).unwrap();
     std::fs::remove_dir_all(&host_tree).unwrap();
 }
+
+/// Malformed versions of the static ELF `program`, each refused by the loader for another
+/// reason: name and bytes.
+fn malformed(program: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
+    let good = std::fs::read(program).unwrap();
+    let u16_at = |i: usize| u16::from_le_bytes([good[i], good[i + 1]]) as usize;
+    let u32_at = |i: usize| u32::from_le_bytes(good[i..i + 4].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u32_at(28), u16_at(42), u16_at(44));
+    let phdr = |i: usize| phoff + i * phentsize;
+    let first_load = (0..phnum)
+        .find(|&i| u32_at(phdr(i)) == 1)
+        .expect("a PT_LOAD");
+    let poked = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut image = good.clone();
+        f(&mut image);
+        image
+    };
+    vec![
+        ("bad-magic", poked(&|i| i[0] = 0)),
+        ("elf64-class", poked(&|i| i[4] = 2)),
+        ("big-endian", poked(&|i| i[5] = 2)),
+        (
+            "x86-64-machine",
+            poked(&|i| i[18..20].copy_from_slice(&62u16.to_le_bytes())),
+        ),
+        (
+            "shared-object",
+            poked(&|i| i[16..18].copy_from_slice(&3u16.to_le_bytes())),
+        ),
+        ("truncated-header", good[..40].to_vec()),
+        ("truncated-program-headers", good[..phoff + 8].to_vec()),
+        (
+            "no-load-segment",
+            poked(&|i| {
+                for n in 0..phnum {
+                    if u32_at(phdr(n)) == 1 {
+                        i[phdr(n)..phdr(n) + 4].copy_from_slice(&0u32.to_le_bytes());
+                    }
+                }
+            }),
+        ),
+        (
+            "segment-in-kernel-space",
+            poked(&|i| {
+                let at = phdr(first_load) + 8;
+                i[at..at + 4].copy_from_slice(&0xC000_0000u32.to_le_bytes());
+            }),
+        ),
+        (
+            "file-larger-than-memory",
+            poked(&|i| {
+                let at = phdr(first_load) + 20;
+                let filesz = u32_at(phdr(first_load) + 16) as u32;
+                i[at..at + 4].copy_from_slice(&(filesz / 2).to_le_bytes());
+            }),
+        ),
+        ("plain-text", b"just words, no program\n".to_vec()),
+        ("empty-shebang", b"#!\n".to_vec()),
+    ]
+}
+
+#[test]
+fn execve_of_malformed_elfs_is_enoexec_and_the_caller_goes_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(program) = build_runtime(
+        "execve_of_malformed_elfs_is_enoexec_and_the_caller_goes_on",
+        "glibc/exec_test",
+    ) else {
+        return;
+    };
+    let tree = exec_tree("exec-corpus", &program, "/bin/exec_test");
+    let corpus = tree.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let images = malformed(&program);
+    for (name, bytes) in &images {
+        std::fs::write(corpus.join(name), bytes).unwrap();
+        std::fs::set_permissions(corpus.join(name), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+    let run = run(
+        "tcg",
+        Some(TIMEOUT),
+        &[
+            "--smp",
+            "2",
+            "--initrd",
+            tree.to_str().unwrap(),
+            "--init",
+            "/bin/exec_test corpus /corpus",
+        ],
+    );
+    let summary = format!(
+        "corpus: {0} of {0} refused with ENOEXEC, and the caller lives",
+        images.len()
+    );
+    expect(&run, 0, &[summary.as_str(), "tempest: success"]);
+    for (name, _) in &images {
+        assert!(
+            run.out.contains(&format!("corpus {name}: ENOEXEC")),
+            "{name}\n{}",
+            run.out
+        );
+    }
+    // The kernel says why for each ELF it refused.
+    assert!(run.out.contains("refused: "), "{}", run.out);
+    std::fs::remove_dir_all(&tree).unwrap();
+}

@@ -10,6 +10,7 @@
  *     ELF), ENOTDIR, each leaving the caller as it was.
  * Prints one line per fact, the same on Linux; exits 0 unless a check failed. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -93,9 +94,38 @@ static const char *err(void)
 	}
 }
 
+/* `corpus DIR`: execve of every file of DIR, each a malformed ELF: each must come back
+ * with an error, and the caller goes on to the next. */
+static int corpus(const char *dir)
+{
+	char names[64][64];
+	int count = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) && count < 64)
+		if (e->d_name[0] != '.')
+			snprintf(names[count++], sizeof names[0], "%s", e->d_name);
+	if (d)
+		closedir(d);
+	qsort(names, count, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+	int refused = 0;
+	for (int i = 0; i < count; i++) {
+		char path[512];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		char *args[] = {names[i], NULL};
+		execve(path, args, args + 1);
+		printf("corpus %s: %s\n", names[i], err());
+		refused += errno == ENOEXEC;
+	}
+	printf("corpus: %d of %d refused with ENOEXEC, and the caller lives\n", refused, count);
+	return refused == count && count > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 2 && !strcmp(argv[1], "corpus"))
+		return corpus(argv[2]);
 	if (argc > 1 && !strcmp(argv[1], "child"))
 		return child(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "script-mode"))

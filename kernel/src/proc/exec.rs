@@ -86,9 +86,16 @@ pub fn exec(
     let cwd = process.cwd.load(Ordering::Relaxed);
     let mut path = path;
     let (mut file, mut bytes) = image(cwd, &path)?;
-    for _ in 0..MAX_INTERPRETERS {
-        let Some((interpreter, arg)) = shebang(&bytes) else {
+    for depth in 0..=MAX_INTERPRETERS {
+        if !bytes.starts_with(b"#!") {
             break;
+        }
+        if depth == MAX_INTERPRETERS {
+            return Err(Errno::ELOOP);
+        }
+        // A `#!` line that names nothing is no script: an image the loader refuses.
+        let Some((interpreter, arg)) = shebang(&bytes) else {
+            return Err(Errno::ENOEXEC);
         };
         // argv becomes: interpreter [arg] path argv[1..].
         let script = String::from_utf8_lossy(&path).into_owned();
@@ -101,9 +108,6 @@ pub fn exec(
         argv = next;
         (file, bytes) = image(cwd, &interpreter)?;
         path = interpreter;
-    }
-    if bytes.starts_with(b"#!") {
-        return Err(Errno::ELOOP);
     }
     let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let envp_refs: Vec<&str> = envp.iter().map(String::as_str).collect();
