@@ -178,3 +178,29 @@ fn memory_exhaustion_leaves_the_kernel_whole() {
     assert!(!run.out.contains("FAIL"), "{}", run.out);
     expect_exits(&run, "exhaust", 1, 0);
 }
+
+/// A fork bomb and a pipe flood (`glibc/flood`): fork until the thread limit says EAGAIN,
+/// every child reaped; sixteen children each filling pipes until EMFILE; then the kernel
+/// stays whole, with every frame back.
+#[test]
+fn fork_bomb_and_pipe_flood_leave_the_kernel_whole() {
+    let Some(flood) = common::build_runtime(
+        "fork_bomb_and_pipe_flood_leave_the_kernel_whole",
+        "glibc/flood",
+    ) else {
+        return;
+    };
+    let program = format!("{} expect=0", flood.display());
+    let run = runner(&["--smp", "4", "--no-tempest-calls", &program]);
+    expect(
+        &run,
+        0,
+        &[
+            "fork bomb: ",
+            "then EAGAIN",
+            "pipe flood: 16 children",
+            "flood: 0 failure(s)",
+        ],
+    );
+    expect_whole_kernel(&run);
+}
