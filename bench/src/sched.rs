@@ -9,12 +9,15 @@ use serde_json::{Value, json};
 use std::fmt::Write as _;
 
 /// The workloads of `sched_bench`, in the order the table lists them.
-pub const SCHED_WORKLOADS: [&str; 5] = [
+pub const SCHED_WORKLOADS: [&str; 8] = [
     "context_switch",
     "futex_wake",
     "migration",
     "temp_task_pinned",
     "temp_task_preempt_off",
+    "fork_exit_wait",
+    "pipe_4k",
+    "pipe_64k",
 ];
 
 /// One point of the kernel model: a workload in one boot.

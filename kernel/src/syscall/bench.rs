@@ -76,14 +76,18 @@ const REPORT_SIZE: usize = 48;
 /// model's (`user/src/bin/sched_bench.rs`): a context switch between two threads of one
 /// CPU, a futex wake-up until the woken thread runs on another CPU, a migration (an
 /// affinity change that moves the caller), and a temp mapping made by a task with
-/// today's pinning guard and with the older preempt-count guard.
-const WORKLOADS: [&str; 6] = [
+/// today's pinning guard and with the older preempt-count guard; then processes and pipes:
+/// a fork + exit + wait round, and 4 KiB and 64 KiB through a pipe and back.
+const WORKLOADS: [&str; 9] = [
     "write",
     "context_switch",
     "futex_wake",
     "migration",
     "temp_task_pinned",
     "temp_task_preempt_off",
+    "fork_exit_wait",
+    "pipe_4k",
+    "pipe_64k",
 ];
 
 /// `bench_report(report)`: emits `report` as a `bench` record with this CPU and pid.

@@ -63,6 +63,15 @@ const BENCH_FUTEX_WAKE: u32 = 3;
 const BENCH_MIGRATION: u32 = 4;
 const BENCH_TEMP_TASK_PINNED: u32 = 5;
 const BENCH_TEMP_TASK_PREEMPT_OFF: u32 = 6;
+const BENCH_FORK_EXIT_WAIT: u32 = 7;
+const BENCH_PIPE_4K: u32 = 8;
+const BENCH_PIPE_64K: u32 = 9;
+
+/// Linux's numbers of the process and pipe calls the last workloads make.
+const SYS_FORK: u32 = 2;
+const SYS_READ: u32 = 3;
+const SYS_PIPE: u32 = 42;
+const SYS_WAIT4: u32 = 114;
 
 /// A workload failed; its `FAIL` line is printed.
 struct Failed;
@@ -110,6 +119,9 @@ fn main(_: &Args) -> i32 {
         ok &= sys::pin_to_cpu(first) == 0;
     }
     ok &= temp_task().is_ok();
+    ok &= fork_exit_wait().is_ok();
+    ok &= pipe_transfer(4096, BENCH_PIPE_4K, "pipe_4k", tsc_per_us).is_ok();
+    ok &= pipe_transfer(65536, BENCH_PIPE_64K, "pipe_64k", tsc_per_us).is_ok();
     if ok {
         println!("sched_bench: done");
         0
@@ -403,6 +415,100 @@ fn migration(from: u32, to: u32) -> Result<(), Failed> {
         "migration",
         2,
         format_args!("sched_setaffinity moving the caller between cpu {from} and cpu {to}"),
+        &mut samples,
+        0,
+    )
+}
+
+/// The temp mappings this process has made so far.
+fn temp_maps() -> u64 {
+    let mut stats = sys::TempStats::default();
+    sys::temp_stats(&mut stats);
+    stats.process.maps
+}
+
+/// `fork_exit_wait`: fork a child that exits at once, and wait for it; one sample is the
+/// whole round, from before `fork` to after `wait4` returned its pid (the child's
+/// copy-on-write fault on its stack, its exit and the parent's wake-up included).
+fn fork_exit_wait() -> Result<(), Failed> {
+    let mut samples = [0u64; SAMPLES];
+    let maps_before = temp_maps();
+    for i in 0..WARMUP + SAMPLES {
+        let t0 = rdtsc();
+        let pid = sys::syscall0(SYS_FORK);
+        if pid == 0 {
+            sys::exit_group(0);
+        }
+        if pid < 0 {
+            return Err(fail(format_args!("fork_exit_wait: fork = {pid}")));
+        }
+        let waited = sys::syscall6(SYS_WAIT4, pid as usize, 0, 0, 0, 0, 0);
+        let cycles = rdtsc() - t0;
+        if waited != pid {
+            return Err(fail(format_args!(
+                "fork_exit_wait: wait4({pid}) = {waited}"
+            )));
+        }
+        if i >= WARMUP {
+            samples[i - WARMUP] = cycles;
+        }
+    }
+    let per_op = (temp_maps() - maps_before) / (WARMUP + SAMPLES) as u64;
+    report(
+        BENCH_FORK_EXIT_WAIT,
+        "fork_exit_wait",
+        2,
+        format_args!("fork + _exit + wait4 ({per_op} temp mappings per round in the parent)"),
+        &mut samples,
+        0,
+    )
+}
+
+/// `pipe_4k`, `pipe_64k`: `bytes` written into a pipe and read back by the same thread;
+/// each byte crosses four temp mappings (user page and pipe page, in and out). One sample
+/// is the round; the line also gives MB/s.
+fn pipe_transfer(bytes: usize, workload: u32, name: &str, tsc_per_us: u64) -> Result<(), Failed> {
+    let mut fds = [0i32; 2];
+    let made = sys::syscall1(SYS_PIPE, fds.as_mut_ptr() as usize);
+    let (from, to) = (sys::map_anonymous(bytes), sys::map_anonymous(bytes));
+    if made != 0 || sys::is_error(from) || sys::is_error(to) {
+        return Err(fail(format_args!(
+            "{name}: pipe = {made}, buffers {from} {to}"
+        )));
+    }
+    let mut samples = [0u64; SAMPLES];
+    let maps_before = temp_maps();
+    for i in 0..WARMUP + SAMPLES {
+        let t0 = rdtsc();
+        let wrote = sys::write(fds[1], from as *const u8, bytes);
+        let mut read = 0;
+        while read < bytes {
+            let n = sys::syscall3(SYS_READ, fds[0] as usize, to as usize + read, bytes - read);
+            if n <= 0 {
+                return Err(fail(format_args!("{name}: read = {n}")));
+            }
+            read += n as usize;
+        }
+        let cycles = rdtsc() - t0;
+        if wrote != bytes as isize {
+            return Err(fail(format_args!("{name}: write = {wrote}")));
+        }
+        if i >= WARMUP {
+            samples[i - WARMUP] = cycles;
+        }
+    }
+    let per_op = (temp_maps() - maps_before) / (WARMUP + SAMPLES) as u64;
+    sys::close(fds[0]);
+    sys::close(fds[1]);
+    samples.sort_unstable();
+    let mb_per_s = bytes as u64 * tsc_per_us / samples[SAMPLES / 2].max(1);
+    report(
+        workload,
+        name,
+        1,
+        format_args!(
+            "{bytes} bytes through a pipe and back, {mb_per_s} MB/s at the median, {per_op} temp mappings per round"
+        ),
         &mut samples,
         0,
     )
