@@ -121,3 +121,10 @@ pub unsafe fn force_unlock() {
         unsafe { PORT.force_unlock() };
     }
 }
+
+/// Reads what COM1 has received, up to `buf.len()` bytes, without waiting; the count.
+pub fn receive_bytes(buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    with_port(|port| n = port.inner_mut().receive_bytes(buf));
+    n
+}

@@ -222,6 +222,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         let opts = RunOptions {
             timeout: Some(Duration::from_secs(cli.timeout)),
             echo: false,
+            stdin: false,
         };
         let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
         if !result.outcome().is_success() {

@@ -112,6 +112,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.poison_freed {
         crate::mm::frames::poison_freed_frames();
     }
+    if opts.console_input {
+        crate::tty::console::enable_input();
+    }
     if opts.no_fork_flush {
         crate::mm::cow::skip_fork_flush();
     }

@@ -10,6 +10,7 @@
 //! | `no-remote-flush` | negative control: TLB shootdown targets acknowledge without flushing |
 //! | `poison-freed` | debug: every freed frame is filled with 0xAA (a stale translation reads it) |
 //! | `free-before-flush` | negative control: unmapped frames are freed before the shootdown round |
+//! | `console-input` | the console is a terminal: input from COM1 through a line discipline (`cargo qemu --shell`) |
 //! | `no-fork-flush` | negative control: `fork` does not drop the parent's writable translations on other CPUs |
 //! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
@@ -92,6 +93,8 @@ pub struct Options<'a> {
     pub free_before_flush: bool,
     /// `no-fork-flush`: the negative control of the fork test.
     pub no_fork_flush: bool,
+    /// `console-input`: the console takes input.
+    pub console_input: bool,
     /// Tempest's own test and benchmark calls answer (otherwise `ENOSYS`).
     pub tempest_calls: bool,
     /// New processes start on this CPU (the balancer spreads them).
@@ -121,6 +124,7 @@ impl Default for Options<'_> {
             poison_freed: false,
             free_before_flush: false,
             no_fork_flush: false,
+            console_input: false,
             tempest_calls: false,
             spawn_cpu: None,
             bench: None,
@@ -184,6 +188,7 @@ impl<'a> Options<'a> {
                 ("poison-freed", None) => opts.poison_freed = true,
                 ("free-before-flush", None) => opts.free_before_flush = true,
                 ("no-fork-flush", None) => opts.no_fork_flush = true,
+                ("console-input", None) => opts.console_input = true,
                 ("tempest-calls", None) => opts.tempest_calls = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),

@@ -15,6 +15,7 @@ pub mod mm;
 pub mod signal;
 pub mod syscall_table;
 pub mod tls;
+pub mod tty;
 
 #[cfg(target_arch = "x86")]
 pub mod acpi;

@@ -322,7 +322,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         3,
         "fd, buf, len",
-        "a file's bytes from the position on (which moves past them; 0 at the end), each file page through a temp mapping and the user's through the checked user copy; `len` zero bytes from `/dev/zero`, written a page at a time; a bad user page after some bytes ends the read with their count, a bad first page is `-EFAULT`; 0 (end of file) from `/dev/null`, which is empty, and from the console, which has no input until its line discipline exists (the user-space issue), so a program reads it as it would `</dev/null`; those two leave the buffer untouched (as Linux's `/dev/null` does); `-EISDIR` on a directory, `-EBADF` unless fd is open for reading",
+        "a file's bytes from the position on (which moves past them; 0 at the end), each file page through a temp mapping and the user's through the checked user copy; a pipe's (waiting while it is empty and a writer is left); the console's input through its line discipline with `console-input` (a line in canonical mode, waiting for it; 0 after ^D), else 0 (end of file, as `</dev/null`); `len` zero bytes from `/dev/zero`, written a page at a time; a bad user page after some bytes ends the read with their count, a bad first page is `-EFAULT`; 0 from `/dev/null`, the buffer untouched; `-EAGAIN` instead of waiting with `O_NONBLOCK`, `-EINTR`, `-EISDIR` on a directory, `-EBADF` unless fd is open for reading",
     ),
     Call::linux(
         4,
@@ -374,7 +374,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         37,
         "pid, sig",
-        "0; `sig` (or, with `sig` 0, nothing: a check that the process exists) to process `pid`, or to the caller's own with 0 or minus its pid (every process leads its own group); `-ESRCH` for no such process, `-1` and other groups; `-EINVAL` for a bad signal",
+        "0; `sig` (or, with `sig` 0, nothing: a check that the target exists) to process `pid`, to the caller's process group for 0, to group `-pid` below -1, to every process but the caller and pid 1 for -1; `-ESRCH` when no process is there, `-EINVAL` for a bad signal",
     ),
     Call::linux(
         38,
@@ -400,12 +400,17 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         54,
         "fd, cmd, arg",
-        "`TCGETS` (a cooked 38400-baud terminal: `ICANON`, `ECHO`, `ISIG`, ^C interrupt...) and `TIOCGWINSZ` (24 x 80) on the console; `-ENOTTY` for other requests and on `/dev/null`; `-EBADF`, `-EFAULT`",
+        "on the console: `TCGETS`/`TCSETS`/`TCSETSW`/`TCSETSF` (its line discipline's settings: canonical mode, echo, `ISIG`, `ICRNL`, the control characters), `TIOCGWINSZ` (24 x 80), `TIOCGPGRP`/`TIOCSPGRP` (the foreground group: the caller's session's until one is set), `TIOCSCTTY` (0: the console is everyone's controlling terminal); `-ENOTTY` for other requests and on anything but the console; `-EINVAL` for a group of 0 or less, `-EBADF`, `-EFAULT`",
     ),
     Call::linux(
         55,
         "fd, cmd, arg",
         "`F_DUPFD`, `F_DUPFD_CLOEXEC` (lowest free at or above `arg`), `F_GETFD`/`F_SETFD` (`FD_CLOEXEC`, kept per descriptor), `F_GETFL` (access mode and status flags), `F_SETFL` (`O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`, `O_NOATIME` kept in the open file description, which `dup` shares; they change nothing yet); `-EINVAL` for other commands (no locks), `-EBADF`",
+    ),
+    Call::linux(
+        57,
+        "pid, pgid",
+        "0; process `pid` (0: the caller; else the caller or one of its children) joins group `pgid` (0: its own pid), which must be its pid or a group of its session; `-EINVAL` for a negative group, `-ESRCH`, `-EPERM` (a session leader, another session, no such group in the session)",
     ),
     Call::linux(
         60,
@@ -421,6 +426,12 @@ pub const CALLS: &[Call] = &[
         64,
         "",
         "the parent's pid; 0 for the run's programs (no one forked them) and for an orphan when pid 1 is gone (an orphan goes to pid 1 while it lives)",
+    ),
+    Call::linux(65, "", "the caller's process group"),
+    Call::linux(
+        66,
+        "",
+        "the new session's id (the caller's pid), the caller leading it and a new group; `-EPERM` when the caller leads a group already (every program the kernel starts does)",
     ),
     Call::linux(
         78,
@@ -467,6 +478,11 @@ pub const CALLS: &[Call] = &[
         "0; `-EINVAL` as munmap; `-ENOMEM` if a page in the range is not mapped",
     ),
     Call::linux(
+        132,
+        "pid",
+        "the process group of `pid` (0: the caller); `-ESRCH`",
+    ),
+    Call::linux(
         133,
         "fd",
         "0; the working directory becomes the directory open at `fd`; `-ENOTDIR`, `-EBADF`",
@@ -486,6 +502,7 @@ pub const CALLS: &[Call] = &[
         "fd, iov, count",
         "each buffer in turn, as `write`; bytes written (a bad buffer after some went out ends the call with their count, a bad first one is `-EFAULT`); `-EINVAL` as `readv`, `-EBADF`",
     ),
+    Call::linux(147, "pid", "the session of `pid` (0: the caller); `-ESRCH`"),
     Call::linux(
         158,
         "",

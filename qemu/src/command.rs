@@ -81,6 +81,9 @@ pub struct QemuConfig {
     pub accel: Accel,
     /// Start halted with the gdb stub on tcp::1234 (`-s -S`).
     pub gdb: bool,
+    /// The serial line's input is QEMU's standard input with ^C passed to the guest
+    /// (`-chardev stdio,signal=off`: `--shell`).
+    pub console_input: bool,
     /// Offer the x2APIC to the guest (`-cpu qemu32,+x2apic`), under TCG too.
     pub x2apic: bool,
     /// Multiboot modules, passed as one comma-separated `-initrd` (omitted when empty).
@@ -103,6 +106,7 @@ impl QemuConfig {
             smp: 1,
             accel,
             gdb: false,
+            console_input: false,
             x2apic: false,
             initrd: Vec::new(),
         }
@@ -133,16 +137,18 @@ impl QemuConfig {
             push(&"-cpu");
             push(&model);
         }
-        for a in [
-            "-display",
-            "none",
-            "-serial",
-            "stdio",
-            "-monitor",
-            "none",
-            "-no-reboot",
-            "-device",
-        ] {
+        push(&"-display");
+        push(&"none");
+        if self.console_input {
+            push(&"-chardev");
+            push(&"stdio,id=console,signal=off");
+            push(&"-serial");
+            push(&"chardev:console");
+        } else {
+            push(&"-serial");
+            push(&"stdio");
+        }
+        for a in ["-monitor", "none", "-no-reboot", "-device"] {
             push(&a);
         }
         push(&format!(

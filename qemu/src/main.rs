@@ -32,7 +32,13 @@ fn main() -> ExitCode {
         }
     };
     match boot(&cli) {
-        Ok(outcome) => {
+        Ok((outcome, Some(status))) if cli.shell => {
+            // The shell's own status is the run's, once it exited.
+            eprintln!("tempest: the shell exited with status {status}");
+            let _ = outcome;
+            ExitCode::from(status)
+        }
+        Ok((outcome, _)) => {
             eprintln!("{outcome}");
             ExitCode::from(outcome.exit_code() as u8)
         }
@@ -73,8 +79,22 @@ fn with_runtimes_ready(root: &Path, specs: Vec<ProgramSpec>) -> Vec<ProgramSpec>
         .collect()
 }
 
-/// Provisions, builds, runs and classifies; the caller prints the verdict.
-fn boot(cli: &Cli) -> Result<Outcome> {
+/// The root of `--shell`: busybox with its applet links in /bin, and empty /etc, /tmp,
+/// /root, laid out afresh under `target/tempest/shell-root`.
+fn shell_root(root: &Path) -> Result<std::path::PathBuf> {
+    let busybox = qemu::busybox::ensure(root)?;
+    let dir = build::target_dir(root).join("shell-root");
+    let _ = std::fs::remove_dir_all(&dir);
+    qemu::busybox::install(&busybox, &dir)?;
+    for d in ["etc", "tmp", "root"] {
+        std::fs::create_dir_all(dir.join(d))?;
+    }
+    Ok(dir)
+}
+
+/// Provisions, builds, runs and classifies; the caller prints the verdict. With `--shell`,
+/// also the shell's exit status (from its exit record), once it exited.
+fn boot(cli: &Cli) -> Result<(Outcome, Option<u8>)> {
     let root = build::workspace_root();
     let cmdline = cli.kernel_cmdline()?;
     let specs = cli.program_specs(&root)?;
@@ -101,7 +121,23 @@ fn boot(cli: &Cli) -> Result<Outcome> {
         .map(Program::module)
         .collect::<Result<_>>()?;
     let mut programs = programs;
-    let archive = match (&cli.initrd, cli.init_spec()?) {
+    let shell_dir = if cli.shell {
+        Some(shell_root(&root)?)
+    } else {
+        None
+    };
+    let initrd_dir = cli.initrd.clone().or(shell_dir);
+    let init_spec = if cli.shell {
+        Some("/bin/sh".parse::<ProgramSpec>()?)
+    } else {
+        cli.init_spec()?
+    };
+    let init_words = if cli.shell {
+        "/bin/sh"
+    } else {
+        cli.init.as_deref().unwrap_or("")
+    };
+    let archive = match (&initrd_dir, init_spec) {
         (Some(dir), Some(init)) => {
             // One archive per run: tests boot several at once.
             let out = build::target_dir(&root).join(format!(
@@ -112,7 +148,6 @@ fn boot(cli: &Cli) -> Result<Outcome> {
                     .map_or(0, |d| d.as_nanos())
             ));
             initrd::write(dir, &out)?;
-            let init_words = cli.init.as_deref().unwrap_or("");
             modules.push(initrd::module(&out, init_words)?);
             eprintln!(
                 "tempest: initramfs {} (init {})",
@@ -137,6 +172,7 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     config.memory_mib = cli.memory;
     config.smp = cli.smp;
     config.gdb = cli.gdb;
+    config.console_input = cli.shell;
     config.x2apic = cli.x2apic;
     let shell_line = config.shell_line();
     if cli.verbose {
@@ -156,6 +192,7 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     let opts = RunOptions {
         timeout: cli.run_timeout(),
         echo: true,
+        stdin: cli.shell,
     };
     let result = run::run(config.command(), &opts, &mut |line| {
         annotator.annotate(line)
@@ -199,7 +236,16 @@ fn boot(cli: &Cli) -> Result<Outcome> {
     {
         eprintln!("tempest: QEMU command: {shell_line}");
     }
-    Ok(outcome)
+    // The shell's exit record (it is the only program), when the run got that far.
+    let shell_status = if cli.shell {
+        serial::exit_records(&result.serial)
+            .into_iter()
+            .next()
+            .map(|r| r.status as u8)
+    } else {
+        None
+    };
+    Ok((outcome, shell_status))
 }
 
 /// Warns about programs the kernel gave neither an exit nor a refused record, when it

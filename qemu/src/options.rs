@@ -72,6 +72,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_tempest_calls: bool,
 
+    /// Boot Debian's static busybox as the root (fetched like QEMU) with `/bin/sh` on the
+    /// console, connected to this terminal or pipe: `printf 'echo hi\nexit 3\n' | cargo
+    /// qemu --shell` prints `hi` and exits 3. The run's exit status is the shell's; no
+    /// timeout.
+    #[arg(long, conflicts_with_all = ["programs", "initrd", "no_programs"])]
+    pub shell: bool,
+
     /// Pack DIR as the initramfs (a cpio archive the kernel unpacks as its root file
     /// system) and start its init (`--init`). Without PROGRAMs, init is the only program:
     /// its exit status is the run's verdict, as for any program.
@@ -128,7 +135,7 @@ impl Cli {
             return Ok(None);
         }
         if self.programs.is_empty() {
-            if self.initrd.is_some() {
+            if self.initrd.is_some() || self.shell {
                 return Ok(Some(Vec::new()));
             }
             return programs::default_set(root).map(Some);
@@ -159,8 +166,11 @@ impl Cli {
             }
             push(&format!("env={var}"));
         }
-        if self.command.is_none() && !self.no_programs && !self.no_tempest_calls {
+        if self.command.is_none() && !self.no_programs && !self.no_tempest_calls && !self.shell {
             push("tempest-calls");
+        }
+        if self.shell {
+            push("console-input");
         }
         Ok(line)
     }
@@ -182,9 +192,9 @@ impl Cli {
             .with_context(|| format!("--init `{init}`"))
     }
 
-    /// The run timeout: `None` for `--timeout 0` or `--gdb`.
+    /// The run timeout: `None` for `--timeout 0`, `--gdb` or `--shell`.
     pub fn run_timeout(&self) -> Option<Duration> {
-        (self.timeout != 0 && !self.gdb).then(|| Duration::from_secs(self.timeout))
+        (self.timeout != 0 && !self.gdb && !self.shell).then(|| Duration::from_secs(self.timeout))
     }
 }
 
@@ -375,6 +385,17 @@ mod tests {
         assert_eq!(parse(&[]).init_spec().unwrap(), None);
         let cli = parse(&["--initrd", "r", "hello"]);
         assert_eq!(cli.program_specs(&root).unwrap().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn shell_boots_busybox_with_console_input_and_no_timeout() {
+        let cli = parse(&["--shell", "--smp", "4"]);
+        assert_eq!(cli.kernel_cmdline().unwrap(), "console-input");
+        assert_eq!(cli.run_timeout(), None);
+        let root = crate::build::workspace_root();
+        assert_eq!(cli.program_specs(&root).unwrap(), Some(Vec::new()));
+        assert!(Cli::try_parse_from(["qemu", "--shell", "hello"]).is_err());
+        assert!(Cli::try_parse_from(["qemu", "--shell", "--initrd", "d"]).is_err());
     }
 
     #[test]

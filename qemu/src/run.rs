@@ -1,6 +1,6 @@
 //! Running QEMU: spawn, stream the serial console, enforce the timeout, capture for classification.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -33,6 +33,11 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Copy the serial output (and annotations) to our stdout as it arrives.
     pub echo: bool,
+    /// Hand our standard input to QEMU (its serial line's input: `--shell`) once the
+    /// serial output has shown `STDIN_AFTER` (the kernel's UART set-up discards what comes
+    /// before); a terminal is put in raw mode meanwhile, so keys go to the guest's line
+    /// discipline as typed. Otherwise QEMU's standard input is empty.
+    pub stdin: bool,
 }
 
 /// How QEMU ended.
@@ -120,13 +125,14 @@ fn die_with_parent(parent: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Spawns `cmd` with stdin null, stdout and stderr piped, and SIGKILL on parent death.
+/// Spawns `cmd` with stdin null (or piped, with `stdin`), stdout and stderr piped, and
+/// SIGKILL on parent death.
 ///
 /// The parent-death signal fires when the spawning *thread* exits: spawn from a thread that
 /// lives as long as the run.
-pub fn spawn(mut cmd: Command) -> Result<ChildGuard> {
+pub fn spawn(mut cmd: Command, stdin: bool) -> Result<ChildGuard> {
     let parent = std::process::id();
-    cmd.stdin(Stdio::null())
+    cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: the hook runs in the child between fork and exec; `die_with_parent` only calls
@@ -159,6 +165,68 @@ fn forward(mut from: impl Read + Send + 'static, tx: Sender<Output>, wrap: fn(Ve
     });
 }
 
+/// What the kernel prints once its console takes input (`console-input`): the runner
+/// forwards its standard input from then on.
+pub const STDIN_AFTER: &str = "console-input: the console is a terminal";
+
+/// Copies our standard input to `input` (QEMU's) once the returned sender says go, until
+/// our input ends (QEMU's then ends too).
+fn forward_stdin(mut input: std::process::ChildStdin) -> mpsc::Sender<()> {
+    let (go, wait) = mpsc::channel();
+    thread::spawn(move || {
+        if wait.recv().is_err() {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        let mut stdin = io::stdin().lock();
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if input
+                        .write_all(&buf[..n])
+                        .and_then(|()| input.flush())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    go
+}
+
+/// Our terminal in raw mode while it is QEMU's console (restored when dropped); `None`
+/// when standard input is not a terminal.
+struct RawTerminal(libc::termios);
+
+impl RawTerminal {
+    fn enter() -> Option<RawTerminal> {
+        // SAFETY: plain libc calls on fd 0 with a termios we own.
+        unsafe {
+            if libc::isatty(0) != 1 {
+                return None;
+            }
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            libc::cfmakeraw(&mut raw);
+            libc::tcsetattr(0, libc::TCSANOW, &raw);
+            Some(RawTerminal(saved))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read from fd 0 in `enter`.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
+}
+
 /// Runs `cmd` (usually [`crate::QemuConfig::command`]) to completion or timeout.
 ///
 /// Each complete serial line is passed to `annotate`; text it returns is echoed after the line.
@@ -168,7 +236,7 @@ pub fn run(
     opts: &RunOptions,
     annotate: &mut dyn FnMut(&str) -> Option<String>,
 ) -> Result<RunResult> {
-    let mut guard = spawn(cmd)?;
+    let mut guard = spawn(cmd, opts.stdin)?;
     let child = guard.child();
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().context("QEMU stdout not captured")?;
@@ -176,10 +244,29 @@ pub fn run(
     forward(stdout, tx.clone(), Output::Serial);
     forward(stderr, tx, Output::Stderr);
 
+    let (go, raw_terminal) = match child.stdin.take() {
+        Some(input) => (Some(forward_stdin(input)), RawTerminal::enter()),
+        None => (None, None),
+    };
+    let mut seen = Vec::new();
+    let mut go = go;
     let mut sink = LineSink::new(opts.echo, annotate);
     let mut err_bytes = Vec::new();
     let mut take = |msg: Output, err_bytes: &mut Vec<u8>| match msg {
-        Output::Serial(chunk) => sink.feed(&chunk),
+        Output::Serial(chunk) => {
+            if go.is_some() {
+                seen.extend_from_slice(&chunk);
+                if seen
+                    .windows(STDIN_AFTER.len())
+                    .any(|w| w == STDIN_AFTER.as_bytes())
+                {
+                    let _ = go.take().map(|g| g.send(()));
+                }
+                let keep = seen.len().saturating_sub(STDIN_AFTER.len());
+                seen.drain(..keep);
+            }
+            sink.feed(&chunk)
+        }
         Output::Stderr(chunk) => {
             let room = MAX_STDERR_BYTES.saturating_sub(err_bytes.len());
             err_bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -234,6 +321,7 @@ pub fn run(
     while let Ok(msg) = rx.recv_timeout(left(drain_until)) {
         take(msg, &mut err_bytes);
     }
+    drop(raw_terminal);
     let (serial, serial_truncated, tail) = sink.finish().finish();
     Ok(RunResult {
         termination,
@@ -252,6 +340,7 @@ mod tests {
         RunOptions {
             timeout: Some(Duration::from_secs(20)),
             echo: false,
+            stdin: false,
         }
     }
 
@@ -287,6 +376,7 @@ mod tests {
         let opts = RunOptions {
             timeout: Some(Duration::from_millis(300)),
             echo: false,
+            stdin: false,
         };
         let start = Instant::now();
         let res = run(sh("echo started; exec sleep 30"), &opts, &mut |_| None).unwrap();

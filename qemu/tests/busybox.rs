@@ -103,3 +103,45 @@ fn busybox_scripts_print_the_same_on_tempest_as_on_linux() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&host_work).unwrap();
 }
+
+/// `cargo qemu --shell` with commands piped in: busybox's shell on the console runs them
+/// (its prompt, their output) and `exit 3` ends the run with status 3.
+#[test]
+fn a_piped_shell_session_runs_commands_and_exits_with_the_shells_status() {
+    use std::io::Write;
+    let test = "a_piped_shell_session_runs_commands_and_exits_with_the_shells_status";
+    if let Err(e) = qemu::busybox::ensure(&qemu::build::workspace_root()) {
+        skip_outside_ci(test, &format!("no busybox-static:i386: {e:#}"));
+        return;
+    }
+    let _one_at_a_time = common::exclusive();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qemu"))
+        .args(["--shell", "--smp", "4", "--accel", "tcg"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the runner");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo hi from $((6*7))\nls /\ncd /tmp && echo made > f && cat f\nexit 3\n")
+        .unwrap();
+    let out = child.wait_with_output().expect("the runner ends");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    for needle in [
+        "built-in shell (ash)",
+        "\nhi from 42",
+        "bin   etc   root  tmp",
+        "\nmade",
+        "the shell exited with status 3",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in\n{text}");
+    }
+}

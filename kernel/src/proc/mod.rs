@@ -99,6 +99,10 @@ pub struct Process {
     pub forked: AtomicBool,
     /// The signal that ended it, if one did (0: it exited), for its parent's `wait4`.
     pub killed_by: AtomicU32,
+    /// Its process group and session (`setpgid`, `setsid`; a new program's are its pid,
+    /// a forked child's its parent's).
+    pub pgid: AtomicU32,
+    pub sid: AtomicU32,
     /// The working directory (an inode of the root file system; `chdir`).
     pub cwd: AtomicU32,
     /// The permission bits a created file or directory does not get (`umask`).
@@ -182,6 +186,8 @@ impl Process {
             child_events: crate::sched::waitlist::WaitList::new(),
             forked: AtomicBool::new(false),
             killed_by: AtomicU32::new(0),
+            pgid: AtomicU32::new(tgid),
+            sid: AtomicU32::new(tgid),
             cwd: AtomicU32::new(crate::fs::tree::ROOT),
             umask: AtomicU32::new(0o022),
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),

@@ -472,6 +472,30 @@ pub fn threads_of(process: &Arc<Process>) -> Vec<Arc<Task>> {
         .collect()
 }
 
+/// The live processes whose group is `pgid` (every live process for 0).
+pub fn processes_in_group(pgid: u32) -> Vec<Arc<Process>> {
+    let mut found: Vec<Arc<Process>> = Vec::new();
+    for t in REGISTRY.lock().tasks.iter() {
+        let p = &t.process;
+        if t.state() != State::Exited
+            && (pgid == 0 || p.pgid.load(Ordering::Relaxed) == pgid)
+            && !found.iter().any(|f| Arc::ptr_eq(f, p))
+        {
+            found.push(p.clone());
+        }
+    }
+    found
+}
+
+/// Sends `sig` from the kernel (the terminal's signal characters) to every process of
+/// group `pgid` (every process for 0).
+pub fn signal_group(pgid: u32, sig: u32) {
+    for process in processes_in_group(pgid) {
+        let info = crate::signal::Info::sent(sig, crate::signal::SI_KERNEL, 0);
+        crate::proc::signal::send_to_process(&process, info);
+    }
+}
+
 /// The live thread `tid` of any process.
 pub fn find_thread(tid: u32) -> Option<Arc<Task>> {
     REGISTRY
@@ -562,6 +586,9 @@ pub fn run_application_cpu() -> ! {
 /// Counts a timer tick of this CPU, lets the watchdog look at the other CPUs, and wakes
 /// this CPU's blocked tasks whose deadline has passed (the timer interrupt calls this).
 pub fn tick() {
+    if cpu_id() == 0 {
+        crate::tty::console::poll();
+    }
     let ticks = &percpu::this().stats.timer_ticks;
     CpuStats::bump(ticks);
     crate::cpu::watchdog::tick(ticks.load(Ordering::Relaxed));

@@ -98,10 +98,13 @@ pub fn read(fd: u32, buf: u32, len: u32) -> SysResult {
         file.set_position(at + u64::from(n));
         return Ok(n);
     }
-    if file.device() != Some(Device::Zero) {
-        return Ok(0);
+    match file.device() {
+        Some(Device::Zero) => zeroes_to_user(buf, len),
+        Some(Device::Console) => {
+            crate::tty::console::read(buf, len, file.flags() & O_NONBLOCK != 0)
+        }
+        _ => Ok(0),
     }
-    zeroes_to_user(buf, len)
 }
 
 /// Reads up to `len` bytes of the file `file` at `offset` into `buf` (the position stays).
@@ -398,6 +401,12 @@ pub fn file(fd: u32) -> Result<File, Errno> {
 }
 
 const TCGETS: u32 = 0x5401;
+const TCSETS: u32 = 0x5402;
+const TCSETSW: u32 = 0x5403;
+const TCSETSF: u32 = 0x5404;
+const TIOCSCTTY: u32 = 0x540E;
+const TIOCGPGRP: u32 = 0x540F;
+const TIOCSPGRP: u32 = 0x5410;
 const TIOCGWINSZ: u32 = 0x5413;
 
 /// `ioctl(fd, cmd, arg)`: `TCGETS` and `TIOCGWINSZ` on the console; `ENOTTY` for every
@@ -406,9 +415,36 @@ pub fn ioctl(fd: u32, cmd: u32, arg: u32) -> SysResult {
     if file(fd)?.device() != Some(Device::Console) {
         return Err(Errno::ENOTTY);
     }
+    use crate::tty::console;
     match cmd {
-        TCGETS => super::write_user(arg, &crate::devstat::console_termios())?,
+        TCGETS => super::write_user(arg, &console::termios())?,
+        TCSETS | TCSETSW | TCSETSF => {
+            let t: [u8; crate::tty::ldisc::TERMIOS_LEN] =
+                super::read_user(arg, crate::tty::ldisc::TERMIOS_LEN)?;
+            console::set_termios(&t);
+        }
         TIOCGWINSZ => super::write_user(arg, &crate::devstat::console_winsize())?,
+        TIOCGPGRP => {
+            // Until a process sets one, the session leader's group is in the foreground
+            // (as when a leader acquires its controlling terminal).
+            let set = console::foreground();
+            let pgid = if set != 0 {
+                set
+            } else {
+                sched::current_process().sid.load(Ordering::Relaxed)
+            };
+            super::write_user(arg, &pgid.to_le_bytes())?
+        }
+        TIOCSPGRP => {
+            let raw: [u8; 4] = super::read_user(arg, 4)?;
+            let pgid = i32::from_le_bytes(raw);
+            if pgid <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            console::set_foreground(pgid as u32);
+        }
+        // The console is every process's controlling terminal already.
+        TIOCSCTTY => {}
         _ => return Err(Errno::ENOTTY),
     }
     Ok(0)
@@ -442,6 +478,9 @@ fn ready(file: Option<&File>) -> u16 {
                 events |= if end.write { POLLERR } else { POLLHUP };
             }
             events
+        }
+        Some(Object::Device(Device::Console)) if !crate::tty::console::readable() => {
+            POLLOUT | POLLWRNORM
         }
         // Linux's DEFAULT_POLLMASK, whatever the open mode, as its `/dev/null` reports.
         Some(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,

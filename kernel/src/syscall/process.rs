@@ -185,6 +185,12 @@ pub fn fork(
     child
         .umask
         .store(parent.umask.load(Ordering::Relaxed), Ordering::Relaxed);
+    child
+        .pgid
+        .store(parent.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
+    child
+        .sid
+        .store(parent.sid.load(Ordering::Relaxed), Ordering::Relaxed);
     let actions = parent.signals.lock().actions;
     child.signals.lock().actions = actions;
     {
@@ -334,4 +340,79 @@ pub fn execve(frame: &mut TrapFrame, path: u32, argv: u32, envp: u32) -> SysResu
     let envp = read_strings(envp)?;
     crate::proc::exec::exec(frame, path, argv, envp)?;
     Ok(0)
+}
+
+/// The process `pid` (0: the caller) if it is the caller or one of its children.
+fn self_or_child(pid: u32) -> Result<Arc<Process>, Errno> {
+    let me = sched::current_process();
+    if pid == 0 || pid == me.tgid {
+        return Ok(me);
+    }
+    let child = me
+        .family
+        .lock()
+        .children
+        .iter()
+        .find(|c| c.pid == pid && c.status.is_none())
+        .and_then(|c| c.process.upgrade());
+    child.ok_or(Errno::ESRCH)
+}
+
+/// `setpgid(pid, pgid)`: process `pid` (0: the caller; else the caller or a child of it)
+/// joins group `pgid` (0: its own pid), which must be its pid or a group of its session.
+/// `EINVAL` for a negative `pgid`, `ESRCH`, `EPERM` (a session leader, another session,
+/// or a group that does not exist in the session).
+pub fn setpgid(pid: u32, pgid: u32) -> SysResult {
+    if (pgid as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = self_or_child(pid)?;
+    let pgid = if pgid == 0 { target.tgid } else { pgid };
+    let sid = target.sid.load(Ordering::Relaxed);
+    let me = sched::current_process();
+    if target.tgid == sid || sid != me.sid.load(Ordering::Relaxed) {
+        return Err(Errno::EPERM);
+    }
+    if pgid != target.tgid
+        && !sched::processes_in_group(pgid)
+            .iter()
+            .any(|p| p.sid.load(Ordering::Relaxed) == sid)
+    {
+        return Err(Errno::EPERM);
+    }
+    target.pgid.store(pgid, Ordering::Relaxed);
+    Ok(0)
+}
+
+/// The process `pid` (0: the caller), any live one.
+fn any_process(pid: u32) -> Result<Arc<Process>, Errno> {
+    if pid == 0 {
+        return Ok(sched::current_process());
+    }
+    sched::find_thread(pid)
+        .filter(|t| t.tid == t.process.tgid)
+        .map(|t| t.process.clone())
+        .ok_or(Errno::ESRCH)
+}
+
+/// `getpgid(pid)`: the group of process `pid` (0: the caller); `ESRCH`.
+pub fn getpgid(pid: u32) -> SysResult {
+    Ok(any_process(pid)?.pgid.load(Ordering::Relaxed))
+}
+
+/// `getsid(pid)`: the session of process `pid` (0: the caller); `ESRCH`.
+pub fn getsid(pid: u32) -> SysResult {
+    Ok(any_process(pid)?.sid.load(Ordering::Relaxed))
+}
+
+/// `setsid()`: the caller leads a new session and group, both its pid; `EPERM` when it
+/// leads a group already (as every program the kernel starts does: a daemon forks first).
+pub fn setsid() -> SysResult {
+    let me = sched::current_process();
+    if me.pgid.load(Ordering::Relaxed) == me.tgid {
+        return Err(Errno::EPERM);
+    }
+    me.sid.store(me.tgid, Ordering::Relaxed);
+    me.pgid.store(me.tgid, Ordering::Relaxed);
+    Ok(me.tgid)
 }

@@ -8,6 +8,7 @@ use crate::errno::Errno;
 use crate::proc::signal as state;
 use crate::sched;
 use crate::signal::{self as abi, Action, Info, Stack};
+use alloc::sync::Arc;
 use arch::trap::TrapFrame;
 
 /// The size of a `sigset_t` the kernel takes.
@@ -177,18 +178,35 @@ pub fn kill(pid: u32, sig: u32) -> SysResult {
     }
     let me = sched::current_process();
     let pid = pid as i32;
-    let target = if pid == 0 || pid == -(me.tgid as i32) {
-        me.clone()
-    } else if pid > 0 {
-        sched::find_thread(pid as u32)
-            .filter(|t| t.tid == t.process.tgid)
-            .map(|t| t.process.clone())
-            .ok_or(Errno::ESRCH)?
+    let targets = if pid > 0 {
+        alloc::vec![
+            sched::find_thread(pid as u32)
+                .filter(|t| t.tid == t.process.tgid)
+                .map(|t| t.process.clone())
+                .ok_or(Errno::ESRCH)?
+        ]
+    } else if pid == -1 {
+        // Every process but the caller (and pid 1, as Linux spares init).
+        sched::processes_in_group(0)
+            .into_iter()
+            .filter(|p| !Arc::ptr_eq(p, &me) && p.tgid != 1)
+            .collect()
     } else {
-        return Err(Errno::ESRCH);
+        // 0: the caller's group; below -1: group -pid.
+        let pgid = if pid == 0 {
+            me.pgid.load(core::sync::atomic::Ordering::Relaxed)
+        } else {
+            pid.unsigned_abs()
+        };
+        sched::processes_in_group(pgid)
     };
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
     if sig != 0 {
-        state::send_to_process(&target, Info::sent(sig, abi::SI_USER, me.tgid));
+        for target in &targets {
+            state::send_to_process(target, Info::sent(sig, abi::SI_USER, me.tgid));
+        }
     }
     Ok(0)
 }
