@@ -301,3 +301,41 @@ kernel_test! {
         frames::free(b);
     }
 }
+
+kernel_test! {
+    fn leaving_the_pool_leaves_no_pool_translation_for_the_windows() {
+        // The pool's slot s is CPU 0's window slot s: the same address. A pool slot given
+        // back stays in the TLB until a broadcast round; leaving the pool must make that
+        // round, or CPU 0's window would read through the pool's old translation.
+        if strategy() != Strategy::PerCpu || cpu_id() != 0 {
+            crate::kprint!("(a strategy switch on cpu 0, per-CPU boot only) ");
+            return Ok(());
+        }
+        let (a, b) = two_filled_frames()?;
+        set_strategy(Strategy::GlobalPool);
+        let cached = (|| {
+            let mut addresses = Vec::new();
+            for _ in 0..8 {
+                let page = map_ro(a).map_err(|_| "no pool slot")?;
+                check_eq!(page[0], 0xAA);
+                addresses.push(page.address());
+            }
+            Ok(addresses)
+        })();
+        set_strategy(Strategy::PerCpu);
+        let cached = cached?;
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let page = map_ro(b).map_err(|_| "no window slot")?;
+            if cached.contains(&page.address()) {
+                // SAFETY: reads the mapped slot through its address.
+                let seen = unsafe { (page.address() as *const u8).read_volatile() };
+                check_eq!(seen, 0xBB, "a pool translation outlived leaving the pool");
+            }
+            held.push(page);
+        }
+        drop(held);
+        frames::free(a);
+        frames::free(b);
+    }
+}
