@@ -1,6 +1,6 @@
-//! What `fstat64`, `statx` and the terminal `ioctl`s report about Tempest's devices, in
-//! Linux i386's layouts (`struct stat64`, `struct statx`, `struct termios`, `struct
-//! winsize`). Portable and host-tested; the calls are in `syscall::io`.
+//! What `fstat64`, `statx` and `TIOCGWINSZ` report, in Linux i386's layouts (`struct
+//! stat64`, `struct statx`, `struct winsize`; the console's `struct termios` is its line
+//! discipline's, `tty::ldisc`). Portable and host-tested; the calls are in `syscall::io`.
 
 use crate::files::Device;
 
@@ -107,38 +107,6 @@ impl Stat {
     }
 }
 
-/// `struct termios` (36 bytes) of the console: a cooked terminal at 38400 baud, 8 bits,
-/// echo and line editing on (what a Linux serial console reports before a program
-/// changes it).
-pub fn console_termios() -> [u8; 36] {
-    const ICRNL: u32 = 0o400;
-    const IXON: u32 = 0o2000;
-    const OPOST: u32 = 0o1;
-    const ONLCR: u32 = 0o4;
-    const B38400: u32 = 0o17;
-    const CS8: u32 = 0o60;
-    const CREAD: u32 = 0o200;
-    const ISIG: u32 = 0o1;
-    const ICANON: u32 = 0o2;
-    const ECHO: u32 = 0o10;
-    const ECHOE: u32 = 0o20;
-    const ECHOK: u32 = 0o40;
-    const IEXTEN: u32 = 0o100_000;
-    let mut b = [0u8; 36];
-    b[0..4].copy_from_slice(&(ICRNL | IXON).to_le_bytes());
-    b[4..8].copy_from_slice(&(OPOST | ONLCR).to_le_bytes());
-    b[8..12].copy_from_slice(&(B38400 | CS8 | CREAD).to_le_bytes());
-    b[12..16].copy_from_slice(&(ISIG | ICANON | ECHO | ECHOE | ECHOK | IEXTEN).to_le_bytes());
-    // c_line 0, then c_cc: VINTR ^C, VQUIT ^\, VERASE DEL, VKILL ^U, VEOF ^D, VTIME 0,
-    // VMIN 1, VSWTC 0, VSTART ^Q, VSTOP ^S, VSUSP ^Z, VEOL 0, VREPRINT ^R, VDISCARD ^O,
-    // VWERASE ^W, VLNEXT ^V, VEOL2 0.
-    let cc = [
-        3u8, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0,
-    ];
-    b[17..17 + cc.len()].copy_from_slice(&cc);
-    b
-}
-
 /// `struct winsize` of the console: 24 rows of 80 columns (a serial line has no size of
 /// its own).
 pub fn console_winsize() -> [u8; 8] {
@@ -204,11 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cooked_console() {
-        let t = console_termios();
-        let lflag = u32::from_le_bytes(t[12..16].try_into().unwrap());
-        assert_ne!(lflag & 0o2, 0, "ICANON");
-        assert_eq!(t[17], 3, "VINTR is ^C");
+    fn the_console_is_24_by_80() {
         assert_eq!(&console_winsize()[..4], &[24, 0, 80, 0]);
     }
 }

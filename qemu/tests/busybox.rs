@@ -4,19 +4,10 @@
 
 mod common;
 
-use common::{expect, run, skip_outside_ci};
+use common::{expect, run, scratch, skip_outside_ci};
 use std::path::{Path, PathBuf};
 
 const TIMEOUT: &str = "600";
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = qemu::build::target_dir(&qemu::build::workspace_root())
-        .join("test-trees")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The root: busybox and its applet links in /bin, the scripts (and their data file) in
 /// /scripts, an empty /work.

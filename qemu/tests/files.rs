@@ -6,20 +6,10 @@
 
 mod common;
 
-use common::{Run, build_runtime, expect, run};
+use common::{Run, build_runtime, expect, run, scratch};
 use std::path::{Path, PathBuf};
 
 const TIMEOUT: &str = "300";
-
-/// A fresh directory for `name` under the target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = qemu::build::target_dir(&qemu::build::workspace_root())
-        .join("test-trees")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
@@ -60,22 +50,8 @@ fn tree(name: &str, walker: &Path) -> PathBuf {
     dir
 }
 
-/// The lines `program` printed, from its `PROGRAM: start` to its `PROGRAM: N failure(s)`.
 fn lines_of<'a>(program: &str, out: &'a str) -> Vec<&'a str> {
-    let mut lines = Vec::new();
-    let mut inside = false;
-    let head = format!("{program}: ");
-    for line in out.lines() {
-        inside |= line == format!("{program}: start");
-        // The kernel's own log lines may come between the program's.
-        if inside && !line.starts_with("[cpu") {
-            lines.push(line);
-        }
-        if line.starts_with(&head) && line.ends_with("failure(s)") {
-            break;
-        }
-    }
-    lines
+    common::program_lines(program, out)
 }
 
 fn walk_lines(out: &str) -> Vec<&str> {

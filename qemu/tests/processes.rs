@@ -8,20 +8,8 @@ use common::{build_runtime, expect, run};
 
 const TIMEOUT: &str = "300";
 
-/// The lines `fork_cow` printed, without the kernel's own log lines between them.
 fn lines(out: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut inside = false;
-    for line in out.lines() {
-        inside |= line == "fork_cow: start";
-        if inside && !line.starts_with("[cpu") {
-            lines.push(line);
-        }
-        if line.starts_with("fork_cow: ") && line.ends_with("failure(s)") {
-            break;
-        }
-    }
-    lines
+    common::program_lines("fork_cow", out)
 }
 
 /// Boots `fork_cow ARGS` at four CPUs with all but 16 MiB of RAM in highmem (every copy
@@ -115,10 +103,7 @@ fn without_the_fork_shootdown_the_child_sees_the_parents_writes() {
 /// bit.
 fn exec_tree(name: &str, program: &std::path::Path, interpreter: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let dir = qemu::build::target_dir(&qemu::build::workspace_root())
-        .join("test-trees")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch(name);
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::copy(program, dir.join("bin/exec_test")).unwrap();
@@ -140,18 +125,7 @@ fn exec_tree(name: &str, program: &std::path::Path, interpreter: &str) -> std::p
 }
 
 fn exec_lines(out: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut inside = false;
-    for line in out.lines() {
-        inside |= line == "exec_test: start";
-        if inside && !line.starts_with("[cpu") {
-            lines.push(line);
-        }
-        if line.starts_with("exec_test: ") && line.ends_with("failure(s)") {
-            break;
-        }
-    }
-    lines
+    common::program_lines("exec_test", out)
 }
 
 #[test]

@@ -167,40 +167,21 @@ impl<'a> Entries<'a> {
             namesize,
             _,
         ] = fields;
-        let name_start = offset + HEADER_LEN;
-        let name_end = name_start
-            .checked_add(namesize as usize)
-            .ok_or(CpioError::Truncated {
-                offset,
-                what: "name",
-            })?;
-        let name = self
-            .archive
-            .get(name_start..name_end)
-            .ok_or(CpioError::Truncated {
-                offset,
-                what: "name",
-            })?;
+        let truncated = |what| CpioError::Truncated { offset, what };
+        // The `what` bytes at `start..start + len`, if the archive holds them.
+        let field = |start: usize, len: u32, what| {
+            let end = start.checked_add(len as usize).ok_or(truncated(what))?;
+            let bytes = self.archive.get(start..end).ok_or(truncated(what))?;
+            Ok::<_, CpioError>((bytes, end))
+        };
+        let (name, name_end) = field(offset + HEADER_LEN, namesize, "name")?;
         let Some((&0, name)) = name.split_last() else {
             return Err(CpioError::BadName { offset });
         };
         if name.contains(&0) {
             return Err(CpioError::BadName { offset });
         }
-        let data_start = align4(name_end);
-        let data_end = data_start
-            .checked_add(size as usize)
-            .ok_or(CpioError::Truncated {
-                offset,
-                what: "data",
-            })?;
-        let data = self
-            .archive
-            .get(data_start..data_end)
-            .ok_or(CpioError::Truncated {
-                offset,
-                what: "data",
-            })?;
+        let (data, data_end) = field(align4(name_end), size, "data")?;
         self.at = align4(data_end);
         if name == TRAILER {
             // Zero padding may follow, then perhaps another archive.

@@ -233,3 +233,32 @@ pub fn build_runtime(test: &str, program: &str) -> Option<PathBuf> {
     }
     Some(runtimes::build(&root, program).unwrap_or_else(|e| panic!("{e:#}")))
 }
+
+/// A fresh, empty directory for test `name` under the target directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = qemu::build::target_dir(&qemu::build::workspace_root())
+        .join("test-trees")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The lines a program printed, from its `PROGRAM: start` to its `PROGRAM: N failure(s)`,
+/// without the kernel's own log lines between them.
+pub fn program_lines<'a>(program: &str, out: &'a str) -> Vec<&'a str> {
+    let start = format!("{program}: start");
+    let head = format!("{program}: ");
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in out.lines() {
+        inside |= line == start;
+        if inside && !line.starts_with("[cpu") {
+            lines.push(line);
+        }
+        if inside && line.starts_with(&head) && line.ends_with("failure(s)") {
+            break;
+        }
+    }
+    lines
+}
