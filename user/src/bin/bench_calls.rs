@@ -31,9 +31,9 @@ fn main(_: &Args) -> i32 {
             },
         ),
         (
-            "workload 7 (one past the last known)",
+            "workload 10 (one past the last known)",
             BenchReport {
-                workload: 7,
+                workload: 10,
                 ..good
             },
         ),
