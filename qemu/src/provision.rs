@@ -150,6 +150,11 @@ fn mirror_for(lines: &str, suite: &str) -> Option<String> {
 /// own apt sources, after `dpkg --add-architecture i386` when i386 is not known yet, which
 /// needs root; unpacked with `dpkg-deb -x`. Returns the directory it was unpacked in.
 pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
+    // One fetch at a time in this process (tests ask from several threads at once); a
+    // second process finds the result, or unpacks into its own directory and loses the
+    // race to rename it harmlessly.
+    static FETCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCHING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = crate::build::target_dir(root).join("debian").join(package);
     let unpacked = dir.join("root");
     if unpacked.is_dir() {
@@ -201,7 +206,7 @@ pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .with_context(|| format!("apt-get download left no .deb in {}", dir.display()))?;
-    let partial = dir.join("root.partial");
+    let partial = dir.join(format!("root.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
     let status = Command::new("dpkg-deb")
         .arg("-x")
@@ -212,7 +217,16 @@ pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
     if !status.success() {
         bail!("`dpkg-deb -x {}` failed ({status})", deb.display());
     }
-    std::fs::rename(&partial, &unpacked)?;
+    if std::fs::rename(&partial, &unpacked).is_err() && unpacked.is_dir() {
+        // Another process unpacked it first.
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    if !unpacked.is_dir() {
+        bail!(
+            "cannot move the unpacked {package} to {}",
+            unpacked.display()
+        );
+    }
     Ok(unpacked)
 }
 
