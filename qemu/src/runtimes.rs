@@ -73,9 +73,11 @@ pub fn build(root: &Path, program: &str) -> Result<PathBuf> {
             cmd
         }
     };
-    // Built under a name of its own, then renamed: two runners building at once never
-    // boot a half-written ELF.
-    let partial = dir.join(format!("{name}.partial.{}", std::process::id()));
+    // Built under a name of its own (per process and per call: tests build from several
+    // threads), then renamed: two builds at once never boot a half-written ELF.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = dir.join(format!("{name}.partial.{}.{build}", std::process::id()));
     let out = cmd
         .arg(&partial)
         .arg(&source)
