@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{expect, run, scratch, skip_outside_ci};
+use common::{expect, scratch, skip_outside_ci};
 use std::path::{Path, PathBuf};
 
 const TIMEOUT: &str = "600";
@@ -68,16 +68,10 @@ fn busybox_scripts_print_the_same_on_tempest_as_on_linux() {
             == 3,
         "the scripts failed on the host:\n{host_out}"
     );
-    let run = run(
-        "tcg",
-        Some(TIMEOUT),
+    let run = common::run_in_highmem(
+        TIMEOUT,
+        "",
         &[
-            "--smp",
-            "4",
-            "--memory",
-            "256",
-            "--cmdline",
-            "lowmem=16",
             "--initrd",
             dir.to_str().unwrap(),
             "--init",

@@ -61,21 +61,10 @@ fn walk_lines(out: &str) -> Vec<&str> {
 /// Boots `dir` as the initramfs with `init`, at four CPUs, with all but 16 MiB of RAM in
 /// highmem: the files' frames come from highmem, outside the direct map.
 fn boot(dir: &Path, init: &str) -> Run {
-    run(
-        "tcg",
-        Some(TIMEOUT),
-        &[
-            "--smp",
-            "4",
-            "--memory",
-            "256",
-            "--cmdline",
-            "lowmem=16",
-            "--initrd",
-            dir.to_str().unwrap(),
-            "--init",
-            init,
-        ],
+    common::run_in_highmem(
+        TIMEOUT,
+        "",
+        &["--initrd", dir.to_str().unwrap(), "--init", init],
     )
 }
 
@@ -220,19 +209,7 @@ fn pipes_behave_on_tempest_as_on_linux() {
         "the host run printed too little:\n{host_out}"
     );
     let program = format!("{} expect=0", pipes.display());
-    let run = run(
-        "tcg",
-        Some(TIMEOUT),
-        &[
-            "--smp",
-            "4",
-            "--memory",
-            "256",
-            "--cmdline",
-            "lowmem=16",
-            &program,
-        ],
-    );
+    let run = common::run_in_highmem(TIMEOUT, "", &[&program]);
     expect(&run, 0, &["pipes: 0 failure(s)"]);
     assert_eq!(
         lines_of("pipes", &run.serial),

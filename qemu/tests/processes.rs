@@ -16,20 +16,7 @@ fn lines(out: &str) -> Vec<&str> {
 /// on write then reads and writes highmem frames through two temp mappings).
 fn boot(program: &std::path::Path, args: &str, cmdline: &str, status: u8) -> common::Run {
     let spec = format!("{} {args} expect={status}", program.display());
-    let cmdline = format!("lowmem=16 {cmdline}");
-    run(
-        "tcg",
-        Some(TIMEOUT),
-        &[
-            "--smp",
-            "4",
-            "--memory",
-            "256",
-            "--cmdline",
-            &cmdline,
-            &spec,
-        ],
-    )
+    common::run_in_highmem(TIMEOUT, cmdline, &[&spec])
 }
 
 #[test]

@@ -262,3 +262,20 @@ pub fn program_lines<'a>(program: &str, out: &'a str) -> Vec<&'a str> {
     }
     lines
 }
+
+/// Boots at four CPUs with all but 16 MiB of RAM in highmem (`--memory 256`, `lowmem=16`
+/// before `cmdline`), so every user page, file page and pipe page is a highmem frame
+/// reached through temp mappings; `args` follow (programs, `--initrd`...).
+pub fn run_in_highmem(timeout: &str, cmdline: &str, args: &[&str]) -> Run {
+    let cmdline = format!("lowmem=16 {cmdline}");
+    let mut all = vec![
+        "--smp",
+        "4",
+        "--memory",
+        "256",
+        "--cmdline",
+        cmdline.trim_end(),
+    ];
+    all.extend_from_slice(args);
+    run("tcg", Some(timeout), &all)
+}
