@@ -190,11 +190,6 @@ impl Pipe {
         }
     }
 
-    /// Bytes in the pipe now (`FIONREAD`).
-    pub fn available(&self) -> usize {
-        self.ring.lock().len
-    }
-
     /// `read`: up to `len` bytes into `buf`, waiting while the pipe is empty and a writer
     /// is left (0 when none is: end of file). `EAGAIN` instead of waiting with `nonblock`,
     /// `EINTR` for a signal, `EFAULT` for a bad first user page.

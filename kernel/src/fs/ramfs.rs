@@ -219,7 +219,7 @@ impl FileData {
                     let page = unsafe { TempMap::read(frame) }.map_err(|_| Errno::ENOMEM)?;
                     uaccess::copy_to_user(space, to, &page[in_page..in_page + chunk])
                 }
-                None => uaccess::copy_to_user(space, to, &ZEROES[..chunk]),
+                None => uaccess::copy_to_user(space, to, &uaccess::ZERO_PAGE[..chunk]),
             };
             match copied {
                 Ok(()) => done += chunk as u32,
@@ -323,31 +323,7 @@ impl FileData {
         }
         Ok(())
     }
-
-    /// All of the file's bytes in a kernel buffer. `ENOMEM` when the heap cannot hold
-    /// them.
-    pub fn to_vec(&self) -> Result<Vec<u8>, Errno> {
-        let pages = self.pages.lock();
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(pages.size as usize)
-            .map_err(|_| Errno::ENOMEM)?;
-        for frame in &pages.frames {
-            let take = (pages.size as usize - bytes.len()).min(PAGE_SIZE);
-            match frame {
-                Some(frame) => {
-                    // SAFETY: as in `read_to_user`.
-                    let page = unsafe { TempMap::read(*frame) }.map_err(|_| Errno::ENOMEM)?;
-                    bytes.extend_from_slice(&page[..take]);
-                }
-                None => bytes.extend_from_slice(&ZEROES[..take]),
-            }
-        }
-        Ok(bytes)
-    }
 }
-
-static ZEROES: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 pub type Fs = Tree<Arc<FileData>>;
 

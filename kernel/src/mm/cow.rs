@@ -31,11 +31,6 @@ pub fn is_shared(frame: Frame) -> bool {
     SHARES.lock().contains_key(&frame.0)
 }
 
-/// Frames that have more than one owner now.
-pub fn shared_frames() -> usize {
-    SHARES.lock().len()
-}
-
 /// A space lets go of user frame `frame`: the frame is freed unless another space still
 /// maps it.
 pub fn put(frame: Frame) {

@@ -12,6 +12,9 @@ use crate::errno::Errno;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
 
+/// A page of zeroes, copied to user memory for `/dev/zero` and for a file's holes.
+pub static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
 /// Checks that every page of `[addr, addr + len)` is mapped for user access (and writable
 /// when `write`), returning the range.
 pub fn check(space: &AddressSpace, addr: u32, len: u32, write: bool) -> Result<UserRange, Errno> {

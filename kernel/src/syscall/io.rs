@@ -203,7 +203,7 @@ fn zeroes_to_user(buf: u32, len: u32) -> SysResult {
         // Up to the next page boundary: each copy is one page of the user's.
         let at = buf.wrapping_add(done);
         let chunk = (PAGE_SIZE as u32 - at % PAGE_SIZE as u32).min(len - done);
-        match uaccess::copy_to_user(&memory.space, at, &ZEROES[..chunk as usize]) {
+        match uaccess::copy_to_user(&memory.space, at, &uaccess::ZERO_PAGE[..chunk as usize]) {
             Ok(()) => done += chunk,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -211,8 +211,6 @@ fn zeroes_to_user(buf: u32, len: u32) -> SysResult {
     }
     Ok(done)
 }
-
-static ZEROES: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 /// `IOV_MAX`: the most `struct iovec`s one `readv`/`writev` takes.
 const IOV_MAX: u32 = 1024;
