@@ -15,6 +15,7 @@ extern crate std;
 pub mod atomic64;
 pub mod descriptor;
 pub mod exception;
+pub mod ioapic;
 pub mod paging;
 
 #[cfg(target_arch = "x86")]

@@ -128,3 +128,13 @@ pub fn receive_bytes(buf: &mut [u8]) -> usize {
     with_port(|port| n = port.inner_mut().receive_bytes(buf));
     n
 }
+
+/// Makes COM1 raise its interrupt line (ISA IRQ 4) when a byte is received. The line
+/// stays up until every received byte is read (`receive_bytes` until it returns less than
+/// asked).
+pub fn enable_receive_interrupt() {
+    with_port(|port| {
+        port.inner_mut()
+            .enable_interrupts(uart_16550::spec::registers::IER::DATA_READY)
+    });
+}

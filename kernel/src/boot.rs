@@ -112,9 +112,6 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.poison_freed {
         crate::mm::frames::poison_freed_frames();
     }
-    if opts.console_input {
-        crate::tty::console::enable_input();
-    }
     if opts.no_fork_flush {
         crate::mm::cow::skip_fork_flush();
     }
@@ -143,8 +140,14 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         crate::sched::set_spawn_cpu(cpu);
     }
     let apic = crate::cpu::apic::init_boot_cpu(cpu);
-    if apic.is_some() {
-        start_application_processors();
+    if apic.is_some()
+        && let Some(topology) = crate::acpi::topology()
+    {
+        crate::cpu::ioapic::init(&topology);
+        start_application_processors(&topology);
+    }
+    if opts.console_input {
+        crate::tty::console::enable_input();
     }
 
     if let Some(filter) = opts.test {
@@ -210,10 +213,7 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
 }
 
 /// Finds the other CPUs in the ACPI MADT and starts them.
-fn start_application_processors() {
-    let Some(topology) = crate::acpi::topology() else {
-        return;
-    };
+fn start_application_processors(topology: &smp::topology::Topology) {
     let me = arch::lapic::id();
     let listed: alloc::vec::Vec<u32> = topology.usable_cpus().map(|c| c.apic_id).collect();
     for s in &topology.skipped {
@@ -323,6 +323,10 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         heap_used >> 10,
         heap_size >> 10
     );
+    if crate::tty::console::input_enabled() {
+        let (bytes, interrupts) = crate::tty::console::input_counters();
+        kprintln!("  console input  : {bytes} bytes, {interrupts} receive interrupts");
+    }
     let temp = crate::mm::temp::cpu_counters(0);
     kprintln!(
         "  temp mappings  : cpu0 {} maps, {} unmaps, {} failures, peak depth {}, held now {}",

@@ -37,6 +37,9 @@ const SPURIOUS_APIC: u32 = crate::cpu::apic::SPURIOUS_VECTOR as u32;
 const RESCHEDULE: u32 = crate::cpu::apic::RESCHEDULE_VECTOR as u32;
 const CALL: u32 = crate::cpu::apic::CALL_VECTOR as u32;
 const SHOOTDOWN: u32 = crate::cpu::apic::SHOOTDOWN_VECTOR as u32;
+const CONSOLE: u32 = crate::tty::console::VECTOR as u32;
+/// Vector of COM1's IRQ 4 through the PIC (a machine without APIC).
+const CONSOLE_PIC: u32 = arch::pic::BASE as u32 + 4;
 /// Vector of the master PIC's spurious IRQ 7.
 const SPURIOUS_PIC_VECTOR: u32 = arch::pic::BASE as u32 + 7;
 
@@ -96,6 +99,14 @@ pub fn handle(frame: &mut TrapFrame) {
             arch::lapic::eoi();
             crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.ipis);
             crate::cpu::shootdown::serve();
+        }
+        CONSOLE => {
+            crate::tty::console::interrupt();
+            arch::lapic::eoi();
+        }
+        CONSOLE_PIC => {
+            crate::tty::console::interrupt();
+            arch::pic::end_of_interrupt();
         }
         SPURIOUS_PIC_VECTOR | SPURIOUS_APIC => {
             UNEXPECTED.fetch_add(1, Ordering::Relaxed);

@@ -34,12 +34,14 @@ impl Accel {
 
 /// The CPU model: `qemu32` (KVM needs a plain 32-bit model: `host` and `max` abort on
 /// MSR 0x10a), with the x2APIC feature when asked (KVM's `qemu32` offers it anyway; TCG
-/// emulates it from QEMU 9.0 on). `None`: QEMU's default, `qemu32` without x2APIC.
-fn cpu_model(accel: Accel, x2apic: bool) -> Option<&'static str> {
-    match (accel, x2apic) {
-        (_, true) => Some("qemu32,+x2apic"),
-        (Accel::Kvm, false) => Some("qemu32"),
-        (Accel::Tcg, false) => None,
+/// emulates it from QEMU 9.0 on), or without a local APIC at all. `None`: QEMU's default,
+/// `qemu32` without x2APIC.
+fn cpu_model(accel: Accel, x2apic: bool, no_apic: bool) -> Option<&'static str> {
+    match (accel, x2apic, no_apic) {
+        (_, _, true) => Some("qemu32,-apic"),
+        (_, true, false) => Some("qemu32,+x2apic"),
+        (Accel::Kvm, false, false) => Some("qemu32"),
+        (Accel::Tcg, false, false) => None,
     }
 }
 
@@ -86,6 +88,9 @@ pub struct QemuConfig {
     pub console_input: bool,
     /// Offer the x2APIC to the guest (`-cpu qemu32,+x2apic`), under TCG too.
     pub x2apic: bool,
+    /// A CPU without local APIC (`-cpu qemu32,-apic`): the kernel runs on one CPU with the
+    /// PIT and the 8259 PIC. Wins over `x2apic`.
+    pub no_apic: bool,
     /// Multiboot modules, passed as one comma-separated `-initrd` (omitted when empty).
     /// Each is a path, optionally followed by space-separated words: QEMU loads the file
     /// named by the text before the first space and gives the module the whole text as its
@@ -108,6 +113,7 @@ impl QemuConfig {
             gdb: false,
             console_input: false,
             x2apic: false,
+            no_apic: false,
             initrd: Vec::new(),
         }
     }
@@ -133,7 +139,7 @@ impl QemuConfig {
         for a in self.accel.args() {
             push(a);
         }
-        if let Some(model) = cpu_model(self.accel, self.x2apic) {
+        if let Some(model) = cpu_model(self.accel, self.x2apic, self.no_apic) {
             push(&"-cpu");
             push(&model);
         }
@@ -251,6 +257,18 @@ mod tests {
         }
         let tcg = strings(&QemuConfig::new("k", "", Accel::Tcg)).join(" ");
         assert!(!tcg.contains("-cpu"), "{tcg}");
+    }
+
+    #[test]
+    fn no_apic_takes_the_apic_away_under_either_accelerator() {
+        for accel in [Accel::Tcg, Accel::Kvm] {
+            let mut cfg = QemuConfig::new("k", "", accel);
+            cfg.no_apic = true;
+            cfg.x2apic = true;
+            let joined = strings(&cfg).join(" ");
+            assert!(joined.contains("-cpu qemu32,-apic"), "{joined}");
+            assert_eq!(joined.matches("-cpu").count(), 1, "{joined}");
+        }
     }
 
     #[test]

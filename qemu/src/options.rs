@@ -57,6 +57,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub x2apic: bool,
 
+    /// A CPU without local APIC (`-cpu qemu32,-apic`): Tempest runs on the boot CPU alone,
+    /// its timer the PIT and its interrupts through the 8259 PIC.
+    #[arg(long, global = true)]
+    pub no_apic: bool,
+
     /// Print the exact QEMU command line (and QEMU's stderr) even when the run succeeds.
     #[arg(long, short, global = true)]
     pub verbose: bool,

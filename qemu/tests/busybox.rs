@@ -130,3 +130,100 @@ fn a_piped_shell_session_runs_commands_and_exits_with_the_shells_status() {
         assert!(text.contains(needle), "no `{needle}` in\n{text}");
     }
 }
+
+/// ^C on the console: the line discipline sends SIGINT to the foreground process group (the
+/// job the shell started, not the shell), whose status the shell then reports as 130; the
+/// input arrived by COM1's receive interrupt, not by polling: through the I/O APIC with
+/// the local APICs in xAPIC and in x2APIC mode, and through the 8259 PIC on a CPU without
+/// APIC.
+#[test]
+fn control_c_interrupts_the_foreground_job_and_the_shell_goes_on() {
+    let test = "control_c_interrupts_the_foreground_job_and_the_shell_goes_on";
+    if let Err(e) = qemu::busybox::ensure(&qemu::build::workspace_root()) {
+        skip_outside_ci(test, &format!("no busybox-static:i386: {e:#}"));
+        return;
+    }
+    for machine in [
+        &["--smp", "4"][..],
+        &["--smp", "4", "--x2apic"],
+        &["--no-apic"],
+    ] {
+        control_c_session(machine);
+    }
+}
+
+fn control_c_session(machine: &[&str]) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let _one_at_a_time = common::exclusive();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qemu"))
+        .args(["--shell", "--accel", "tcg"])
+        .args(machine)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the runner");
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let output = Arc::clone(&output);
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                output.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    // The job prints `started` once it runs in the foreground group (the shell makes it
+    // the terminal's foreground before it runs), then sleeps far longer than the test.
+    stdin
+        .write_all(b"sh -c 'echo started; exec sleep 1000'\n")
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while !text().contains("\nstarted") {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(600),
+            "the job never started:\n{}",
+            text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    stdin.write_all(b"\x03echo status $?\nexit 0\n").unwrap();
+    drop(stdin);
+    let status = child.wait().expect("the runner ends");
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let out = format!("{machine:?}:\n{}{stderr}", text());
+    assert_eq!(status.code(), Some(0), "{out}");
+    for needle in [
+        "^C",
+        "killed by SIGINT",
+        "\nstatus 130",
+        "the shell exited with status 0",
+    ] {
+        assert!(out.contains(needle), "no `{needle}` in\n{out}");
+    }
+    let interrupts: u32 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("console input  :"))
+        .and_then(|l| l.split(',').nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no console input line in the summary:\n{out}"));
+    assert!(
+        interrupts > 0,
+        "the console was polled, not interrupt-driven:\n{out}"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod ap;
 pub mod apic;
+pub mod ioapic;
 pub mod ipi;
 pub mod percpu;
 pub mod shootdown;

@@ -587,7 +587,7 @@ pub fn run_application_cpu() -> ! {
 /// this CPU's blocked tasks whose deadline has passed (the timer interrupt calls this).
 pub fn tick() {
     if cpu_id() == 0 {
-        crate::tty::console::poll();
+        crate::tty::console::tick();
     }
     let ticks = &percpu::this().stats.timer_ticks;
     CpuStats::bump(ticks);
