@@ -576,7 +576,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         192,
         "addr, len, prot, flags, fd, pgoff",
-        "the address; only `MAP_PRIVATE | MAP_ANONYMOUS` (with optional `MAP_FIXED`; `MAP_STACK` and the like accepted and ignored); `PROT_NONE` pages are mapped kernel-only, so any user access faults (a thread stack's guard page), `mprotect` opens them; `-EINVAL` otherwise; `-ENOMEM` when no room or no memory",
+        "the address; `MAP_PRIVATE` mappings, anonymous or of a regular file from page `pgoff` (its pages copied into the new frames when mapped, through two nested temp mappings each: later writes to the file do not show through; the bytes past its end are zero, and so are whole pages past it, where Linux raises SIGBUS), with optional `MAP_FIXED` (`MAP_STACK` and the like accepted and ignored); `/dev/zero` maps as anonymous memory; `PROT_NONE` pages are mapped kernel-only, so any user access faults (a thread stack's guard page), `mprotect` opens them; `-ENODEV` for `MAP_SHARED` of a file and for what is not a regular file, `-EINVAL` for anonymous `MAP_SHARED`, neither shared nor private, or length 0; `-EBADF`, `-EACCES` for an fd not open for reading; `-ENOMEM` when no room or no memory",
     ),
     Call::linux(
         193,

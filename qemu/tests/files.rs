@@ -193,6 +193,48 @@ fn files_written_on_tempest_as_on_linux() {
     std::fs::remove_dir_all(&host_work).unwrap();
 }
 
+/// `mmap2` of a file: private mappings of a file the program wrote (whole, from a page
+/// offset, with `MAP_FIXED` over anonymous memory), written and forked, and the errors,
+/// print the same as on the host. The file's pages are in highmem, copied into the new
+/// frames through two nested temp mappings.
+#[test]
+fn files_mapped_on_tempest_as_on_linux() {
+    let Some(mapper) = build_runtime("files_mapped_on_tempest_as_on_linux", "glibc/mmap_file")
+    else {
+        return;
+    };
+    let dir = scratch("mmap");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    std::fs::copy(&mapper, dir.join("bin/mmap_file")).unwrap();
+    chmod(&dir.join("bin/mmap_file"), 0o755);
+    let host_work = scratch("mmap-host");
+    let host = std::process::Command::new(&mapper)
+        .arg(&host_work)
+        .output()
+        .expect("run mmap_file on the host");
+    let host_out = String::from_utf8_lossy(&host.stdout).into_owned();
+    assert!(host.status.success(), "mmap_file on the host:\n{host_out}");
+    let expected = lines_of("mmap_file", &host_out);
+    assert!(
+        expected.len() > 20,
+        "the host run printed too little:\n{host_out}"
+    );
+
+    let run = boot(&dir, "/bin/mmap_file /work");
+    expect(&run, 0, &["mmap_file: 0 failure(s)"]);
+    assert_eq!(
+        lines_of("mmap_file", &run.serial),
+        expected,
+        "\n--- Tempest ---\n{}",
+        run.out
+    );
+    let summary = common::record(&run, "summary");
+    assert_eq!(summary["temp_held"], 0, "{summary}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&host_work).unwrap();
+}
+
 #[test]
 fn pipes_behave_on_tempest_as_on_linux() {
     let Some(pipes) = build_runtime("pipes_behave_on_tempest_as_on_linux", "glibc/pipes") else {

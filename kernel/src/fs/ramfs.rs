@@ -300,6 +300,33 @@ impl FileData {
         Ok(())
     }
 
+    /// Copies the file's page at `offset` (page-aligned) into `dst`, a zeroed frame the
+    /// caller owns alone, through two nested temp mappings (the file's page read-only, the
+    /// destination writable, as Linux's `copy_user_highpage`); a hole, or a page at or past
+    /// the end, leaves it zero, and so do the bytes past the end in the last page (`mmap2`
+    /// of a file).
+    pub fn copy_page_into(&self, offset: u64, dst: Frame) -> Result<(), Errno> {
+        let pages = self.pages.lock();
+        let len = pages.size.saturating_sub(offset).min(PAGE) as usize;
+        let Some(src) = pages
+            .frames
+            .get((offset / PAGE) as usize)
+            .copied()
+            .flatten()
+        else {
+            return Ok(());
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the file's frame, kept allocated by the file's lock.
+        let from = unsafe { TempMap::read(src) }.map_err(|_| Errno::ENOMEM)?;
+        // SAFETY: per the contract, `dst` is the caller's alone.
+        let mut to = unsafe { TempMap::<Writable>::write(dst) }.map_err(|_| Errno::ENOMEM)?;
+        to[..len].copy_from_slice(&from[..len]);
+        Ok(())
+    }
+
     /// Fills `buf` with the file's bytes from `offset` (zeroes past the end and in holes),
     /// a page at a time through a temp mapping.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), Errno> {

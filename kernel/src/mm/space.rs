@@ -248,11 +248,30 @@ impl AddressSpace {
         end: u32,
         prot: Protection,
     ) -> Result<Vec<Frame>, MapError> {
+        self.replace_with(start, end, prot, |_, _| Ok(()))
+    }
+
+    /// As [`AddressSpace::replace_zeroed`], with `fill(i, frame)` writing the `i`th page's
+    /// frame (zeroed, not mapped anywhere yet) before any entry changes: no thread of the
+    /// space ever sees the page unfilled (`mmap2` of a file).
+    pub fn replace_with(
+        &mut self,
+        start: u32,
+        end: u32,
+        prot: Protection,
+        mut fill: impl FnMut(usize, Frame) -> Result<(), MapError>,
+    ) -> Result<Vec<Frame>, MapError> {
         let pages = || (start..end).step_by(arch::paging::PAGE_SIZE);
         let mut fresh = Vec::new();
         // Empty page tables left behind on failure are the space's like any other.
         let ready = pages()
             .try_for_each(|_| zeroed_user_frame().map(|f| fresh.push(f)))
+            .and_then(|()| {
+                fresh
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(i, &frame)| fill(i, frame))
+            })
             .and_then(|()| pages().try_for_each(|va| self.table_or_create(va).map(|_| ())));
         if let Err(e) = ready {
             fresh.into_iter().for_each(frames::free);

@@ -1,17 +1,20 @@
-//! Memory system calls: `brk`, `mmap2` (anonymous, private), `munmap`, `mprotect`,
-//! `madvise`. Pages
+//! Memory system calls: `brk`, `mmap2` (private: anonymous, or a copy of a file),
+//! `munmap`, `mprotect`, `madvise`. Pages
 //! are mapped eagerly and zeroed through temp mappings; unmapped frames go back to the
 //! allocator once this CPU's TLB has dropped them (no other CPU runs this space yet).
 
 use super::SysResult;
 use crate::elf::USER_BASE;
 use crate::errno::Errno;
+use crate::files::{Device, Object};
+use crate::fs::ramfs::{FileData, Handle};
 use crate::loader::{STACK_PAGES, STACK_TOP};
-use crate::mm::space::{AddressSpace, Protection};
+use crate::mm::space::{AddressSpace, MapError, Protection};
 use crate::mm::user_range::UserRange;
 use crate::mm::zones::Frame;
 use crate::proc::{Memory, Process};
 use crate::sched;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::paging::PAGE_SIZE;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +23,9 @@ use smp::shootdown::Flush;
 const PAGE: u32 = PAGE_SIZE as u32;
 const MAP_SHARED: u32 = 0x01;
 const MAP_PRIVATE: u32 = 0x02;
+const MAP_SHARED_VALIDATE: u32 = 0x03;
+/// The bits of `flags` that say shared or private.
+const MAP_TYPE: u32 = 0x0F;
 const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
 
@@ -123,38 +129,76 @@ pub fn brk(addr: u32) -> SysResult {
     })
 }
 
-/// `mmap2(addr, len, prot, flags, fd, pgoff)`: anonymous private mappings only.
-pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, _fd: u32, _pgoff: u32) -> SysResult {
-    if len == 0 || flags & MAP_ANONYMOUS == 0 || flags & MAP_SHARED != 0 || flags & MAP_PRIVATE == 0
-    {
+/// `mmap2(addr, len, prot, flags, fd, pgoff)`: private mappings, anonymous or of a file
+/// (`pgoff` in pages). A file's pages are copied into the new frames when they are mapped
+/// (through two nested temp mappings each), so later writes to the file do not show
+/// through: Linux shows them until the page is first written, POSIX leaves it open.
+/// `MAP_SHARED` is refused (`ENODEV` for a file, `EINVAL` anonymous). `EBADF` for an fd
+/// not open, `EACCES` for one not open for reading, `ENODEV` for what is not a regular
+/// file (`/dev/zero` maps as anonymous memory, as on Linux).
+pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> SysResult {
+    let kind = flags & MAP_TYPE;
+    if len == 0 || !matches!(kind, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
         return Err(Errno::EINVAL);
+    }
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        mapped_file(fd)?
+    } else {
+        None
+    };
+    if kind != MAP_PRIVATE {
+        return Err(if file.is_some() {
+            Errno::ENODEV
+        } else {
+            Errno::EINVAL
+        });
     }
     let len = len.checked_next_multiple_of(PAGE).ok_or(Errno::ENOMEM)?;
     let prot = Protection::from_prot(prot);
+    let offset = u64::from(pgoff) * u64::from(PAGE);
+    // The new frames are filled before any entry points at them: no thread of the process
+    // sees a page of the file half copied.
+    let fill = |i: usize, frame: Frame| match &file {
+        Some(data) => data
+            .copy_page_into(offset + (i * PAGE_SIZE) as u64, frame)
+            .map_err(|_| MapError::NoTempSlot),
+        None => Ok(()),
+    };
     with_memory(|process, m| {
         let space = &mut m.space;
-        if flags & MAP_FIXED == 0 {
-            let start = find_free(space, len).ok_or(Errno::ENOMEM)?;
-            map_zeroed(process, space, start, start + len, prot)?;
-            return Ok(start);
-        }
-        if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
+        let start = if flags & MAP_FIXED == 0 {
+            find_free(space, len).ok_or(Errno::ENOMEM)?
+        } else if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
             return Err(Errno::EINVAL);
-        }
-        if addr < USER_BASE {
+        } else if addr < USER_BASE {
             // The null guard page stays unmapped (Linux: mmap_min_addr).
             return Err(Errno::EPERM);
-        }
-        // New frames first: out of memory, the old mapping stays whole (Linux may leave
-        // the range unmapped), and the old frames, freed after the flush, cannot come
-        // straight back as the new ones.
-        let end = addr + len;
+        } else {
+            addr
+        };
+        // New frames first: out of memory, an old mapping under `MAP_FIXED` stays whole
+        // (Linux may leave the range unmapped), and the old frames, freed after the flush,
+        // cannot come straight back as the new ones.
+        let end = start + len;
         let replaced = space
-            .replace_zeroed(addr, end, prot)
+            .replace_with(start, end, prot, fill)
             .map_err(|_| Errno::ENOMEM)?;
-        free_after_flush(process, addr, end, replaced);
-        Ok(addr)
+        free_after_flush(process, start, end, replaced);
+        Ok(start)
     })
+}
+
+/// The data of the regular file open as `fd`, for `mmap2`; `None` for `/dev/zero`.
+fn mapped_file(fd: u32) -> Result<Option<Arc<FileData>>, Errno> {
+    let file = super::io::file(fd)?;
+    if !file.readable {
+        return Err(Errno::EACCES);
+    }
+    match &file.object {
+        Object::Node(Handle::File { data, .. }) => Ok(Some(Arc::clone(data))),
+        Object::Device(Device::Zero) => Ok(None),
+        _ => Err(Errno::ENODEV),
+    }
 }
 
 /// The lowest `len` bytes of unmapped pages in the mmap area.

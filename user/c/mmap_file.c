@@ -1,0 +1,150 @@
+/* mmap_file DIR: maps a file it writes in DIR privately (whole, from a page offset, over an
+ * existing mapping with MAP_FIXED), writes to the mappings, forks, and says
+ * what it sees; then the errors such calls must give. The same static binary runs on the
+ * host and on Tempest: the QEMU test compares the outputs line by line. Addresses are not
+ * printed. Exits 0 unless a call failed that must not. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096
+/* Three pages and a bit: the last page is partly past the end. (A page wholly past the end
+ * is not touched: Linux raises SIGBUS there, Tempest maps zeroes.) */
+#define SIZE (3 * PAGE + 100)
+
+static int failures;
+
+#define MUST(call)                                                                          \
+	do {                                                                                \
+		if ((call) < 0) {                                                           \
+			printf("FAIL: %s: %s (line %d)\n", #call, strerror(errno), __LINE__); \
+			failures++;                                                         \
+		}                                                                           \
+	} while (0)
+
+static uint32_t fnv(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static unsigned char byte_at(size_t i)
+{
+	return (unsigned char)(i * 7 + i / PAGE);
+}
+
+/* An mmap's result as the test prints it: the error's name, or "ok". */
+static const char *outcome(void *p)
+{
+	return p == MAP_FAILED ? strerror(errno) : "ok";
+}
+
+static void show(const char *what, const unsigned char *p, size_t n)
+{
+	printf("%s: fnv=%08x first=%u last=%u\n", what, fnv(p, n), p[0], p[n - 1]);
+}
+
+int main(int argc, char **argv)
+{
+	printf("mmap_file: start\n");
+	if (argc < 2 || chdir(argv[1]) < 0) {
+		printf("mmap_file: no directory\n");
+		return 2;
+	}
+	static unsigned char data[SIZE];
+	for (size_t i = 0; i < SIZE; i++)
+		data[i] = byte_at(i);
+	int fd = open("data", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	MUST(fd);
+	MUST(write(fd, data, SIZE));
+	show("file", data, SIZE);
+
+	/* The whole file, and the zeroes after its end in the last page. */
+	unsigned char *whole = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	printf("map whole: %s\n", outcome(whole));
+	if (whole != MAP_FAILED) {
+		show("whole", whole, SIZE);
+		size_t zeroes = 0;
+		for (size_t i = SIZE; i < 4 * PAGE; i++)
+			zeroes += whole[i] == 0;
+		printf("whole: %zu of %d bytes past the end are zero\n", zeroes, 4 * PAGE - SIZE);
+		printf("whole matches the file: %s\n", memcmp(whole, data, SIZE) ? "no" : "yes");
+	}
+
+	/* From page 1 on, written: the file does not change (private). */
+	unsigned char *tail = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, PAGE);
+	printf("map from page 1: %s\n", outcome(tail));
+	if (tail != MAP_FAILED) {
+		printf("tail starts at file byte 4096: %s\n",
+		       memcmp(tail, data + PAGE, 2 * PAGE) ? "no" : "yes");
+		memset(tail, 0xAB, 2 * PAGE);
+		unsigned char back[2 * PAGE];
+		MUST(pread(fd, back, sizeof back, PAGE));
+		printf("file after writing the private map: %s\n",
+		       memcmp(back, data + PAGE, sizeof back) ? "changed" : "unchanged");
+		show("tail after write", tail, 2 * PAGE);
+
+		/* A child sees the parent's written copy, and its own write stays its own. */
+		pid_t child = fork();
+		if (child == 0) {
+			int same = tail[5] == 0xAB;
+			tail[5] = 0x11;
+			_exit(same ? 0 : 1);
+		}
+		int status = 0;
+		MUST(waitpid(child, &status, 0));
+		printf("child saw the written copy: %s; parent still has 0x%02x\n",
+		       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no", tail[5]);
+		MUST(munmap(tail, 2 * PAGE));
+	}
+
+	/* MAP_FIXED over an anonymous mapping: the file replaces the zeroes. */
+	unsigned char *anon = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("map anonymous: %s\n", outcome(anon));
+	if (anon != MAP_FAILED) {
+		memset(anon, 0x55, 3 * PAGE);
+		unsigned char *fixed = mmap(anon + PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 2 * PAGE);
+		printf("map fixed at page 1 of it: %s, at the address asked: %s\n", outcome(fixed),
+		       fixed == anon + PAGE ? "yes" : "no");
+		printf("fixed page is file page 2: %s; neighbours kept: %u %u\n",
+		       memcmp(anon + PAGE, data + 2 * PAGE, PAGE) ? "no" : "yes", anon[PAGE - 1],
+		       anon[2 * PAGE]);
+		MUST(munmap(anon, 3 * PAGE));
+	}
+
+	/* /dev/zero maps as anonymous memory. */
+	int zero = open("/dev/zero", O_RDONLY);
+	unsigned char *z = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero, 0);
+	printf("map /dev/zero: %s\n", outcome(z));
+	if (z != MAP_FAILED) {
+		z[10] = 1;
+		printf("/dev/zero page: %u %u\n", z[0], z[10]);
+	}
+
+	/* The errors. */
+	errno = 0;
+	printf("bad fd: %s\n", outcome(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 99, 0)));
+	int wronly = open("data", O_WRONLY);
+	printf("write-only fd: %s\n", outcome(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, wronly, 0)));
+	int dir = open(".", O_RDONLY | O_DIRECTORY);
+	printf("directory: %s\n", outcome(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, dir, 0)));
+	int p[2];
+	MUST(pipe(p));
+	printf("pipe: %s\n", outcome(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, p[0], 0)));
+	printf("neither shared nor private: %s\n",
+	       outcome(mmap(NULL, PAGE, PROT_READ, 0, fd, 0)));
+	printf("length 0: %s\n", outcome(mmap(NULL, 0, PROT_READ, MAP_PRIVATE, fd, 0)));
+
+	printf("mmap_file: %d failure(s)\n", failures);
+	return failures != 0;
+}
