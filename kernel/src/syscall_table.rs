@@ -370,11 +370,16 @@ pub const CALLS: &[Call] = &[
     ),
     Call::linux(20, "", "pid (the process's: its first thread's tid)"),
     Call::linux(24, "", "0: every process runs as root"),
+    Call::linux(
+        29,
+        "",
+        "waits until a signal is delivered (a handler runs, or the signal ends the process); always `-EINTR`",
+    ),
     Call::linux(33, "path, mode", "as `faccessat(AT_FDCWD, ...)`"),
     Call::linux(
         37,
         "pid, sig",
-        "0; `sig` (or, with `sig` 0, nothing: a check that the target exists) to process `pid`, to the caller's process group for 0, to group `-pid` below -1, to every process but the caller and pid 1 for -1; `-ESRCH` when no process is there, `-EINVAL` for a bad signal",
+        "0; `sig` (or, with `sig` 0, nothing: a check that the target exists) to process `pid`, to the caller's process group for 0, to group `-pid` below -1, to every process but the caller and pid 1 for -1; the caller's own child that ended and was not waited for takes it and drops it (0, as on Linux); `-ESRCH` when no process is there, `-EINVAL` for a bad signal",
     ),
     Call::linux(
         38,
@@ -438,6 +443,11 @@ pub const CALLS: &[Call] = &[
         "tv, tz",
         "0; `{sec, usec}` of CLOCK_REALTIME; a timezone asked for is UTC (zeros); `-EFAULT`",
     ),
+    Call::linux(
+        82,
+        "args",
+        "i386's old `select`: `args` points at the five arguments of `_newselect` (142), which it then is; `-EFAULT` if they cannot be read",
+    ),
     Call::linux(83, "target, path", "as `symlinkat(target, AT_FDCWD, path)`"),
     Call::linux(85, "path, buf, size", "as `readlinkat(AT_FDCWD, ...)`"),
     Call::linux(
@@ -455,7 +465,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         114,
         "pid, wstatus, options, rusage",
-        "the pid of an ended child, its status at `wstatus` unless null (`status << 8`, or the signal that killed it); `pid` -1 or 0 for any child (every process is in its parent's group), > 0 for that one; waits while the children it may take run, or 0 at once with `WNOHANG` (`WUNTRACED`, `WCONTINUED`, `__WALL` accepted); `rusage` is zeroes; `-ECHILD` when no child matches, `-EINTR`, `-EINVAL` for other options, `-EFAULT`",
+        "the pid of an ended child, its status at `wstatus` unless null (`status << 8`, or the signal that killed it); `pid` -1 for any child, > 0 for that one, 0 for one in the caller's process group, < -1 for one in group `-pid` (a child's group as it is now, or was when it ended); waits while the children it may take run, or 0 at once with `WNOHANG` (`WUNTRACED`, `WCONTINUED`, `__WALL` accepted); `rusage` is zeroes; `-ECHILD` when no child matches, `-EINTR`, `-EINVAL` for other options, `-EFAULT`",
     ),
     Call::linux(
         119,
@@ -491,6 +501,11 @@ pub const CALLS: &[Call] = &[
         140,
         "fd, high, low, result, whence",
         "0; as `lseek` with the 64-bit offset `high:low`, the new position stored at `result`; `-EFAULT`",
+    ),
+    Call::linux(
+        142,
+        "nfds, readfds, writefds, exceptfds, timeout",
+        "the number of bits left set: each set (`nfds` bits, at most 1024; a null pointer is empty and not written) keeps only its descriptors that are ready, a pipe for reading with bytes in it or no writer left, for writing with a page free or no reader left, every device and file for both, nothing for exceptions; with none ready it waits up to the `timeval` (null: for ever; microseconds past a second carry into the seconds), looking again every tick, and writes back what is left of it; 0 at the timeout (the sets emptied), `-EINTR` (the sets untouched); `-EBADF` for a descriptor in a set that is not open, `-EINVAL` for a negative `nfds` or timeout, `-EFAULT`",
     ),
     Call::linux(
         145,
@@ -676,6 +691,11 @@ pub const CALLS: &[Call] = &[
         "0; `sig` to thread `tid` of process `tgid` (what `raise` and `pthread_kill` use); `-ESRCH` when `tid` is not a thread of `tgid`, `-EINVAL`",
     ),
     Call::linux(
+        284,
+        "idtype, id, infop, options, rusage",
+        "0; as `wait4`, the child chosen by `idtype` (`P_ALL` 0, `P_PID` 1, `P_PGID` 2, with `id` 0 the caller's group), its end told in the `siginfo_t` at `infop` (`SIGCHLD`; `CLD_EXITED` and the exit status, or `CLD_KILLED` and the signal; its pid; uid 0); `WEXITED` waits for ends, `WNOWAIT` leaves the child to be waited for again; `WSTOPPED` and `WCONTINUED` are accepted and never met (there are no job stops: asked for alone, they wait until a signal, `-EINTR`); with `WNOHANG` and no child ended, 0 and a zeroed `siginfo_t`; `rusage` is zeroes; `-EINVAL` for an unknown `idtype`, an option unknown or none of the three, `-ECHILD`, `-EINTR`, `-EFAULT`",
+    ),
+    Call::linux(
         295,
         "dirfd, path, flags, mode",
         "the lowest free fd: `/dev/null`, `/dev/zero`, `/dev/console` and `/dev/tty` name the devices; any other path is resolved in the root file system (the initramfs), relative to `dirfd` (an open directory) or, with `AT_FDCWD` (-100), to the working directory, following links (40 at most: `-ELOOP`); `O_CREAT` makes a missing file with `mode` less the umask, `O_TRUNC` empties a file opened for writing; a directory opens for `getdents64`; `-ENOENT`, `-ENOTDIR`, `-ELOOP` for a link with `O_NOFOLLOW`, `-EISDIR` for a directory opened for writing or with `O_CREAT`, `-ENOTDIR` for a file with `O_DIRECTORY`, `-EEXIST` for `O_CREAT | O_EXCL` of an existing name, `-EINVAL` for access mode 3, `-EMFILE` past 16 open, `-EFAULT`, `-ENAMETOOLONG` past 4096 bytes or a 255-byte name, `-EBADF` for a `dirfd` not open",
@@ -721,6 +741,16 @@ pub const CALLS: &[Call] = &[
         "0; the permission bits become `mode & 07777` (kept and reported; every process runs as root, so they check nothing but `X_OK`)",
     ),
     Call::linux(307, "dirfd, path, mode", "as `faccessat2` with no flags"),
+    Call::linux(
+        308,
+        "nfds, readfds, writefds, exceptfds, timeout, sigmask",
+        "as `_newselect` with a 32-bit `timespec` timeout (what is left written back); `sigmask` null or pointing at `{ sigset_t *set; size_t size; }`, whose set (when not null; `size` 8, else `-EINVAL`) is the signal mask while it waits; interrupted by a signal, the old mask comes back after the handler",
+    ),
+    Call::linux(
+        309,
+        "fds, nfds, timeout, sigmask, sigsetsize",
+        "as `poll` with a 32-bit `timespec` timeout (null: for ever; what is left is written back) and `sigmask` (when not null; `sigsetsize` 8, else `-EINVAL`) the signal mask while it waits, as `pselect6`",
+    ),
     Call::linux(
         311,
         "head, len",
@@ -777,6 +807,16 @@ pub const CALLS: &[Call] = &[
         412,
         "dirfd, path, times, flags",
         "as 320 with the 64-bit `timespec`",
+    ),
+    Call::linux(
+        413,
+        "nfds, readfds, writefds, exceptfds, timeout, sigmask",
+        "as `pselect6` with a 64-bit `timespec`",
+    ),
+    Call::linux(
+        414,
+        "fds, nfds, timeout, sigmask, sigsetsize",
+        "as `ppoll` with a 64-bit `timespec`",
     ),
     Call::linux(422, "as 240", "as 240, with a 64-bit `timespec`"),
     Call::linux(

@@ -48,6 +48,42 @@ fn fork_and_wait_on_tempest_as_on_linux() {
     assert_eq!(common::record(&run, "summary")["temp_held"], 0);
 }
 
+/// `waitid`, `waitpid` by process group, and the select family (old `select`,
+/// `_newselect`, `pselect6` with a signal mask, `ppoll`, glibc's `select`) on pipes:
+/// `user/c/wait_select.c` prints the same lines on Tempest as on the host.
+#[test]
+fn waitid_and_select_on_tempest_as_on_linux() {
+    let Some(program) = build_runtime(
+        "waitid_and_select_on_tempest_as_on_linux",
+        "glibc/wait_select",
+    ) else {
+        return;
+    };
+    let host = std::process::Command::new(&program)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run wait_select on the host");
+    let host_out = String::from_utf8_lossy(&host.stdout).into_owned();
+    assert!(
+        host.status.success(),
+        "wait_select on the host:\n{host_out}"
+    );
+    let expected = common::program_lines("wait_select", &host_out);
+    assert!(
+        expected.len() > 30,
+        "the host run printed too little:\n{host_out}"
+    );
+    let spec = format!("{} expect=0", program.display());
+    let run = common::run_in_highmem(TIMEOUT, "", &[&spec]);
+    expect(&run, 0, &["wait_select: 0 failure(s)", "tempest: success"]);
+    assert_eq!(
+        common::program_lines("wait_select", &run.serial),
+        expected,
+        "\n--- Tempest ---\n{}",
+        run.out
+    );
+}
+
 #[test]
 fn the_fork_shootdown_keeps_a_parents_thread_out_of_the_childs_page() {
     let Some(program) = build_runtime(

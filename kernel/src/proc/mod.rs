@@ -141,6 +141,17 @@ pub struct Child {
     pub process: alloc::sync::Weak<Process>,
     /// Its wait status once it ended: `(status & 0xff) << 8`, or the signal that ended it.
     pub status: Option<u32>,
+    /// Its process group when it ended (while it runs, its process says).
+    pub pgid: u32,
+}
+
+impl Child {
+    /// Its process group now, for `wait4(-pgid)` and `waitid(P_PGID)`.
+    pub fn group(&self) -> u32 {
+        self.process
+            .upgrade()
+            .map_or(self.pgid, |p| p.pgid.load(Ordering::Relaxed))
+    }
 }
 
 /// Processes whose memory is not freed yet (a CPU idle after one keeps it loaded).

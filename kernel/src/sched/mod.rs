@@ -693,6 +693,7 @@ fn end_family(process: &Arc<Process>, status: i32) {
             .find(|c| c.pid == process.tgid)
         {
             me.status = Some(wait_status);
+            me.pgid = process.pgid.load(Ordering::Relaxed);
         }
         let code = if killed_by != 0 { 2 } else { 1 }; // CLD_KILLED, CLD_EXITED
         let info = crate::signal::Info::sent(crate::signal::SIGCHLD, code, process.tgid);

@@ -1,6 +1,6 @@
 //! The calls on file descriptors (the table is `crate::files`): `close`, `read`, `write`
 //! and their vector forms, `pread64`, `lseek`, `dup*`, `fcntl`, `fstat64`, `ioctl`,
-//! `poll`. Bytes reach a device or a file only through the checked user copy. The calls
+//! `pipe2` (waiting for several: `syscall::poll`). Bytes reach a device or a file only through the checked user copy. The calls
 //! on paths (`open`, `stat64`, `getdents64`...) are in `syscall::fs`.
 
 use super::SysResult;
@@ -446,111 +446,6 @@ pub fn ioctl(fd: u32, cmd: u32, arg: u32) -> SysResult {
         _ => return Err(Errno::ENOTTY),
     }
     Ok(0)
-}
-
-const POLLIN: u16 = 0x1;
-const POLLOUT: u16 = 0x4;
-const POLLERR: u16 = 0x8;
-const POLLHUP: u16 = 0x10;
-const POLLNVAL: u16 = 0x20;
-const POLLRDNORM: u16 = 0x40;
-const POLLWRNORM: u16 = 0x100;
-/// Reported whether asked for or not.
-const POLLALWAYS: u16 = POLLERR | POLLHUP | POLLNVAL;
-
-/// What `file` is ready for now: a pipe as its ring and ends say; every device and file
-/// takes writes at once, and reads (end of file, for the console: see `read`) at once.
-fn ready(file: Option<&File>) -> u16 {
-    match file.map(|f| &f.object) {
-        None => POLLNVAL,
-        Some(Object::Node(Handle::Pipe(end))) => {
-            let r = end.pipe.readiness(end.write);
-            let mut events = 0;
-            if r.readable {
-                events |= POLLIN | POLLRDNORM;
-            }
-            if r.writable {
-                events |= POLLOUT | POLLWRNORM;
-            }
-            if r.hung_up {
-                events |= if end.write { POLLERR } else { POLLHUP };
-            }
-            events
-        }
-        Some(Object::Device(Device::Console)) if !crate::tty::console::readable() => {
-            POLLOUT | POLLWRNORM
-        }
-        // Linux's DEFAULT_POLLMASK, whatever the open mode, as its `/dev/null` reports.
-        Some(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
-    }
-}
-
-/// How often `poll` looks again while it waits: every timer tick. (A pipe does not wake a
-/// poller yet; it is found ready at the next look.)
-const POLL_RECHECK_NS: u64 = 1_000_000_000 / crate::sched::HZ;
-
-/// `poll(fds, nfds, timeout)`: the readiness above; with nothing ready it waits up to
-/// `timeout` ms (for ever when negative), looking again every tick, and ends with 0 at
-/// the timeout or `EINTR` for a signal or the process's end. `EINVAL` past 16 entries
-/// (`RLIMIT_NOFILE`), `EFAULT`.
-pub fn poll(fds: u32, nfds: u32, timeout: u32) -> SysResult {
-    if nfds as usize > crate::files::MAX_FILES {
-        return Err(Errno::EINVAL);
-    }
-    let len = nfds as usize * 8;
-    let mut raw = [0u8; crate::files::MAX_FILES * 8];
-    if len > 0 {
-        raw = super::read_user(fds, len)?;
-    }
-    let timeout = timeout as i32;
-    let deadline = if timeout < 0 {
-        crate::proc::NO_DEADLINE
-    } else {
-        crate::time::monotonic_ns() + timeout as u64 * 1_000_000
-    };
-    let process = sched::current_process();
-    let count = loop {
-        // The files first, under the table's lock; their readiness after it (a pipe's
-        // ring has a sleeping lock).
-        let files: alloc::vec::Vec<(Option<File>, u16)> = {
-            let table = process.files.lock();
-            raw[..len]
-                .chunks(8)
-                .map(|entry| {
-                    let fd = i32::from_le_bytes(entry[0..4].try_into().expect("4"));
-                    let events = u16::from_le_bytes(entry[4..6].try_into().expect("2"));
-                    let file = if fd < 0 {
-                        None
-                    } else {
-                        table.get(fd as u32).ok()
-                    };
-                    (file, if fd < 0 { 0 } else { events | POLLALWAYS })
-                })
-                .collect()
-        };
-        let mut count = 0;
-        for ((file, mask), entry) in files.iter().zip(raw[..len].chunks_mut(8)) {
-            let revents = if *mask == 0 {
-                0
-            } else {
-                ready(file.as_ref()) & mask
-            };
-            entry[6..8].copy_from_slice(&revents.to_le_bytes());
-            count += u32::from(revents != 0);
-        }
-        drop(files);
-        let now = crate::time::monotonic_ns();
-        if count > 0 || timeout == 0 || now >= deadline {
-            break count;
-        }
-        if !crate::sched::block::sleep_until(deadline.min(now + POLL_RECHECK_NS)) {
-            return Err(Errno::EINTR);
-        }
-    };
-    if len > 0 {
-        super::write_user(fds, &raw[..len])?;
-    }
-    Ok(count)
 }
 
 /// `pipe2(fds, flags)`: a pipe, its read end at `fds[0]` and its write end at `fds[1]`

@@ -6,6 +6,7 @@ mod bench;
 mod fs;
 mod io;
 mod memory;
+mod poll;
 mod probe;
 mod process;
 mod sched;
@@ -52,11 +53,18 @@ pub const SYS_READLINK: u32 = linux("readlink");
 pub const SYS_SIGRETURN: u32 = linux("sigreturn");
 pub const SYS_UNAME: u32 = linux("uname");
 pub const SYS_POLL: u32 = linux("poll");
+pub const SYS_PPOLL: u32 = linux("ppoll");
+pub const SYS_PPOLL_TIME64: u32 = linux("ppoll_time64");
+pub const SYS_SELECT: u32 = linux("select");
+pub const SYS_NEWSELECT: u32 = linux("_newselect");
+pub const SYS_PSELECT6: u32 = linux("pselect6");
+pub const SYS_PSELECT6_TIME64: u32 = linux("pselect6_time64");
 pub const SYS_RT_SIGRETURN: u32 = linux("rt_sigreturn");
 pub const SYS_RT_SIGACTION: u32 = linux("rt_sigaction");
 pub const SYS_RT_SIGPROCMASK: u32 = linux("rt_sigprocmask");
 pub const SYS_RT_SIGPENDING: u32 = linux("rt_sigpending");
 pub const SYS_RT_SIGSUSPEND: u32 = linux("rt_sigsuspend");
+pub const SYS_PAUSE: u32 = linux("pause");
 pub const SYS_SIGALTSTACK: u32 = linux("sigaltstack");
 pub const SYS_UGETRLIMIT: u32 = linux("ugetrlimit");
 pub const SYS_FSTAT64: u32 = linux("fstat64");
@@ -92,6 +100,7 @@ pub const SYS_EXECVE: u32 = linux("execve");
 pub const SYS_FORK: u32 = linux("fork");
 pub const SYS_VFORK: u32 = linux("vfork");
 pub const SYS_WAIT4: u32 = linux("wait4");
+pub const SYS_WAITID: u32 = linux("waitid");
 pub const SYS_WAITPID: u32 = linux("waitpid");
 pub const SYS_GETPPID: u32 = linux("getppid");
 pub const SYS_PIPE: u32 = linux("pipe");
@@ -211,6 +220,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_CREAT => fs::creat(a0, a1),
         SYS_FORK | SYS_VFORK => process::fork(frame, 0, 0, 0, 0),
         SYS_WAIT4 => process::wait4(a0, a1, a2, a3),
+        SYS_WAITID => process::waitid(a0, a1, a2, a3, a4),
         SYS_WAITPID => process::wait4(a0, a1, a2, 0),
         SYS_GETPPID => process::getppid(),
         SYS_SETPGID => process::setpgid(a0, a1),
@@ -297,11 +307,18 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_FSTAT64 => io::fstat64(a0, a1),
         SYS_STATX => fs::statx(a0, a1, a2, a4),
         SYS_IOCTL => io::ioctl(a0, a1, a2),
-        SYS_POLL => io::poll(a0, a1, a2),
+        SYS_POLL => poll::poll(a0, a1, a2),
+        SYS_PPOLL => poll::ppoll(a0, a1, a2, a3, a4, Layout::Time32),
+        SYS_PPOLL_TIME64 => poll::ppoll(a0, a1, a2, a3, a4, Layout::Time64),
+        SYS_SELECT => poll::old_select(a0),
+        SYS_NEWSELECT => poll::newselect(a0, a1, a2, a3, a4),
+        SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, a4, a5, Layout::Time32),
+        SYS_PSELECT6_TIME64 => poll::pselect6(a0, a1, a2, a3, a4, a5, Layout::Time64),
         SYS_RT_SIGACTION => signal::rt_sigaction(a0, a1, a2, a3),
         SYS_RT_SIGPROCMASK => signal::rt_sigprocmask(a0, a1, a2, a3),
         SYS_RT_SIGPENDING => signal::rt_sigpending(a0, a1),
         SYS_RT_SIGSUSPEND => signal::rt_sigsuspend(a0, a1),
+        SYS_PAUSE => signal::pause(),
         SYS_SIGALTSTACK => signal::sigaltstack(a0, a1, frame.user_esp),
         SYS_RT_SIGRETURN => signal::rt_sigreturn(frame),
         SYS_SIGRETURN => signal::sigreturn(frame),

@@ -217,6 +217,7 @@ pub fn fork(
         pid,
         process: Arc::downgrade(&child),
         status: None,
+        pgid: child.pgid.load(Ordering::Relaxed),
     });
     match sched::spawn_forked(child, &start, clear_tid) {
         Ok(cpu) => {
@@ -234,50 +235,153 @@ const WNOHANG: u32 = 1;
 /// Accepted and meaning nothing more here: `WUNTRACED`, `WCONTINUED` (no job control yet),
 /// `__WNOTHREAD`, `__WALL`, `__WCLONE`.
 const WAIT_IGNORED: u32 = 2 | 8 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000;
+/// `waitid`'s options: which changes it waits for (only ends happen here: no job stops
+/// yet), and `WNOWAIT`, which leaves the child to be waited for again.
+const WEXITED: u32 = 4;
+const WSTOPPED: u32 = 2;
+const WCONTINUED: u32 = 8;
+const WNOWAIT: u32 = 0x0100_0000;
 /// `struct rusage` on i386: 72 bytes (reported as zeroes).
 const RUSAGE_LEN: usize = 72;
 
-/// `wait4(pid, wstatus, options, rusage)`: takes an ended child's status (`pid` -1 or 0:
-/// any child; > 0: that one; < -1 as 0, every process being in its parent's group),
-/// written at `wstatus` unless null as Linux encodes it (`status << 8`, or the signal
-/// that ended it); returns its pid. Waits while the children it may take are running,
-/// unless `WNOHANG` (then 0). `ECHILD` when no child matches, `EINTR`, `EINVAL` for
-/// unknown options, `EFAULT`.
+/// Which children a wait takes.
+#[derive(Clone, Copy)]
+enum Which {
+    Any,
+    Pid(u32),
+    Group(u32),
+}
+
+impl Which {
+    fn matches(self, child: &Child) -> bool {
+        match self {
+            Which::Any => true,
+            Which::Pid(pid) => child.pid == pid,
+            Which::Group(pgid) => child.group() == pgid,
+        }
+    }
+}
+
+/// Waits for an ended child that `which` matches and returns its pid and wait status,
+/// taking it off the list unless `keep` (`WNOWAIT`). `None` at once with `nohang` when
+/// none has ended; `ECHILD` when no child matches at all, `EINTR`.
+fn wait_for_child(which: Which, nohang: bool, keep: bool) -> Result<Option<(u32, u32)>, Errno> {
+    let me = sched::current_process();
+    loop {
+        let seen = me.child_events.changes();
+        {
+            let mut family = me.family.lock();
+            if !family.children.iter().any(|c| which.matches(c)) {
+                return Err(Errno::ECHILD);
+            }
+            let ended = family
+                .children
+                .iter()
+                .position(|c| c.status.is_some() && which.matches(c));
+            if let Some(i) = ended {
+                let child = &family.children[i];
+                let taken = (child.pid, child.status.expect("an ended child"));
+                if !keep {
+                    family.children.remove(i);
+                }
+                return Ok(Some(taken));
+            }
+        }
+        if nohang {
+            return Ok(None);
+        }
+        me.child_events.wait(seen)?;
+    }
+}
+
+/// `wait4(pid, wstatus, options, rusage)`: takes an ended child's status (`pid` -1: any
+/// child; > 0: that one; 0: one in the caller's process group; < -1: one in group
+/// `-pid`), written at `wstatus` unless null as Linux encodes it (`status << 8`, or the
+/// signal that ended it); returns its pid. Waits while the children it may take are
+/// running, unless `WNOHANG` (then 0). `ECHILD` when no child matches, `EINTR`, `EINVAL`
+/// for unknown options, `EFAULT`.
 pub fn wait4(pid: u32, wstatus: u32, options: u32, rusage: u32) -> SysResult {
     if options & !(WNOHANG | WAIT_IGNORED) != 0 {
         return Err(Errno::EINVAL);
     }
-    let wanted = pid as i32;
-    let matches = |c: &Child| wanted <= 0 || c.pid == wanted as u32;
-    let me = sched::current_process();
-    loop {
-        let seen = me.child_events.changes();
-        let ended = {
-            let mut family = me.family.lock();
-            if !family.children.iter().any(matches) {
-                return Err(Errno::ECHILD);
-            }
-            family
-                .children
-                .iter()
-                .position(|c| matches(c) && c.status.is_some())
-                .map(|i| family.children.remove(i))
-        };
-        if let Some(child) = ended {
-            if wstatus != 0 {
-                let status = child.status.expect("an ended child");
-                write_user(wstatus, &status.to_le_bytes())?;
-            }
-            if rusage != 0 {
-                write_user(rusage, &[0u8; RUSAGE_LEN])?;
-            }
-            return Ok(child.pid);
-        }
-        if options & WNOHANG != 0 {
-            return Ok(0);
-        }
-        me.child_events.wait(seen)?;
+    let which = match pid as i32 {
+        -1 => Which::Any,
+        0 => Which::Group(sched::current_process().pgid.load(Ordering::Relaxed)),
+        p if p < 0 => Which::Group(p.unsigned_abs()),
+        p => Which::Pid(p as u32),
+    };
+    let Some((child, status)) = wait_for_child(which, options & WNOHANG != 0, false)? else {
+        return Ok(0);
+    };
+    if wstatus != 0 {
+        write_user(wstatus, &status.to_le_bytes())?;
     }
+    if rusage != 0 {
+        write_user(rusage, &[0u8; RUSAGE_LEN])?;
+    }
+    Ok(child)
+}
+
+/// `waitid(idtype, id, infop, options, rusage)`: as `wait4`, with the child chosen by
+/// `idtype` (`P_ALL` 0, `P_PID` 1, `P_PGID` 2 with `id` 0 the caller's group) and its end
+/// told in the `siginfo_t` at `infop` (`SIGCHLD`, `CLD_EXITED` with the exit status or
+/// `CLD_KILLED` with the signal, the pid, uid 0); 0. `WEXITED` must be asked for (or
+/// `WSTOPPED`/`WCONTINUED`, which never happen here: there are no job stops);
+/// `WNOWAIT` leaves the child to be waited for again; with `WNOHANG` and no child ended,
+/// 0 and a zeroed `siginfo_t`, as on Linux. `EINVAL` for an unknown `idtype` or option,
+/// `ECHILD`, `EINTR`, `EFAULT`.
+pub fn waitid(idtype: u32, id: u32, infop: u32, options: u32, rusage: u32) -> SysResult {
+    const P_ALL: u32 = 0;
+    const P_PID: u32 = 1;
+    const P_PGID: u32 = 2;
+    const CLD_EXITED: i32 = 1;
+    const CLD_KILLED: i32 = 2;
+    let known = WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | 0xE000_0000;
+    if options & !known != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let which = match idtype {
+        P_ALL => Which::Any,
+        P_PID if (id as i32) > 0 => Which::Pid(id),
+        P_PGID if id == 0 => Which::Group(sched::current_process().pgid.load(Ordering::Relaxed)),
+        P_PGID if (id as i32) > 0 => Which::Group(id),
+        _ => return Err(Errno::EINVAL),
+    };
+    let nohang = options & WNOHANG != 0;
+    let taken = if options & WEXITED != 0 {
+        wait_for_child(which, nohang, options & WNOWAIT != 0)?
+    } else {
+        // Only stops or continues asked for, and neither ever happens here. With no
+        // child to wait for it is still `ECHILD`; else nothing to take, and without
+        // `WNOHANG` Linux waits until a signal comes: so does this.
+        wait_for_child(which, true, true)?;
+        if !nohang {
+            while sched::block::sleep_until(crate::proc::NO_DEADLINE) {}
+            return Err(Errno::EINTR);
+        }
+        None
+    };
+    if infop != 0 {
+        // si_signo, si_errno, si_code, then the SIGCHLD fields: si_pid, si_uid, si_status,
+        // si_utime, si_stime (all zero when nothing was taken).
+        let mut info = [0u8; 128];
+        if let Some((pid, status)) = taken {
+            let (code, value) = if status & 0x7f != 0 {
+                (CLD_KILLED, (status & 0x7f) as i32)
+            } else {
+                (CLD_EXITED, ((status >> 8) & 0xff) as i32)
+            };
+            info[0..4].copy_from_slice(&(crate::signal::SIGCHLD as i32).to_le_bytes());
+            info[8..12].copy_from_slice(&code.to_le_bytes());
+            info[12..16].copy_from_slice(&pid.to_le_bytes());
+            info[20..24].copy_from_slice(&value.to_le_bytes());
+        }
+        write_user(infop, &info)?;
+    }
+    if rusage != 0 {
+        write_user(rusage, &[0u8; RUSAGE_LEN])?;
+    }
+    Ok(0)
 }
 
 /// `getppid()`: the parent's pid; 0 for a process no one forked (the run's programs) or

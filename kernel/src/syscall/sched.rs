@@ -28,7 +28,7 @@ impl Layout {
 }
 
 /// Reads a `timespec` as nanoseconds (`EINVAL` if malformed, `EFAULT` if unreadable).
-fn read_timespec(address: u32, layout: Layout) -> Result<u64, Errno> {
+pub(super) fn read_timespec(address: u32, layout: Layout) -> Result<u64, Errno> {
     let raw: [u8; 16] = read_user(address, layout.size())?;
     let (sec, nsec) = match layout {
         Layout::Time32 => (
@@ -45,7 +45,7 @@ fn read_timespec(address: u32, layout: Layout) -> Result<u64, Errno> {
     clock::timespec_ns(sec, nsec)
 }
 
-fn write_timespec(address: u32, ns: u64, layout: Layout) -> Result<(), Errno> {
+pub(super) fn write_timespec(address: u32, ns: u64, layout: Layout) -> Result<(), Errno> {
     let (sec, nsec) = clock::split_ns(ns);
     let mut raw = [0u8; 16];
     match layout {

@@ -125,6 +125,23 @@ pub fn rt_sigsuspend(mask: u32, sigsetsize: u32) -> SysResult {
     }
 }
 
+/// `pause()`: waits until a signal is delivered (one whose action is to run a handler or
+/// to end the process); always `EINTR`.
+pub fn pause() -> SysResult {
+    loop {
+        let task = sched::current();
+        let exiting = task
+            .process
+            .exiting
+            .load(core::sync::atomic::Ordering::SeqCst);
+        if exiting || task.signal_deliverable() {
+            return Err(Errno::EINTR);
+        }
+        drop(task);
+        sched::block::prepare_interruptible(crate::proc::NO_DEADLINE).sleep();
+    }
+}
+
 /// `sigaltstack(ss, old_ss)`: the calling thread's alternate signal stack (`stack_t`:
 /// `ss_sp`, `ss_flags`, `ss_size`); `esp` is its user stack pointer.
 pub fn sigaltstack(ss: u32, old_ss: u32, esp: u32) -> SysResult {
@@ -179,12 +196,16 @@ pub fn kill(pid: u32, sig: u32) -> SysResult {
     let me = sched::current_process();
     let pid = pid as i32;
     let targets = if pid > 0 {
-        alloc::vec![
-            sched::find_thread(pid as u32)
-                .filter(|t| t.tid == t.process.tgid)
-                .map(|t| t.process.clone())
-                .ok_or(Errno::ESRCH)?
-        ]
+        let target = sched::find_thread(pid as u32)
+            .filter(|t| t.tid == t.process.tgid)
+            .map(|t| t.process.clone());
+        match target {
+            Some(target) => alloc::vec![target],
+            // The caller's own zombie (ended, not waited for) still exists for `kill`, as
+            // on Linux: the signal is dropped, and the call succeeds.
+            None if own_zombie(&me, pid as u32) => return Ok(0),
+            None => return Err(Errno::ESRCH),
+        }
     } else if pid == -1 {
         // Every process but the caller (and pid 1, as Linux spares init).
         sched::processes_in_group(0)
@@ -209,6 +230,15 @@ pub fn kill(pid: u32, sig: u32) -> SysResult {
         }
     }
     Ok(0)
+}
+
+/// Whether `pid` is a child of `me` that has ended and not been waited for.
+fn own_zombie(me: &crate::proc::Process, pid: u32) -> bool {
+    me.family
+        .lock()
+        .children
+        .iter()
+        .any(|c| c.pid == pid && c.status.is_some())
 }
 
 /// `tgkill(tgid, tid, sig)`: to thread `tid` of process `tgid`.
