@@ -130,6 +130,9 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             .with_context(|| format!("the user package built no {name}"))
     };
     let (write_bench, sched_bench) = (user_bin("write_bench")?, user_bin("sched_bench")?);
+    // `sched_bench` boots as the init of an initramfs holding it, so that its
+    // `fork_exec_wait` can execute it again from the root file system.
+    let sched_root = SchedRoot::pack(&root, &sched_bench)?;
     // The real programs' runtimes, provisioned as the runner does; one that cannot be is
     // reported as not run.
     let runtimes: Vec<qemu::runtimes::Runtime> = REAL_PROGRAMS
@@ -201,7 +204,11 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             Run::Write { writers, .. } => {
                 programs(&write_bench, vec![writers.to_string()], writers)?
             }
-            Run::Sched { .. } => programs(&sched_bench, Vec::new(), 1)?,
+            Run::Sched { .. } => {
+                let mut config = QemuConfig::new(&kernel, "tempest-calls", accel);
+                config.initrd = vec![sched_root.module.clone()];
+                config
+            }
             Run::Real { program, .. } => match &real[program].1 {
                 Ok(elf) => programs(elf, vec![smp.to_string()], 1)?,
                 Err(why) => {
@@ -270,6 +277,41 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     let mut env = environment(&qemu_path, accel_name, &cli.smp);
     env["apic"] = apic;
     Ok((boots, env))
+}
+
+/// The initramfs `sched_bench` boots from: `/bin/sched_bench`, its init. The tree and the
+/// archive are this process's own, removed when it is done.
+struct SchedRoot {
+    dir: PathBuf,
+    archive: PathBuf,
+    /// The module string: the archive and its init.
+    module: String,
+}
+
+impl SchedRoot {
+    fn pack(root: &std::path::Path, program: &std::path::Path) -> Result<SchedRoot> {
+        let scratch = root.join("target/tempest");
+        let dir = scratch.join(format!("bench-root-{}", std::process::id()));
+        let archive = scratch.join(format!("initrd/bench-sched-{}.cpio", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin"))?;
+        std::fs::copy(program, dir.join("bin/sched_bench"))
+            .with_context(|| format!("copying {} into the bench's root", program.display()))?;
+        qemu::initrd::write(&dir, &archive)?;
+        let module = qemu::initrd::module(&archive, "/bin/sched_bench")?;
+        Ok(SchedRoot {
+            dir,
+            archive,
+            module,
+        })
+    }
+}
+
+impl Drop for SchedRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.archive);
+    }
 }
 
 /// One boot on `smp` CPUs.

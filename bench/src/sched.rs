@@ -9,13 +9,14 @@ use serde_json::{Value, json};
 use std::fmt::Write as _;
 
 /// The workloads of `sched_bench`, in the order the table lists them.
-pub const SCHED_WORKLOADS: [&str; 8] = [
+pub const SCHED_WORKLOADS: [&str; 9] = [
     "context_switch",
     "futex_wake",
     "migration",
     "temp_task_pinned",
     "temp_task_preempt_off",
     "fork_exit_wait",
+    "fork_exec_wait",
     "pipe_4k",
     "pipe_64k",
 ];

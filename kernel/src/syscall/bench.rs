@@ -77,8 +77,9 @@ const REPORT_SIZE: usize = 48;
 /// CPU, a futex wake-up until the woken thread runs on another CPU, a migration (an
 /// affinity change that moves the caller), and a temp mapping made by a task with
 /// today's pinning guard and with the older preempt-count guard; then processes and pipes:
-/// a fork + exit + wait round, and 4 KiB and 64 KiB through a pipe and back.
-const WORKLOADS: [&str; 9] = [
+/// a fork + exit + wait round, 4 KiB and 64 KiB through a pipe and back, and a fork +
+/// exec + exit + wait round.
+const WORKLOADS: [&str; 10] = [
     "write",
     "context_switch",
     "futex_wake",
@@ -88,6 +89,7 @@ const WORKLOADS: [&str; 9] = [
     "fork_exit_wait",
     "pipe_4k",
     "pipe_64k",
+    "fork_exec_wait",
 ];
 
 /// `bench_report(report)`: emits `report` as a `bench` record with this CPU and pid.

@@ -31,9 +31,9 @@ fn main(_: &Args) -> i32 {
             },
         ),
         (
-            "workload 10 (one past the last known)",
+            "workload 11 (one past the last known)",
             BenchReport {
-                workload: 10,
+                workload: 11,
                 ..good
             },
         ),

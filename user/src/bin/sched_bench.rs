@@ -66,12 +66,17 @@ const BENCH_TEMP_TASK_PREEMPT_OFF: u32 = 6;
 const BENCH_FORK_EXIT_WAIT: u32 = 7;
 const BENCH_PIPE_4K: u32 = 8;
 const BENCH_PIPE_64K: u32 = 9;
+const BENCH_FORK_EXEC_WAIT: u32 = 10;
 
 /// Linux's numbers of the process and pipe calls the last workloads make.
 const SYS_FORK: u32 = 2;
 const SYS_READ: u32 = 3;
 const SYS_PIPE: u32 = 42;
 const SYS_WAIT4: u32 = 114;
+const SYS_EXECVE: u32 = 11;
+
+/// `sched_bench exit`: what `fork_exec_wait`'s children run: exit at once.
+const EXIT_AT_ONCE: &str = "exit";
 
 /// A workload failed; its `FAIL` line is printed.
 struct Failed;
@@ -97,7 +102,10 @@ static RAN_HI: AtomicU32 = AtomicU32::new(0);
 static WAIT_ERRORS: AtomicU32 = AtomicU32::new(0);
 const LAST_ROUND: u32 = u32::MAX;
 
-fn main(_: &Args) -> i32 {
+fn main(args: &Args) -> i32 {
+    if args.str(1) == Some(EXIT_AT_ONCE) {
+        return 0;
+    }
     let mask = usable_cpus();
     let first = mask.trailing_zeros();
     let second = (mask & !(1 << first)).trailing_zeros();
@@ -120,6 +128,7 @@ fn main(_: &Args) -> i32 {
     }
     ok &= temp_task().is_ok();
     ok &= fork_exit_wait().is_ok();
+    ok &= fork_exec_wait(args).is_ok();
     ok &= pipe_transfer(4096, BENCH_PIPE_4K, "pipe_4k", tsc_per_us).is_ok();
     ok &= pipe_transfer(65536, BENCH_PIPE_64K, "pipe_64k", tsc_per_us).is_ok();
     if ok {
@@ -459,6 +468,93 @@ fn fork_exit_wait() -> Result<(), Failed> {
         "fork_exit_wait",
         2,
         format_args!("fork + _exit + wait4 ({per_op} temp mappings per round in the parent)"),
+        &mut samples,
+        0,
+    )
+}
+
+/// `fork_exec_wait`: fork a child that `execve`s this very program (`argv[0]`) with the
+/// argument `exit`, which ends it at once, and wait for it; one sample is the whole round.
+/// Less `fork_exit_wait`, it is what loading a program costs: the new address space, the
+/// ELF's pages read from the file system into fresh frames through temp mappings, the
+/// stack with its strings. The temp mappings per round are this CPU's (the child inherits
+/// the parent's pinning, so both run here). Skipped with a line saying so when `argv[0]`
+/// is not in the root file system (a boot without initramfs).
+fn fork_exec_wait(args: &Args) -> Result<(), Failed> {
+    let Some(path) = args.get(0) else {
+        println!("sched_bench: fork_exec_wait: skipped: no argv[0] to execute");
+        return Ok(());
+    };
+    // argv[0] is the kernel's NUL-terminated string, so its pointer is a C string.
+    let argv = [
+        path.as_ptr(),
+        c"exit".as_ptr().cast::<u8>(),
+        core::ptr::null(),
+    ];
+    let envp = [core::ptr::null::<u8>()];
+    let cpu_maps = || {
+        let mut stats = sys::TempStats::default();
+        sys::temp_stats(&mut stats);
+        stats.cpu.maps
+    };
+    let mut samples = [0u64; SAMPLES];
+    let maps_before = cpu_maps();
+    for i in 0..WARMUP + SAMPLES {
+        let t0 = rdtsc();
+        let pid = sys::syscall0(SYS_FORK);
+        if pid == 0 {
+            sys::syscall3(
+                SYS_EXECVE,
+                path.as_ptr() as usize,
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+            );
+            // The exec failed: 127, as a shell says "cannot execute".
+            sys::exit_group(127);
+        }
+        if pid < 0 {
+            return Err(fail(format_args!("fork_exec_wait: fork = {pid}")));
+        }
+        let mut status = 0u32;
+        let waited = sys::syscall6(
+            SYS_WAIT4,
+            pid as usize,
+            &mut status as *mut u32 as usize,
+            0,
+            0,
+            0,
+            0,
+        );
+        let cycles = rdtsc() - t0;
+        if waited != pid {
+            return Err(fail(format_args!(
+                "fork_exec_wait: wait4({pid}) = {waited}"
+            )));
+        }
+        if status == 127 << 8 && i == 0 {
+            println!(
+                "sched_bench: fork_exec_wait: skipped: {} cannot be executed (not in the root file system)",
+                core::str::from_utf8(path).unwrap_or("argv[0]")
+            );
+            return Ok(());
+        }
+        if status != 0 {
+            return Err(fail(format_args!(
+                "fork_exec_wait: the child ended with wait status {status:#x}"
+            )));
+        }
+        if i >= WARMUP {
+            samples[i - WARMUP] = cycles;
+        }
+    }
+    let per_op = (cpu_maps() - maps_before) / (WARMUP + SAMPLES) as u64;
+    report(
+        BENCH_FORK_EXEC_WAIT,
+        "fork_exec_wait",
+        1,
+        format_args!(
+            "fork + execve + _exit + wait4 ({per_op} temp mappings per round on this CPU)"
+        ),
         &mut samples,
         0,
     )
