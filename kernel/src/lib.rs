@@ -24,6 +24,8 @@ pub mod bench;
 #[cfg(target_arch = "x86")]
 pub mod boot;
 #[cfg(target_arch = "x86")]
+mod cmem_tests;
+#[cfg(target_arch = "x86")]
 pub mod console;
 #[cfg(target_arch = "x86")]
 pub mod cpu;

@@ -1,12 +1,13 @@
 //! `brk_mmap`: the program break grows and shrinks; anonymous mmap2 gives zeroed,
 //! page-aligned user memory; mprotect and munmap accept it, munmap rejects an unaligned
-//! address, and mmap2 refuses what it does not map (`EINVAL`).
+//! address, and mmap2 refuses what it does not map (`EINVAL`; `EBADF` for a file mapping
+//! of fd -1).
 #![no_std]
 #![no_main]
 
 use tempest_user::sys::{
-    self, EINVAL, ENOMEM, EPERM, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE,
-    PROT_READ, PROT_WRITE,
+    self, EBADF, EINVAL, ENOMEM, EPERM, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED,
+    PAGE_SIZE, PROT_READ, PROT_WRITE,
 };
 use tempest_user::{Args, Checks, println};
 
@@ -230,14 +231,8 @@ fn placement(c: &mut Checks) {
 fn refused_mappings(c: &mut Checks, addr: usize) {
     const RW: u32 = PROT_READ | PROT_WRITE;
     let private = MAP_PRIVATE | MAP_ANONYMOUS;
-    let cases: [(&str, usize, usize, u32); 7] = [
+    let cases: [(&str, usize, usize, u32); 6] = [
         ("a zero length", 0, 0, private),
-        (
-            "a file mapping (no MAP_ANONYMOUS)",
-            0,
-            PAGE_SIZE,
-            MAP_PRIVATE,
-        ),
         ("MAP_SHARED", 0, PAGE_SIZE, MAP_SHARED | MAP_ANONYMOUS),
         (
             "MAP_SHARED | MAP_PRIVATE",
@@ -264,6 +259,10 @@ fn refused_mappings(c: &mut Checks, addr: usize) {
         let ret = unsafe { sys::mmap2(at, len, RW, flags, -1, 0) };
         c.eq_fmt(format_args!("mmap2 with {what}"), ret, -EINVAL as isize);
     }
+    // A file mapping (no MAP_ANONYMOUS) of fd -1: EBADF, as on Linux.
+    // SAFETY: refused; nothing is mapped.
+    let ret = unsafe { sys::mmap2(0, PAGE_SIZE, RW, MAP_PRIVATE, -1, 0) };
+    c.eq("mmap2 of a file mapping with fd -1", ret, -EBADF as isize);
     // The null page stays unmapped (Linux's mmap_min_addr): EPERM.
     // SAFETY: refused; nothing is mapped at 0.
     let ret = unsafe { sys::mmap2(0, PAGE_SIZE, RW, private | MAP_FIXED, -1, 0) };
