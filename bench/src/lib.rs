@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 mod irq_off;
+pub mod peer;
 mod real;
 mod sched;
 mod write;

@@ -52,10 +52,36 @@ struct Cli {
     /// Seconds one boot may take.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
+    /// Deterministic TCG: `-icount shift=0,align=off,sleep=off`, so each cycle figure is a
+    /// count of guest instructions, the same from run to run (TCG only).
+    #[arg(long)]
+    icount: bool,
+    /// Measure Tempest against a peer kernel instead: `linux` (Debian's `linux-image-686`,
+    /// provisioned with apt) boots the same `peer_bench` initramfs on the same QEMU machine,
+    /// interleaved with Tempest (docs/benchmarks.md, "Against Linux").
+    #[arg(long, value_enum)]
+    peer: Option<Peer>,
+    /// Boots of each kernel per CPU count in a peer run, interleaved: Linux, Tempest, ...
+    #[arg(long, default_value_t = 2)]
+    runs: u32,
+    /// Memory of each boot of a peer run, MiB (2048: both kernels give user pages from
+    /// highmem, reached through temp mappings).
+    #[arg(long, default_value_t = 2048)]
+    memory: u32,
+}
+
+/// The peer kernels `--peer` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Peer {
+    /// Debian's i386 Linux, `linux-image-686`.
+    Linux,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if cli.peer.is_some() {
+        return peer(&cli);
+    }
     let (boots, env) = match &cli.from {
         Some(path) => load(path)?,
         None => measure(&cli)?,
@@ -277,6 +303,144 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
     let mut env = environment(&qemu_path, accel_name, &cli.smp);
     env["apic"] = apic;
     Ok((boots, env))
+}
+
+/// `--peer linux`: boots Linux and Tempest in turn on each CPU count, `--runs` times each,
+/// with the same `peer_bench` initramfs, QEMU machine, memory and accelerator, then prints
+/// the side-by-side table (and writes `--json`, and `--svg` charts).
+fn peer(cli: &Cli) -> Result<()> {
+    use bench::peer::{self, Kernel, PeerBoot};
+    if cli.smp.iter().any(|&n| n == 0 || n > 32) {
+        bail!("--smp: CPU counts are 1..=32");
+    }
+    let root = build::workspace_root();
+    provision::ensure_target(&root)?;
+    let qemu_path = provision::ensure_qemu()?;
+    let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
+    let accel_name = match accel {
+        Accel::Kvm => "kvm",
+        Accel::Tcg => "tcg",
+    };
+    eprintln!("bench: {note}");
+    let linux = provision::debian_linux_kernel(&root)
+        .context("the peer kernel (Debian's linux-image-686:i386) cannot be had")?;
+    eprintln!("bench: peer kernel {}", linux.display());
+    let kernel = build::build_kernel(&root)?;
+    let user_bins = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?;
+    let program = user_bins
+        .iter()
+        .find(|a| a.name == "peer_bench")
+        .map(|a| a.path.clone())
+        .context("the user package built no peer_bench")?;
+    let archive =
+        Scratch(build::target_dir(&root).join(format!("initrd/peer-{}.cpio", std::process::id())));
+    std::fs::create_dir_all(archive.0.parent().expect("under target"))?;
+    std::fs::write(&archive.0, peer::initramfs(&std::fs::read(&program)?)?)?;
+    let archive_path = archive
+        .0
+        .to_str()
+        .filter(|p| !p.contains([' ', ',']))
+        .context("the target directory's path has a space or a comma")?
+        .to_owned();
+    let mut boots = Vec::new();
+    let total = cli.smp.len() as u32 * cli.runs * 2;
+    for &smp in &cli.smp {
+        for run in 0..cli.runs {
+            for which in [Kernel::Linux, Kernel::Tempest] {
+                eprint!(
+                    "bench: [{}/{total}] smp={smp} {} run {} ... ",
+                    boots.len() + 1,
+                    which.name(),
+                    run + 1
+                );
+                let _ = std::io::stderr().flush();
+                let started = Instant::now();
+                let mut config = match which {
+                    // Everything after `--` is init's: `poweroff` lets peer_bench, as pid 1,
+                    // power the machine off when it is done.
+                    Kernel::Linux => {
+                        let mut c =
+                            QemuConfig::new(&linux, "console=ttyS0 quiet -- poweroff", accel);
+                        c.initrd = vec![archive_path.clone()];
+                        c
+                    }
+                    Kernel::Tempest => {
+                        let mut c = QemuConfig::new(&kernel, "tempest-calls", accel);
+                        c.initrd = vec![qemu::initrd::module(&archive.0, "/init poweroff")?];
+                        c
+                    }
+                };
+                config.qemu = qemu_path.clone();
+                config.smp = smp;
+                config.memory_mib = cli.memory;
+                config.x2apic = cli.x2apic;
+                config.icount = cli.icount;
+                let opts = RunOptions {
+                    timeout: Some(Duration::from_secs(cli.timeout)),
+                    echo: false,
+                    stdin: false,
+                };
+                let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
+                let records = peer::records(&result.serial);
+                if !records.iter().any(|r| r["event"] == "done") {
+                    bail!(
+                        "smp={smp} {}: peer_bench did not finish ({:?}):\n{}",
+                        which.name(),
+                        result.termination,
+                        result.tail.join("\n")
+                    );
+                }
+                eprintln!("{:.1} s", started.elapsed().as_secs_f64());
+                boots.push(PeerBoot {
+                    kernel: which,
+                    smp,
+                    run,
+                    records,
+                });
+            }
+        }
+    }
+    let mut env = environment(&qemu_path, accel_name, &cli.smp);
+    env["memory_mib"] = json!(cli.memory);
+    env["icount"] = json!(cli.icount && accel == Accel::Tcg);
+    if cli.icount && accel == Accel::Tcg {
+        env["cycles"] = json!("guest instructions (-icount shift=0)");
+    }
+    env["runs"] = json!(cli.runs);
+    env["linux"] = boots
+        .iter()
+        .filter(|b| b.kernel == Kernel::Linux)
+        .flat_map(|b| &b.records)
+        .find(|r| r["event"] == "start")
+        .map_or(Value::Null, |r| r["kernel"].clone());
+    env["linux_image"] = json!(linux.file_name().map(|n| n.to_string_lossy()));
+    let points = peer::peer_points(&boots);
+    print!("{}", peer::peer_table(&points));
+    if let Some(path) = &cli.json {
+        let doc = peer::peer_document(&boots, env);
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    if let Some(dir) = &cli.svg {
+        std::fs::create_dir_all(dir)?;
+        for &smp in &cli.smp {
+            let path = dir.join(format!("peer-smp{smp}.svg"));
+            std::fs::write(&path, peer::peer_chart(&points, smp))
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("bench: wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// A file of this run's own, removed when it is done with.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The initramfs `sched_bench` boots from: `/bin/sched_bench`, its init. The tree and the

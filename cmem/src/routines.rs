@@ -2,59 +2,24 @@
 
 use core::arch::asm;
 
-/// Copies 32 bytes per loop round with plain `mov`s while 32 are left, then four bytes per
-/// step (`rep movsd`) and the last `n % 4` one at a time (`rep movsb`). The unrolled loop
-/// is Linux's i386 `__copy_user_intel` idea: a CPU runs it at its load/store rate, and an
-/// emulator that runs `rep movs` one step at a time (QEMU's TCG, some 40 host cycles a
-/// step) runs it as one translated block per 32 bytes.
+/// Copies four bytes per step (`rep movsd`), then the last `n % 4` one at a time (`rep
+/// movsb`), as Linux's i386 `memcpy` does. A CPU with fast strings runs it at its full
+/// rate; QEMU's TCG runs `rep movs` one step at a time, so the dword step takes a quarter
+/// of the byte step's time, and counts a quarter of its instructions under `-icount`. (An
+/// unrolled loop of `mov`s, 32 bytes a round, measured no faster under TCG and counts
+/// 2.4 times the instructions: docs/benchmarks.md, "The copy path".)
 ///
 /// # Safety
 /// `dst` and `src` valid for `n` bytes and not overlapping.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    let blocks = n / 32;
-    let rest = n % 32;
-    // SAFETY: the caller's contract: the loop copies `blocks` 32-byte blocks forward,
-    // leaving esi and edi past them; `rep movsd` then copies rest / 4 dwords and `rep
-    // movsb` the rest % 4 bytes. esi is borrowed and restored (in ebx), every operand in a
-    // fixed register so none can be esi.
+    // SAFETY: the caller's contract; `rep movsd` copies n / 4 dwords forward and leaves esi
+    // and edi past them, where `rep movsb` copies the n % 4 bytes left; esi is borrowed
+    // and restored, every operand in a fixed register so none can be esi.
     unsafe {
-        asm!(
-            "xchg esi, ebx",
-            "test ecx, ecx",
-            "jz 3f",
-            "2:",
-            "mov eax, [esi]",
-            "mov [edi], eax",
-            "mov eax, [esi + 4]",
-            "mov [edi + 4], eax",
-            "mov eax, [esi + 8]",
-            "mov [edi + 8], eax",
-            "mov eax, [esi + 12]",
-            "mov [edi + 12], eax",
-            "mov eax, [esi + 16]",
-            "mov [edi + 16], eax",
-            "mov eax, [esi + 20]",
-            "mov [edi + 20], eax",
-            "mov eax, [esi + 24]",
-            "mov [edi + 24], eax",
-            "mov eax, [esi + 28]",
-            "mov [edi + 28], eax",
-            "add esi, 32",
-            "add edi, 32",
-            "dec ecx",
-            "jnz 2b",
-            "3:",
-            "mov ecx, edx",
-            "shr ecx, 2",
-            "rep movsd",
-            "mov ecx, edx",
-            "and ecx, 3",
-            "rep movsb",
-            "mov esi, ebx",
-            inout("ebx") src => _, inout("ecx") blocks => _, inout("edx") rest => _,
-            inout("edi") dst => _, out("eax") _, options(nostack),
-        );
+        asm!("xchg esi, eax", "rep movsd", "mov ecx, edx", "rep movsb", "mov esi, eax",
+             inout("eax") src => _, inout("ecx") n / 4 => _, inout("edx") n % 4 => _,
+             inout("edi") dst => _, options(nostack, preserves_flags));
     }
     dst
 }
@@ -79,43 +44,20 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
     dst
 }
 
-/// Stores 32 bytes per loop round while 32 are left, then four bytes per step (`rep
-/// stosd`) and the last `n % 4` (`rep stosb`), as `memcpy` copies.
+/// Stores four bytes per step (`rep stosd`), then the last `n % 4` (`rep stosb`), as
+/// `memcpy` copies.
 ///
 /// # Safety
 /// `dst` valid for `n` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     let byte = u32::from(c as u8);
-    // SAFETY: the caller's contract: the loop fills `n / 32` 32-byte blocks and leaves edi
-    // past them, `rep stosd` the (n % 32) / 4 dwords after them, `rep stosb` the n % 4
-    // bytes left (eax holds the byte four times).
+    // SAFETY: the caller's contract; `rep stosd` fills n / 4 dwords with the byte
+    // repeated, `rep stosb` the n % 4 bytes after them (eax's low byte is the byte).
     unsafe {
-        asm!(
-            "test ecx, ecx",
-            "jz 3f",
-            "2:",
-            "mov [edi], eax",
-            "mov [edi + 4], eax",
-            "mov [edi + 8], eax",
-            "mov [edi + 12], eax",
-            "mov [edi + 16], eax",
-            "mov [edi + 20], eax",
-            "mov [edi + 24], eax",
-            "mov [edi + 28], eax",
-            "add edi, 32",
-            "dec ecx",
-            "jnz 2b",
-            "3:",
-            "mov ecx, edx",
-            "shr ecx, 2",
-            "rep stosd",
-            "mov ecx, edx",
-            "and ecx, 3",
-            "rep stosb",
-            inout("ecx") n / 32 => _, inout("edx") n % 32 => _, inout("edi") dst => _,
-            in("eax") byte * 0x0101_0101, options(nostack),
-        );
+        asm!("rep stosd", "mov ecx, edx", "rep stosb",
+             inout("ecx") n / 4 => _, inout("edx") n % 4 => _, inout("edi") dst => _,
+             in("eax") byte * 0x0101_0101, options(nostack, preserves_flags));
     }
     dst
 }

@@ -91,6 +91,11 @@ pub struct QemuConfig {
     /// A CPU without local APIC (`-cpu qemu32,-apic`): the kernel runs on one CPU with the
     /// PIT and the 8259 PIC. Wins over `x2apic`.
     pub no_apic: bool,
+    /// Deterministic TCG (`-icount shift=0,align=off,sleep=off`): the guest's clock, its
+    /// TSC included, advances by one nanosecond per instruction executed, so a cycle count
+    /// read with `rdtsc` is a count of guest instructions, the same from run to run (one
+    /// vCPU runs at a time). Ignored under KVM.
+    pub icount: bool,
     /// Multiboot modules, passed as one comma-separated `-initrd` (omitted when empty).
     /// Each is a path, optionally followed by space-separated words: QEMU loads the file
     /// named by the text before the first space and gives the module the whole text as its
@@ -114,6 +119,7 @@ impl QemuConfig {
             console_input: false,
             x2apic: false,
             no_apic: false,
+            icount: false,
             initrd: Vec::new(),
         }
     }
@@ -138,6 +144,10 @@ impl QemuConfig {
         push(&self.smp.to_string());
         for a in self.accel.args() {
             push(a);
+        }
+        if self.icount && self.accel == Accel::Tcg {
+            push(&"-icount");
+            push(&"shift=0,align=off,sleep=off");
         }
         if let Some(model) = cpu_model(self.accel, self.x2apic, self.no_apic) {
             push(&"-cpu");
@@ -257,6 +267,19 @@ mod tests {
         }
         let tcg = strings(&QemuConfig::new("k", "", Accel::Tcg)).join(" ");
         assert!(!tcg.contains("-cpu"), "{tcg}");
+    }
+
+    #[test]
+    fn icount_makes_tcg_count_instructions_and_is_ignored_under_kvm() {
+        let mut cfg = QemuConfig::new("k", "", Accel::Tcg);
+        cfg.icount = true;
+        let joined = strings(&cfg).join(" ");
+        assert!(
+            joined.contains("-icount shift=0,align=off,sleep=off"),
+            "{joined}"
+        );
+        cfg.accel = Accel::Kvm;
+        assert!(!strings(&cfg).join(" ").contains("-icount"));
     }
 
     #[test]

@@ -150,6 +150,82 @@ fn mirror_for(lines: &str, suite: &str) -> Option<String> {
 /// own apt sources, after `dpkg --add-architecture i386` when i386 is not known yet, which
 /// needs root; unpacked with `dpkg-deb -x`. Returns the directory it was unpacked in.
 pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
+    debian_i386_package_parts(root, package, &[])
+}
+
+/// Debian's i386 kernel, `linux-image-686`: the image package the meta package depends on
+/// (as apt resolves it now, e.g. `linux-image-6.1.0-57-686`), fetched as
+/// [`debian_i386_package`] does with only its `boot/vmlinuz-*` unpacked (its modules are
+/// not needed to boot with an initramfs). Returns the kernel image's path.
+pub fn debian_linux_kernel(root: &Path) -> Result<PathBuf> {
+    ensure_i386_architecture("linux-image-686")?;
+    let depends = Command::new("apt-cache")
+        .args(["depends", "linux-image-686:i386"])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run apt-cache")?;
+    let text = String::from_utf8_lossy(&depends.stdout);
+    let image = image_dependency(&text).with_context(|| {
+        format!(
+            "`apt-cache depends linux-image-686:i386` names no linux-image package: {}{}",
+            text.trim(),
+            String::from_utf8_lossy(&depends.stderr).trim()
+        )
+    })?;
+    let unpacked = debian_i386_package_parts(root, &image, &["./boot/vmlinuz-*"])?;
+    let boot = unpacked.join("boot");
+    std::fs::read_dir(&boot)
+        .with_context(|| format!("{image} unpacked no {}", boot.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .with_context(|| format!("no vmlinuz-* in {}", boot.display()))
+}
+
+/// The image package of `apt-cache depends linux-image-686:i386`'s output.
+fn image_dependency(depends: &str) -> Option<String> {
+    depends.lines().find_map(|l| {
+        let name = l.trim().strip_prefix("Depends:")?.trim();
+        let name = name.strip_suffix(":i386").unwrap_or(name);
+        name.starts_with("linux-image-").then(|| name.to_owned())
+    })
+}
+
+/// Adds the i386 architecture to dpkg when it is not known yet (as root; otherwise says
+/// how), so apt can fetch `package`'s i386 build.
+fn ensure_i386_architecture(package: &str) -> Result<()> {
+    let foreign = Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        .context("cannot run dpkg (a Debian machine is needed to fetch Debian's packages)")?;
+    if String::from_utf8_lossy(&foreign.stdout)
+        .lines()
+        .any(|a| a.trim() == "i386")
+    {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "{package}:i386 needs the i386 architecture in dpkg: run \
+             `sudo dpkg --add-architecture i386 && sudo apt-get update` once"
+        );
+    }
+    eprintln!("tempest: dpkg --add-architecture i386");
+    let status = Command::new("dpkg")
+        .args(["--add-architecture", "i386"])
+        .status()
+        .context("cannot run dpkg")?;
+    if !status.success() {
+        bail!("`dpkg --add-architecture i386` failed ({status})");
+    }
+    run_apt(&["update"])
+}
+
+/// [`debian_i386_package`], unpacking only the members matching `parts` (tar patterns such
+/// as `./boot/vmlinuz-*`; all of it when empty).
+pub fn debian_i386_package_parts(root: &Path, package: &str, parts: &[&str]) -> Result<PathBuf> {
     // One fetch at a time in this process (tests ask from several threads at once); a
     // second process finds the result, or unpacks into its own directory and loses the
     // race to rename it harmlessly.
@@ -160,30 +236,7 @@ pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
     if unpacked.is_dir() {
         return Ok(unpacked);
     }
-    let foreign = Command::new("dpkg")
-        .arg("--print-foreign-architectures")
-        .output()
-        .context("cannot run dpkg (a Debian machine is needed to fetch Debian's packages)")?;
-    if !String::from_utf8_lossy(&foreign.stdout)
-        .lines()
-        .any(|a| a.trim() == "i386")
-    {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            bail!(
-                "{package}:i386 needs the i386 architecture in dpkg: run                  `sudo dpkg --add-architecture i386 && sudo apt-get update` once"
-            );
-        }
-        eprintln!("tempest: dpkg --add-architecture i386");
-        let status = Command::new("dpkg")
-            .args(["--add-architecture", "i386"])
-            .status()
-            .context("cannot run dpkg")?;
-        if !status.success() {
-            bail!("`dpkg --add-architecture i386` failed ({status})");
-        }
-        run_apt(&["update"])?;
-    }
+    ensure_i386_architecture(package)?;
     std::fs::create_dir_all(&dir)?;
     eprintln!("tempest: apt-get download {package}:i386");
     let download = || {
@@ -208,14 +261,41 @@ pub fn debian_i386_package(root: &Path, package: &str) -> Result<PathBuf> {
         .with_context(|| format!("apt-get download left no .deb in {}", dir.display()))?;
     let partial = dir.join(format!("root.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
-    let status = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(&partial)
-        .status()
-        .context("cannot run dpkg-deb")?;
-    if !status.success() {
-        bail!("`dpkg-deb -x {}` failed ({status})", deb.display());
+    if parts.is_empty() {
+        let status = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&partial)
+            .status()
+            .context("cannot run dpkg-deb")?;
+        if !status.success() {
+            bail!("`dpkg-deb -x {}` failed ({status})", deb.display());
+        }
+    } else {
+        std::fs::create_dir_all(&partial)?;
+        let mut tarball = Command::new("dpkg-deb")
+            .arg("--fsys-tarfile")
+            .arg(&deb)
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot run dpkg-deb")?;
+        let stream = tarball.stdout.take().context("dpkg-deb's output")?;
+        let status = Command::new("tar")
+            .arg("-x")
+            .arg("-C")
+            .arg(&partial)
+            .arg("--wildcards")
+            .args(parts)
+            .stdin(stream)
+            .status()
+            .context("cannot run tar")?;
+        let fed = tarball.wait().context("waiting for dpkg-deb")?;
+        if !status.success() || !fed.success() {
+            bail!(
+                "unpacking {parts:?} of {} failed (tar {status}, dpkg-deb {fed})",
+                deb.display()
+            );
+        }
     }
     if std::fs::rename(&partial, &unpacked).is_err() && unpacked.is_dir() {
         // Another process unpacked it first.
@@ -325,6 +405,20 @@ pub fn resolve_accel(choice: AccelChoice, kvm: KvmProbe) -> Result<(Accel, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernel_image_is_the_meta_packages_dependency() {
+        let out = "linux-image-686:i386\n  Depends: linux-image-6.1.0-57-686:i386\n";
+        assert_eq!(
+            image_dependency(out).as_deref(),
+            Some("linux-image-6.1.0-57-686")
+        );
+        assert_eq!(image_dependency("linux-image-686:i386\n"), None);
+        assert_eq!(
+            image_dependency("x\n  Depends: firmware-linux-free:i386\n"),
+            None
+        );
+    }
 
     #[test]
     fn the_mirror_is_the_one_apt_uses_for_the_suite() {
