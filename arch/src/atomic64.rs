@@ -92,9 +92,31 @@ mod imp {
             if seen == current { Ok(seen) } else { Err(seen) }
         }
 
+        /// A first guess at the value for `update`: its two halves read one after the
+        /// other, which another CPU's write may tear. Only ever the expected value of a
+        /// `cmpxchg8b`, which fails on a wrong guess and returns the true value, so a torn
+        /// read costs a retry, never a wrong result; a right one (nearly always) saves the
+        /// `cmpxchg8b` a read would take, Linux's `atomic64_*_cx8` way.
+        fn guess(&self) -> u64 {
+            let (lo, hi): (u32, u32);
+            // SAFETY: `value` is an aligned u64 that lives as long as `self`; two plain
+            // 32-bit loads of it, in assembly so the compiler assumes nothing of them.
+            unsafe {
+                asm!(
+                    "mov {lo}, [{p}]",
+                    "mov {hi}, [{p} + 4]",
+                    p = in(reg) self.value.get(),
+                    lo = out(reg) lo,
+                    hi = out(reg) hi,
+                    options(nostack, readonly, preserves_flags)
+                );
+            }
+            (u64::from(hi) << 32) | u64::from(lo)
+        }
+
         /// Applies `f` atomically; returns the old value.
         fn update(&self, f: impl Fn(u64) -> u64) -> u64 {
-            let mut old = self.cas(0, 0);
+            let mut old = self.guess();
             loop {
                 let seen = self.cas(old, f(old));
                 if seen == old {

@@ -278,6 +278,21 @@ fn setup_memory(info: &BootInfo, opts: &Options<'_>, cpu: arch::cpu::Features) -
         .expect("no lowmem for the kernel heap");
     // SAFETY: taken from the free set, direct-mapped, never returned.
     unsafe { heap::init(phys_to_virt(heap_pa), heap_size as usize) };
+    // The copy-on-write owner counts: 2 bytes per frame of RAM (1 MiB for 2 GiB), lowmem.
+    let counted = ram_top.div_ceil(PAGE_SIZE as u64) as usize;
+    let table_bytes = (counted * 2).next_multiple_of(PAGE_SIZE) as u64;
+    match free.take(table_bytes, PAGE_SIZE as u64, lowmem_end) {
+        // SAFETY: taken from the free set, direct-mapped, never returned; zeroed here, and
+        // a zeroed u16 is a valid AtomicU16 of 0.
+        Some(pa) => unsafe {
+            core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, table_bytes as usize);
+            crate::mm::cow::init(phys_to_virt(pa) as *const _, counted);
+        },
+        None => log::warn!(
+            "no lowmem for the copy-on-write counters ({} KiB): fork shares through a locked map",
+            table_bytes >> 10
+        ),
+    }
     // SAFETY: paging is up; `free` now excludes the page tables and the heap.
     unsafe { frames::init(free, lowmem_end) };
     arch::backtrace::set_stack_limit(phys_to_virt(lowmem_end));

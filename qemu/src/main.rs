@@ -175,6 +175,7 @@ fn boot(cli: &Cli) -> Result<(Outcome, Option<u8>)> {
     config.console_input = cli.shell;
     config.x2apic = cli.x2apic;
     config.no_apic = cli.no_apic;
+    config.icount = cli.icount;
     let shell_line = config.shell_line();
     if cli.verbose {
         eprintln!("tempest: {shell_line}");

@@ -62,6 +62,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_apic: bool,
 
+    /// Deterministic TCG (`-icount shift=0,align=off,sleep=off`): the guest's TSC counts
+    /// the instructions it executed, so `rdtsc` differences are instruction counts, the
+    /// same from run to run. TCG only.
+    #[arg(long, global = true)]
+    pub icount: bool,
+
     /// Print the exact QEMU command line (and QEMU's stderr) even when the run succeeds.
     #[arg(long, short, global = true)]
     pub verbose: bool,

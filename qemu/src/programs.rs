@@ -247,7 +247,8 @@ mod tests {
         // Programs whose tests boot them alone, with their own CPU count and checks
         // (qemu/tests/smp.rs, kernel_model.rs): `threads_tlb` needs threads on several CPUs
         // and ends with several kill lines, one per faulting thread; `write_bench` and
-        // `sched_bench` are benchmarks (the bench tool boots them); `migrate_spin` and
+        // `sched_bench` are benchmarks (the bench tool boots them), and so is `peer_bench`
+        // (the bench's `--peer` boots it as init, beside Linux); `migrate_spin` and
         // `affinity_pinned` are about where processes run, so they need the machine alone;
         // `syscall_sweep` logs one line per call Tempest lacks (some 380);
         // `clone_until_fail` takes every thread the kernel allows, `exhaust` every frame
@@ -261,6 +262,7 @@ mod tests {
             "threads_tlb",
             "write_bench",
             "sched_bench",
+            "peer_bench",
             "migrate_spin",
             "affinity_pinned",
         ];

@@ -6,8 +6,12 @@
 //! the TLB entries other CPUs running the process may hold for the page before the old
 //! frame loses an owner. The last owner writes in place.
 //!
-//! Owners are counted only for shared frames: a map from frame to the number of owners
-//! beyond the first. Every user frame a space lets go of goes through `put`.
+//! Owners are counted per frame beyond the first: a table of one 16-bit counter per frame
+//! of RAM, made at boot from lowmem (`init`), so `share` and `put` are one atomic operation
+//! each, with no lock (as Linux's page reference counts). Every user frame a space lets go
+//! of goes through `put`, on every CPU: the global map under one lock this replaced was
+//! taken for each of them. A frame past the table (only if the table could not be made)
+//! falls back to such a map.
 
 use super::frames;
 use super::space::{AddressSpace, CowBreak};
@@ -15,37 +19,73 @@ use super::zones::Frame;
 use crate::cpu::sync::IrqSpinLock;
 use crate::errno::Errno;
 use alloc::collections::BTreeMap;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use smp::shootdown::Flush;
 
-/// Frame number to owners beyond the first.
-static SHARES: IrqSpinLock<BTreeMap<u32, u32>> = IrqSpinLock::new(BTreeMap::new());
+/// Frame number to owners beyond the first, one counter per frame (`init`).
+static TABLE: spin::Once<&'static [AtomicU16]> = spin::Once::new();
+/// The same for frames the table does not reach.
+static OVERFLOW: IrqSpinLock<BTreeMap<u32, u32>> = IrqSpinLock::new(BTreeMap::new());
+
+/// Takes the counters of frames `0..frames`, at `table`.
+///
+/// # Safety
+/// `table` points to `frames` zeroed `AtomicU16`s (2 bytes each, aligned) that nothing
+/// else uses, for the rest of the kernel's life. Once, at boot, before any `share`.
+pub unsafe fn init(table: *const AtomicU16, frames: usize) {
+    // SAFETY: per the contract.
+    TABLE.call_once(|| unsafe { core::slice::from_raw_parts(table, frames) });
+}
+
+fn counter(frame: Frame) -> Option<&'static AtomicU16> {
+    TABLE.get()?.get(frame.0 as usize)
+}
 
 /// One more space maps `frame`.
 pub fn share(frame: Frame) {
-    *SHARES.lock().entry(frame.0).or_insert(0) += 1;
+    match counter(frame) {
+        Some(c) => {
+            let before = c.fetch_add(1, Ordering::AcqRel);
+            // A frame has at most one owner per process, and processes are far fewer.
+            assert!(
+                before < u16::MAX,
+                "frame {:#x} shared by too many spaces",
+                frame.0
+            );
+        }
+        None => *OVERFLOW.lock().entry(frame.0).or_insert(0) += 1,
+    }
 }
 
 /// Whether another space maps `frame` too.
 pub fn is_shared(frame: Frame) -> bool {
-    SHARES.lock().contains_key(&frame.0)
+    match counter(frame) {
+        Some(c) => c.load(Ordering::Acquire) != 0,
+        None => OVERFLOW.lock().contains_key(&frame.0),
+    }
 }
 
 /// A space lets go of user frame `frame`: the frame is freed unless another space still
 /// maps it.
 pub fn put(frame: Frame) {
-    let last = {
-        let mut shares = SHARES.lock();
-        match shares.get_mut(&frame.0) {
-            Some(1) => {
-                shares.remove(&frame.0);
-                false
+    let last = match counter(frame) {
+        // One fewer other owner, or, with none left, this was the last owner.
+        Some(c) => c
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_err(),
+        None => {
+            let mut shares = OVERFLOW.lock();
+            match shares.get_mut(&frame.0) {
+                Some(1) => {
+                    shares.remove(&frame.0);
+                    false
+                }
+                Some(n) => {
+                    *n -= 1;
+                    false
+                }
+                None => true,
             }
-            Some(n) => {
-                *n -= 1;
-                false
-            }
-            None => true,
         }
     };
     if last {

@@ -217,9 +217,10 @@ pub fn with_own_context<R>(f: impl FnOnce(&mut crate::proc::Context) -> R) -> R 
 }
 
 /// The temp mappings the running task has made so far (those folded into its context at
-/// its switches, and this CPU's share since).
-pub fn own_temp_maps() -> u64 {
-    with_own_context(|ctx| ctx.temp.maps + crate::mm::temp::running_counters().maps)
+/// its switches, and this CPU's share since), modulo 2^32: for the count over a system
+/// call, a wrapping difference. Read without the window's lock (its shadow).
+pub fn own_temp_maps() -> u32 {
+    with_own_context(|ctx| (ctx.temp.maps as u32).wrapping_add(crate::mm::temp::running_maps_low()))
 }
 
 /// Whether a task runs on this CPU (false in the idle loop and the boot code).

@@ -347,8 +347,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
 
 /// Adds the temp mappings the running task made since it had made `before` to `class`'s
 /// counters: its process's and this CPU's.
-pub fn count_temp_maps(class: crate::syscall_table::Class, before: u64) {
-    let made = crate::sched::own_temp_maps() - before;
+pub fn count_temp_maps(class: crate::syscall_table::Class, before: u32) {
+    let made = u64::from(crate::sched::own_temp_maps().wrapping_sub(before));
     if made == 0 {
         return;
     }

@@ -12,7 +12,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::panic::Location;
 use core::sync::atomic::AtomicBool;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use smp::shootdown::{Flush, Space};
 
 /// Who holds a slot: where it was mapped, on which CPU, for which process (0: the kernel),
@@ -146,6 +146,60 @@ fn flush_pool() {
 const EMPTY: IrqSpinLock<Window<Holder>> = IrqSpinLock::new(Window::new());
 static WINDOWS: [IrqSpinLock<Window<Holder>>; MAX_CPUS] = [EMPTY; MAX_CPUS];
 
+/// What each CPU's window holds now and the mappings made on it since the running task
+/// came in (low 32 bits), copied out whenever the window's lock is let go, so that every
+/// system call's return to user mode and its temp-mapping accounting read them on their
+/// own CPU without taking the lock. Only a holder of the lock writes a CPU's shadow, and a
+/// CPU's window changes only by that CPU (another takes the lock to read counters), so at
+/// the return to user mode the CPU's own shadow is its window's state.
+struct Shadow {
+    held: AtomicU32,
+    running_maps: AtomicU32,
+}
+
+static SHADOWS: [Shadow; MAX_CPUS] = [const {
+    Shadow {
+        held: AtomicU32::new(0),
+        running_maps: AtomicU32::new(0),
+    }
+}; MAX_CPUS];
+
+/// `cpu`'s window, locked; its shadow is brought up to date when the guard goes.
+fn window(cpu: usize) -> WindowGuard<'static> {
+    WindowGuard {
+        cpu,
+        inner: WINDOWS[cpu].lock(),
+    }
+}
+
+struct WindowGuard<'a> {
+    cpu: usize,
+    inner: crate::cpu::sync::IrqSpinGuard<'a, Window<Holder>>,
+}
+
+impl Deref for WindowGuard<'_> {
+    type Target = Window<Holder>;
+    fn deref(&self) -> &Window<Holder> {
+        &self.inner
+    }
+}
+
+impl DerefMut for WindowGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Window<Holder> {
+        &mut self.inner
+    }
+}
+
+impl Drop for WindowGuard<'_> {
+    fn drop(&mut self) {
+        let shadow = &SHADOWS[self.cpu];
+        shadow.held.store(self.inner.depth(), Ordering::Relaxed);
+        shadow
+            .running_maps
+            .store(self.inner.running().maps as u32, Ordering::Relaxed);
+    }
+}
+
 /// Virtual address of the page table behind the temp region (PDE 896).
 static TABLE: AtomicUsize = AtomicUsize::new(0);
 /// The pid charged for mappings on each CPU (set by the scheduler).
@@ -263,7 +317,7 @@ fn map<A>(
         let slot = take_pool_slot(holder);
         if let Some(slot) = slot {
             let depth = POOL_HELD[me].fetch_add(1, Ordering::Relaxed) as u32 + 1;
-            WINDOWS[me].lock().note_external_map(depth);
+            window(me).note_external_map(depth);
             // SAFETY: a clean pool slot is ours alone and in no TLB.
             unsafe { install(POOL, slot, entry) };
         }
@@ -271,7 +325,7 @@ fn map<A>(
     } else {
         // Slot and PTE under the window lock: a switch (which parks this window's slots
         // with their PTEs) never sees one without the other.
-        let mut window = WINDOWS[me].lock();
+        let mut window = window(me);
         let slot = window.take(holder);
         if let Some(slot) = slot {
             // SAFETY: the slot was just taken from this CPU's window.
@@ -336,7 +390,7 @@ impl ParkedSlots {
 /// and the slots in no TLB.
 pub fn park() -> ParkedSlots {
     let cpu = cpu_id();
-    let mut window = WINDOWS[cpu].lock();
+    let mut window = window(cpu);
     let parked = window.park();
     for (slot, _) in parked.held() {
         // SAFETY: the slot's PTE lies in the temp page table; invlpg of its address.
@@ -359,7 +413,7 @@ pub fn unpark(parked: &ParkedSlots) {
     if parked.window.is_empty() {
         return;
     }
-    let mut window = WINDOWS[cpu].lock();
+    let mut window = window(cpu);
     if let Err(e) = window.unpark(&parked.window) {
         panic!(
             "temp mapping: slot {} of cpu {cpu} taken while its holder was switched out",
@@ -412,12 +466,12 @@ unsafe fn unmap_slot(cpu: usize, slot: usize) {
         }
         let me = cpu_id();
         let depth = POOL_HELD[me].fetch_sub(1, Ordering::Relaxed) as u32 - 1;
-        WINDOWS[me].lock().note_external_unmap(depth);
+        window(me).note_external_unmap(depth);
         call_hook(&UNPIN);
         return;
     }
     {
-        let mut window = WINDOWS[cpu].lock();
+        let mut window = window(cpu);
         // SAFETY: the slot's PTE lies in the temp page table; invlpg of the slot's address.
         unsafe {
             pte(cpu, slot).write_volatile(0);
@@ -442,17 +496,24 @@ impl<A> Drop for TempMap<A> {
 pub fn switch_accounting(next_pid: u32) -> TempCounters {
     let cpu = cpu_id();
     CHARGED_PID[cpu].store(next_pid as usize, Ordering::Relaxed);
-    WINDOWS[cpu].lock().take_running()
+    window(cpu).take_running()
+}
+
+/// The low 32 bits of the mappings made on this CPU since the running task was switched
+/// in, without the window's lock (its shadow): for differences over a system call, taken
+/// with wrapping arithmetic, on one CPU (preemption off around the read).
+pub fn running_maps_low() -> u32 {
+    SHADOWS[cpu_id()].running_maps.load(Ordering::Relaxed)
 }
 
 /// The running process's share of this CPU's counters since it was switched in.
 pub fn running_counters() -> TempCounters {
-    WINDOWS[cpu_id()].lock().running()
+    window(cpu_id()).running()
 }
 
 /// A CPU's lifetime counters.
 pub fn cpu_counters(cpu: usize) -> TempCounters {
-    WINDOWS[cpu].lock().cpu_counters()
+    window(cpu).cpu_counters()
 }
 
 /// Temp mappings still held on this CPU where none may be (return to user mode, context
@@ -480,6 +541,11 @@ impl fmt::Display for Leak {
 /// Checks that this CPU holds no temp mapping.
 pub fn check_none_held() -> Result<(), Leak> {
     let cpu = cpu_id();
+    // The common case, read without the lock: nothing held.
+    if POOL_HELD[cpu].load(Ordering::Relaxed) == 0 && SHADOWS[cpu].held.load(Ordering::Relaxed) == 0
+    {
+        return Ok(());
+    }
     if POOL_HELD[cpu].load(Ordering::Relaxed) != 0 {
         // This CPU's running context's own: a switched-out holder's slots are parked.
         let pid = CHARGED_PID[cpu].load(Ordering::Relaxed) as u32;
@@ -489,7 +555,7 @@ pub fn check_none_held() -> Result<(), Leak> {
             .collect();
         return Err(Leak { cpu, held });
     }
-    let window = WINDOWS[cpu].lock();
+    let window = window(cpu);
     if window.depth() == 0 {
         return Ok(());
     }
