@@ -36,12 +36,18 @@ struct Cli {
     /// Write SVG plots into this directory.
     #[arg(long)]
     svg: Option<PathBuf>,
-    /// Compare p50s with this earlier `--json` file; exit 1 on a regression.
+    /// Compare p50s with this earlier `--json` file; exit 1 on a regression. Measures in
+    /// guest instructions (`--icount`) unless `--cycles`; the baseline must have been
+    /// measured the same way.
     #[arg(long)]
     baseline: Option<PathBuf>,
-    /// Slowdown over the baseline that counts as a regression (0.25 = 25 %).
-    #[arg(long, default_value_t = 0.25)]
-    threshold: f64,
+    /// Slowdown over the baseline that counts as a regression (0.05 = 5 %): by default
+    /// 5 % for instruction counts (`--icount`), 25 % for cycles, which spread that much.
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// With `--baseline`, measure host cycles instead of guest instructions.
+    #[arg(long)]
+    cycles: bool,
     /// Report a saved `--json` run again (tables, plots, baseline) instead of booting.
     #[arg(long, value_name = "FILE")]
     from: Option<PathBuf>,
@@ -110,7 +116,31 @@ fn main() -> Result<()> {
                 base["env"]["accel"]
             );
         }
-        let found = regressions(&base, &doc, cli.threshold);
+        let counted = |d: &Value| d["env"]["icount"].as_bool().unwrap_or(false);
+        if counted(&base) != counted(&doc) {
+            let what = |icount| {
+                if icount {
+                    "guest instructions (--icount)"
+                } else {
+                    "cycles"
+                }
+            };
+            bail!(
+                "{} was measured in {}, this run in {}: not comparable (use {} here)",
+                path.display(),
+                what(counted(&base)),
+                what(counted(&doc)),
+                if counted(&base) {
+                    "--icount"
+                } else {
+                    "--cycles"
+                }
+            );
+        }
+        let threshold = cli
+            .threshold
+            .unwrap_or(if counted(&doc) { 0.05 } else { 0.25 });
+        let found = regressions(&base, &doc, threshold);
         if !found.is_empty() {
             for r in &found {
                 println!(
@@ -125,7 +155,7 @@ fn main() -> Result<()> {
         }
         println!(
             "no regression beyond {:.0} % against {}",
-            cli.threshold * 100.0,
+            threshold * 100.0,
             path.display()
         );
     }
@@ -252,6 +282,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         config.qemu = qemu_path.clone();
         config.smp = smp;
         config.x2apic = cli.x2apic;
+        config.icount = counting(cli, accel);
         let opts = RunOptions {
             timeout: Some(Duration::from_secs(cli.timeout)),
             echo: false,
@@ -302,7 +333,22 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         .unwrap_or(Value::Null);
     let mut env = environment(&qemu_path, accel_name, &cli.smp);
     env["apic"] = apic;
+    note_counting(&mut env, counting(cli, accel));
     Ok((boots, env))
+}
+
+/// Whether the boots count guest instructions (`-icount`): asked with `--icount`, and the
+/// default of a `--baseline` gate (unless `--cycles`); TCG only.
+fn counting(cli: &Cli, accel: Accel) -> bool {
+    accel == Accel::Tcg && (cli.icount || (cli.baseline.is_some() && !cli.cycles))
+}
+
+/// Records in the environment what the figures count.
+fn note_counting(env: &mut Value, icount: bool) {
+    env["icount"] = json!(icount);
+    if icount {
+        env["cycles"] = json!("guest instructions (-icount shift=0): the same from run to run");
+    }
 }
 
 /// `--peer linux`: boots Linux and Tempest in turn on each CPU count, `--runs` times each,
@@ -374,7 +420,7 @@ fn peer(cli: &Cli) -> Result<()> {
                 config.smp = smp;
                 config.memory_mib = cli.memory;
                 config.x2apic = cli.x2apic;
-                config.icount = cli.icount;
+                config.icount = counting(cli, accel);
                 let opts = RunOptions {
                     timeout: Some(Duration::from_secs(cli.timeout)),
                     echo: false,
@@ -402,10 +448,7 @@ fn peer(cli: &Cli) -> Result<()> {
     }
     let mut env = environment(&qemu_path, accel_name, &cli.smp);
     env["memory_mib"] = json!(cli.memory);
-    env["icount"] = json!(cli.icount && accel == Accel::Tcg);
-    if cli.icount && accel == Accel::Tcg {
-        env["cycles"] = json!("guest instructions (-icount shift=0)");
-    }
+    note_counting(&mut env, counting(cli, accel));
     env["runs"] = json!(cli.runs);
     env["linux"] = boots
         .iter()

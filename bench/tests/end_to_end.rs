@@ -183,5 +183,16 @@ fn quick_run_reports_and_the_baseline_gate_catches_a_slowdown() {
     ] {
         assert!(stdout.contains(&format!("REGRESSION {what}")), "{stdout}");
     }
+    // A baseline counted in guest instructions cannot judge a run counted in cycles.
+    fast["env"]["icount"] = true.into();
+    std::fs::write(&baseline, fast.to_string()).unwrap();
+    let (code, stdout, stderr) = bench(&[
+        "--from",
+        json.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("not comparable"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
