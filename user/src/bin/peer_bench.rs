@@ -104,14 +104,26 @@ fn main(args: &Args) -> i32 {
 /// Runs `round` `WARMUP` times untimed, then `SAMPLES` times timed, and prints the
 /// per-operation figures (`ops_per_round` operations per round). A round's error (a
 /// `-errno`) fails the workload with a line saying so.
-fn measure(
+fn measure(name: &str, ops_per_round: u64, round: impl FnMut(usize) -> Result<(), i64>) -> bool {
+    measure_after(name, ops_per_round, |_| Ok(()), round)
+}
+
+/// [`measure`], with `setup(i)` run untimed before each round.
+fn measure_after(
     name: &str,
     ops_per_round: u64,
+    mut setup: impl FnMut(usize) -> Result<(), i64>,
     mut round: impl FnMut(usize) -> Result<(), i64>,
 ) -> bool {
     let mut samples = [0u64; SAMPLES];
     let maps_before = temp_maps();
     for i in 0..WARMUP + SAMPLES {
+        if let Err(e) = setup(i) {
+            println!(
+                "@@peer {{\"workload\":\"{name}\",\"failed\":\"error {e} in the set-up of round {i}\"}}"
+            );
+            return false;
+        }
         let t0 = rdtsc();
         if let Err(e) = round(i) {
             println!("@@peer {{\"workload\":\"{name}\",\"failed\":\"error {e} in round {i}\"}}");
@@ -215,7 +227,9 @@ fn pipe(name: &str, bytes: usize) -> bool {
 
 #[derive(Clone, Copy)]
 enum Shootdown {
-    /// `mprotect` of the readers' page to read-only and back: the sample is one call.
+    /// `mprotect` of the readers' page from read-write to read-only: the sample is that
+    /// call, which must drop the readers' translations (the way back to read-write, which
+    /// Linux makes without a flush, is made untimed before each round).
     Mprotect,
     /// `mmap` with `MAP_FIXED` over the readers' page: a fresh page in its place.
     Remap,
@@ -282,14 +296,26 @@ fn shootdown(cpus: u32, readers: u32, kind: Shootdown) -> bool {
         return skip(name, format_args!("the readers did not start"));
     }
     let page = page as usize;
-    let ok = measure(name, 1, |i| {
+    let setup = |i: usize| {
+        if let Shootdown::Mprotect = kind {
+            // SAFETY: the workload's own page, readable either way; written once it is
+            // writable, so that a kernel that maps pages on demand (Linux: the readers'
+            // reads alone map the shared zero page, read-only) has a writable entry for
+            // the timed call to take away, as Tempest, which maps eagerly, always has.
+            let r = unsafe { sys::mprotect(page, PAGE_SIZE, PROT_RW) };
+            if sys::is_error(r) {
+                return Err(r as i64);
+            }
+            // SAFETY: as above: the page is read-write now.
+            unsafe { (page as *mut u32).write_volatile(i as u32) };
+        }
+        Ok(())
+    };
+    let ok = measure_after(name, 1, setup, |_| {
         // SAFETY: the workload's own page (and, for munmap, a fresh one of its own).
         let r = unsafe {
             match kind {
-                Shootdown::Mprotect => {
-                    let prot = if i % 2 == 0 { PROT_READ } else { PROT_RW };
-                    sys::mprotect(page, PAGE_SIZE, prot)
-                }
+                Shootdown::Mprotect => sys::mprotect(page, PAGE_SIZE, PROT_READ),
                 Shootdown::Remap => sys::mmap2(
                     page,
                     PAGE_SIZE,
