@@ -133,7 +133,10 @@ pub fn handle(frame: &mut TrapFrame) {
 fn clear_stale_selectors(frame: &mut TrapFrame) {
     let tables = &crate::cpu::percpu::this().tables;
     for selector in [&mut frame.ds, &mut frame.es, &mut frame.fs, &mut frame.gs] {
-        if !tables.user_selector_valid(*selector as u16) {
+        // The user data segment and the null selector are always valid: only a TLS entry
+        // (or anything else) is looked up.
+        let plain = *selector == u32::from(arch::gdt::USER_DS) || *selector == 0;
+        if !plain && !tables.user_selector_valid(*selector as u16) {
             *selector = 0;
         }
     }

@@ -89,6 +89,34 @@ impl CpuStats {
     }
 }
 
+/// A 64-bit value only its own CPU reads and writes, with interrupts off (the
+/// interrupts-off tracking): two 32-bit halves, each a plain `mov`, since nothing can come
+/// between the two on that CPU; a 64-bit atomic would cost a `lock cmpxchg8b` loop on
+/// i386 for every stretch.
+struct OwnU64 {
+    lo: AtomicU32,
+    hi: AtomicU32,
+}
+
+impl OwnU64 {
+    const fn new() -> Self {
+        Self {
+            lo: AtomicU32::new(0),
+            hi: AtomicU32::new(0),
+        }
+    }
+
+    fn get(&self) -> u64 {
+        u64::from(self.lo.load(Ordering::Relaxed))
+            | u64::from(self.hi.load(Ordering::Relaxed)) << 32
+    }
+
+    fn set(&self, value: u64) {
+        self.lo.store(value as u32, Ordering::Relaxed);
+        self.hi.store((value >> 32) as u32, Ordering::Relaxed);
+    }
+}
+
 /// One CPU's block. `this` and `id` come first: the GS-relative loads below read them.
 #[repr(C)]
 pub struct PerCpu {
@@ -103,8 +131,10 @@ pub struct PerCpu {
     /// The idle loop's saved stack pointer while a task runs here.
     pub idle_esp: AtomicUsize,
     /// TSC when interrupts last went off here (0: they are on), and where.
-    irq_off_since: AtomicU64,
+    irq_off_since: OwnU64,
     irq_off_from: AtomicPtr<Location<'static>>,
+    /// `stats.irq_off_max` as this CPU last wrote it, for its own comparisons.
+    irq_off_max_seen: OwnU64,
     pub stats: CpuStats,
     pub tables: CpuTables,
 }
@@ -121,8 +151,9 @@ impl PerCpu {
             preempt: AtomicU32::new(0),
             current: AtomicUsize::new(0),
             idle_esp: AtomicUsize::new(0),
-            irq_off_since: AtomicU64::new(0),
+            irq_off_since: OwnU64::new(),
             irq_off_from: AtomicPtr::new(core::ptr::null_mut()),
+            irq_off_max_seen: OwnU64::new(),
             stats: CpuStats::new(),
             tables: CpuTables::new(),
         }
@@ -219,9 +250,8 @@ pub fn online() -> impl Iterator<Item = &'static PerCpu> {
 /// Interrupts just went off on this CPU at `at` (registered with `arch::cpu`).
 pub fn irq_off_begin(at: &'static Location<'static>) {
     let me = this();
-    if me.irq_off_since.load(Ordering::Relaxed) == 0 {
-        me.irq_off_since
-            .store(arch::cpu::rdtsc(), Ordering::Relaxed);
+    if me.irq_off_since.get() == 0 {
+        me.irq_off_since.set(arch::cpu::rdtsc());
         me.irq_off_from
             .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
     }
@@ -231,14 +261,16 @@ pub fn irq_off_begin(at: &'static Location<'static>) {
 /// longest so far.
 pub fn irq_off_end() {
     let me = this();
-    let since = me.irq_off_since.swap(0, Ordering::Relaxed);
+    let since = me.irq_off_since.get();
     if since == 0 {
         return;
     }
+    me.irq_off_since.set(0);
     let cycles = arch::cpu::rdtsc().saturating_sub(since);
     let stats = &me.stats;
-    if cycles > stats.irq_off_max.load(Ordering::Relaxed) {
+    if cycles > me.irq_off_max_seen.get() {
         // Interrupts are off on this CPU and only it writes its own maximum.
+        me.irq_off_max_seen.set(cycles);
         stats.irq_off_max.store(cycles, Ordering::Relaxed);
         stats
             .irq_off_at

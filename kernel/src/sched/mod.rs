@@ -223,6 +223,17 @@ pub fn own_temp_maps() -> u32 {
     with_own_context(|ctx| (ctx.temp.maps as u32).wrapping_add(crate::mm::temp::running_maps_low()))
 }
 
+/// Counts a system call of the running task and returns its temp mappings so far (as
+/// [`own_temp_maps`]), in one look at the task.
+pub fn count_call() -> u32 {
+    with_current(|t| {
+        t.syscalls.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the running task's own context, on its CPU, preemption off.
+        let ctx = unsafe { t.context() };
+        (ctx.temp.maps as u32).wrapping_add(crate::mm::temp::running_maps_low())
+    })
+}
+
 /// Whether a task runs on this CPU (false in the idle loop and the boot code).
 pub fn in_task() -> bool {
     percpu::this().current.load(Ordering::Relaxed) != 0

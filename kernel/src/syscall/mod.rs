@@ -189,12 +189,8 @@ fn tempest_calls_on() -> bool {
 /// Handles the system call in `frame` and stores its result in `frame.eax`. The call runs
 /// with interrupts on: the kernel is preemptible outside its locks.
 pub fn dispatch(frame: &mut TrapFrame) {
-    crate::sched::with_current(|t| {
-        t.syscalls
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
-    });
+    let maps_before = crate::sched::count_call();
     let class = crate::syscall_table::Class::of(frame.eax);
-    let maps_before = crate::sched::own_temp_maps();
     crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.syscalls);
     // SAFETY: the trap handler holds nothing an interrupt could need; the frame is on this
     // task's own stack, and the return path turns interrupts off again.

@@ -366,22 +366,25 @@ unsafe fn install(cpu: usize, slot: usize, entry: u32) {
 /// The temp mappings a switched-out task held: its window slots, and how many global-pool
 /// slots (those stay mapped: the pool's addresses are nobody else's while held; only the
 /// count of what this CPU holds moves with the task).
+///
+/// The window's part is `None` when it held nothing, as nearly always: a switch then
+/// writes a tag, not the 64 holders' room.
 #[derive(Clone, Copy)]
 pub struct ParkedSlots {
-    window: Parked<Holder>,
+    window: Option<Parked<Holder>>,
     pool: usize,
 }
 
 impl ParkedSlots {
     pub const fn empty() -> Self {
         Self {
-            window: Parked::empty(),
+            window: None,
             pool: 0,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.window.is_empty() && self.pool == 0
+        self.window.as_ref().is_none_or(Parked::is_empty) && self.pool == 0
     }
 }
 
@@ -390,6 +393,13 @@ impl ParkedSlots {
 /// and the slots in no TLB.
 pub fn park() -> ParkedSlots {
     let cpu = cpu_id();
+    // Nearly always nothing is held: the shadow says so without the lock (interrupts are
+    // off, and only this CPU changes its window). Not with pool slots held: the window's
+    // counters carry their depth (`note_external_map`), which `Window::park` resets.
+    if SHADOWS[cpu].held.load(Ordering::Relaxed) == 0 && POOL_HELD[cpu].load(Ordering::Relaxed) == 0
+    {
+        return ParkedSlots::empty();
+    }
     let mut window = window(cpu);
     let parked = window.park();
     for (slot, _) in parked.held() {
@@ -400,7 +410,7 @@ pub fn park() -> ParkedSlots {
         }
     }
     ParkedSlots {
-        window: parked,
+        window: Some(parked),
         pool: POOL_HELD[cpu].swap(0, Ordering::Relaxed),
     }
 }
@@ -410,17 +420,17 @@ pub fn park() -> ParkedSlots {
 pub fn unpark(parked: &ParkedSlots) {
     let cpu = cpu_id();
     POOL_HELD[cpu].fetch_add(parked.pool, Ordering::Relaxed);
-    if parked.window.is_empty() {
+    let Some(slots) = parked.window.as_ref().filter(|w| !w.is_empty()) else {
         return;
-    }
+    };
     let mut window = window(cpu);
-    if let Err(e) = window.unpark(&parked.window) {
+    if let Err(e) = window.unpark(slots) {
         panic!(
             "temp mapping: slot {} of cpu {cpu} taken while its holder was switched out",
             e.0
         );
     }
-    for (slot, holder) in parked.window.held() {
+    for (slot, holder) in slots.held() {
         // SAFETY: the slot is the resuming task's again, and was free (in no TLB) until now.
         unsafe { install(cpu, slot, holder.entry) };
     }
