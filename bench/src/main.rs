@@ -163,45 +163,84 @@ fn main() -> Result<()> {
 }
 
 /// Boots every configuration; returns the boots and the environment.
-fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
-    if cli.smp.iter().any(|&n| n == 0 || n > 32) {
-        bail!("--smp: CPU counts are 1..=32");
+/// What every kind of run needs first: the CPU counts checked, the i586 target, QEMU, the
+/// accelerator (said on stderr), the kernel and the user programs built.
+struct Setup {
+    root: PathBuf,
+    qemu_path: PathBuf,
+    accel: Accel,
+    accel_name: &'static str,
+    kernel: PathBuf,
+    user_bins: Vec<build::Artifact>,
+}
+
+impl Setup {
+    fn new(cli: &Cli) -> Result<Setup> {
+        if cli.smp.iter().any(|&n| n == 0 || n > 32) {
+            bail!("--smp: CPU counts are 1..=32");
+        }
+        let root = build::workspace_root();
+        provision::ensure_target(&root)?;
+        let qemu_path = provision::ensure_qemu()?;
+        let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
+        let accel_name = match accel {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        };
+        eprintln!("bench: {note}");
+        let kernel = build::build_kernel(&root)?;
+        let user_bins = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?;
+        Ok(Setup {
+            root,
+            qemu_path,
+            accel,
+            accel_name,
+            kernel,
+            user_bins,
+        })
     }
-    let root = build::workspace_root();
-    provision::ensure_target(&root)?;
-    let qemu_path = provision::ensure_qemu()?;
-    let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
-    let accel_name = match accel {
-        Accel::Kvm => "kvm",
-        Accel::Tcg => "tcg",
-    };
-    eprintln!("bench: {note}");
-    let kernel = build::build_kernel(&root)?;
-    let user_bins = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?;
-    let user_bin = |name: &str| {
-        user_bins
+
+    /// The built user program `name`.
+    fn user_bin(&self, name: &str) -> Result<PathBuf> {
+        self.user_bins
             .iter()
             .find(|a| a.name == name)
             .map(|a| a.path.clone())
             .with_context(|| format!("the user package built no {name}"))
-    };
-    let (write_bench, sched_bench) = (user_bin("write_bench")?, user_bin("sched_bench")?);
+    }
+}
+
+fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
+    let setup = Setup::new(cli)?;
+    let Setup {
+        root,
+        qemu_path,
+        accel,
+        accel_name,
+        kernel,
+        ..
+    } = &setup;
+    let (accel, accel_name) = (*accel, *accel_name);
+    let (write_bench, sched_bench) = (
+        setup.user_bin("write_bench")?,
+        setup.user_bin("sched_bench")?,
+    );
     // `sched_bench` boots as the init of an initramfs holding it, so that its
     // `fork_exec_wait` can execute it again from the root file system.
-    let sched_root = SchedRoot::pack(&root, &sched_bench)?;
+    let sched_root = SchedRoot::pack(root, &sched_bench)?;
     // The real programs' runtimes, provisioned as the runner does; one that cannot be is
     // reported as not run.
     let runtimes: Vec<qemu::runtimes::Runtime> = REAL_PROGRAMS
         .iter()
         .filter_map(|p| qemu::runtimes::Runtime::of(p).map(|(r, _)| r))
         .collect();
-    let unavailable = qemu::runtimes::ensure(&root, &runtimes);
+    let unavailable = qemu::runtimes::ensure(root, &runtimes);
     let mut real: Vec<(&'static str, Result<PathBuf, String>)> = Vec::new();
     for program in REAL_PROGRAMS {
         let (runtime, _) = qemu::runtimes::Runtime::of(program).expect("glibc/ or musl/");
         let built = match unavailable.iter().find(|(r, _)| *r == runtime) {
             Some((_, why)) => Err(why.clone()),
-            None => qemu::runtimes::build(&root, program).map_err(|e| format!("{e:#}")),
+            None => qemu::runtimes::build(root, program).map_err(|e| format!("{e:#}")),
         };
         real.push((program, built));
     }
@@ -249,19 +288,19 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
             };
             // A benchmark boot: the programs use Tempest's own calls (the start line and the
             // report), which answer only with `tempest-calls`.
-            let mut config = QemuConfig::new(&kernel, "tempest-calls", accel);
+            let mut config = QemuConfig::new(kernel, "tempest-calls", accel);
             config.initrd = vec![program.module()?; copies as usize];
             Ok(config)
         };
         let mut config = match *run {
             Run::Kernel { workload, .. } => {
-                QemuConfig::new(&kernel, format!("bench={workload}"), accel)
+                QemuConfig::new(kernel, format!("bench={workload}"), accel)
             }
             Run::Write { writers, .. } => {
                 programs(&write_bench, vec![writers.to_string()], writers)?
             }
             Run::Sched { .. } => {
-                let mut config = QemuConfig::new(&kernel, "tempest-calls", accel);
+                let mut config = QemuConfig::new(kernel, "tempest-calls", accel);
                 config.initrd = vec![sched_root.module.clone()];
                 config
             }
@@ -331,7 +370,7 @@ fn measure(cli: &Cli) -> Result<(Vec<Boot>, Value)> {
         .find(|r| r["event"] == "bench_env")
         .map(|r| r["apic"].clone())
         .unwrap_or(Value::Null);
-    let mut env = environment(&qemu_path, accel_name, &cli.smp);
+    let mut env = environment(qemu_path, accel_name, &cli.smp);
     env["apic"] = apic;
     note_counting(&mut env, counting(cli, accel));
     Ok((boots, env))
@@ -356,30 +395,22 @@ fn note_counting(env: &mut Value, icount: bool) {
 /// the side-by-side table (and writes `--json`, and `--svg` charts).
 fn peer(cli: &Cli) -> Result<()> {
     use bench::peer::{self, Kernel, PeerBoot};
-    if cli.smp.iter().any(|&n| n == 0 || n > 32) {
-        bail!("--smp: CPU counts are 1..=32");
-    }
-    let root = build::workspace_root();
-    provision::ensure_target(&root)?;
-    let qemu_path = provision::ensure_qemu()?;
-    let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
-    let accel_name = match accel {
-        Accel::Kvm => "kvm",
-        Accel::Tcg => "tcg",
-    };
-    eprintln!("bench: {note}");
-    let linux = provision::debian_linux_kernel(&root)
+    let setup = Setup::new(cli)?;
+    let linux = provision::debian_linux_kernel(&setup.root)
         .context("the peer kernel (Debian's linux-image-686:i386) cannot be had")?;
     eprintln!("bench: peer kernel {}", linux.display());
-    let kernel = build::build_kernel(&root)?;
-    let user_bins = build::build_target_bins(&root, qemu::programs::USER_PACKAGE)?;
-    let program = user_bins
-        .iter()
-        .find(|a| a.name == "peer_bench")
-        .map(|a| a.path.clone())
-        .context("the user package built no peer_bench")?;
+    let program = setup.user_bin("peer_bench")?;
+    let Setup {
+        root,
+        qemu_path,
+        accel,
+        accel_name,
+        kernel,
+        ..
+    } = &setup;
+    let (accel, accel_name) = (*accel, *accel_name);
     let archive =
-        Scratch(build::target_dir(&root).join(format!("initrd/peer-{}.cpio", std::process::id())));
+        Scratch(build::target_dir(root).join(format!("initrd/peer-{}.cpio", std::process::id())));
     std::fs::create_dir_all(archive.0.parent().expect("under target"))?;
     std::fs::write(&archive.0, peer::initramfs(&std::fs::read(&program)?)?)?;
     let archive_path = archive
@@ -411,7 +442,7 @@ fn peer(cli: &Cli) -> Result<()> {
                         c
                     }
                     Kernel::Tempest => {
-                        let mut c = QemuConfig::new(&kernel, "tempest-calls", accel);
+                        let mut c = QemuConfig::new(kernel, "tempest-calls", accel);
                         c.initrd = vec![qemu::initrd::module(&archive.0, "/init poweroff")?];
                         c
                     }
@@ -446,7 +477,7 @@ fn peer(cli: &Cli) -> Result<()> {
             }
         }
     }
-    let mut env = environment(&qemu_path, accel_name, &cli.smp);
+    let mut env = environment(qemu_path, accel_name, &cli.smp);
     env["memory_mib"] = json!(cli.memory);
     note_counting(&mut env, counting(cli, accel));
     env["runs"] = json!(cli.runs);

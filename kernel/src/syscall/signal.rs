@@ -111,6 +111,12 @@ pub fn rt_sigsuspend(mask: u32, sigsetsize: u32) -> SysResult {
     let old = state::blocked();
     state::set_blocked(u64::from_le_bytes(raw));
     sched::with_current(|t| t.signals.lock().saved_blocked = Some(old));
+    wait_for_signal()
+}
+
+/// Sleeps until a signal can be delivered to the calling thread (or its process ends):
+/// `EINTR`, always.
+fn wait_for_signal() -> SysResult {
     loop {
         let task = sched::current();
         let exiting = task
@@ -128,18 +134,7 @@ pub fn rt_sigsuspend(mask: u32, sigsetsize: u32) -> SysResult {
 /// `pause()`: waits until a signal is delivered (one whose action is to run a handler or
 /// to end the process); always `EINTR`.
 pub fn pause() -> SysResult {
-    loop {
-        let task = sched::current();
-        let exiting = task
-            .process
-            .exiting
-            .load(core::sync::atomic::Ordering::SeqCst);
-        if exiting || task.signal_deliverable() {
-            return Err(Errno::EINTR);
-        }
-        drop(task);
-        sched::block::prepare_interruptible(crate::proc::NO_DEADLINE).sleep();
-    }
+    wait_for_signal()
 }
 
 /// `sigaltstack(ss, old_ss)`: the calling thread's alternate signal stack (`stack_t`:

@@ -444,20 +444,8 @@ fn fork_exit_wait() -> Result<(), Failed> {
     let maps_before = temp_maps();
     for i in 0..WARMUP + SAMPLES {
         let t0 = rdtsc();
-        let pid = sys::syscall0(SYS_FORK);
-        if pid == 0 {
-            sys::exit_group(0);
-        }
-        if pid < 0 {
-            return Err(fail(format_args!("fork_exit_wait: fork = {pid}")));
-        }
-        let waited = sys::syscall6(SYS_WAIT4, pid as usize, 0, 0, 0, 0, 0);
+        fork_and_wait("fork_exit_wait", None)?;
         let cycles = rdtsc() - t0;
-        if waited != pid {
-            return Err(fail(format_args!(
-                "fork_exit_wait: wait4({pid}) = {waited}"
-            )));
-        }
         if i >= WARMUP {
             samples[i - WARMUP] = cycles;
         }
@@ -471,6 +459,42 @@ fn fork_exit_wait() -> Result<(), Failed> {
         &mut samples,
         0,
     )
+}
+
+/// Forks a child that `execve`s `exec` (a path and its NULL-terminated argv; 127 if that
+/// fails) or, without one, exits at once; waits for it and returns its wait status.
+fn fork_and_wait(name: &str, exec: Option<(*const u8, &[*const u8; 3])>) -> Result<u32, Failed> {
+    let pid = sys::syscall0(SYS_FORK);
+    if pid == 0 {
+        if let Some((path, argv)) = exec {
+            let envp = [core::ptr::null::<u8>()];
+            sys::syscall3(
+                SYS_EXECVE,
+                path as usize,
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+            );
+            sys::exit_group(127);
+        }
+        sys::exit_group(0);
+    }
+    if pid < 0 {
+        return Err(fail(format_args!("{name}: fork = {pid}")));
+    }
+    let mut status = 0u32;
+    let waited = sys::syscall6(
+        SYS_WAIT4,
+        pid as usize,
+        &mut status as *mut u32 as usize,
+        0,
+        0,
+        0,
+        0,
+    );
+    if waited != pid {
+        return Err(fail(format_args!("{name}: wait4({pid}) = {waited}")));
+    }
+    Ok(status)
 }
 
 /// `fork_exec_wait`: fork a child that `execve`s this very program (`argv[0]`) with the
@@ -491,7 +515,6 @@ fn fork_exec_wait(args: &Args) -> Result<(), Failed> {
         c"exit".as_ptr().cast::<u8>(),
         core::ptr::null(),
     ];
-    let envp = [core::ptr::null::<u8>()];
     let cpu_maps = || {
         let mut stats = sys::TempStats::default();
         sys::temp_stats(&mut stats);
@@ -501,36 +524,8 @@ fn fork_exec_wait(args: &Args) -> Result<(), Failed> {
     let maps_before = cpu_maps();
     for i in 0..WARMUP + SAMPLES {
         let t0 = rdtsc();
-        let pid = sys::syscall0(SYS_FORK);
-        if pid == 0 {
-            sys::syscall3(
-                SYS_EXECVE,
-                path.as_ptr() as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-            );
-            // The exec failed: 127, as a shell says "cannot execute".
-            sys::exit_group(127);
-        }
-        if pid < 0 {
-            return Err(fail(format_args!("fork_exec_wait: fork = {pid}")));
-        }
-        let mut status = 0u32;
-        let waited = sys::syscall6(
-            SYS_WAIT4,
-            pid as usize,
-            &mut status as *mut u32 as usize,
-            0,
-            0,
-            0,
-            0,
-        );
+        let status = fork_and_wait("fork_exec_wait", Some((path.as_ptr(), &argv)))?;
         let cycles = rdtsc() - t0;
-        if waited != pid {
-            return Err(fail(format_args!(
-                "fork_exec_wait: wait4({pid}) = {waited}"
-            )));
-        }
         if status == 127 << 8 && i == 0 {
             println!(
                 "sched_bench: fork_exec_wait: skipped: {} cannot be executed (not in the root file system)",
