@@ -27,12 +27,9 @@ tempest_user::entry!(main);
 const PROT_RW: u32 = PROT_READ | sys::PROT_WRITE;
 
 /// Linux's numbers of the calls the workloads make beyond `tempest_user::sys`.
-const SYS_FORK: u32 = 2;
 const SYS_READ: u32 = 3;
-const SYS_EXECVE: u32 = 11;
 const SYS_PIPE: u32 = 42;
 const SYS_REBOOT: u32 = 88;
-const SYS_WAIT4: u32 = 114;
 const SYS_UNAME: u32 = 122;
 
 /// Untimed rounds, then counted samples.
@@ -458,40 +455,11 @@ fn futex_pingpong(cpus: u32) -> bool {
 /// Forks a child that executes `exec` (path and argv, NULL-terminated) or exits at once,
 /// and waits for it; an error unless it ended with status 0 (127: the exec failed).
 fn fork_wait(exec: Option<(*const u8, &[*const u8; 3])>) -> Result<(), i64> {
-    let pid = sys::syscall0(SYS_FORK);
-    if pid == 0 {
-        if let Some((path, argv)) = exec {
-            let envp = [core::ptr::null::<u8>()];
-            sys::syscall3(
-                SYS_EXECVE,
-                path as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-            );
-            sys::exit_group(127);
-        }
-        sys::exit_group(0);
+    match sys::fork_and_wait(exec) {
+        Ok(0) => Ok(()),
+        Ok(status) => Err(-i64::from(status)),
+        Err(e) => Err(e as i64),
     }
-    if pid < 0 {
-        return Err(pid as i64);
-    }
-    let mut status = 0u32;
-    let waited = sys::syscall6(
-        SYS_WAIT4,
-        pid as usize,
-        &mut status as *mut u32 as usize,
-        0,
-        0,
-        0,
-        0,
-    );
-    if waited != pid {
-        return Err(waited as i64);
-    }
-    if status != 0 {
-        return Err(-(i64::from(status)));
-    }
-    Ok(())
 }
 
 /// `fork_exec_wait`: the child executes this very program (`argv[0]`) with `exit`.

@@ -68,12 +68,9 @@ const BENCH_PIPE_4K: u32 = 8;
 const BENCH_PIPE_64K: u32 = 9;
 const BENCH_FORK_EXEC_WAIT: u32 = 10;
 
-/// Linux's numbers of the process and pipe calls the last workloads make.
-const SYS_FORK: u32 = 2;
+/// Linux's numbers of the pipe calls the last workloads make.
 const SYS_READ: u32 = 3;
 const SYS_PIPE: u32 = 42;
-const SYS_WAIT4: u32 = 114;
-const SYS_EXECVE: u32 = 11;
 
 /// `sched_bench exit`: what `fork_exec_wait`'s children run: exit at once.
 const EXIT_AT_ONCE: &str = "exit";
@@ -461,40 +458,9 @@ fn fork_exit_wait() -> Result<(), Failed> {
     )
 }
 
-/// Forks a child that `execve`s `exec` (a path and its NULL-terminated argv; 127 if that
-/// fails) or, without one, exits at once; waits for it and returns its wait status.
+/// [`sys::fork_and_wait`], a failure named for workload `name`.
 fn fork_and_wait(name: &str, exec: Option<(*const u8, &[*const u8; 3])>) -> Result<u32, Failed> {
-    let pid = sys::syscall0(SYS_FORK);
-    if pid == 0 {
-        if let Some((path, argv)) = exec {
-            let envp = [core::ptr::null::<u8>()];
-            sys::syscall3(
-                SYS_EXECVE,
-                path as usize,
-                argv.as_ptr() as usize,
-                envp.as_ptr() as usize,
-            );
-            sys::exit_group(127);
-        }
-        sys::exit_group(0);
-    }
-    if pid < 0 {
-        return Err(fail(format_args!("{name}: fork = {pid}")));
-    }
-    let mut status = 0u32;
-    let waited = sys::syscall6(
-        SYS_WAIT4,
-        pid as usize,
-        &mut status as *mut u32 as usize,
-        0,
-        0,
-        0,
-        0,
-    );
-    if waited != pid {
-        return Err(fail(format_args!("{name}: wait4({pid}) = {waited}")));
-    }
-    Ok(status)
+    sys::fork_and_wait(exec).map_err(|e| fail(format_args!("{name}: fork or wait4 = {e}")))
 }
 
 /// `fork_exec_wait`: fork a child that `execve`s this very program (`argv[0]`) with the

@@ -1,5 +1,6 @@
 //! Threads and where they run: `clone` with `CLONE_CHILD_CLEARTID` and the join it makes
-//! possible, `sched_setaffinity`/`sched_getaffinity`, `getcpu`.
+//! possible, `sched_setaffinity`/`sched_getaffinity`, `getcpu`; and a child process made,
+//! (optionally) made another program, and waited for (`fork_and_wait`).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -252,4 +253,46 @@ pub fn spawn_thread_tls(
         tid_word.as_ptr() as usize,
         desc,
     )
+}
+
+/// Linux's numbers of `fork`, `execve` and `wait4`.
+pub const SYS_FORK: u32 = 2;
+pub const SYS_EXECVE: u32 = 11;
+pub const SYS_WAIT4: u32 = 114;
+
+/// Forks a child that `execve`s `exec` (a path and its NULL-terminated argv, with an empty
+/// environment; it exits with 127 if the exec fails) or, without one, exits at once; waits
+/// for it. Returns its wait status, or `Err` with `fork`'s or `wait4`'s `-errno`.
+pub fn fork_and_wait(exec: Option<(*const u8, &[*const u8; 3])>) -> Result<u32, isize> {
+    let pid = super::syscall0(SYS_FORK);
+    if pid == 0 {
+        if let Some((path, argv)) = exec {
+            let envp = [core::ptr::null::<u8>()];
+            syscall3(
+                SYS_EXECVE,
+                path as usize,
+                argv.as_ptr() as usize,
+                envp.as_ptr() as usize,
+            );
+            super::exit_group(127);
+        }
+        super::exit_group(0);
+    }
+    if pid < 0 {
+        return Err(pid);
+    }
+    let mut status = 0u32;
+    let waited = super::syscall6(
+        SYS_WAIT4,
+        pid as usize,
+        &mut status as *mut u32 as usize,
+        0,
+        0,
+        0,
+        0,
+    );
+    if waited != pid {
+        return Err(waited);
+    }
+    Ok(status)
 }
