@@ -223,6 +223,7 @@ pub fn set_irq_off_hooks(begin: fn(&'static Location<'static>), end: fn()) {
 }
 
 /// Tells the kernel interrupts just went off on this CPU, at `at`.
+#[inline]
 pub fn irq_off_begin(at: &'static Location<'static>) {
     let f = IRQ_OFF_BEGIN.load(Ordering::Acquire);
     if f != 0 {
@@ -232,6 +233,7 @@ pub fn irq_off_begin(at: &'static Location<'static>) {
 }
 
 /// Tells the kernel interrupts are about to come back on on this CPU.
+#[inline]
 pub fn irq_off_end() {
     let f = IRQ_OFF_END.load(Ordering::Acquire);
     if f != 0 {

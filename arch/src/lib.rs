@@ -17,6 +17,7 @@ pub mod descriptor;
 pub mod exception;
 pub mod ioapic;
 pub mod paging;
+pub mod tally;
 
 #[cfg(target_arch = "x86")]
 pub mod backtrace;

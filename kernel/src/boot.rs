@@ -42,10 +42,6 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
         arch::pic::remap_and_mask();
     }
     arch::trap::set_handler(traps::handle);
-    arch::cpu::set_irq_off_hooks(
-        crate::cpu::percpu::irq_off_begin,
-        crate::cpu::percpu::irq_off_end,
-    );
     crate::mm::temp::set_pin_hooks(crate::sched::migrate_disable, crate::sched::migrate_enable);
     crate::mm::cow::set_flush_hook(crate::proc::flush_space);
     console::init(LogLevel::Info);
@@ -120,6 +116,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     }
     if opts.tempest_calls {
         crate::syscall::enable_tempest_calls();
+    }
+    if opts.irqsoff {
+        crate::cpu::percpu::track_irq_off();
     }
     if opts.leak_temp_at_syscall {
         crate::syscall::leak_temp_at_next_syscall();
@@ -361,11 +360,16 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         let st = &cpu.stats;
         let load = |c: &arch::atomic64::AtomicU64| c.load(core::sync::atomic::Ordering::Relaxed);
         let t = crate::mm::temp::cpu_counters(cpu.id());
-        switches += load(&st.context_switches);
+        switches += st.context_switches.get();
         preemptions += load(&st.preemptions);
         let idle_us = time::ticks_to_us(load(&st.idle_cycles));
         let idle_pct = load(&st.idle_cycles) * 100 / elapsed.max(1);
         let irq_off = load(&st.irq_off_max);
+        let irq_off_column = if crate::cpu::percpu::irq_off_tracked() {
+            alloc::format!("{} us", time::ticks_to_us(irq_off))
+        } else {
+            "(irqsoff)".into()
+        };
         let site = cpu
             .stats
             .irq_off_site()
@@ -378,10 +382,10 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
             if per_cpu.is_empty() { "" } else { "," },
             cpu.id(),
             cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
-            load(&st.context_switches),
+            st.context_switches.get(),
             load(&st.preemptions),
             load(&st.kernel_preemptions),
-            load(&st.syscalls),
+            st.syscalls.get(),
             load(&st.timer_ticks),
             load(&st.ipis),
             load(&st.ipis_sent),
@@ -403,19 +407,19 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
                 .join(","),
         );
         kprintln!(
-            "  {:>3}  {:>4}  {:>8}  {:>9} {:>8}  {:>8}  {:>5}  {:>5}/{:<5}  {:>6}  {:>3}%  {:>8} us  {:>9}  {:>4}",
+            "  {:>3}  {:>4}  {:>8}  {:>9} {:>8}  {:>8}  {:>5}  {:>5}/{:<5}  {:>6}  {:>3}%  {:>11}  {:>9}  {:>4}",
             cpu.id(),
             cpu.apic_id.load(core::sync::atomic::Ordering::Relaxed),
-            load(&st.context_switches),
+            st.context_switches.get(),
             load(&st.preemptions),
             alloc::format!("({})", load(&st.kernel_preemptions)),
-            load(&st.syscalls),
+            st.syscalls.get(),
             load(&st.timer_ticks),
             load(&st.migrations_in),
             load(&st.migrations_out),
             load(&st.steals),
             idle_pct,
-            time::ticks_to_us(irq_off),
+            irq_off_column,
             t.maps,
             t.peak_depth
         );
@@ -426,7 +430,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         boot_us % 1000
     );
     kprintln!(
-        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"unexpected_interrupts\":{},\"temp_strategy\":\"{:?}\",\"temp_pool_flushes\":{},\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
+        "@@tempest {{\"event\":\"summary\",\"cpus\":{},\"lowmem_mib\":{},\"lowmem_frames_free\":{},\"lowmem_frames\":{},\"highmem_frames_free\":{},\"highmem_frames\":{},\"heap_bytes\":{},\"context_switches\":{},\"preemptions\":{},\"temp_maps\":{},\"temp_unmaps\":{},\"temp_held\":{},\"apic\":\"{mode}\",\"unexpected_interrupts\":{},\"temp_strategy\":\"{:?}\",\"temp_pool_flushes\":{},\"irq_off_tracked\":{},\"per_cpu\":[{per_cpu}],\"boot_us\":{}}}",
         crate::cpu::percpu::online().count(),
         lowmem_end >> 20,
         s.low_free,
@@ -442,6 +446,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
         crate::traps::unexpected_interrupts(),
         crate::mm::temp::strategy(),
         crate::mm::temp::pool_counters().1,
+        crate::cpu::percpu::irq_off_tracked(),
         boot_us
     );
 }

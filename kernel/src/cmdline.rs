@@ -13,6 +13,7 @@
 //! | `console-input` | the console is a terminal: input from COM1 through a line discipline (`cargo qemu --shell`) |
 //! | `no-fork-flush` | negative control: `fork` does not drop the parent's writable translations on other CPUs |
 //! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
+//! | `irqsoff`       | time every interrupts-off stretch: the summary's longest per CPU and where it began |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
 
@@ -97,6 +98,8 @@ pub struct Options<'a> {
     pub console_input: bool,
     /// Tempest's own test and benchmark calls answer (otherwise `ENOSYS`).
     pub tempest_calls: bool,
+    /// `irqsoff`: interrupts-off stretches are timed.
+    pub irqsoff: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -126,6 +129,7 @@ impl Default for Options<'_> {
             no_fork_flush: false,
             console_input: false,
             tempest_calls: false,
+            irqsoff: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -190,6 +194,7 @@ impl<'a> Options<'a> {
                 ("no-fork-flush", None) => opts.no_fork_flush = true,
                 ("console-input", None) => opts.console_input = true,
                 ("tempest-calls", None) => opts.tempest_calls = true,
+                ("irqsoff", None) => opts.irqsoff = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -309,6 +314,8 @@ mod tests {
         let (opts, _) = parse("poison-freed free-before-flush no-fork-flush");
         assert!(opts.poison_freed && opts.free_before_flush && opts.no_fork_flush);
         assert!(parse("tempest-calls").0.tempest_calls);
+        assert!(parse("irqsoff").0.irqsoff);
+        assert!(!parse("").0.irqsoff);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);
         let env: Vec<&str> = environment("log=debug env=A=1 env=B=x=y env==bad").collect();

@@ -396,15 +396,22 @@ fn pinned_process_stays_on_its_cpu() {
 }
 
 /// Every per-CPU counter of the kernel model is in the summary of a run at `--smp 4`,
-/// as a count; some CPU was idle at some point.
+/// as a count; some CPU was idle at some point; with `irqsoff` the interrupts-off
+/// stretches were timed (a system call's entry is one, on whichever CPU runs it).
 #[test]
 fn summary_has_every_kernel_model_counter() {
-    let run = boot(4, None, &[program("futex_pingpong", "200", 0)]);
+    let run = boot(4, Some("irqsoff"), &[program("futex_pingpong", "200", 0)]);
     expect(&run, 0, &["tempest: success"]);
     assert_eq!(per_cpu(&run).len(), 4, "{}", run.out);
     for key in KERNEL_MODEL_COUNTERS {
         counters(&run, key);
     }
+    assert_eq!(common::record(&run, "summary")["irq_off_tracked"], true);
+    assert!(
+        total(&run, "irq_off_max_cycles") > 0,
+        "irqsoff timed no stretch\n{}",
+        run.out
+    );
     assert!(
         total(&run, "idle_us") > 0,
         "no CPU was ever idle\n{}",
@@ -419,10 +426,10 @@ fn summary_has_every_kernel_model_counter() {
 }
 
 /// After a remap, readers whose CPUs were idle with the address space loaded read the new
-/// page, round after round.
+/// page, round after round. (Without `irqsoff`, no interrupts-off stretch is timed.)
 #[test]
 fn shootdown_reaches_lazy_cpus() {
-    boot_one(
+    let run = boot_one(
         4,
         "tlb_lazy",
         "",
@@ -431,6 +438,8 @@ fn shootdown_reaches_lazy_cpus() {
             "FRESH: 48 of 48 reads saw their round's generation",
         ],
     );
+    assert_eq!(common::record(&run, "summary")["irq_off_tracked"], false);
+    assert_eq!(total(&run, "irq_off_max_cycles"), 0, "{}", run.out);
 }
 
 /// Negative control: shootdowns sent only to the CPUs running the process's threads now

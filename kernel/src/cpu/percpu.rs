@@ -6,18 +6,21 @@
 
 use arch::atomic64::AtomicU64;
 use arch::gdt::CpuTables;
+use arch::tally::Tally;
 use core::arch::asm;
 use core::mem::offset_of;
 use core::panic::Location;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use smp::shootdown::MAX_CPUS;
 
 /// Counters of one CPU.
 #[derive(Default)]
 pub struct CpuStats {
-    pub context_switches: AtomicU64,
+    /// Added to by this CPU alone, with interrupts off (at the switch).
+    pub context_switches: Tally,
     pub preemptions: AtomicU64,
-    pub syscalls: AtomicU64,
+    /// Added to by this CPU alone, with interrupts off (at the call's entry).
+    pub syscalls: Tally,
     pub timer_ticks: AtomicU64,
     /// IPIs received (reschedule, call-function, shootdown).
     pub ipis: AtomicU64,
@@ -55,9 +58,9 @@ pub const CLASS_COUNT: usize = crate::syscall_table::CLASSES.len();
 impl CpuStats {
     pub const fn new() -> Self {
         Self {
-            context_switches: AtomicU64::new(0),
+            context_switches: Tally::new(),
             preemptions: AtomicU64::new(0),
-            syscalls: AtomicU64::new(0),
+            syscalls: Tally::new(),
             timer_ticks: AtomicU64::new(0),
             ipis: AtomicU64::new(0),
             ipis_sent: AtomicU64::new(0),
@@ -247,8 +250,31 @@ pub fn online() -> impl Iterator<Item = &'static PerCpu> {
     (0..MAX_CPUS).filter_map(cpu)
 }
 
+/// Whether interrupts-off stretches are timed (the `irqsoff` boot word): off by default,
+/// like Linux's `irqsoff` tracer, since timing costs two TSC reads and a dozen memory
+/// accesses per stretch, and a system call has two or three stretches.
+static TRACKING: AtomicBool = AtomicBool::new(false);
+
+/// Starts timing interrupts-off stretches on every CPU (from the next one that begins).
+pub fn track_irq_off() {
+    TRACKING.store(true, Ordering::Relaxed);
+    arch::cpu::set_irq_off_hooks(irq_off_begin, irq_off_end);
+}
+
+/// Whether interrupts-off stretches are timed.
+pub fn irq_off_tracked() -> bool {
+    TRACKING.load(Ordering::Relaxed)
+}
+
 /// Interrupts just went off on this CPU at `at` (registered with `arch::cpu`).
+#[inline]
 pub fn irq_off_begin(at: &'static Location<'static>) {
+    if irq_off_tracked() {
+        stretch_begins(at);
+    }
+}
+
+fn stretch_begins(at: &'static Location<'static>) {
     let me = this();
     if me.irq_off_since.get() == 0 {
         me.irq_off_since.set(arch::cpu::rdtsc());
@@ -259,7 +285,14 @@ pub fn irq_off_begin(at: &'static Location<'static>) {
 
 /// Interrupts are about to come back on on this CPU: keeps the stretch if it is the
 /// longest so far.
+#[inline]
 pub fn irq_off_end() {
+    if irq_off_tracked() {
+        stretch_ends();
+    }
+}
+
+fn stretch_ends() {
     let me = this();
     let since = me.irq_off_since.get();
     if since == 0 {

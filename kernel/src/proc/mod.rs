@@ -19,6 +19,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use arch::atomic64::AtomicU64;
 use arch::fpu::FpuState;
+use arch::tally::Tally;
 use arch::trap::TrapFrame;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering};
@@ -321,9 +322,11 @@ pub struct Task {
     pub(crate) timed_out: AtomicBool,
     /// `CLONE_CHILD_CLEARTID`: the user word cleared and woken at exit (0: none).
     pub clear_child_tid: AtomicU32,
-    pub syscalls: AtomicU64,
-    /// Times the task was switched away from (preempted, yielded or blocked).
-    pub switches: AtomicU64,
+    /// Added to by the task alone, preemption off.
+    pub syscalls: Tally,
+    /// Times the task was switched away from (preempted, yielded or blocked), counted by
+    /// the CPU switching it out, interrupts off.
+    pub switches: Tally,
     /// Its signal mask and the signals sent to it alone.
     pub signals: IrqSpinLock<signal::ThreadSignals>,
     /// Set while a signal may be deliverable to it (read without the lock at every return
@@ -406,8 +409,8 @@ impl Task {
             deadline: AtomicU64::new(NO_DEADLINE),
             timed_out: AtomicBool::new(false),
             clear_child_tid: AtomicU32::new(0),
-            syscalls: AtomicU64::new(0),
-            switches: AtomicU64::new(0),
+            syscalls: Tally::new(),
+            switches: Tally::new(),
             signals: IrqSpinLock::new(signal::ThreadSignals::default()),
             signal_hint: AtomicBool::new(false),
             interruptible: AtomicBool::new(false),

@@ -227,7 +227,7 @@ pub fn own_temp_maps() -> u32 {
 /// [`own_temp_maps`]), in one look at the task.
 pub fn count_call() -> u32 {
     with_current(|t| {
-        t.syscalls.fetch_add(1, Ordering::Relaxed);
+        t.syscalls.bump();
         // SAFETY: the running task's own context, on its CPU, preemption off.
         let ctx = unsafe { t.context() };
         (ctx.temp.maps as u32).wrapping_add(crate::mm::temp::running_maps_low())
@@ -618,7 +618,7 @@ fn reap(task: Arc<Task>) {
         let temp = unsafe { task.context() }.temp;
         let mut totals = process.totals.lock();
         totals.0.absorb(&temp);
-        totals.1 += task.syscalls.load(Ordering::Relaxed);
+        totals.1 += task.syscalls.get();
     }
     let cpu = task.cpu.load(Ordering::Relaxed);
     drop(task); // frees the kernel stack (the registry's reference went above)

@@ -196,11 +196,11 @@ pub(super) fn switch_to(
     let outgoing_temp = temp::switch_accounting(next_tid);
     let old: *mut usize = match rq.current.take() {
         Some(prev) => {
-            prev.switches.fetch_add(1, Ordering::Relaxed);
+            prev.switches.bump();
             // SAFETY: this CPU runs `prev` and switches it out, interrupts off.
             let ctx = unsafe { prev.context() };
             ctx.temp.absorb(&outgoing_temp);
-            ctx.parked = temp::park();
+            temp::park(&mut ctx.parked);
             ctx.parked_on = cpu;
             if !ctx.parked.is_empty() {
                 CpuStats::bump(&block.stats.temp_preempted_holding);
@@ -276,7 +276,7 @@ pub(super) fn switch_to(
             block.idle_esp.load(Ordering::Relaxed)
         }
     };
-    CpuStats::bump(&block.stats.context_switches);
+    block.stats.context_switches.bump();
     (old, new)
 }
 

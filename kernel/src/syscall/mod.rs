@@ -191,7 +191,7 @@ fn tempest_calls_on() -> bool {
 pub fn dispatch(frame: &mut TrapFrame) {
     let maps_before = crate::sched::count_call();
     let class = crate::syscall_table::Class::of(frame.eax);
-    crate::cpu::percpu::CpuStats::bump(&crate::cpu::percpu::this().stats.syscalls);
+    crate::cpu::percpu::this().stats.syscalls.bump();
     // SAFETY: the trap handler holds nothing an interrupt could need; the frame is on this
     // task's own stack, and the return path turns interrupts off again.
     unsafe { arch::cpu::enable_interrupts() };

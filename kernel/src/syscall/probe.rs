@@ -58,12 +58,12 @@ pub fn kernel_spin(ms: u32) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let task = sched::current();
-    let before = task.switches.load(Ordering::Relaxed);
+    let before = task.switches.get();
     let end = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * u64::from(ms);
     while arch::cpu::rdtsc() < end {
         core::hint::spin_loop();
     }
-    Ok((task.switches.load(Ordering::Relaxed) - before) as u32)
+    Ok((task.switches.get() - before) as u32)
 }
 
 /// Frames of the kernel's own, freed on drop.

@@ -13,6 +13,8 @@
 //! the argument `poweroff` (the benchmark boots), it powers the machine off at the end
 //! (Linux's `reboot`; where that is not available it just exits, as Tempest's init ends
 //! a run). Never as another pid: run by hand on a host, it cannot power anything off.
+//! `only=PREFIX` runs just the workloads whose names start with `PREFIX` (to profile one,
+//! e.g. `cargo qemu --icount --initrd DIR --init '/init only=context_switch'`).
 #![no_std]
 #![no_main]
 
@@ -36,6 +38,15 @@ const SYS_UNAME: u32 = 122;
 const WARMUP: usize = 8;
 const SAMPLES: usize = 100;
 
+/// The `only=` prefix: workloads whose names do not start with it are not run.
+static mut ONLY: &str = "";
+
+/// Whether the `only=` argument lets workload `name` run.
+fn selected(name: &str) -> bool {
+    // SAFETY: written once by `main` before any workload or helper thread starts.
+    name.starts_with(unsafe { ONLY })
+}
+
 /// Set when the helper threads of a workload must end.
 static STOP: AtomicU32 = AtomicU32::new(0);
 /// Helper threads that are running (on their CPUs).
@@ -46,6 +57,10 @@ static TARGET: AtomicU32 = AtomicU32::new(0);
 fn main(args: &Args) -> i32 {
     if args.str(1) == Some("exit") {
         return 0;
+    }
+    if let Some(prefix) = args.iter().find_map(|a| a.strip_prefix(b"only=")) {
+        // SAFETY: no workload or helper thread runs yet.
+        unsafe { ONLY = core::str::from_utf8(prefix).unwrap_or("") };
     }
     let cpus = usable_cpus();
     let mut uname = [0u8; 6 * 65];
@@ -112,6 +127,9 @@ fn measure_after(
     mut setup: impl FnMut(usize) -> Result<(), i64>,
     mut round: impl FnMut(usize) -> Result<(), i64>,
 ) -> bool {
+    if !selected(name) {
+        return true;
+    }
     let mut samples = [0u64; SAMPLES];
     let maps_before = temp_maps();
     for i in 0..WARMUP + SAMPLES {

@@ -146,21 +146,24 @@ fn flush_pool() {
 const EMPTY: IrqSpinLock<Window<Holder>> = IrqSpinLock::new(Window::new());
 static WINDOWS: [IrqSpinLock<Window<Holder>>; MAX_CPUS] = [EMPTY; MAX_CPUS];
 
-/// What each CPU's window holds now and the mappings made on it since the running task
-/// came in (low 32 bits), copied out whenever the window's lock is let go, so that every
+/// What each CPU's window holds now, the mappings made on it since the running task
+/// came in (low 32 bits) and whether that task's share changed at all, copied out whenever the window's lock is let go, so that every
 /// system call's return to user mode and its temp-mapping accounting read them on their
 /// own CPU without taking the lock. Only a holder of the lock writes a CPU's shadow, and a
 /// CPU's window changes only by that CPU (another takes the lock to read counters), so at
-/// the return to user mode the CPU's own shadow is its window's state.
+/// the return to user mode (or at a context switch) the CPU's own shadow is its window's
+/// state.
 struct Shadow {
     held: AtomicU32,
     running_maps: AtomicU32,
+    running_touched: AtomicBool,
 }
 
 static SHADOWS: [Shadow; MAX_CPUS] = [const {
     Shadow {
         held: AtomicU32::new(0),
         running_maps: AtomicU32::new(0),
+        running_touched: AtomicBool::new(false),
     }
 }; MAX_CPUS];
 
@@ -197,6 +200,9 @@ impl Drop for WindowGuard<'_> {
         shadow
             .running_maps
             .store(self.inner.running().maps as u32, Ordering::Relaxed);
+        shadow
+            .running_touched
+            .store(self.inner.running_touched(), Ordering::Relaxed);
     }
 }
 
@@ -391,17 +397,20 @@ impl ParkedSlots {
 /// Switch-out: takes the running task's slots out of this CPU's window, clearing their
 /// PTEs and flushing them from this CPU's TLB, so the next task finds the window empty
 /// and the slots in no TLB.
-pub fn park() -> ParkedSlots {
+/// `into` is the task's (empty: its slots were put back when it last came in), written
+/// in place: the slot table is too big to move at every switch.
+pub fn park(into: &mut ParkedSlots) {
+    debug_assert!(into.is_empty(), "a task's slots parked twice");
     let cpu = cpu_id();
     // Nearly always nothing is held: the shadow says so without the lock (interrupts are
     // off, and only this CPU changes its window). Not with pool slots held: the window's
     // counters carry their depth (`note_external_map`), which `Window::park` resets.
     if SHADOWS[cpu].held.load(Ordering::Relaxed) == 0 && POOL_HELD[cpu].load(Ordering::Relaxed) == 0
     {
-        return ParkedSlots::empty();
+        return;
     }
     let mut window = window(cpu);
-    let parked = window.park();
+    let parked = into.window.insert(window.park());
     for (slot, _) in parked.held() {
         // SAFETY: the slot's PTE lies in the temp page table; invlpg of its address.
         unsafe {
@@ -409,10 +418,7 @@ pub fn park() -> ParkedSlots {
             arch::cpu::invlpg(slot_address(cpu, slot));
         }
     }
-    ParkedSlots {
-        window: Some(parked),
-        pool: POOL_HELD[cpu].swap(0, Ordering::Relaxed),
-    }
+    into.pool = POOL_HELD[cpu].swap(0, Ordering::Relaxed);
 }
 
 /// Switch-in: puts the task's parked slots back in this CPU's window with their PTEs.
@@ -506,6 +512,12 @@ impl<A> Drop for TempMap<A> {
 pub fn switch_accounting(next_pid: u32) -> TempCounters {
     let cpu = cpu_id();
     CHARGED_PID[cpu].store(next_pid as usize, Ordering::Relaxed);
+    // A task that made no mapping and holds none has an all-zero share, left as it is:
+    // the shadow says so without the lock (interrupts are off, as in `park`).
+    let shadow = &SHADOWS[cpu];
+    if !shadow.running_touched.load(Ordering::Relaxed) && shadow.held.load(Ordering::Relaxed) == 0 {
+        return TempCounters::default();
+    }
     window(cpu).take_running()
 }
 

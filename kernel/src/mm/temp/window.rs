@@ -76,6 +76,8 @@ pub struct Window<H: Copy> {
     holders: [Option<H>; SLOTS_PER_CPU],
     cpu: TempCounters,
     running: TempCounters,
+    /// `running` changed since the last `take_running` (which may then skip its work).
+    running_touched: bool,
 }
 
 impl<H: Copy> Default for Window<H> {
@@ -103,6 +105,7 @@ impl<H: Copy> Window<H> {
                 peak_depth: 0,
                 depth: 0,
             },
+            running_touched: false,
         }
     }
 
@@ -111,12 +114,14 @@ impl<H: Copy> Window<H> {
         if self.used == u64::MAX {
             self.cpu.failures += 1;
             self.running.failures += 1;
+            self.running_touched = true;
             return None;
         }
         let slot = (!self.used).trailing_zeros() as usize;
         self.used |= 1 << slot;
         self.holders[slot] = Some(holder);
         let depth = self.depth();
+        self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.maps += 1;
             c.depth = depth;
@@ -133,6 +138,7 @@ impl<H: Copy> Window<H> {
         self.used &= !(1 << slot);
         let holder = self.holders[slot].take().ok_or(NotHeld(slot))?;
         let depth = self.depth();
+        self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.unmaps += 1;
             c.depth = depth;
@@ -143,6 +149,7 @@ impl<H: Copy> Window<H> {
     /// Counts a mapping this CPU made outside the window (the global pool), so the CPU's
     /// and the running process's counters stay whole under either strategy.
     pub fn note_external_map(&mut self, depth: u32) {
+        self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.maps += 1;
             c.depth = depth;
@@ -152,6 +159,7 @@ impl<H: Copy> Window<H> {
 
     /// Counts the unmapping of a mapping noted with `note_external_map`.
     pub fn note_external_unmap(&mut self, depth: u32) {
+        self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.unmaps += 1;
             c.depth = depth;
@@ -168,6 +176,7 @@ impl<H: Copy> Window<H> {
         };
         self.used = 0;
         self.holders = [None; SLOTS_PER_CPU];
+        self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.depth = 0;
         }
@@ -186,6 +195,7 @@ impl<H: Copy> Window<H> {
             self.holders[slot] = Some(h);
         }
         let depth = self.depth();
+        self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.depth = depth;
             c.peak_depth = c.peak_depth.max(depth);
@@ -211,6 +221,13 @@ impl<H: Copy> Window<H> {
         self.cpu
     }
 
+    /// Whether the running process's share changed since the last `take_running` (if
+    /// not, and nothing is held, that share is all zeroes and a switch has nothing to hand
+    /// over).
+    pub fn running_touched(&self) -> bool {
+        self.running_touched
+    }
+
     /// The running process's share so far (without handing it over).
     pub fn running(&self) -> TempCounters {
         self.running
@@ -219,6 +236,7 @@ impl<H: Copy> Window<H> {
     /// The running process's share since the last call (the scheduler folds it into the
     /// process it switches away from). The peak restarts at the current depth.
     pub fn take_running(&mut self) -> TempCounters {
+        self.running_touched = false;
         let depth = self.depth();
         core::mem::replace(
             &mut self.running,
@@ -338,6 +356,25 @@ mod tests {
         assert_eq!((c.maps, c.unmaps, c.peak_depth, c.depth), (2, 1, 2, 1));
         assert_eq!(w.running().maps, 2);
         assert_eq!(w.depth(), 0, "no window slot is held");
+    }
+
+    #[test]
+    fn an_untouched_share_is_all_zeroes() {
+        let mut w = Window::<()>::new();
+        assert!(!w.running_touched());
+        let a = w.take(()).unwrap();
+        assert!(w.running_touched());
+        w.release(a).unwrap();
+        w.take_running();
+        // What a switch skips when nothing changed and nothing is held: an empty share.
+        assert!(!w.running_touched());
+        assert_eq!(w.take_running(), TempCounters::default());
+        let parked = w.park();
+        assert!(w.running_touched(), "parking changes the depth");
+        w.take_running();
+        w.unpark(&parked).unwrap();
+        assert!(w.running_touched(), "unparking changes the depth");
+        assert!(w.take(()).is_some() && w.running_touched());
     }
 
     #[test]
