@@ -180,6 +180,7 @@ pub fn interrupts_enabled() -> bool {
 /// # Safety
 /// The caller holds no state an interrupt handler on this CPU could also touch (no
 /// irq-safe lock, no half-made per-CPU change).
+#[inline]
 pub unsafe fn enable_interrupts() {
     irq_off_end();
     // SAFETY: per the contract.

@@ -53,6 +53,7 @@ impl FpuState {
     }
 
     /// Saves this CPU's registers here.
+    #[inline]
     pub fn save(&mut self) {
         let p = self.0.as_mut_ptr();
         if FXSR.load(Ordering::Relaxed) {
@@ -67,6 +68,7 @@ impl FpuState {
     }
 
     /// Loads this CPU's registers from here.
+    #[inline]
     pub fn restore(&self) {
         let p = self.0.as_ptr();
         if FXSR.load(Ordering::Relaxed) {

@@ -311,15 +311,28 @@ fn stretch_ends() {
     }
 }
 
+/// Offset of the preempt count in a CPU's block, for the GS-relative `inc`/`dec`.
+const PREEMPT: usize = offset_of!(PerCpu, preempt);
+
 /// Forbids switching this CPU to another task until the matching `preempt_enable`.
+#[inline]
 pub fn preempt_disable() {
-    this().preempt.fetch_add(1, Ordering::Relaxed);
+    // One `inc` of this CPU's count, as Linux does: only this CPU changes it, and an
+    // interrupt that changes it puts it back before it returns, so no `lock` is needed.
+    // SAFETY: GS's base is this CPU's block; the count is a u32 at `PREEMPT`.
+    unsafe { asm!("inc dword ptr gs:[{p}]", p = const PREEMPT, options(nostack)) };
 }
 
 /// Ends a `preempt_disable`.
+#[inline]
 pub fn preempt_enable() {
-    let before = this().preempt.fetch_sub(1, Ordering::Relaxed);
-    assert!(before > 0, "preempt_enable without preempt_disable");
+    let went_negative: u8;
+    // SAFETY: as in `preempt_disable`.
+    unsafe {
+        asm!("dec dword ptr gs:[{p}]", "sets {n}", p = const PREEMPT, n = out(reg_byte) went_negative,
+             options(nostack))
+    };
+    assert!(went_negative == 0, "preempt_enable without preempt_disable");
 }
 
 /// How many `preempt_disable`s are in force on this CPU.

@@ -355,11 +355,12 @@ fn switch_away(why: Why) -> bool {
             task.set_state(State::Ready);
         }
     }
-    rq.prev = Some((task, after));
+    // SAFETY: interrupts are off; this CPU switches away below.
+    unsafe { runqueue::leave_behind(task, after) };
     let (old, new) = runqueue::switch_to(&mut rq, cpu, next);
     drop(rq);
-    // SAFETY: interrupts are off; `old` points into the task (kept alive by `rq.prev` until
-    // this context resumes); `new` was saved by a switch or prepared for a first run.
+    // SAFETY: interrupts are off; `old` points into the task (kept alive by `leave_behind`
+    // until this context resumes); `new` was saved by a switch or prepared for a first run.
     unsafe { arch::context::switch(old, new) };
     finish_switch();
     true

@@ -17,6 +17,7 @@ use crate::proc::{Process, State, Task};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// What `finish_switch` does with the task a CPU switched away from.
@@ -37,8 +38,6 @@ pub(super) struct RunQueue {
     pub ready: VecDeque<Arc<Task>>,
     /// Blocked tasks with a deadline (this CPU's timer wakes them).
     pub timed: Vec<Arc<Task>>,
-    /// The task this CPU switched away from, for `finish_switch`.
-    pub prev: Option<(Arc<Task>, After)>,
     /// The process whose directory this CPU has loaded (kept while idle: lazy TLB).
     pub loaded: Option<Arc<Process>>,
     /// Processes this CPU stopped using, and exited tasks it switched away from: dropped
@@ -53,12 +52,43 @@ const EMPTY: IrqSpinLock<RunQueue> = IrqSpinLock::new(RunQueue {
     current: None,
     ready: VecDeque::new(),
     timed: Vec::new(),
-    prev: None,
     loaded: None,
     released: Vec::new(),
     dead: Vec::new(),
 });
 static QUEUES: [IrqSpinLock<RunQueue>; MAX_CPUS] = [EMPTY; MAX_CPUS];
+
+/// The task each CPU switched away from, with what `finish_switch` does with it: set just
+/// before `arch::context::switch` and taken first thing in the context switched to, by
+/// that CPU alone, interrupts off throughout. So it needs no lock (the run queue's would
+/// cost a second lock round at every switch).
+struct Prev(UnsafeCell<Option<(Arc<Task>, After)>>);
+
+// SAFETY: a CPU's slot is only reached through `prev_slot`, by that CPU, interrupts off.
+unsafe impl Sync for Prev {}
+
+static PREV: [Prev; MAX_CPUS] = [const { Prev(UnsafeCell::new(None)) }; MAX_CPUS];
+
+/// This CPU's `Prev` slot.
+///
+/// # Safety
+/// Interrupts are off until the reference is gone: nothing else on this CPU can reach the
+/// slot meanwhile, and no other CPU ever does.
+unsafe fn prev_slot() -> &'static mut Option<(Arc<Task>, After)> {
+    // SAFETY: per the contract, this is the only reference to this CPU's slot.
+    unsafe { &mut *PREV[cpu_id()].0.get() }
+}
+
+/// Leaves `task` for `finish_switch` to deal with once this CPU is off its stack.
+///
+/// # Safety
+/// Interrupts are off, and this CPU switches away before they come back on.
+pub(super) unsafe fn leave_behind(task: Arc<Task>, after: After) {
+    // SAFETY: per the contract.
+    let slot = unsafe { prev_slot() };
+    debug_assert!(slot.is_none(), "a switch left two tasks behind");
+    *slot = Some((task, after));
+}
 
 /// Tasks ready or running on each CPU, for placement and stealing (read without the lock;
 /// changed under it).
@@ -193,13 +223,12 @@ pub(super) fn switch_to(
 ) -> (*mut usize, usize) {
     let block = percpu::this();
     let next_tid = next.as_ref().map_or(0, |t| t.tid);
-    let outgoing_temp = temp::switch_accounting(next_tid);
     let old: *mut usize = match rq.current.take() {
         Some(prev) => {
             prev.switches.bump();
             // SAFETY: this CPU runs `prev` and switches it out, interrupts off.
             let ctx = unsafe { prev.context() };
-            ctx.temp.absorb(&outgoing_temp);
+            temp::switch_accounting(next_tid, Some(&mut ctx.temp));
             temp::park(&mut ctx.parked);
             ctx.parked_on = cpu;
             if !ctx.parked.is_empty() {
@@ -208,11 +237,14 @@ pub(super) fn switch_to(
             if !FPU_SAVE_OFF.load(Ordering::Relaxed) {
                 ctx.fpu.save();
             }
-            // `rq.prev` (set by the caller) keeps the task alive until this context is
+            // `leave_behind` (the caller's) keeps the task alive until this context is
             // resumed or the task is reaped.
             &mut ctx.saved_esp
         }
-        None => block.idle_esp.as_ptr(),
+        None => {
+            temp::switch_accounting(next_tid, None);
+            block.idle_esp.as_ptr()
+        }
     };
     let new = match next {
         Some(task) => {
@@ -261,8 +293,7 @@ pub(super) fn switch_to(
                 // when the task set them.
                 unsafe { block.tables.set_tls(&ctx.tls) };
             }
-            temp::unpark(&ctx.parked);
-            ctx.parked = temp::ParkedSlots::empty();
+            temp::unpark(&mut ctx.parked);
             ctx.parked_on = cpu;
             block
                 .current
@@ -284,20 +315,20 @@ pub(super) fn switch_to(
 /// this CPU's stack now, so it may run elsewhere, move, or, if it exited, be reaped (by
 /// `clean_up`, later, with interrupts on).
 pub fn finish_switch() {
-    let mut rq = queue(cpu_id());
-    let Some((task, after)) = rq.prev.take() else {
+    // SAFETY: every switch runs with interrupts off, and the context switched to calls
+    // this before it turns them on.
+    let Some((task, after)) = (unsafe { prev_slot() }).take() else {
         return;
     };
     task.on_cpu.store(false, Ordering::Release);
     match after {
         After::Nothing => {}
         After::Migrate => {
-            drop(rq);
             let to = least_loaded(&task);
             enqueue(task, to);
         }
         After::Reap => {
-            rq.dead.push(task);
+            queue(cpu_id()).dead.push(task);
             CLEANUP[cpu_id()].store(true, Ordering::Relaxed);
         }
     }
@@ -306,10 +337,15 @@ pub fn finish_switch() {
 /// Reaps the tasks that exited on this CPU and lets go of the processes it stopped using,
 /// which may free their memory: with interrupts on (the caller's promise), outside any
 /// lock, so freeing an address space delays no interrupt.
+#[inline]
 pub(super) fn clean_up(cpu: usize) {
-    if !CLEANUP[cpu].swap(false, Ordering::Relaxed) {
-        return;
+    // Nearly always nothing: a plain read first, the swap only when there is work.
+    if CLEANUP[cpu].load(Ordering::Relaxed) && CLEANUP[cpu].swap(false, Ordering::Relaxed) {
+        release_and_reap(cpu);
     }
+}
+
+fn release_and_reap(cpu: usize) {
     let (dead, released) = {
         let mut rq = queue(cpu);
         if rq.dead.is_empty() && rq.released.is_empty() {
@@ -370,7 +406,6 @@ pub(super) fn idle_once(cpu: usize) {
     }
     match next {
         Some(task) => {
-            rq.prev = None;
             let (old, new) = switch_to(&mut rq, cpu, Some(task));
             drop(rq);
             // SAFETY: interrupts are off; the idle context is saved in this CPU's block;

@@ -265,7 +265,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_LLSEEK => io::llseek(a0, a1, a2, a3, a4),
         SYS_PREAD64 => io::pread64(a0, a1, a2, a3, a4),
         SYS_CLOSE => io::close(a0),
-        SYS_GETPID => Ok(crate::sched::current_process().tgid),
+        SYS_GETPID => Ok(crate::sched::with_current(|t| t.process.tgid)),
         SYS_GETTID => Ok(crate::sched::current_tid()),
         SYS_BRK => memory::brk(a0),
         SYS_MUNMAP => memory::munmap(a0, a1),

@@ -28,7 +28,7 @@ pub fn leak_temp_at_next_syscall() {
 
 /// The injected leak, if one is armed: maps a fresh frame and forgets the guard.
 pub fn maybe_leak_temp() {
-    if !LEAK_ONCE.swap(false, Ordering::Relaxed) {
+    if !LEAK_ONCE.load(Ordering::Relaxed) || !LEAK_ONCE.swap(false, Ordering::Relaxed) {
         return;
     }
     let Some((frame, _)) = frames::alloc_user() else {

@@ -399,16 +399,19 @@ impl ParkedSlots {
 /// and the slots in no TLB.
 /// `into` is the task's (empty: its slots were put back when it last came in), written
 /// in place: the slot table is too big to move at every switch.
+#[inline]
 pub fn park(into: &mut ParkedSlots) {
-    debug_assert!(into.is_empty(), "a task's slots parked twice");
-    let cpu = cpu_id();
     // Nearly always nothing is held: the shadow says so without the lock (interrupts are
     // off, and only this CPU changes its window). Not with pool slots held: the window's
     // counters carry their depth (`note_external_map`), which `Window::park` resets.
-    if SHADOWS[cpu].held.load(Ordering::Relaxed) == 0 && POOL_HELD[cpu].load(Ordering::Relaxed) == 0
-    {
-        return;
+    if !nothing_held() {
+        park_held(into);
     }
+}
+
+fn park_held(into: &mut ParkedSlots) {
+    debug_assert!(into.is_empty(), "a task's slots parked twice");
+    let cpu = cpu_id();
     let mut window = window(cpu);
     let parked = into.window.insert(window.park());
     for (slot, _) in parked.held() {
@@ -423,7 +426,15 @@ pub fn park(into: &mut ParkedSlots) {
 
 /// Switch-in: puts the task's parked slots back in this CPU's window with their PTEs.
 /// Panics if the window is not empty (the context switched out left slots held).
-pub fn unpark(parked: &ParkedSlots) {
+/// `parked` is left empty.
+#[inline]
+pub fn unpark(parked: &mut ParkedSlots) {
+    if parked.window.is_some() || parked.pool != 0 {
+        unpark_slots(core::mem::replace(parked, ParkedSlots::empty()));
+    }
+}
+
+fn unpark_slots(parked: ParkedSlots) {
     let cpu = cpu_id();
     POOL_HELD[cpu].fetch_add(parked.pool, Ordering::Relaxed);
     let Some(slots) = parked.window.as_ref().filter(|w| !w.is_empty()) else {
@@ -507,18 +518,25 @@ impl<A> Drop for TempMap<A> {
     }
 }
 
-/// Sets the pid charged for this CPU's mappings and returns the share of the process that
-/// ran until now (the scheduler adds it to that process's counters).
-pub fn switch_accounting(next_pid: u32) -> TempCounters {
+/// Sets the pid charged for this CPU's mappings and adds the share of the task that ran
+/// until now to `outgoing` (its counters; nothing, for the idle loop's `None`).
+#[inline]
+pub fn switch_accounting(next_pid: u32, outgoing: Option<&mut TempCounters>) {
     let cpu = cpu_id();
     CHARGED_PID[cpu].store(next_pid as usize, Ordering::Relaxed);
     // A task that made no mapping and holds none has an all-zero share, left as it is:
     // the shadow says so without the lock (interrupts are off, as in `park`).
     let shadow = &SHADOWS[cpu];
-    if !shadow.running_touched.load(Ordering::Relaxed) && shadow.held.load(Ordering::Relaxed) == 0 {
-        return TempCounters::default();
+    if shadow.running_touched.load(Ordering::Relaxed) || shadow.held.load(Ordering::Relaxed) != 0 {
+        hand_over_share(cpu, outgoing);
     }
-    window(cpu).take_running()
+}
+
+fn hand_over_share(cpu: usize, outgoing: Option<&mut TempCounters>) {
+    let share = window(cpu).take_running();
+    if let Some(counters) = outgoing {
+        counters.absorb(&share);
+    }
 }
 
 /// The low 32 bits of the mappings made on this CPU since the running task was switched
@@ -562,12 +580,10 @@ impl fmt::Display for Leak {
 
 /// Checks that this CPU holds no temp mapping.
 pub fn check_none_held() -> Result<(), Leak> {
-    let cpu = cpu_id();
-    // The common case, read without the lock: nothing held.
-    if POOL_HELD[cpu].load(Ordering::Relaxed) == 0 && SHADOWS[cpu].held.load(Ordering::Relaxed) == 0
-    {
+    if nothing_held() {
         return Ok(());
     }
+    let cpu = cpu_id();
     if POOL_HELD[cpu].load(Ordering::Relaxed) != 0 {
         // This CPU's running context's own: a switched-out holder's slots are parked.
         let pid = CHARGED_PID[cpu].load(Ordering::Relaxed) as u32;
@@ -587,8 +603,25 @@ pub fn check_none_held() -> Result<(), Leak> {
     })
 }
 
-/// Panics, naming the culprits, if this CPU holds a temp mapping at `point`.
+/// The common case, read without the lock: this CPU holds no slot of its window and none
+/// of the pool.
+#[inline]
+fn nothing_held() -> bool {
+    let cpu = cpu_id();
+    POOL_HELD[cpu].load(Ordering::Relaxed) == 0 && SHADOWS[cpu].held.load(Ordering::Relaxed) == 0
+}
+
+/// Panics, naming the culprits, if this CPU holds a temp mapping at `point` (at every
+/// return to user mode: the common case is two loads, inline).
+#[inline]
 pub fn assert_none_held(point: &str) {
+    if !nothing_held() {
+        report_leak(point);
+    }
+}
+
+#[cold]
+fn report_leak(point: &str) {
     if let Err(leak) = check_none_held() {
         panic!("temp mapping leak at {point}: {leak}");
     }
