@@ -168,6 +168,7 @@ pub fn rdtsc() -> u64 {
 }
 
 /// Whether interrupts are enabled (EFLAGS.IF).
+#[inline]
 pub fn interrupts_enabled() -> bool {
     let flags: u32;
     // SAFETY: pushfd/pop only reads EFLAGS through the stack.
@@ -188,6 +189,7 @@ pub unsafe fn enable_interrupts() {
 }
 
 /// Disables interrupts on this CPU.
+#[inline]
 pub fn disable_interrupts() {
     // SAFETY: masking interrupts cannot break memory safety.
     unsafe { x86::irq::disable() }
@@ -252,6 +254,7 @@ pub struct IrqGuard {
 impl IrqGuard {
     /// Disables interrupts, remembering whether they were on.
     #[track_caller]
+    #[inline]
     pub fn new() -> Self {
         let were_enabled = interrupts_enabled();
         disable_interrupts();
@@ -270,6 +273,7 @@ impl Default for IrqGuard {
 }
 
 impl Drop for IrqGuard {
+    #[inline]
     fn drop(&mut self) {
         if self.were_enabled {
             irq_off_end();

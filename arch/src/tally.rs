@@ -31,20 +31,26 @@ impl Tally {
     /// where each tally lives: the callers document it); concurrent readers are fine.
     #[inline]
     pub fn bump(&self) {
-        let lo = self.lo.load(Ordering::Relaxed).wrapping_add(1);
-        if lo != 0 {
+        self.add(1);
+    }
+
+    /// Adds `n`, under `bump`'s rule.
+    #[inline]
+    pub fn add(&self, n: u32) {
+        let (lo, wrapped) = self.lo.load(Ordering::Relaxed).overflowing_add(n);
+        if !wrapped {
             self.lo.store(lo, Ordering::Release);
             return;
         }
-        self.carry();
+        self.carry(lo);
     }
 
     #[cold]
-    fn carry(&self) {
+    fn carry(&self, lo: u32) {
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        self.lo.store(0, Ordering::Relaxed);
+        self.lo.store(lo, Ordering::Relaxed);
         let hi = self.hi.load(Ordering::Relaxed);
         self.hi.store(hi.wrapping_add(1), Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
@@ -88,6 +94,13 @@ mod tests {
         assert_eq!(t.seq.load(Ordering::Relaxed) % 2, 0);
         t.bump();
         assert_eq!(t.get(), (1 << 32) + 1);
+        t.lo.store(u32::MAX - 2, Ordering::Relaxed);
+        t.add(10);
+        assert_eq!(
+            t.get(),
+            (2 << 32) + 7,
+            "an add across the carry keeps the rest"
+        );
     }
 
     /// A reader beside a writer that carries into the high half over and over never sees

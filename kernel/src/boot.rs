@@ -402,7 +402,7 @@ fn summary(lowmem_end: u64, entry_tsc: u64) {
             load(&st.temp_migrated_holding),
             crate::syscall_table::CLASSES
                 .iter()
-                .map(|c| alloc::format!("\"{}\":{}", c.name(), load(&st.temp_by_class[c.index()])))
+                .map(|c| alloc::format!("\"{}\":{}", c.name(), st.temp_by_class[c.index()].get()))
                 .collect::<alloc::vec::Vec<_>>()
                 .join(","),
         );

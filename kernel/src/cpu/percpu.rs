@@ -48,8 +48,9 @@ pub struct CpuStats {
     /// The longest stretch with interrupts off (TSC cycles) and where it began.
     pub irq_off_max: AtomicU64,
     irq_off_at: AtomicPtr<Location<'static>>,
-    /// Temp mappings made by system calls that ended here, per `syscall_table::Class`.
-    pub temp_by_class: [AtomicU64; CLASS_COUNT],
+    /// Temp mappings made by system calls that ended here, per `syscall_table::Class`
+    /// (added to by the task ending its call here, preemption off).
+    pub temp_by_class: [Tally; CLASS_COUNT],
 }
 
 /// How many classes `CpuStats::temp_by_class` counts.
@@ -75,7 +76,7 @@ impl CpuStats {
             temp_migrated_holding: AtomicU64::new(0),
             irq_off_max: AtomicU64::new(0),
             irq_off_at: AtomicPtr::new(core::ptr::null_mut()),
-            temp_by_class: [const { AtomicU64::new(0) }; CLASS_COUNT],
+            temp_by_class: [const { Tally::new() }; CLASS_COUNT],
         }
     }
 

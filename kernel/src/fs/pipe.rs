@@ -5,22 +5,20 @@
 //! a write with no reader left is `EPIPE` with SIGPIPE to the writer, as on Linux. Writes of
 //! at most `PIPE_BUF` (4096) bytes are never interleaved with others.
 //!
-//! Two locks: the ring's sleeping lock, held across the copies (they may fault in the
-//! user's page tables' checks and be preempted), and the waiters' spin lock, held only to
-//! count the ends and queue or wake blocked tasks. A waiter reads the ring's change counter
-//! before it looks at the ring and queues itself only if the counter has not moved since, so
-//! no wake-up falls between its look and its sleep.
+//! The ring is behind a sleeping lock, held across the copies (they may fault in the
+//! user's page tables' checks and be preempted). The open ends are counted in atomics, and
+//! blocked tasks wait on a `WaitList`: a waiter reads its change counter before it looks at
+//! the ring and sleeps only if the counter has not moved since, so no wake-up falls between
+//! its look and its sleep, and a read or write that wakes nobody takes no lock for it.
 
-use crate::cpu::sync::IrqSpinLock;
 use crate::errno::Errno;
 use crate::mm::frames;
 use crate::mm::space::AddressSpace;
 use crate::mm::temp::{TempMap, Writable};
 use crate::mm::uaccess;
 use crate::mm::zones::Frame;
-use crate::proc::{NO_DEADLINE, Process, Task};
-use crate::sched::{self, block, mutex::Mutex};
-use alloc::collections::VecDeque;
+use crate::proc::Process;
+use crate::sched::{self, mutex::Mutex, waitlist::WaitList};
 use alloc::sync::Arc;
 use arch::paging::PAGE_SIZE;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -47,18 +45,14 @@ impl Drop for Ring {
     }
 }
 
-#[derive(Default)]
-struct Waiters {
-    readers: u32,
-    writers: u32,
-    /// Moves at every change of the ring or of the ends.
-    changes: u64,
-    blocked: VecDeque<Arc<Task>>,
-}
-
 pub struct Pipe {
     ring: Mutex<Ring>,
-    waiters: IrqSpinLock<Waiters>,
+    /// Open ends of each kind (the last of a kind to go is the other side's end of file,
+    /// or `EPIPE`).
+    readers: AtomicU32,
+    writers: AtomicU32,
+    /// Moves at every change of the ring or of the ends; readers and writers wait on it.
+    events: WaitList,
     /// An inode number for `fstat` (pipes have no name).
     pub id: u32,
 }
@@ -81,19 +75,13 @@ impl core::fmt::Debug for End {
 
 impl Drop for End {
     fn drop(&mut self) {
-        let woken = {
-            let mut w = self.pipe.waiters.lock();
-            if self.write {
-                w.writers -= 1;
-            } else {
-                w.readers -= 1;
-            }
-            w.changes += 1;
-            core::mem::take(&mut w.blocked)
+        let ends = if self.write {
+            &self.pipe.writers
+        } else {
+            &self.pipe.readers
         };
-        for task in woken {
-            block::wake(&task);
-        }
+        ends.fetch_sub(1, Ordering::SeqCst);
+        self.pipe.events.notify_all();
     }
 }
 
@@ -105,11 +93,9 @@ pub fn new() -> (End, End) {
             head: 0,
             len: 0,
         }),
-        waiters: IrqSpinLock::new(Waiters {
-            readers: 1,
-            writers: 1,
-            ..Waiters::default()
-        }),
+        readers: AtomicU32::new(1),
+        writers: AtomicU32::new(1),
+        events: WaitList::new(),
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     });
     (
@@ -132,52 +118,15 @@ pub struct Readiness {
 }
 
 impl Pipe {
-    /// Wakes every blocked task (they look again).
-    fn changed(&self) {
-        let woken = {
-            let mut w = self.waiters.lock();
-            w.changes += 1;
-            core::mem::take(&mut w.blocked)
-        };
-        for task in woken {
-            block::wake(&task);
-        }
-    }
-
-    fn changes(&self) -> u64 {
-        self.waiters.lock().changes
-    }
-
-    /// Sleeps until the pipe changes after `seen` (at once if it has); `EINTR` when a
-    /// signal or the process's end came instead.
-    fn wait(&self, seen: u64) -> Result<(), Errno> {
-        let w = self.waiters.lock();
-        if w.changes != seen {
-            return Ok(());
-        }
-        let blocker = block::prepare_interruptible(NO_DEADLINE);
-        let me = blocker.task().clone();
-        let mut w = w;
-        w.blocked.push_back(me.clone());
-        drop(w);
-        blocker.sleep();
-        // Gone from the queue whether woken by a change or by a signal.
-        self.waiters.lock().blocked.retain(|t| !Arc::ptr_eq(t, &me));
-        if me.process.exiting.load(Ordering::SeqCst) || me.signal_deliverable() {
-            return Err(Errno::EINTR);
-        }
-        Ok(())
-    }
-
     pub fn readiness(&self, write: bool) -> Readiness {
         let len = self.ring.lock().len;
-        let w = self.waiters.lock();
+        let readers = self.readers.load(Ordering::SeqCst);
         if write {
             Readiness {
                 readable: false,
                 // As Linux: room for a whole page, so a `PIPE_BUF` write would not wait.
-                writable: w.readers > 0 && CAPACITY - len >= PIPE_BUF,
-                hung_up: w.readers == 0,
+                writable: readers > 0 && CAPACITY - len >= PIPE_BUF,
+                hung_up: readers == 0,
             }
         } else {
             // As Linux: `POLLIN` for bytes only; with no writer left, `POLLHUP` says a read
@@ -185,7 +134,7 @@ impl Pipe {
             Readiness {
                 readable: len > 0,
                 writable: false,
-                hung_up: w.writers == 0,
+                hung_up: self.writers.load(Ordering::SeqCst) == 0,
             }
         }
     }
@@ -204,24 +153,24 @@ impl Pipe {
             return Ok(0);
         }
         loop {
-            let seen = self.changes();
+            let seen = self.events.changes();
             {
                 let mut ring = self.ring.lock();
                 if ring.len > 0 {
                     // The memory's lock only around the copy: never held while waiting.
                     let n = ring.copy_out(&process.mem.lock().space, buf, len)?;
                     drop(ring);
-                    self.changed();
+                    self.events.notify_all();
                     return Ok(n);
                 }
             }
-            if self.waiters.lock().writers == 0 {
+            if self.writers.load(Ordering::SeqCst) == 0 {
                 return Ok(0);
             }
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            self.wait(seen)?;
+            self.events.wait(seen)?;
         }
     }
 
@@ -240,8 +189,8 @@ impl Pipe {
         let atomic = len as usize <= PIPE_BUF;
         let mut done = 0u32;
         while done < len || len == 0 {
-            let seen = self.changes();
-            if self.waiters.lock().readers == 0 {
+            let seen = self.events.changes();
+            if self.readers.load(Ordering::SeqCst) == 0 {
                 broken_pipe();
                 return if done > 0 {
                     Ok(done)
@@ -267,7 +216,7 @@ impl Pipe {
             match copied {
                 Some(Ok(n)) => {
                     done += n;
-                    self.changed();
+                    self.events.notify_all();
                 }
                 Some(Err(e)) => return if done > 0 { Ok(done) } else { Err(e) },
                 None if nonblock => {
@@ -278,7 +227,7 @@ impl Pipe {
                     };
                 }
                 None => {
-                    if let Err(e) = self.wait(seen) {
+                    if let Err(e) = self.events.wait(seen) {
                         return if done > 0 { Ok(done) } else { Err(e) };
                     }
                 }

@@ -65,6 +65,14 @@ impl State {
     }
 }
 
+/// What a process's threads leave behind when they are reaped, for its exit record.
+#[derive(Clone, Copy, Default)]
+pub struct Totals {
+    pub temp: TempCounters,
+    pub syscalls: u64,
+    pub temp_by_class: [u64; crate::cpu::percpu::CLASS_COUNT],
+}
+
 /// What the threads of one program share.
 pub struct Process {
     /// The process id: the first thread's tid.
@@ -89,7 +97,7 @@ pub struct Process {
     /// The process's exit status (the last `exit`, or `exit_group`'s).
     pub status: AtomicI32,
     /// Temp-mapping counters and system calls of threads already reaped.
-    pub totals: IrqSpinLock<(TempCounters, u64)>,
+    pub totals: IrqSpinLock<Totals>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<Files>,
     /// Its parent and children (`fork`, `wait4`).
@@ -116,9 +124,6 @@ pub struct Process {
     /// Stop signals (bit `sig - SIGSTOP`) whose default action it was told does nothing
     /// (no job control yet): each is said once.
     pub stops_ignored: AtomicU32,
-    /// Temp mappings its system calls (and signal deliveries) made, per
-    /// `syscall_table::Class`.
-    pub temp_by_class: [AtomicU64; crate::cpu::percpu::CLASS_COUNT],
     /// When it started (monotonic ns), for its exit record.
     pub started_ns: u64,
     /// System call numbers it made that Tempest lacks (each is logged once).
@@ -192,7 +197,7 @@ impl Process {
             threads: AtomicU32::new(0),
             exiting: AtomicBool::new(false),
             status: AtomicI32::new(0),
-            totals: IrqSpinLock::new((TempCounters::default(), 0)),
+            totals: IrqSpinLock::new(Totals::default()),
             files: IrqSpinLock::new(Files::with_console()),
             family: IrqSpinLock::new(Family::default()),
             child_events: crate::sched::waitlist::WaitList::new(),
@@ -203,7 +208,6 @@ impl Process {
             cwd: AtomicU32::new(crate::fs::tree::ROOT),
             umask: AtomicU32::new(0o022),
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
-            temp_by_class: [const { AtomicU64::new(0) }; crate::cpu::percpu::CLASS_COUNT],
             started_ns: crate::time::monotonic_ns(),
             stops_ignored: AtomicU32::new(0),
             signals: IrqSpinLock::new(signal::ProcessSignals::new()),
@@ -327,6 +331,9 @@ pub struct Task {
     /// Times the task was switched away from (preempted, yielded or blocked), counted by
     /// the CPU switching it out, interrupts off.
     pub switches: Tally,
+    /// Temp mappings its system calls (and signal deliveries) made, per
+    /// `syscall_table::Class` (added to by the task alone, preemption off).
+    pub temp_by_class: [Tally; crate::cpu::percpu::CLASS_COUNT],
     /// Its signal mask and the signals sent to it alone.
     pub signals: IrqSpinLock<signal::ThreadSignals>,
     /// Set while a signal may be deliverable to it (read without the lock at every return
@@ -411,6 +418,7 @@ impl Task {
             clear_child_tid: AtomicU32::new(0),
             syscalls: Tally::new(),
             switches: Tally::new(),
+            temp_by_class: [const { Tally::new() }; crate::cpu::percpu::CLASS_COUNT],
             signals: IrqSpinLock::new(signal::ThreadSignals::default()),
             signal_hint: AtomicBool::new(false),
             interruptible: AtomicBool::new(false),

@@ -618,8 +618,11 @@ fn reap(task: Arc<Task>) {
         // SAFETY: the task exited and no CPU is on it (`on_cpu` was cleared before this).
         let temp = unsafe { task.context() }.temp;
         let mut totals = process.totals.lock();
-        totals.0.absorb(&temp);
-        totals.1 += task.syscalls.get();
+        totals.temp.absorb(&temp);
+        totals.syscalls += task.syscalls.get();
+        for (total, task_count) in totals.temp_by_class.iter_mut().zip(&task.temp_by_class) {
+            *total += task_count.get();
+        }
     }
     let cpu = task.cpu.load(Ordering::Relaxed);
     drop(task); // frees the kernel stack (the registry's reference went above)
@@ -640,10 +643,11 @@ fn reap(task: Arc<Task>) {
         release_lazy(process);
         return;
     }
-    let (temp, syscalls) = *process.totals.lock();
+    let totals = *process.totals.lock();
+    let (temp, syscalls) = (totals.temp, totals.syscalls);
     let mut by_class = String::new();
     for class in crate::syscall_table::CLASSES {
-        let n = process.temp_by_class[class.index()].load(Ordering::Relaxed);
+        let n = totals.temp_by_class[class.index()];
         let sep = if by_class.is_empty() { "" } else { "," };
         by_class += &alloc::format!("{sep}\"{}\":{n}", class.name());
     }

@@ -5,6 +5,11 @@
 //!
 //! Outside a task (the boot code, the in-kernel tests) it spins. Never taken while a spin
 //! lock is held (that would block with the preempt count raised): the scheduler asserts it.
+//!
+//! A release with nobody waiting takes no lock: the number of queued tasks sits beside
+//! the flag. A waiter counts itself before its last try, a releaser clears the flag before
+//! it reads the count, both with locked instructions, so either the waiter's try succeeds
+//! or the releaser sees it and wakes it.
 
 use super::block;
 use crate::cpu::sync::IrqSpinLock;
@@ -13,10 +18,12 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 pub struct Mutex<T> {
     locked: AtomicBool,
+    /// Tasks in `waiters`, or counting themselves in under its lock.
+    queued: AtomicU32,
     /// Tasks blocked until it is free, oldest first.
     waiters: IrqSpinLock<VecDeque<Arc<Task>>>,
     data: UnsafeCell<T>,
@@ -36,6 +43,7 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Self {
         Self {
             locked: AtomicBool::new(false),
+            queued: AtomicU32::new(0),
             waiters: IrqSpinLock::new(VecDeque::new()),
             data: UnsafeCell::new(value),
         }
@@ -59,9 +67,11 @@ impl<T> Mutex<T> {
                 continue;
             }
             let mut waiters = self.waiters.lock();
-            // Again under the waiters' lock, which the holder takes to wake one: a release
-            // between the first try and here is seen now, one after finds this task queued.
+            // Counted, then again: a release before the count is seen by this try, one
+            // after it sees the count and takes the waiters' lock to wake this task.
+            self.queued.fetch_add(1, Ordering::SeqCst);
             if self.try_take() {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
                 return MutexGuard { mutex: self };
             }
             let blocker = block::prepare(NO_DEADLINE);
@@ -71,15 +81,30 @@ impl<T> Mutex<T> {
             blocker.sleep();
             // Woken by a release (which dequeued this task) or by something else (the
             // process ending): either way no entry of this task may stay behind.
-            self.waiters.lock().retain(|t| !Arc::ptr_eq(t, &me));
+            let mut waiters = self.waiters.lock();
+            let before = waiters.len();
+            waiters.retain(|t| !Arc::ptr_eq(t, &me));
+            self.queued
+                .fetch_sub((before - waiters.len()) as u32, Ordering::SeqCst);
         }
     }
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.mutex.locked.store(false, Ordering::Release);
-        let next = self.mutex.waiters.lock().pop_front();
+        let mutex = self.mutex;
+        mutex.locked.swap(false, Ordering::SeqCst);
+        if mutex.queued.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let next = {
+            let mut waiters = mutex.waiters.lock();
+            let next = waiters.pop_front();
+            if next.is_some() {
+                mutex.queued.fetch_sub(1, Ordering::SeqCst);
+            }
+            next
+        };
         if let Some(task) = next {
             super::wake(&task);
         }

@@ -342,16 +342,15 @@ pub fn dispatch(frame: &mut TrapFrame) {
 }
 
 /// Adds the temp mappings the running task made since it had made `before` to `class`'s
-/// counters: its process's and this CPU's.
+/// counters: its own (its process's once it is reaped) and this CPU's.
 pub fn count_temp_maps(class: crate::syscall_table::Class, before: u32) {
-    let made = u64::from(crate::sched::own_temp_maps().wrapping_sub(before));
+    let made = crate::sched::own_temp_maps().wrapping_sub(before);
     if made == 0 {
         return;
     }
-    let ordering = core::sync::atomic::Ordering::Relaxed;
     crate::sched::with_current(|t| {
-        t.process.temp_by_class[class.index()].fetch_add(made, ordering);
-        crate::cpu::percpu::this().stats.temp_by_class[class.index()].fetch_add(made, ordering);
+        t.temp_by_class[class.index()].add(made);
+        crate::cpu::percpu::this().stats.temp_by_class[class.index()].add(made);
     });
 }
 

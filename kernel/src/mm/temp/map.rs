@@ -542,6 +542,7 @@ fn hand_over_share(cpu: usize, outgoing: Option<&mut TempCounters>) {
 /// The low 32 bits of the mappings made on this CPU since the running task was switched
 /// in, without the window's lock (its shadow): for differences over a system call, taken
 /// with wrapping arithmetic, on one CPU (preemption off around the read).
+#[inline]
 pub fn running_maps_low() -> u32 {
     SHADOWS[cpu_id()].running_maps.load(Ordering::Relaxed)
 }

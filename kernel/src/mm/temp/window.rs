@@ -73,6 +73,9 @@ impl<H: Copy> Parked<H> {
 /// CPU, and the share of the process running now (handed to it at each context switch).
 pub struct Window<H: Copy> {
     used: u64,
+    /// `used.count_ones()`, kept as a count: the 586 has no `popcnt`, and the software
+    /// count costs some thirty instructions at every map and unmap.
+    held: u32,
     holders: [Option<H>; SLOTS_PER_CPU],
     cpu: TempCounters,
     running: TempCounters,
@@ -90,6 +93,7 @@ impl<H: Copy> Window<H> {
     pub const fn new() -> Self {
         Self {
             used: 0,
+            held: 0,
             holders: [None; SLOTS_PER_CPU],
             cpu: TempCounters {
                 maps: 0,
@@ -119,8 +123,9 @@ impl<H: Copy> Window<H> {
         }
         let slot = (!self.used).trailing_zeros() as usize;
         self.used |= 1 << slot;
+        self.held += 1;
         self.holders[slot] = Some(holder);
-        let depth = self.depth();
+        let depth = self.held;
         self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.maps += 1;
@@ -136,8 +141,9 @@ impl<H: Copy> Window<H> {
             return Err(NotHeld(slot));
         }
         self.used &= !(1 << slot);
+        self.held -= 1;
         let holder = self.holders[slot].take().ok_or(NotHeld(slot))?;
-        let depth = self.depth();
+        let depth = self.held;
         self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.unmaps += 1;
@@ -175,6 +181,7 @@ impl<H: Copy> Window<H> {
             holders: self.holders,
         };
         self.used = 0;
+        self.held = 0;
         self.holders = [None; SLOTS_PER_CPU];
         self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
@@ -191,10 +198,11 @@ impl<H: Copy> Window<H> {
             return Err(NotHeld((self.used & parked.used).trailing_zeros() as usize));
         }
         self.used |= parked.used;
+        self.held = self.used.count_ones();
         for (slot, h) in parked.held() {
             self.holders[slot] = Some(h);
         }
-        let depth = self.depth();
+        let depth = self.held;
         self.running_touched = true;
         for c in [&mut self.cpu, &mut self.running] {
             c.depth = depth;
@@ -205,7 +213,8 @@ impl<H: Copy> Window<H> {
 
     /// Slots held now.
     pub fn depth(&self) -> u32 {
-        self.used.count_ones()
+        debug_assert_eq!(self.held, self.used.count_ones());
+        self.held
     }
 
     /// Each held slot and its holder.
