@@ -226,6 +226,21 @@ fn ensure_i386_architecture(package: &str) -> Result<()> {
 /// [`debian_i386_package`], unpacking only the members matching `parts` (tar patterns such
 /// as `./boot/vmlinuz-*`; all of it when empty).
 pub fn debian_i386_package_parts(root: &Path, package: &str, parts: &[&str]) -> Result<PathBuf> {
+    debian_package_parts(root, package, Some("i386"), parts)
+}
+
+/// Debian's architecture-independent package `package` (e.g. `linux-source-6.12`),
+/// fetched and unpacked as [`debian_i386_package_parts`] does, without the i386 step.
+pub fn debian_all_package_parts(root: &Path, package: &str, parts: &[&str]) -> Result<PathBuf> {
+    debian_package_parts(root, package, None, parts)
+}
+
+fn debian_package_parts(
+    root: &Path,
+    package: &str,
+    arch: Option<&str>,
+    parts: &[&str],
+) -> Result<PathBuf> {
     // One fetch at a time in this process (tests ask from several threads at once); a
     // second process finds the result, or unpacks into its own directory and loses the
     // race to rename it harmlessly.
@@ -236,12 +251,18 @@ pub fn debian_i386_package_parts(root: &Path, package: &str, parts: &[&str]) -> 
     if unpacked.is_dir() {
         return Ok(unpacked);
     }
-    ensure_i386_architecture(package)?;
+    if arch == Some("i386") {
+        ensure_i386_architecture(package)?;
+    }
+    let spec = match arch {
+        Some(arch) => format!("{package}:{arch}"),
+        None => package.to_owned(),
+    };
     std::fs::create_dir_all(&dir)?;
-    eprintln!("tempest: apt-get download {package}:i386");
+    eprintln!("tempest: apt-get download {spec}");
     let download = || {
         Command::new("apt-get")
-            .args(["download", &format!("{package}:i386")])
+            .args(["download", &spec])
             .current_dir(&dir)
             .stdin(Stdio::null())
             .status()
@@ -253,7 +274,7 @@ pub fn debian_i386_package_parts(root: &Path, package: &str, parts: &[&str]) -> 
         status = download().context("cannot run apt-get")?;
     }
     if !status.success() {
-        bail!("`apt-get download {package}:i386` failed ({status})");
+        bail!("`apt-get download {spec}` failed ({status})");
     }
     let deb = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -1,0 +1,99 @@
+//! The conformance run end to end: Linux's 32-bit x86 selftests on the host and on Tempest
+//! at `--smp 4`, against `conformance/kselftest-x86.expect`; and the run's own checks,
+//! shown able to fail: a failing test the expectations do not list fails the run, and a
+//! listed test that passes is reported.
+//!
+//! Skipped, with the reason, when the suite cannot be had here (no apt source for
+//! `linux-source-6.12`, no 32-bit gcc); a failure under `CI`.
+
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// One conformance run at a time: they share the build directory and the cached suite,
+/// and each boots QEMU.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Runs the conformance binary with `args`; `None` (after saying why) when the suite
+/// cannot be had and this is not CI.
+fn conformance(args: &[&str]) -> Option<Output> {
+    let out = Command::new(env!("CARGO_BIN_EXE_conformance"))
+        .arg("kselftest-x86")
+        .args(args)
+        .output()
+        .expect("the conformance binary runs");
+    if out.status.code() == Some(3) {
+        let why = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the suite must be available in CI:\n{why}"
+        );
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(out)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn linux_x86_selftests_pass_on_tempest_but_for_the_listed_ones() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("tempest-kselftest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("kselftest.json");
+    let Some(out) = conformance(&["--json", json.to_str().unwrap()]) else {
+        return;
+    };
+    let all = text(&out);
+    assert!(out.status.success(), "the conformance run failed\n{all}");
+    assert!(all.contains(" 0 fail unexpectedly"), "{all}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tests = doc["tests"].as_array().unwrap();
+    assert!(tests.len() >= 20, "too few tests ran: {}", tests.len());
+    // The ones that pass really ran checks on both kernels, the same number of them.
+    let passing: Vec<_> = tests.iter().filter(|t| t["verdict"] == "pass").collect();
+    assert!(passing.len() >= 10, "{all}");
+    for t in passing {
+        assert!(
+            t["tempest"]["ok"].as_u64() >= t["linux"]["ok"].as_u64(),
+            "{t}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Negative control: with an expectations file that lists nothing, a test that fails on
+/// Tempest fails the run by name; one listed that passes is reported as passing.
+#[test]
+fn an_unlisted_failure_fails_the_run_and_a_listed_pass_is_reported() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("tempest-kselftest-neg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.expect");
+    std::fs::write(&empty, "# nothing expected to fail\n").unwrap();
+    let Some(out) = conformance(&["--only", "nx_stack", "--expect", empty.to_str().unwrap()])
+    else {
+        return;
+    };
+    let all = text(&out);
+    assert!(!out.status.success(), "an unlisted failure passed\n{all}");
+    assert!(all.contains("UNEXPECTED FAIL"), "{all}");
+    assert!(all.contains("does not list: nx_stack"), "{all}");
+
+    let listed = dir.join("listed.expect");
+    std::fs::write(&listed, "syscall_nt: listed on purpose\n").unwrap();
+    let out = conformance(&["--only", "syscall_nt", "--expect", listed.to_str().unwrap()])
+        .expect("available a moment ago");
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("now passes"), "{all}");
+    assert!(all.contains("remove it from the expectations"), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
