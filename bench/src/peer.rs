@@ -69,29 +69,7 @@ pub fn records(serial: &str) -> Vec<Value> {
 /// `/dev/console` (character device 5:1), which Linux opens as init's standard input and
 /// output before it starts it. A `newc` archive, written with the `cpio` crate.
 pub fn initramfs(init: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write as _;
-    let mut out = Vec::new();
-    /// Name, mode (type and permissions), bytes, and device number (major, minor).
-    type Entry<'a> = (&'a str, u32, &'a [u8], (u32, u32));
-    let entries: [Entry; 3] = [
-        ("dev", 0o040_755, b"", (0, 0)),
-        ("dev/console", 0o020_600, b"", (5, 1)),
-        ("init", 0o100_755, init, (0, 0)),
-    ];
-    for (ino, (name, mode, data, (major, minor))) in entries.into_iter().enumerate() {
-        let size = u32::try_from(data.len()).map_err(std::io::Error::other)?;
-        let mut w = cpio::newc::Builder::new(name)
-            .ino(ino as u32 + 1)
-            .mode(mode)
-            .nlink(if mode & 0o040_000 != 0 { 2 } else { 1 })
-            .rdev_major(major)
-            .rdev_minor(minor)
-            .write(&mut out, size);
-        w.write_all(data)?;
-        w.finish()?;
-    }
-    cpio::newc::trailer(&mut out)?;
-    Ok(out)
+    qemu::initrd::linux_initramfs(&[("init", init)])
 }
 
 /// A kernel's figures for one workload, over its runs: the median of the runs' p50s and

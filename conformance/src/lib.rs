@@ -60,6 +60,44 @@ pub fn tempest_outcome(serial: &str, termination: &str) -> Outcome {
     outcome
 }
 
+/// The outcome of a test run under Linux in QEMU by `oracle_init` (`user/src/bin`): the
+/// status of its `@@oracle` line and the lines before it that are not Linux's own
+/// messages (`[    1.234567] ...`).
+pub fn linux_outcome(serial: &str, termination: &str) -> Outcome {
+    let mut status = None;
+    let mut error = None;
+    let mut lines = Vec::new();
+    for line in serial.lines() {
+        if let Some(record) = line.split_once("@@oracle ").map(|(_, r)| r) {
+            let v: Value = serde_json::from_str(record).unwrap_or_default();
+            status = v["status"].as_i64().map(|s| s as i32);
+            error = v["error"].as_str().map(str::to_owned);
+            break;
+        }
+        if !is_linux_message(line) {
+            lines.push(line.to_owned());
+        }
+    }
+    let mut outcome = Outcome::from_lines(status, lines);
+    if status.is_none() {
+        outcome.unfinished = Some(match error {
+            Some(e) => format!("not run: {e}"),
+            None => format!("no status ({termination})"),
+        });
+    }
+    outcome
+}
+
+/// A line of Linux's log: `[` then the seconds since boot, `]`.
+fn is_linux_message(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .is_some_and(|(t, _)| {
+            let t = t.trim();
+            !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+}
+
 /// The terminal table: each test's ending and checks on both kernels, the verdict and the
 /// reason (the mismatch, and the listed reason for an expected failure).
 pub fn table(rows: &[Row]) -> String {
@@ -136,6 +174,26 @@ Tempest summary
         assert_eq!(
             crashed.unfinished.as_deref(),
             Some("no exit (timed out after 300 s)")
+        );
+    }
+
+    #[test]
+    fn reads_the_linux_oracles_status_and_the_tests_lines() {
+        let serial = "[    0.812345] random: crng init done\n[RUN]\tx\n[OK]\tx\n\
+                      @@oracle {\"status\":139}\n[   2.0] reboot: Power down\n";
+        let o = linux_outcome(serial, "exited 0");
+        assert_eq!(o.status, Some(139));
+        assert_eq!(o.lines, ["[RUN]\tx", "[OK]\tx"]);
+        assert_eq!(o.ending(), "signal 11");
+        let none = linux_outcome("@@oracle {\"error\":\"fork or wait4: -12\"}\n", "x");
+        assert_eq!(
+            none.unfinished.as_deref(),
+            Some("not run: fork or wait4: -12")
+        );
+        let lost = linux_outcome("Kernel panic\n", "timed out after 300 s");
+        assert_eq!(
+            lost.unfinished.as_deref(),
+            Some("no status (timed out after 300 s)")
         );
     }
 

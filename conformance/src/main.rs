@@ -7,8 +7,11 @@
 //! 2. Every 32-bit test of the selftests' Makefile is built as it says (`CFLAGS`, the
 //!    `check_cc.sh` probes for `-no-pie` and `CAN_BUILD_32/64`, each target's extra
 //!    sources and flags), plus `-static`.
-//! 3. Each runs on the host under a pseudo-terminal, then boots Tempest alone as the init
-//!    of an initramfs holding just it, at `--smp` CPUs.
+//! 3. Each runs on the oracle, then boots Tempest alone as the init of an initramfs
+//!    holding just it, at `--smp` CPUs. The oracle is the host's Linux, the test under a
+//!    pseudo-terminal (`--oracle host`, the default), or Debian's i386 kernel
+//!    (`linux-image-686`) in the same QEMU machine as Tempest, CPU model included, the
+//!    test run by `oracle_init` (`--oracle linux-qemu`).
 //! 4. Each Tempest run is compared with the host's and with the expectations file
 //!    (`conformance/kselftest-x86.expect`); the table goes to stdout, `--json` writes the
 //!    document. The exit status is 1 when a test not listed fails (or anything else goes
@@ -56,7 +59,8 @@ struct Cli {
     /// Write the JSON document here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// The expectations file (default: conformance/kselftest-x86.expect).
+    /// The expectations file (default: conformance/kselftest-x86.expect, or
+    /// kselftest-x86.linux-qemu.expect with `--oracle linux-qemu`).
     #[arg(long)]
     expect: Option<PathBuf>,
     /// Seconds a test may take on Tempest (TCG is slow).
@@ -64,6 +68,23 @@ struct Cli {
     timeout: u64,
     #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
     accel: AccelChoice,
+    /// Which Linux the tests are judged against.
+    #[arg(long, value_enum, default_value_t = Oracle::Host)]
+    oracle: Oracle,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Oracle {
+    /// The host's Linux (its CPU, not QEMU's).
+    Host,
+    /// Debian's i386 Linux in the same QEMU machine as Tempest.
+    LinuxQemu,
+}
+
+/// What judging against Linux in QEMU needs: its kernel and `oracle_init`.
+struct LinuxGuest {
+    kernel: PathBuf,
+    init: Vec<u8>,
 }
 
 fn main() -> Result<()> {
@@ -78,10 +99,12 @@ fn main() -> Result<()> {
         bail!("--smp: 1..=32 CPUs");
     }
     let root = build::workspace_root();
-    let expect_path = cli
-        .expect
-        .clone()
-        .unwrap_or_else(|| root.join("conformance/kselftest-x86.expect"));
+    let expect_path = cli.expect.clone().unwrap_or_else(|| {
+        root.join(match cli.oracle {
+            Oracle::Host => "conformance/kselftest-x86.expect",
+            Oracle::LinuxQemu => "conformance/kselftest-x86.linux-qemu.expect",
+        })
+    });
     let expectations = expect::parse(
         &std::fs::read_to_string(&expect_path)
             .with_context(|| format!("reading {}", expect_path.display()))?,
@@ -122,12 +145,19 @@ fn main() -> Result<()> {
     let (accel, note) = provision::resolve_accel(cli.accel, provision::probe_kvm())?;
     eprintln!("conformance: {note}");
     let kernel = build::build_kernel(&root)?;
+    let guest = match cli.oracle {
+        Oracle::Host => None,
+        Oracle::LinuxQemu => Some(linux_guest(&root).unwrap_or_else(|e| unavailable(e))),
+    };
 
     let mut rows = Vec::new();
     for (i, name) in tests.iter().enumerate() {
         let program = bin.join(format!("{name}_32"));
-        eprint!("conformance: [{}/{}] {name}: host ", i + 1, tests.len());
-        let linux = host::run(&program, &bin, Duration::from_secs(60))?;
+        eprint!("conformance: [{}/{}] {name}: Linux ", i + 1, tests.len());
+        let linux = match &guest {
+            None => host::run(&program, &bin, Duration::from_secs(60))?,
+            Some(guest) => run_on_linux(&root, guest, &qemu_path, accel, &cli, name, &program)?,
+        };
         eprint!("{}; tempest ", linux.ending());
         let started = Instant::now();
         let tempest = run_on_tempest(&root, &kernel, &qemu_path, accel, &cli, name, &program)?;
@@ -148,6 +178,7 @@ fn main() -> Result<()> {
     if let Some(path) = &cli.json {
         let env = json!({
             "suite": "kselftest-x86",
+            "oracle": match cli.oracle { Oracle::Host => "host", Oracle::LinuxQemu => "linux-qemu" },
             "linux": version,
             "source_package": SOURCE_PACKAGE,
             "commit": commit(&root),
@@ -303,6 +334,67 @@ fn build_test(
         );
     }
     Ok(())
+}
+
+/// Debian's i386 kernel, provisioned as `bench --peer linux` does, and `oracle_init`.
+fn linux_guest(root: &Path) -> Result<LinuxGuest> {
+    let kernel = provision::debian_linux_kernel(root)
+        .context("Debian's linux-image-686:i386 cannot be had")?;
+    let bins = build::build_target_bins(root, qemu::programs::USER_PACKAGE)?;
+    let init = bins
+        .iter()
+        .find(|a| a.name == "oracle_init")
+        .context("the user package built no oracle_init")?;
+    eprintln!("conformance: oracle {}", kernel.display());
+    Ok(LinuxGuest {
+        kernel,
+        init: std::fs::read(&init.path)?,
+    })
+}
+
+/// Boots Linux in QEMU, as Tempest is booted (CPUs, accelerator), with `oracle_init` as
+/// its init running `program`.
+fn run_on_linux(
+    root: &Path,
+    guest: &LinuxGuest,
+    qemu_path: &Path,
+    accel: Accel,
+    cli: &Cli,
+    name: &str,
+    program: &Path,
+) -> Result<verdict::Outcome> {
+    let file = format!("{name}_32");
+    let archive = build::target_dir(root).join(format!("kselftest/{name}.linux.cpio"));
+    let test = std::fs::read(program)?;
+    std::fs::write(
+        &archive,
+        qemu::initrd::linux_initramfs(&[("init", &guest.init), (&file, &test)])?,
+    )?;
+    // Everything after `--` is init's arguments.
+    let mut config = QemuConfig::new(
+        &guest.kernel,
+        format!("console=ttyS0 quiet -- /{file}"),
+        accel,
+    );
+    config.qemu = qemu_path.to_owned();
+    config.smp = cli.smp;
+    config.memory_mib = 512;
+    config.initrd = vec![
+        archive
+            .to_str()
+            .context("the target directory's path is not UTF-8")?
+            .to_owned(),
+    ];
+    let opts = RunOptions {
+        timeout: Some(Duration::from_secs(cli.timeout)),
+        echo: false,
+        stdin: false,
+    };
+    let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
+    Ok(conformance::linux_outcome(
+        &result.serial,
+        &format!("{:?}", result.termination),
+    ))
 }
 
 /// Boots Tempest with `program` as the init of an initramfs holding it alone.

@@ -97,3 +97,32 @@ fn an_unlisted_failure_fails_the_run_and_a_listed_pass_is_reported() {
     assert!(all.contains("remove it from the expectations"), "{all}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The second oracle: Debian's i386 Linux in the same QEMU machine. `sigaltstack` fails
+/// against the host (whose bigger signal frames make it run one more check) and passes
+/// against Linux on Tempest's own CPU model.
+#[test]
+fn linux_in_the_same_qemu_judges_on_the_same_cpu_model() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("tempest-kselftest-lq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.expect");
+    std::fs::write(&empty, "# nothing expected to fail\n").unwrap();
+    let only = [
+        "--only",
+        "sigaltstack,syscall_nt",
+        "--expect",
+        empty.to_str().unwrap(),
+    ];
+    let Some(out) = conformance(&[&only[..], &["--oracle", "linux-qemu"]].concat()) else {
+        return;
+    };
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("2 tests: 2 pass"), "{all}");
+    let out = conformance(&only).expect("available a moment ago");
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("does not list: sigaltstack"), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -166,6 +166,7 @@ const AT_GID: u32 = 13;
 const AT_EGID: u32 = 14;
 const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
+const AT_MINSIGSTKSZ: u32 = 51;
 
 /// Builds the initial stack the Linux i386 ABI prescribes and returns the stack pointer:
 ///
@@ -223,6 +224,7 @@ fn initial_stack(
     aux(AT_EGID, 0);
     aux(AT_SECURE, 0);
     aux(AT_RANDOM, random_at);
+    aux(AT_MINSIGSTKSZ, crate::signal::MAX_FRAME_STACK as u32);
     aux(AT_NULL, 0);
 
     let vector_bytes = words.len() as u32 * 4;

@@ -556,6 +556,10 @@ pub const RT_FRAME_SIZE: usize = 268;
 /// `sizeof(struct sigframe)`: pretcode, sig, sigcontext, an unused `_fpstate_32`,
 /// extramask, retcode.
 pub const FRAME_SIZE: usize = 732;
+/// The most stack any frame `Delivery::build` lays out takes below its top: the larger
+/// frame, the FPU frame with its FXSAVE image, and both alignments. What the auxiliary
+/// vector says as `AT_MINSIGSTKSZ` (a smaller alternate stack cannot take every signal).
+pub const MAX_FRAME_STACK: usize = FRAME_SIZE + FREGS_SIZE + 512 + 63 + 15 + 4;
 /// Offsets in the rt frame.
 const RT_INFO: usize = 16;
 const RT_UC: usize = 144;
@@ -751,6 +755,22 @@ mod tests {
             stack: Stack::DISABLED,
             fpu: Fpu::Fxsave(fx),
         }
+    }
+
+    /// `MAX_FRAME_STACK` bounds every frame, whatever the alignment of the top.
+    #[test]
+    fn no_frame_takes_more_than_the_minimum_stack_size_says() {
+        let fx = fx_image();
+        let mut most = 0;
+        for flags in [0, SA_SIGINFO] {
+            for top in (0x1_0000u32..0x1_0000 + 256).chain([0x2_0000, 0x2_0001, 0x2_003f]) {
+                let f = delivery(&fx, flags).build(top).expect("fits");
+                assert!(f.at + f.bytes.len() as u32 <= top);
+                most = most.max((top - f.at) as usize);
+            }
+        }
+        assert!(most <= MAX_FRAME_STACK, "{most} > {MAX_FRAME_STACK}");
+        assert!(most + 32 > MAX_FRAME_STACK, "the bound is tight: {most}");
     }
 
     #[test]

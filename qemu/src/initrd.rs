@@ -103,6 +103,38 @@ pub fn write(dir: &Path, out: &Path) -> Result<()> {
     std::fs::write(out, &packed.archive).with_context(|| format!("cannot write {}", out.display()))
 }
 
+/// An initramfs for Linux (or Tempest) in `newc` format: `/dev`, `/dev/console` (character
+/// device 5:1, which Linux opens for init's standard streams), then each of `files` at
+/// the top, mode 0755 (`init` among them, for Linux's default init).
+pub fn linux_initramfs(files: &[(&str, &[u8])]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    /// Name, mode (type and permissions), bytes, and device number (major, minor).
+    type Entry<'a> = (&'a str, u32, &'a [u8], (u32, u32));
+    let nodes: [Entry; 2] = [
+        ("dev", 0o040_755, b"", (0, 0)),
+        ("dev/console", 0o020_600, b"", (5, 1)),
+    ];
+    let entries = nodes.into_iter().chain(
+        files
+            .iter()
+            .map(|&(name, data)| (name, 0o100_755, data, (0, 0))),
+    );
+    for (ino, (name, mode, data, (major, minor))) in entries.enumerate() {
+        let size = u32::try_from(data.len()).map_err(std::io::Error::other)?;
+        let mut w = cpio::newc::Builder::new(name)
+            .ino(ino as u32 + 1)
+            .mode(mode)
+            .nlink(if mode & 0o040_000 != 0 { 2 } else { 1 })
+            .rdev_major(major)
+            .rdev_minor(minor)
+            .write(&mut out, size);
+        w.write_all(data)?;
+        w.finish()?;
+    }
+    cpio::newc::trailer(&mut out)?;
+    Ok(out)
+}
+
 /// The module string of an initramfs at `archive` whose init is `init` (`PATH [ARG...]
 /// [expect=N]`, empty for `/init`).
 pub fn module(archive: &Path, init: &str) -> Result<String> {

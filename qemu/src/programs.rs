@@ -253,7 +253,8 @@ mod tests {
         // `syscall_sweep` logs one line per call Tempest lacks (some 380);
         // `clone_until_fail` takes every thread the kernel allows, `exhaust` every frame
         // or its whole stack (the hostile suite); `frame_reuse` runs beside its churning
-        // partner with `poison-freed` on the command line.
+        // partner with `poison-freed` on the command line; `oracle_init` is Linux's init in
+        // the conformance run's `--oracle linux-qemu`.
         const BOOTED_ALONE: &[&str] = &[
             "exhaust",
             "frame_reuse",
@@ -263,6 +264,7 @@ mod tests {
             "write_bench",
             "sched_bench",
             "peer_bench",
+            "oracle_init",
             "migrate_spin",
             "affinity_pinned",
         ];

@@ -131,6 +131,22 @@ int main(int argc, char **argv)
 		printf("/dev/zero page: %u %u\n", z[0], z[10]);
 	}
 
+	/* An address without MAP_FIXED is a hint: taken when the range is free, else the
+	 * mapping goes elsewhere and the old one stays. */
+	unsigned char *want = (unsigned char *)0x10000;
+	unsigned char *hinted = mmap(want, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("hint at a free address: %s, at the hint: %s\n", outcome(hinted),
+	       hinted == want ? "yes" : "no");
+	if (hinted != MAP_FAILED) {
+		hinted[0] = 7;
+		unsigned char *again = mmap(want, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		printf("hint at a taken address: %s, elsewhere: %s, old page kept: %u\n",
+		       outcome(again), again != want ? "yes" : "no", hinted[0]);
+		unsigned char *odd = mmap(want + 2 * PAGE + 1, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		printf("unaligned hint: %s, rounded down to its page: %s\n", outcome(odd),
+		       odd == want + 2 * PAGE ? "yes" : "no");
+	}
+
 	/* The errors. */
 	errno = 0;
 	printf("bad fd: %s\n", outcome(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 99, 0)));

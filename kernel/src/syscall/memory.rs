@@ -135,7 +135,9 @@ pub fn brk(addr: u32) -> SysResult {
 /// through: Linux shows them until the page is first written, POSIX leaves it open.
 /// `MAP_SHARED` is refused (`ENODEV` for a file, `EINVAL` anonymous). `EBADF` for an fd
 /// not open, `EACCES` for one not open for reading, `ENODEV` for what is not a regular
-/// file (`/dev/zero` maps as anonymous memory, as on Linux).
+/// file (`/dev/zero` maps as anonymous memory, as on Linux). Without `MAP_FIXED`, a
+/// non-zero `addr` is a hint, taken as Linux takes it: the mapping goes there when the
+/// whole range is free, else where it would have gone without one.
 pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> SysResult {
     let kind = flags & MAP_TYPE;
     if len == 0 || !matches!(kind, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
@@ -167,7 +169,9 @@ pub fn mmap2(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) ->
     with_memory(|process, m| {
         let space = &mut m.space;
         let start = if flags & MAP_FIXED == 0 {
-            find_free(space, len).ok_or(Errno::ENOMEM)?
+            hinted(space, m.brk_start, addr, len)
+                .or_else(|| find_free(space, len))
+                .ok_or(Errno::ENOMEM)?
         } else if !addr.is_multiple_of(PAGE) || UserRange::new(addr, len).is_err() {
             return Err(Errno::EINVAL);
         } else if addr < USER_BASE {
@@ -199,6 +203,24 @@ fn mapped_file(fd: u32) -> Result<Option<Arc<FileData>>, Errno> {
         Object::Device(Device::Zero) => Ok(None),
         _ => Err(Errno::ENODEV),
     }
+}
+
+/// The hint `addr` rounded down to its page, as Linux on x86 rounds it, if `len` bytes there are
+/// free: unmapped, above the null guard page, below the stack's reserve, and clear of
+/// the heap's room to grow (from `brk_start` up to the mmap area, where `brk` may map).
+fn hinted(space: &AddressSpace, brk_start: u32, addr: u32, len: u32) -> Option<u32> {
+    if addr == 0 {
+        return None;
+    }
+    let start = addr & !(PAGE - 1);
+    let end = start.checked_add(len)?;
+    let in_heap_room = start < MMAP_BASE && end > brk_start;
+    if start < USER_BASE || end > MMAP_END || in_heap_room {
+        return None;
+    }
+    pages(start, end)
+        .all(|page| space.translate(page).is_none())
+        .then_some(start)
 }
 
 /// The lowest `len` bytes of unmapped pages in the mmap area.
