@@ -434,6 +434,31 @@ pub fn exit_group(status: i32) -> ! {
     exit_current(status)
 }
 
+/// What a return to user mode must do besides returning.
+pub struct ReturnWork {
+    /// `leave_if_process_exiting` has something to do: the process is exiting, the task's
+    /// affinity no longer allows this CPU, or this CPU has tasks to reap.
+    pub leave: bool,
+    /// A signal may be deliverable (the task's or its process's hint).
+    pub signals: bool,
+}
+
+/// [`ReturnWork`], in one look at the running task (interrupts are off on the way out).
+#[inline]
+pub fn return_work() -> ReturnWork {
+    let cpu = cpu_id();
+    let (leave, signals) = with_current(|t| {
+        (
+            t.process.exiting.load(Ordering::SeqCst) || !t.allowed_on(cpu),
+            t.signal_hint.load(Ordering::Acquire) || t.process.signal_hint.load(Ordering::Acquire),
+        )
+    });
+    ReturnWork {
+        leave: leave || runqueue::cleanup_pending(cpu),
+        signals,
+    }
+}
+
 /// At a return to user mode: a thread whose process is exiting leaves instead, and one
 /// whose affinity no longer allows this CPU moves.
 pub fn leave_if_process_exiting() {
