@@ -265,6 +265,27 @@ impl IrqGuard {
     }
 }
 
+impl IrqGuard {
+    /// A guard for code that already runs with interrupts off (and leaves them off): it
+    /// restores nothing when dropped.
+    #[inline]
+    pub fn already_off() -> Self {
+        debug_assert!(
+            !interrupts_enabled(),
+            "IrqGuard::already_off with interrupts on"
+        );
+        Self {
+            were_enabled: false,
+        }
+    }
+
+    /// Whether interrupts were on when the guard was made (and come back on when it goes).
+    #[inline]
+    pub fn were_enabled(&self) -> bool {
+        self.were_enabled
+    }
+}
+
 impl Default for IrqGuard {
     #[track_caller]
     fn default() -> Self {

@@ -132,6 +132,7 @@ impl CpuTables {
     /// # Safety
     /// Only the CPU that loaded these tables calls this, with interrupts off; `esp0` must be
     /// the top of a kernel stack that stays valid while user code runs.
+    #[inline]
     pub unsafe fn set_kernel_stack(&self, esp0: u32) {
         // SAFETY: a plain store to this CPU's TSS, which the CPU only reads on a ring
         // transition, which cannot happen while interrupts are off in ring 0.
@@ -145,6 +146,7 @@ impl CpuTables {
     /// descriptors are user data segments (or 0): the CPU reads them when a segment
     /// register is loaded with their selector, which the kernel does only on its way back
     /// to user mode.
+    #[inline]
     pub unsafe fn set_tls(&self, entries: &[u64; TLS_ENTRIES]) {
         // SAFETY: per the contract, plain stores to this CPU's own GDT.
         let tables = unsafe { &mut *self.0.get() };

@@ -126,3 +126,16 @@ fn linux_in_the_same_qemu_judges_on_the_same_cpu_model() {
     assert!(all.contains("does not list: sigaltstack"), "{all}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The tests that run threads on several CPUs pass at `--smp 8` too (`ldt_gdt`, the
+/// third of them, waits for `modify_ldt`).
+#[test]
+fn the_threaded_tests_pass_on_eight_cpus() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(out) = conformance(&["--smp", "8", "--only", "sysret_ss_attrs,sigtrap_loop"]) else {
+        return;
+    };
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("2 tests: 2 pass"), "{all}");
+}

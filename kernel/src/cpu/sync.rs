@@ -51,7 +51,17 @@ impl<T> IrqSpinLock<T> {
     /// at this CPU: the holder may be waiting for exactly that (docs/tlb-shootdown.md).
     #[track_caller]
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
-        let irq = IrqGuard::new();
+        self.lock_with(IrqGuard::new())
+    }
+
+    /// [`lock`](Self::lock) for a caller that runs with interrupts off already (and
+    /// keeps them off until the guard is gone): the guard neither saves nor restores them.
+    pub fn lock_irqs_off(&self) -> IrqSpinGuard<'_, T> {
+        self.lock_with(IrqGuard::already_off())
+    }
+
+    #[inline]
+    fn lock_with(&self, irq: IrqGuard) -> IrqSpinGuard<'_, T> {
         let preempt = NoPreempt::new();
         loop {
             if let Some(guard) = self.inner.try_lock() {

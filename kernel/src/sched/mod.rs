@@ -305,9 +305,10 @@ fn schedule(why: Why) -> bool {
         preempt_disable();
         switched
     };
+    let back_on = irq.were_enabled();
     drop(irq);
     // Back in a system call (not an interrupt handler): reap what this CPU left behind.
-    if arch::cpu::interrupts_enabled() {
+    if back_on {
         runqueue::clean_up(cpu_id());
     }
     switched
@@ -321,8 +322,8 @@ fn switch_away(why: Why) -> bool {
         "context switch with preemption disabled"
     );
     let cpu = cpu_id();
-    let mut rq = runqueue::queue(cpu);
-    let task = rq.current.clone().expect("schedule() outside a task");
+    let mut rq = runqueue::queue_irqs_off(cpu);
+    let task = rq.current.take().expect("schedule() outside a task");
     if why == Why::Exit {
         task.set_state(State::Exited);
     }
@@ -330,14 +331,12 @@ fn switch_away(why: Why) -> bool {
     let must_move = !task.allowed_on(cpu) && runqueue::movable(&task);
     let after = match state {
         // Woken before it could sleep: it never left.
-        State::Running if why == Why::Block => return false,
-        State::Running if must_move => After::Migrate,
-        State::Running => {
-            if rq.ready.is_empty() {
-                return false;
-            }
-            After::Nothing
+        State::Running if why == Why::Block || (!must_move && rq.ready.is_empty()) => {
+            rq.current = Some(task);
+            return false;
         }
+        State::Running if must_move => After::Migrate,
+        State::Running => After::Nothing,
         State::Blocked => After::Nothing,
         State::Exited => After::Reap,
         State::Ready => unreachable!("the running task is never queued"),
@@ -355,9 +354,9 @@ fn switch_away(why: Why) -> bool {
             task.set_state(State::Ready);
         }
     }
+    let (old, new) = runqueue::switch_to(&mut rq, cpu, Some(&task), next);
     // SAFETY: interrupts are off; this CPU switches away below.
     unsafe { runqueue::leave_behind(task, after) };
-    let (old, new) = runqueue::switch_to(&mut rq, cpu, next);
     drop(rq);
     // SAFETY: interrupts are off; `old` points into the task (kept alive by `leave_behind`
     // until this context resumes); `new` was saved by a switch or prepared for a first run.

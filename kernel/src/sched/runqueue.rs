@@ -141,6 +141,11 @@ pub(super) fn queue(cpu: usize) -> IrqSpinGuard<'static, RunQueue> {
     QUEUES[cpu].lock()
 }
 
+/// [`queue`] for a caller that has interrupts off already.
+pub(super) fn queue_irqs_off(cpu: usize) -> IrqSpinGuard<'static, RunQueue> {
+    QUEUES[cpu].lock_irqs_off()
+}
+
 /// Locks the run queue `task` belongs to (its `cpu` may change until the lock is held).
 pub(super) fn lock_task_queue(task: &Task) -> (usize, IrqSpinGuard<'static, RunQueue>) {
     loop {
@@ -212,18 +217,21 @@ pub(super) fn least_loaded(task: &Task) -> usize {
         .unwrap_or_else(|| task.cpu.load(Ordering::Relaxed))
 }
 
-/// Makes `next` (or the idle loop, for `None`) the context of this CPU: saves the running
-/// one's FPU registers and parks its temp mappings, loads `next`'s address space (unless
-/// it is loaded already), kernel stack, FPU registers and temp mappings. Returns where to
-/// save the old stack pointer and the new one, for `arch::context::switch`.
+/// Makes `next` (or the idle loop, for `None`) the context of this CPU in place of `prev`
+/// (the task the caller took out of `rq.current`; `None`: the idle loop): saves `prev`'s
+/// FPU registers and parks its temp mappings, loads `next`'s address space (unless it is
+/// loaded already), kernel stack, FPU registers and temp mappings. Returns where to save
+/// the old stack pointer and the new one, for `arch::context::switch`.
 pub(super) fn switch_to(
     rq: &mut RunQueue,
     cpu: usize,
+    prev: Option<&Task>,
     next: Option<Arc<Task>>,
 ) -> (*mut usize, usize) {
     let block = percpu::this();
     let next_tid = next.as_ref().map_or(0, |t| t.tid);
-    let old: *mut usize = match rq.current.take() {
+    debug_assert!(rq.current.is_none(), "the caller took the running task out");
+    let old: *mut usize = match prev {
         Some(prev) => {
             prev.switches.bump();
             // SAFETY: this CPU runs `prev` and switches it out, interrupts off.
@@ -406,7 +414,7 @@ pub(super) fn idle_once(cpu: usize) {
     }
     match next {
         Some(task) => {
-            let (old, new) = switch_to(&mut rq, cpu, Some(task));
+            let (old, new) = switch_to(&mut rq, cpu, None, Some(task));
             drop(rq);
             // SAFETY: interrupts are off; the idle context is saved in this CPU's block;
             // `new` was saved by a switch or prepared for a first run.
