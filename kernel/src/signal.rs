@@ -144,6 +144,9 @@ pub struct Action {
 
 /// The size of `struct sigaction` for `rt_sigaction`.
 pub const ACTION_SIZE: usize = 20;
+/// The size of `struct old_sigaction` for the old `sigaction` (67): handler, a 32-bit
+/// mask, flags, restorer.
+pub const OLD_ACTION_SIZE: usize = 16;
 
 impl Action {
     pub fn parse(raw: &[u8; ACTION_SIZE]) -> Self {
@@ -162,6 +165,28 @@ impl Action {
         raw[4..8].copy_from_slice(&self.flags.to_le_bytes());
         raw[8..12].copy_from_slice(&self.restorer.to_le_bytes());
         raw[12..20].copy_from_slice(&self.mask.to_le_bytes());
+        raw
+    }
+
+    /// An `old_sigaction`: its mask is the low 32 signals (the others cleared, as Linux's
+    /// `siginitset`).
+    pub fn parse_old(raw: &[u8; OLD_ACTION_SIZE]) -> Self {
+        let word = |i: usize| u32::from_le_bytes(raw[i..i + 4].try_into().expect("4"));
+        Action {
+            handler: word(0),
+            mask: u64::from(word(4)),
+            flags: word(8),
+            restorer: word(12),
+        }
+    }
+
+    /// As an `old_sigaction` (the mask's low 32 signals).
+    pub fn to_old_bytes(self) -> [u8; OLD_ACTION_SIZE] {
+        let mut raw = [0u8; OLD_ACTION_SIZE];
+        raw[0..4].copy_from_slice(&self.handler.to_le_bytes());
+        raw[4..8].copy_from_slice(&(self.mask as u32).to_le_bytes());
+        raw[8..12].copy_from_slice(&self.flags.to_le_bytes());
+        raw[12..16].copy_from_slice(&self.restorer.to_le_bytes());
         raw
     }
 
@@ -755,6 +780,33 @@ mod tests {
             stack: Stack::DISABLED,
             fpu: Fpu::Fxsave(fx),
         }
+    }
+
+    /// The old `struct old_sigaction` (67): the mask's first 32 signals only, both ways.
+    #[test]
+    fn old_sigaction_layout() {
+        let mut raw = [0u8; OLD_ACTION_SIZE];
+        for (i, w) in [0x0804_9000u32, 0x8000_0201, SA_RESTORER, 0x0804_a000]
+            .iter()
+            .enumerate()
+        {
+            raw[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        let a = Action::parse_old(&raw);
+        assert_eq!(
+            (a.handler, a.mask, a.flags, a.restorer),
+            (0x0804_9000, 0x8000_0201, SA_RESTORER, 0x0804_a000)
+        );
+        assert_eq!(a.to_old_bytes(), raw);
+        let wide = Action {
+            mask: 0xffff_0000_0000_0002,
+            ..a
+        };
+        assert_eq!(
+            &wide.to_old_bytes()[4..8],
+            &2u32.to_le_bytes(),
+            "signals 33-64 are not reported"
+        );
     }
 
     /// `MAX_FRAME_STACK` bounds every frame, whatever the alignment of the top.

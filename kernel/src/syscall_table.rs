@@ -68,7 +68,7 @@ pub enum Class {
 }
 
 /// The calls of every class but `Other`, by Linux's name.
-const CLASSIFIED: [(&str, Class); 23] = [
+const CLASSIFIED: [(&str, Class); 24] = [
     ("write", Class::Write),
     ("writev", Class::Write),
     ("pwrite64", Class::Write),
@@ -83,6 +83,7 @@ const CLASSIFIED: [(&str, Class); 23] = [
     ("futex", Class::Futex),
     ("futex_time64", Class::Futex),
     ("rt_sigaction", Class::Signal),
+    ("sigaction", Class::Signal),
     ("rt_sigprocmask", Class::Signal),
     ("rt_sigreturn", Class::Signal),
     ("sigreturn", Class::Signal),
@@ -437,6 +438,11 @@ pub const CALLS: &[Call] = &[
         66,
         "",
         "the new session's id (the caller's pid), the caller leading it and a new group; `-EPERM` when the caller leads a group already (every program the kernel starts does)",
+    ),
+    Call::linux(
+        67,
+        "sig, act, oact",
+        "as 174 with Linux's `struct old_sigaction` (handler, a 32-bit mask, flags, restorer): the mask set is the first 32 signals, the others cleared; the one reported is the first 32",
     ),
     Call::linux(
         78,

@@ -4,9 +4,9 @@
  *
  * Covered: SA_SIGINFO handlers (rt frame, rt_sigreturn) and plain ones (sigreturn), raise
  * and kill, a SIGSEGV handler that leaves with siglongjmp, the alternate stack,
- * blocked signals and sigpending, SA_RESETHAND, signals interrupting futex waits and
- * nanosleep in another thread (EINTR), sigsuspend, the FPU state across a handler, int3
- * (SIGTRAP), and the default action of SIGABRT. */
+ * blocked signals and sigpending, SA_RESETHAND, the old sigaction (67), signals
+ * interrupting futex waits and nanosleep in another thread (EINTR), sigsuspend, the FPU
+ * state across a handler, int3 (SIGTRAP), and the default action of SIGABRT. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
@@ -129,6 +129,30 @@ int main(void) {
     install_plain(SIGUSR2, plain, 0);
     raise(SIGUSR2);
     printf("sg: plain handler: hits=%d\n", hits);
+
+    /* The old sigaction (67, struct old_sigaction: a 32-bit mask), with no SA_RESTORER:
+     * the frame's own return code (or Linux's vDSO) calls sigreturn. Read back through
+     * both calls. */
+    struct old_action { uintptr_t handler; uint32_t mask; uint32_t flags; uintptr_t restorer; };
+    struct old_action oa = { (uintptr_t)plain, 1u << (SIGUSR1 - 1), 0, 0 }, back;
+    hits = 0;
+    long ret = syscall(SYS_sigaction, SIGUSR2, &oa, NULL);
+    raise(SIGUSR2);
+    printf("sg: old sigaction: %ld, hits=%d\n", ret, hits);
+    memset(&back, 0xff, sizeof back);
+    ret = syscall(SYS_sigaction, SIGUSR2, NULL, &back);
+    struct sigaction as_rt;
+    sigaction(SIGUSR2, NULL, &as_rt);
+    printf("sg: old sigaction read back: %ld handler=%s mask=%#x flags=%#x; rt: usr1=%d usr2=%d\n",
+           ret, back.handler == (uintptr_t)plain ? "plain" : "other", back.mask, back.flags,
+           sigismember(&as_rt.sa_mask, SIGUSR1), sigismember(&as_rt.sa_mask, SIGUSR2));
+    oa.handler = (uintptr_t)SIG_IGN;
+    errno = 0;
+    ret = syscall(SYS_sigaction, SIGKILL, &oa, NULL);
+    printf("sg: old sigaction of SIGKILL: %ld %s\n", ret, strerror(errno));
+    errno = 0;
+    ret = syscall(SYS_sigaction, SIGUSR2, (void *)16, NULL);
+    printf("sg: old sigaction from a bad pointer: %ld %s\n", ret, strerror(errno));
 
     /* Blocked: pending, then delivered when unblocked. */
     hits = 0;

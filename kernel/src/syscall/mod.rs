@@ -61,6 +61,7 @@ pub const SYS_PSELECT6: u32 = linux("pselect6");
 pub const SYS_PSELECT6_TIME64: u32 = linux("pselect6_time64");
 pub const SYS_RT_SIGRETURN: u32 = linux("rt_sigreturn");
 pub const SYS_RT_SIGACTION: u32 = linux("rt_sigaction");
+pub const SYS_SIGACTION: u32 = linux("sigaction");
 pub const SYS_RT_SIGPROCMASK: u32 = linux("rt_sigprocmask");
 pub const SYS_RT_SIGPENDING: u32 = linux("rt_sigpending");
 pub const SYS_RT_SIGSUSPEND: u32 = linux("rt_sigsuspend");
@@ -311,6 +312,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_PSELECT6 => poll::pselect6(a0, a1, a2, a3, a4, a5, Layout::Time32),
         SYS_PSELECT6_TIME64 => poll::pselect6(a0, a1, a2, a3, a4, a5, Layout::Time64),
         SYS_RT_SIGACTION => signal::rt_sigaction(a0, a1, a2, a3),
+        SYS_SIGACTION => signal::sigaction(a0, a1, a2),
         SYS_RT_SIGPROCMASK => signal::rt_sigprocmask(a0, a1, a2, a3),
         SYS_RT_SIGPENDING => signal::rt_sigpending(a0, a1),
         SYS_RT_SIGSUSPEND => signal::rt_sigsuspend(a0, a1),

@@ -17,21 +17,46 @@ const SIGSET_SIZE: u32 = 8;
 /// `rt_sigaction(sig, act, oact, sigsetsize)`. Ignoring a signal drops what is pending of
 /// it, as Linux does.
 pub fn rt_sigaction(sig: u32, act: u32, oact: u32, sigsetsize: u32) -> SysResult {
-    if sigsetsize != SIGSET_SIZE || !abi::valid(sig) {
-        return Err(Errno::EINVAL);
-    }
-    if act != 0 && (sig == abi::SIGKILL || sig == abi::SIGSTOP) {
+    if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     let new = if act != 0 {
-        let raw: [u8; abi::ACTION_SIZE] = read_user(act, abi::ACTION_SIZE)?;
-        let mut action = Action::parse(&raw);
-        // The mask never holds what cannot be blocked.
-        action.mask &= !abi::UNBLOCKABLE;
-        Some(action)
+        Some(Action::parse(&read_user(act, abi::ACTION_SIZE)?))
     } else {
         None
     };
+    let old = set_action(sig, new)?;
+    if oact != 0 {
+        write_user(oact, &old.to_bytes())?;
+    }
+    Ok(0)
+}
+
+/// The old `sigaction(sig, act, oact)` (67), with `struct old_sigaction`: as
+/// `rt_sigaction`, for the first 32 signals' mask.
+pub fn sigaction(sig: u32, act: u32, oact: u32) -> SysResult {
+    let new = if act != 0 {
+        Some(Action::parse_old(&read_user(act, abi::OLD_ACTION_SIZE)?))
+    } else {
+        None
+    };
+    let old = set_action(sig, new)?;
+    if oact != 0 {
+        write_user(oact, &old.to_old_bytes())?;
+    }
+    Ok(0)
+}
+
+/// Sets the process's action for `sig` to `new` (if any) and returns the one before.
+fn set_action(sig: u32, new: Option<Action>) -> Result<Action, Errno> {
+    if !abi::valid(sig) || (new.is_some() && (sig == abi::SIGKILL || sig == abi::SIGSTOP)) {
+        return Err(Errno::EINVAL);
+    }
+    // The mask never holds what cannot be blocked.
+    let new = new.map(|a| Action {
+        mask: a.mask & !abi::UNBLOCKABLE,
+        ..a
+    });
     let process = sched::current_process();
     let old = {
         let mut signals = process.signals.lock();
@@ -46,10 +71,7 @@ pub fn rt_sigaction(sig: u32, act: u32, oact: u32, sigsetsize: u32) -> SysResult
         }
         old
     };
-    if oact != 0 {
-        write_user(oact, &old.to_bytes())?;
-    }
-    Ok(0)
+    Ok(old)
 }
 
 /// Throws away every pending `sig` of `process` (it is ignored now).
