@@ -40,7 +40,9 @@ fn sigreturn_takes_only_what_user_mode_may_choose() {
         0,
         &[
             "resumed: eax=1 ecx=2 edx=3 ebx=4 esi=5 edi=6",
-            "killed by SIGSEGV: sigreturn from a frame with a segment that is not the user's",
+            "sigreturn from a frame with a segment that is not the user's (0x8): SIGSEGV",
+            "sigreturn from a frame with a segment that is not the user's (0x10): SIGSEGV",
+            "killed by SIGSEGV: General Protection",
             "tempest: success",
         ],
     );

@@ -470,18 +470,25 @@ pub fn disable_segment_check() {
 }
 
 /// `sigreturn`/`rt_sigreturn`: the state a frame saved, back in `frame`; returns the
-/// restored `eax`. A frame that cannot be read, or names a code or stack segment other
-/// than the user's, kills the process with SIGSEGV (Linux's `signal_fault`), as the
-/// program has nothing left to return to.
+/// restored `eax`. A frame whose FPU state cannot be read kills the process with SIGSEGV
+/// (Linux's `signal_fault`), as the program has nothing left to return to.
+///
+/// A frame naming a code or stack segment other than the user's is restored all the
+/// same, with the user's segments in their place, and SIGSEGV is raised, as a fault
+/// (`#GP`, the selector as its error code, `SI_KERNEL`). That is what the program sees on
+/// Linux, which loads the selectors and whose `iret` back to user mode then faults: a
+/// handler may catch it and carry on (Linux's own `sigreturn` selftest does).
 pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
     let r = &restored.regs;
     let user_cs = u32::from(arch::gdt::USER_CS);
     let user_ds = u32::from(arch::gdt::USER_DS);
-    if (r.cs != user_cs || r.ss != user_ds) && !SEGMENT_CHECK_OFF.load(Ordering::Relaxed) {
-        kill_with_sigsegv(format_args!(
-            "sigreturn from a frame with a segment that is not the user's"
-        ));
-    }
+    let refused = match (r.cs != user_cs, r.ss != user_ds) {
+        _ if SEGMENT_CHECK_OFF.load(Ordering::Relaxed) => None,
+        // The CPU checks the code segment first.
+        (true, _) => Some(r.cs),
+        (false, true) => Some(r.ss),
+        (false, false) => None,
+    };
     let mut image = *FpuState::initial().bytes();
     if restored.fpstate != 0 {
         let fxsr = arch::fpu::fxsr();
@@ -525,8 +532,25 @@ pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
         frame.user_ss = user_ds;
     }
     frame.eflags = (frame.eflags & !abi::FIX_EFLAGS) | (r.eflags & abi::FIX_EFLAGS);
+    if let Some(selector) = refused {
+        let (pid, name) = sched::with_current(|t| (t.tid, t.process.name.clone()));
+        log::warn!(
+            "pid {pid} ({name}): sigreturn from a frame with a segment that is not the user's ({selector:#x}): SIGSEGV"
+        );
+        force(Info::fault(
+            abi::SIGSEGV,
+            abi::SI_KERNEL,
+            0,
+            GP_VECTOR,
+            selector & 0xfffc,
+        ));
+    }
     r.eax
 }
+
+/// The general-protection exception, which an `iret` to a segment user mode may not load
+/// raises.
+const GP_VECTOR: u32 = 13;
 
 /// Loads `state` into this CPU's FPU registers: the running task's state from now on.
 fn load_fpu(state: FpuState) {
