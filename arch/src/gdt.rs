@@ -1,7 +1,8 @@
 //! Per-CPU descriptor tables: each CPU has its own GDT (flat kernel and user segments, its
 //! TSS, the running task's three thread-local-storage segments at Linux's entries 6 to 8,
 //! and a GS segment whose base is the CPU's per-CPU block) and its own TSS (which gives
-//! ring-3 traps that CPU's kernel stack).
+//! ring-3 traps that CPU's kernel stack), followed in its segment by the I/O permission
+//! bitmap of the task running there (`ioperm`).
 
 use crate::descriptor::{self, flat, segment};
 use core::arch::asm;
@@ -35,15 +36,61 @@ const ENTRIES: usize = 10;
 #[repr(C, align(8))]
 struct Tables {
     gdt: [u64; ENTRIES],
-    tss: TaskStateSegment,
+    /// The CPU's TSS area (set by `load`).
+    tss: *mut TssInner,
+    /// Whether the TSS gives ring 3 any port now (the running task's `ioperm` bitmap).
+    io_open: bool,
 }
 
-/// One CPU's GDT and TSS.
+/// One CPU's GDT (and where its TSS is).
 pub struct CpuTables(UnsafeCell<Tables>);
 
 // SAFETY: a CPU's tables are written by `load` before that CPU uses them and afterwards only
-// by `set_kernel_stack`, which that CPU alone calls, with interrupts off.
+// by `set_kernel_stack`, `set_tls` and `set_io_bitmap`, which that CPU alone calls, with
+// interrupts off.
 unsafe impl Sync for CpuTables {}
+
+/// Bytes of the I/O permission bitmap: one bit per port, 65 536 ports.
+pub const IO_BITMAP_BYTES: usize = 65_536 / 8;
+
+/// The offset of the I/O bitmap in the TSS segment when the running task has none: past
+/// the segment's limit, so every port is refused to ring 3.
+const NO_IO_BITMAP: u16 = (size_of::<TaskStateSegment>() + IO_BITMAP_BYTES + 1) as u16;
+
+#[repr(C, align(8))]
+struct TssInner {
+    tss: TaskStateSegment,
+    /// A clear bit gives ring 3 its port. The byte after the last port's stays all ones:
+    /// the CPU may read it when it checks a word-sized access to the last ports.
+    io_bitmap: [u8; IO_BITMAP_BYTES + 1],
+    /// How many leading bytes of `io_bitmap` may hold a clear bit (the rest are all ones).
+    io_len: usize,
+}
+
+/// A CPU's TSS and its I/O permission bitmap, which must follow it in the same segment:
+/// 8 KiB and more, so not part of the per-CPU block (an application processor builds its
+/// block on a small boot stack). The kernel keeps one per CPU, statically.
+pub struct TssArea(UnsafeCell<TssInner>);
+
+// SAFETY: written by `CpuTables::load` before its CPU uses it, then only by that CPU (the
+// `CpuTables` methods), with interrupts off.
+unsafe impl Sync for TssArea {}
+
+impl Default for TssArea {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TssArea {
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new(TssInner {
+            tss: TaskStateSegment::new(),
+            io_bitmap: [0xff; IO_BITMAP_BYTES + 1],
+            io_len: 0,
+        }))
+    }
+}
 
 impl Default for CpuTables {
     fn default() -> Self {
@@ -66,25 +113,30 @@ impl CpuTables {
                 0,
                 0, // per-CPU GS: base known only at run time
             ],
-            tss: TaskStateSegment::new(),
+            tss: core::ptr::null_mut(),
+            io_open: false,
         }))
     }
 
     /// Loads these tables on the running CPU, reloads every segment register, loads the TSS
-    /// and points GS at `percpu_base` (`percpu_size` bytes).
+    /// (in `tss`, this CPU's alone) and points GS at `percpu_base` (`percpu_size` bytes).
     ///
     /// # Safety
     /// Ring 0, once per CPU, interrupts off, before the CPU uses GS or takes a ring-3 trap;
     /// flat memory already in use, so code and stack keep their linear addresses; `self`
-    /// lives for as long as the CPU runs.
-    pub unsafe fn load(&'static self, percpu_base: u32, percpu_size: u32) {
+    /// and `tss` live for as long as the CPU runs, and no other CPU uses `tss`.
+    pub unsafe fn load(&'static self, tss: &'static TssArea, percpu_base: u32, percpu_size: u32) {
         // SAFETY: per the contract nobody else uses these tables yet.
         let t = unsafe { &mut *self.0.get() };
-        t.tss.ss0 = KERNEL_DS;
-        // No I/O permission bitmap: its offset points past the segment limit.
-        t.tss.iobp_offset = core::mem::size_of::<TaskStateSegment>() as u16;
-        let tss_base = &t.tss as *const TaskStateSegment as u32;
-        let tss_limit = core::mem::size_of::<TaskStateSegment>() as u32 - 1;
+        t.tss = tss.0.get();
+        // SAFETY: per the contract the area is this CPU's, unused until now.
+        let area = unsafe { &mut *t.tss };
+        area.tss.ss0 = KERNEL_DS;
+        // No I/O permission bitmap yet: its offset points past the segment limit.
+        area.tss.iobp_offset = NO_IO_BITMAP;
+        let tss_base = &area.tss as *const TaskStateSegment as u32;
+        // The TSS, the bitmap and its closing byte of ones.
+        let tss_limit = (size_of::<TaskStateSegment>() + IO_BITMAP_BYTES + 1) as u32 - 1;
         t.gdt[5] = segment(
             tss_base,
             tss_limit,
@@ -134,9 +186,45 @@ impl CpuTables {
     /// the top of a kernel stack that stays valid while user code runs.
     #[inline]
     pub unsafe fn set_kernel_stack(&self, esp0: u32) {
-        // SAFETY: a plain store to this CPU's TSS, which the CPU only reads on a ring
-        // transition, which cannot happen while interrupts are off in ring 0.
-        unsafe { (*self.0.get()).tss.esp0 = esp0 };
+        // SAFETY: a plain store to this CPU's TSS (set by `load`), which the CPU only reads
+        // on a ring transition, which cannot happen while interrupts are off in ring 0.
+        unsafe { (*(*self.0.get()).tss).tss.esp0 = esp0 };
+    }
+
+    /// Whether the TSS gives ring 3 any port now.
+    #[inline]
+    pub fn io_open(&self) -> bool {
+        // SAFETY: a read of this CPU's own flag (only this CPU writes it, interrupts off).
+        unsafe { (*self.0.get()).io_open }
+    }
+
+    /// Gives ring 3 the ports whose bits are clear in `bitmap` (the bitmap's first bytes;
+    /// every port past them refused), or no port at all for `None`.
+    ///
+    /// # Safety
+    /// Only the CPU that loaded these tables calls this, with interrupts off (or
+    /// preemption off, in the task whose bitmap it is).
+    pub unsafe fn set_io_bitmap(&self, bitmap: Option<&[u8]>) {
+        // SAFETY: per the contract these tables and their TSS area are this CPU's alone.
+        let t = unsafe { &mut *self.0.get() };
+        // SAFETY: as above; `load` set the pointer.
+        let area = unsafe { &mut *t.tss };
+        match bitmap {
+            None => {
+                area.tss.iobp_offset = NO_IO_BITMAP;
+                t.io_open = false;
+            }
+            Some(bytes) => {
+                let len = bytes.len().min(IO_BITMAP_BYTES);
+                area.io_bitmap[..len].copy_from_slice(&bytes[..len]);
+                if area.io_len > len {
+                    area.io_bitmap[len..area.io_len].fill(0xff);
+                }
+                area.io_len = len;
+                area.tss.iobp_offset = size_of::<TaskStateSegment>() as u16;
+                t.io_open = true;
+            }
+        }
     }
 
     /// Installs the running task's TLS descriptors (entries `TLS_MIN..TLS_MIN + 3`).

@@ -68,6 +68,9 @@ struct Cli {
     timeout: u64,
     #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
     accel: AccelChoice,
+    /// Extra words for Tempest's kernel command line (its negative controls, `temp=global`...).
+    #[arg(long, default_value = "")]
+    kernel_cmdline: String,
     /// Which Linux the tests are judged against.
     #[arg(long, value_enum, default_value_t = Oracle::Host)]
     oracle: Oracle,
@@ -415,7 +418,7 @@ fn run_on_tempest(
     let archive = build::target_dir(root).join(format!("kselftest/{name}.cpio"));
     qemu::initrd::write(&dir, &archive)?;
     let _ = std::fs::remove_dir_all(&dir);
-    let mut config = QemuConfig::new(kernel, "", accel);
+    let mut config = QemuConfig::new(kernel, cli.kernel_cmdline.clone(), accel);
     config.qemu = qemu_path.to_owned();
     config.smp = cli.smp;
     config.initrd = vec![qemu::initrd::module(&archive, &format!("/{file}"))?];

@@ -120,6 +120,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.irqsoff {
         crate::cpu::percpu::track_irq_off();
     }
+    if opts.no_io_bitmap_switch {
+        crate::sched::disable_io_bitmap_switch();
+    }
     if opts.leak_temp_at_syscall {
         crate::syscall::leak_temp_at_next_syscall();
     }

@@ -13,6 +13,7 @@
 //! | `console-input` | the console is a terminal: input from COM1 through a line discipline (`cargo qemu --shell`) |
 //! | `no-fork-flush` | negative control: `fork` does not drop the parent's writable translations on other CPUs |
 //! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
+//! | `no-io-bitmap-switch` | negative control: a switch leaves the CPU's I/O bitmap (`ioperm`) as the last task left it |
 //! | `irqsoff`       | time every interrupts-off stretch: the summary's longest per CPU and where it began |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
@@ -100,6 +101,8 @@ pub struct Options<'a> {
     pub tempest_calls: bool,
     /// `irqsoff`: interrupts-off stretches are timed.
     pub irqsoff: bool,
+    /// Negative control for `ioperm`: the switch does not load the incoming task's bitmap.
+    pub no_io_bitmap_switch: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -130,6 +133,7 @@ impl Default for Options<'_> {
             console_input: false,
             tempest_calls: false,
             irqsoff: false,
+            no_io_bitmap_switch: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -195,6 +199,7 @@ impl<'a> Options<'a> {
                 ("console-input", None) => opts.console_input = true,
                 ("tempest-calls", None) => opts.tempest_calls = true,
                 ("irqsoff", None) => opts.irqsoff = true,
+                ("no-io-bitmap-switch", None) => opts.no_io_bitmap_switch = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -315,6 +320,7 @@ mod tests {
         assert!(opts.poison_freed && opts.free_before_flush && opts.no_fork_flush);
         assert!(parse("tempest-calls").0.tempest_calls);
         assert!(parse("irqsoff").0.irqsoff);
+        assert!(parse("no-io-bitmap-switch").0.no_io_bitmap_switch);
         assert!(!parse("").0.irqsoff);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);

@@ -6,11 +6,13 @@ extern crate alloc;
 
 pub mod clock;
 pub mod cmdline;
+pub mod cred;
 pub mod devstat;
 pub mod elf;
 pub mod errno;
 pub mod files;
 pub mod fs;
+pub mod ioperm;
 pub mod mm;
 pub mod signal;
 pub mod syscall_table;

@@ -180,11 +180,16 @@ static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] =
 /// # Safety
 /// Once per CPU, first thing, interrupts off; `block` lives forever.
 unsafe fn install(block: &'static PerCpu) {
+    /// Each CPU's TSS and I/O permission bitmap (`arch::gdt::TssArea`: too big for the
+    /// block).
+    static TSS_AREAS: [arch::gdt::TssArea; MAX_CPUS] =
+        [const { arch::gdt::TssArea::new() }; MAX_CPUS];
     let me = block as *const PerCpu as *mut PerCpu;
     block.this.store(me, Ordering::Relaxed);
-    // SAFETY: per the contract.
+    // SAFETY: per the contract; the area is this CPU's (its id is its index).
     unsafe {
         block.tables.load(
+            &TSS_AREAS[block.id],
             block as *const PerCpu as u32,
             core::mem::size_of::<PerCpu>() as u32,
         )

@@ -98,6 +98,8 @@ pub struct Process {
     pub status: AtomicI32,
     /// Temp-mapping counters and system calls of threads already reaped.
     pub totals: IrqSpinLock<Totals>,
+    /// User and group ids (copied by `fork`, kept by `execve`).
+    pub cred: IrqSpinLock<crate::cred::Credentials>,
     /// The open files, shared by the threads (`CLONE_FILES` is implied).
     pub files: IrqSpinLock<Files>,
     /// Its parent and children (`fork`, `wait4`).
@@ -198,6 +200,7 @@ impl Process {
             exiting: AtomicBool::new(false),
             status: AtomicI32::new(0),
             totals: IrqSpinLock::new(Totals::default()),
+            cred: IrqSpinLock::new(crate::cred::Credentials::default()),
             files: IrqSpinLock::new(Files::with_console()),
             family: IrqSpinLock::new(Family::default()),
             child_events: crate::sched::waitlist::WaitList::new(),
@@ -363,6 +366,9 @@ pub struct Context {
     pub tls: [u64; arch::gdt::TLS_ENTRIES],
     /// Its alternate signal stack (`sigaltstack`).
     pub alt_stack: crate::signal::Stack,
+    /// The I/O ports it was given (`ioperm`; shared with the threads and children that
+    /// inherited it until one changes it), installed at switch-in.
+    pub io_bitmap: Option<Arc<crate::ioperm::IoBitmap>>,
 }
 
 // SAFETY: `context` is touched only by the CPU running the task (the task itself, with
@@ -430,6 +436,7 @@ impl Task {
                 temp: TempCounters::default(),
                 tls: [0; arch::gdt::TLS_ENTRIES],
                 alt_stack: crate::signal::Stack::DISABLED,
+                io_bitmap: None,
             }),
             kstack,
         };

@@ -27,7 +27,8 @@ pub mod waitlist;
 
 pub use block::wake;
 pub use runqueue::{
-    cpus_running, disable_fpu_save, disable_temp_pinning, disable_tls_reload, finish_switch,
+    cpus_running, disable_fpu_save, disable_io_bitmap_switch, disable_temp_pinning,
+    disable_tls_reload, finish_switch,
 };
 
 use crate::console::JsonStr;
@@ -151,6 +152,7 @@ pub fn spawn_forked(
         let theirs = unsafe { task.context() };
         theirs.tls = mine.tls;
         theirs.alt_stack = mine.alt_stack;
+        theirs.io_bitmap = mine.io_bitmap.clone();
         theirs.fpu.save();
         theirs.fpu.restore();
     });

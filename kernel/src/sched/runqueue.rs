@@ -111,6 +111,18 @@ static FPU_SAVE_OFF: AtomicBool = AtomicBool::new(false);
 /// set them last in the GDT.
 static TLS_RELOAD_OFF: AtomicBool = AtomicBool::new(false);
 
+/// Negative control (`no-io-bitmap-switch`): the switch leaves the CPU's I/O bitmap as the
+/// last task left it.
+static IO_SWITCH_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Switches the loading of I/O bitmaps at switch-in off (negative control).
+pub fn disable_io_bitmap_switch() {
+    log::warn!(
+        "no-io-bitmap-switch: context switches keep the CPU's I/O bitmap (negative control)"
+    );
+    IO_SWITCH_OFF.store(true, Ordering::Relaxed);
+}
+
 /// Switches the reload of TLS entries at switch-in off (negative control).
 pub fn disable_tls_reload() {
     log::warn!("no-tls-reload: context switches keep the GDT's TLS entries (negative control)");
@@ -300,6 +312,17 @@ pub(super) fn switch_to(
                 // SAFETY: this CPU's tables, interrupts off; the descriptors were checked
                 // when the task set them.
                 unsafe { block.tables.set_tls(&ctx.tls) };
+            }
+            // Nearly no task has I/O ports: one flag look when neither has.
+            if (ctx.io_bitmap.is_some() || block.tables.io_open())
+                && !IO_SWITCH_OFF.load(Ordering::Relaxed)
+            {
+                // SAFETY: this CPU's tables, interrupts off.
+                unsafe {
+                    block
+                        .tables
+                        .set_io_bitmap(ctx.io_bitmap.as_deref().map(|b| b.bytes()))
+                };
             }
             temp::unpark(&mut ctx.parked);
             ctx.parked_on = cpu;

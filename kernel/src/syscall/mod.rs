@@ -23,6 +23,7 @@ use crate::mm::uaccess;
 use crate::syscall_table::linux;
 use arch::trap::TrapFrame;
 use core::sync::atomic::{AtomicBool, Ordering};
+use process::{Kind, Width};
 use sched::Layout;
 
 pub const SYS_EXIT: u32 = linux("exit");
@@ -73,6 +74,19 @@ pub const SYS_GETUID32: u32 = linux("getuid32");
 pub const SYS_GETGID32: u32 = linux("getgid32");
 pub const SYS_GETEUID32: u32 = linux("geteuid32");
 pub const SYS_GETEGID32: u32 = linux("getegid32");
+pub const SYS_IOPERM: u32 = linux("ioperm");
+pub const SYS_SETUID: u32 = linux("setuid");
+pub const SYS_SETGID: u32 = linux("setgid");
+pub const SYS_SETUID32: u32 = linux("setuid32");
+pub const SYS_SETGID32: u32 = linux("setgid32");
+pub const SYS_SETRESUID: u32 = linux("setresuid");
+pub const SYS_SETRESGID: u32 = linux("setresgid");
+pub const SYS_SETRESUID32: u32 = linux("setresuid32");
+pub const SYS_SETRESGID32: u32 = linux("setresgid32");
+pub const SYS_GETRESUID: u32 = linux("getresuid");
+pub const SYS_GETRESGID: u32 = linux("getresgid");
+pub const SYS_GETRESUID32: u32 = linux("getresuid32");
+pub const SYS_GETRESGID32: u32 = linux("getresgid32");
 pub const SYS_SET_TID_ADDRESS: u32 = linux("set_tid_address");
 pub const SYS_SET_ROBUST_LIST: u32 = linux("set_robust_list");
 pub const SYS_PRLIMIT64: u32 = linux("prlimit64");
@@ -299,8 +313,27 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_GETRANDOM => process::getrandom(a0, a1, a2),
         SYS_READLINK => fs::readlink(a0, a1, a2),
         // Every process runs as root: uid and gid 0.
-        SYS_GETUID | SYS_GETGID | SYS_GETEUID | SYS_GETEGID | SYS_GETUID32 | SYS_GETGID32
-        | SYS_GETEUID32 | SYS_GETEGID32 => Ok(0),
+        SYS_GETUID => process::get_id(Kind::User, false, Width::Old),
+        SYS_GETEUID => process::get_id(Kind::User, true, Width::Old),
+        SYS_GETGID => process::get_id(Kind::Group, false, Width::Old),
+        SYS_GETEGID => process::get_id(Kind::Group, true, Width::Old),
+        SYS_GETUID32 => process::get_id(Kind::User, false, Width::Wide),
+        SYS_GETEUID32 => process::get_id(Kind::User, true, Width::Wide),
+        SYS_GETGID32 => process::get_id(Kind::Group, false, Width::Wide),
+        SYS_GETEGID32 => process::get_id(Kind::Group, true, Width::Wide),
+        SYS_IOPERM => process::ioperm(a0, a1, a2),
+        SYS_SETUID => process::set_id(Kind::User, a0, Width::Old),
+        SYS_SETGID => process::set_id(Kind::Group, a0, Width::Old),
+        SYS_SETUID32 => process::set_id(Kind::User, a0, Width::Wide),
+        SYS_SETGID32 => process::set_id(Kind::Group, a0, Width::Wide),
+        SYS_SETRESUID => process::set_res_ids(Kind::User, [a0, a1, a2], Width::Old),
+        SYS_SETRESGID => process::set_res_ids(Kind::Group, [a0, a1, a2], Width::Old),
+        SYS_SETRESUID32 => process::set_res_ids(Kind::User, [a0, a1, a2], Width::Wide),
+        SYS_SETRESGID32 => process::set_res_ids(Kind::Group, [a0, a1, a2], Width::Wide),
+        SYS_GETRESUID => process::get_res_ids(Kind::User, [a0, a1, a2], Width::Old),
+        SYS_GETRESGID => process::get_res_ids(Kind::Group, [a0, a1, a2], Width::Old),
+        SYS_GETRESUID32 => process::get_res_ids(Kind::User, [a0, a1, a2], Width::Wide),
+        SYS_GETRESGID32 => process::get_res_ids(Kind::Group, [a0, a1, a2], Width::Wide),
         SYS_FSTAT64 => io::fstat64(a0, a1),
         SYS_STATX => fs::statx(a0, a1, a2, a4),
         SYS_IOCTL => io::ioctl(a0, a1, a2),

@@ -193,6 +193,8 @@ pub fn fork(
         .store(parent.sid.load(Ordering::Relaxed), Ordering::Relaxed);
     let actions = parent.signals.lock().actions;
     child.signals.lock().actions = actions;
+    let cred = *parent.cred.lock();
+    *child.cred.lock() = cred;
     {
         let pid_bytes = pid.to_le_bytes();
         if flags & CLONE_PARENT_SETTID != 0 {
@@ -390,6 +392,117 @@ pub fn getppid() -> SysResult {
     let me = sched::current_process();
     let parent = me.family.lock().parent.as_ref().and_then(Weak::upgrade);
     Ok(parent.map_or(0, |p| p.tgid))
+}
+
+/// Which ids a credentials call reads or changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+/// The width of a credentials call's ids: the old calls' 16 bits, or 32.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    Old,
+    Wide,
+}
+
+fn with_ids<R>(kind: Kind, f: impl FnOnce(&mut crate::cred::Ids, bool) -> R) -> R {
+    let me = sched::current_process();
+    let mut cred = me.cred.lock();
+    let privileged = cred.privileged();
+    f(
+        match kind {
+            Kind::User => &mut cred.uid,
+            Kind::Group => &mut cred.gid,
+        },
+        privileged,
+    )
+}
+
+/// `getuid`, `geteuid`, `getgid`, `getegid` (and their `32` forms): the real or the
+/// effective id.
+pub fn get_id(kind: Kind, effective: bool, width: Width) -> SysResult {
+    let id = with_ids(
+        kind,
+        |ids, _| if effective { ids.effective } else { ids.real },
+    );
+    Ok(match width {
+        Width::Old => crate::cred::narrow(id),
+        Width::Wide => id,
+    })
+}
+
+/// `setres[ug]id(real, effective, saved)`: `-1` leaves one as it is; `EPERM` for an id a
+/// process without root's rights does not hold already.
+pub fn set_res_ids(kind: Kind, new: [u32; 3], width: Width) -> SysResult {
+    let new = new.map(|id| match width {
+        Width::Old => crate::cred::widen(id),
+        Width::Wide => id,
+    });
+    with_ids(kind, |ids, privileged| ids.set_res(new, privileged))?;
+    Ok(0)
+}
+
+/// `set[ug]id(id)`: all three ids for root; else the effective one, to the real or saved id.
+pub fn set_id(kind: Kind, id: u32, width: Width) -> SysResult {
+    let id = match width {
+        Width::Old if id as u16 == 0xffff => return Err(Errno::EINVAL),
+        Width::Old => id & 0xffff,
+        Width::Wide if id == crate::cred::UNCHANGED => return Err(Errno::EINVAL),
+        Width::Wide => id,
+    };
+    with_ids(kind, |ids, privileged| ids.set(id, privileged))?;
+    Ok(0)
+}
+
+/// `getres[ug]id(real, effective, saved)`: the three ids written at the three addresses
+/// (16 bits each for the old calls); `EFAULT`.
+pub fn get_res_ids(kind: Kind, at: [u32; 3], width: Width) -> SysResult {
+    let ids = with_ids(kind, |ids, _| *ids);
+    for (address, id) in at.into_iter().zip([ids.real, ids.effective, ids.saved]) {
+        match width {
+            Width::Old => write_user(address, &(crate::cred::narrow(id) as u16).to_le_bytes())?,
+            Width::Wide => write_user(address, &id.to_le_bytes())?,
+        }
+    }
+    Ok(0)
+}
+
+/// `ioperm(from, num, turn_on)`: gives the calling thread's ring-3 code the I/O ports
+/// `from..from + num` (root only, `EPERM` otherwise), or takes them away (anyone may).
+/// Threads and children it makes later inherit them; `execve` keeps them. The ports are in
+/// the CPU's TSS from now on (and at each switch back to the thread). `EINVAL` for an empty
+/// range or one past port 65 535.
+pub fn ioperm(from: u32, num: u32, turn_on: u32) -> SysResult {
+    use crate::ioperm::IO_PORTS;
+    let end = from
+        .checked_add(num)
+        .filter(|&end| num != 0 && end <= IO_PORTS)
+        .ok_or(Errno::EINVAL)?;
+    let allow = turn_on != 0;
+    if allow && !sched::current_process().cred.lock().privileged() {
+        return Err(Errno::EPERM);
+    }
+    sched::with_own_context(|ctx| {
+        if !allow && ctx.io_bitmap.is_none() {
+            return;
+        }
+        // Shared with a thread or child that inherited it: this thread's own copy now.
+        let map = Arc::make_mut(ctx.io_bitmap.get_or_insert_with(Default::default));
+        map.set(from, end, allow);
+        if map.is_closed() {
+            ctx.io_bitmap = None;
+        }
+        // SAFETY: this CPU's tables, preemption off, and the bitmap is the running thread's.
+        unsafe {
+            crate::cpu::percpu::this()
+                .tables
+                .set_io_bitmap(ctx.io_bitmap.as_deref().map(|b| b.bytes()))
+        };
+    });
+    Ok(0)
 }
 
 /// The longest argument or environment string (Linux's `MAX_ARG_STRLEN`).
