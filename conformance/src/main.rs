@@ -374,13 +374,8 @@ fn run_on_linux(
         qemu::initrd::linux_initramfs(&[("init", &guest.init), (&file, &test)])?,
     )?;
     // Everything after `--` is init's arguments.
-    let mut config = QemuConfig::new(
-        &guest.kernel,
-        format!("console=ttyS0 quiet -- /{file}"),
-        accel,
-    );
-    config.qemu = qemu_path.to_owned();
-    config.smp = cli.smp;
+    let cmdline = format!("console=ttyS0 quiet -- /{file}");
+    let mut config = machine(&guest.kernel, cmdline, qemu_path, accel, cli);
     config.memory_mib = 512;
     config.initrd = vec![
         archive
@@ -388,16 +383,33 @@ fn run_on_linux(
             .context("the target directory's path is not UTF-8")?
             .to_owned(),
     ];
+    let (serial, termination) = boot(&config, cli)?;
+    Ok(conformance::linux_outcome(&serial, &termination))
+}
+
+/// A machine like every other of the run: the same QEMU, CPUs and accelerator.
+fn machine(
+    kernel: &Path,
+    cmdline: String,
+    qemu_path: &Path,
+    accel: Accel,
+    cli: &Cli,
+) -> QemuConfig {
+    let mut config = QemuConfig::new(kernel, cmdline, accel);
+    config.qemu = qemu_path.to_owned();
+    config.smp = cli.smp;
+    config
+}
+
+/// Boots `config` for at most `--timeout` seconds: the serial output, and how QEMU ended.
+fn boot(config: &QemuConfig, cli: &Cli) -> Result<(String, String)> {
     let opts = RunOptions {
         timeout: Some(Duration::from_secs(cli.timeout)),
         echo: false,
         stdin: false,
     };
     let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
-    Ok(conformance::linux_outcome(
-        &result.serial,
-        &format!("{:?}", result.termination),
-    ))
+    Ok((result.serial, format!("{:?}", result.termination)))
 }
 
 /// Boots Tempest with `program` as the init of an initramfs holding it alone.
@@ -418,20 +430,10 @@ fn run_on_tempest(
     let archive = build::target_dir(root).join(format!("kselftest/{name}.cpio"));
     qemu::initrd::write(&dir, &archive)?;
     let _ = std::fs::remove_dir_all(&dir);
-    let mut config = QemuConfig::new(kernel, cli.kernel_cmdline.clone(), accel);
-    config.qemu = qemu_path.to_owned();
-    config.smp = cli.smp;
+    let mut config = machine(kernel, cli.kernel_cmdline.clone(), qemu_path, accel, cli);
     config.initrd = vec![qemu::initrd::module(&archive, &format!("/{file}"))?];
-    let opts = RunOptions {
-        timeout: Some(Duration::from_secs(cli.timeout)),
-        echo: false,
-        stdin: false,
-    };
-    let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
-    Ok(conformance::tempest_outcome(
-        &result.serial,
-        &format!("{:?}", result.termination),
-    ))
+    let (serial, termination) = boot(&config, cli)?;
+    Ok(conformance::tempest_outcome(&serial, &termination))
 }
 
 /// The commit the run was made on (with `-dirty` for uncommitted changes), if known.
