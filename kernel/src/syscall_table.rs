@@ -68,7 +68,7 @@ pub enum Class {
 }
 
 /// The calls of every class but `Other`, by Linux's name.
-const CLASSIFIED: [(&str, Class); 24] = [
+const CLASSIFIED: [(&str, Class); 25] = [
     ("write", Class::Write),
     ("writev", Class::Write),
     ("pwrite64", Class::Write),
@@ -80,6 +80,7 @@ const CLASSIFIED: [(&str, Class); 24] = [
     ("munmap", Class::Memory),
     ("mprotect", Class::Memory),
     ("madvise", Class::Memory),
+    ("mremap", Class::Memory),
     ("futex", Class::Futex),
     ("futex_time64", Class::Futex),
     ("rt_sigaction", Class::Signal),
@@ -548,6 +549,11 @@ pub const CALLS: &[Call] = &[
         162,
         "req, rem",
         "0 after at least `req`, blocked (woken by the CPU's 10 ms tick); `-EINVAL` for a bad timespec; `-EFAULT` for bad pointers; `-EINTR` (time left in `rem`) if a signal is delivered or the process is ending",
+    ),
+    Call::linux(
+        163,
+        "old, old_size, new_size, flags, new_address",
+        "the mapping's address after resizing `[old, old+old_size)` (every page mapped, else `-EFAULT`): smaller stays in place; larger grows in place into free pages, else moves with `MREMAP_MAYMOVE` (the page entries move, no page is copied; `-ENOMEM` without it); `MREMAP_FIXED` moves it to `new_address`, unmapping what was there; the old range is shot down; `-EINVAL` for unaligned addresses, sizes of 0, overlapping `MREMAP_FIXED` ranges or other flags",
     ),
     Call::linux(
         164,

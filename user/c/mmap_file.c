@@ -1,6 +1,7 @@
 /* mmap_file DIR: maps a file it writes in DIR privately (whole, from a page offset, over an
  * existing mapping with MAP_FIXED), writes to the mappings, forks, and says
- * what it sees; then the errors such calls must give. The same static binary runs on the
+ * what it sees; takes address hints; resizes and moves a mapping with mremap; then the
+ * errors such calls must give. The same static binary runs on the
  * host and on Tempest: the QEMU test compares the outputs line by line. Addresses are not
  * printed. Exits 0 unless a call failed that must not. */
 #define _GNU_SOURCE
@@ -145,6 +146,52 @@ int main(int argc, char **argv)
 		unsigned char *odd = mmap(want + 2 * PAGE + 1, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		printf("unaligned hint: %s, rounded down to its page: %s\n", outcome(odd),
 		       odd == want + 2 * PAGE ? "yes" : "no");
+	}
+
+	/* mremap: growing in place into free pages, refused without MREMAP_MAYMOVE when the
+	 * next page is taken, moved with it (the contents go along), shrunk, and moved to a
+	 * fixed address. Addresses come from free hints, the same on both kernels. */
+	unsigned char *r = mmap((void *)0x30000, 2 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("mremap: map: %s\n", outcome(r));
+	if (r != MAP_FAILED) {
+		memset(r, 0x5a, 2 * PAGE);
+		unsigned char *g = mremap(r, 2 * PAGE, 4 * PAGE, 0);
+		printf("mremap: grow in place: %s, same place: %s, old bytes kept: %s, new ones zero: %s\n",
+		       outcome(g), g == r ? "yes" : "no", g != MAP_FAILED && g[2 * PAGE - 1] == 0x5a ? "yes" : "no",
+		       g != MAP_FAILED && g[3 * PAGE] == 0 ? "yes" : "no");
+		unsigned char *block = mmap(r + 4 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		printf("mremap: block the next page: %s\n", outcome(block));
+		errno = 0;
+		printf("mremap: grow without MAYMOVE: %s\n", outcome(mremap(r, 4 * PAGE, 6 * PAGE, 0)));
+		r[4 * PAGE - 1] = 0x77;
+		unsigned char *m = mremap(r, 4 * PAGE, 6 * PAGE, MREMAP_MAYMOVE);
+		printf("mremap: grow with MAYMOVE: %s, moved: %s, bytes kept: %s %s, new zero: %s\n",
+		       outcome(m), m != r ? "yes" : "no", m != MAP_FAILED && m[0] == 0x5a ? "yes" : "no",
+		       m != MAP_FAILED && m[4 * PAGE - 1] == 0x77 ? "yes" : "no",
+		       m != MAP_FAILED && m[5 * PAGE] == 0 ? "yes" : "no");
+		errno = 0;
+		printf("mremap: the old place is gone: %s\n", outcome(mremap(r, PAGE, PAGE, 0)));
+		if (m != MAP_FAILED) {
+			unsigned char *s2 = mremap(m, 6 * PAGE, PAGE, 0);
+			errno = 0;
+			printf("mremap: shrink: %s, same place: %s; the tail gone: %s\n", outcome(s2),
+			       s2 == m ? "yes" : "no", outcome(mremap(m + PAGE, PAGE, PAGE, 0)));
+			unsigned char *to = (unsigned char *)0x60000;
+			unsigned char *f = mremap(m, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+			printf("mremap: to a fixed address: %s, there: %s, byte kept: %s\n", outcome(f),
+			       f == to ? "yes" : "no", f == to && f[0] == 0x5a ? "yes" : "no");
+			errno = 0;
+			printf("mremap: fixed onto a range it overlaps: %s\n",
+			       outcome(mremap(to, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to + PAGE)));
+		}
+		errno = 0;
+		printf("mremap: unaligned: %s\n", outcome(mremap(r + 1, PAGE, PAGE, 0)));
+		errno = 0;
+		printf("mremap: FIXED without MAYMOVE: %s\n",
+		       outcome(mremap(block, PAGE, PAGE, MREMAP_FIXED, (void *)0x70000)));
+		errno = 0;
+		printf("mremap: size 0: %s\n", outcome(mremap(block, PAGE, 0, 0)));
 	}
 
 	/* The errors. */

@@ -404,6 +404,21 @@ impl AddressSpace {
         Some(Frame::containing(u64::from(e.address().0)))
     }
 
+    /// Moves the entry of mapped user page `from` to unmapped page `to`: its frame,
+    /// protection and copy-on-write state go with it, and no frame changes owner (no
+    /// flush: the caller `flush`es `from`). Errors change nothing: `from` not mapped
+    /// (`NotUser`), `to` mapped already, or no frame for `to`'s page table.
+    pub fn move_page(&mut self, from: u32, to: u32) -> Result<(), MapError> {
+        let entry = *self.present_slot(from).ok_or(MapError::NotUser(from))?;
+        let slot = &mut self.table_or_create(to)?.0[pt_index(to as usize)];
+        if PTEntry(*slot).is_present() {
+            return Err(MapError::AlreadyMapped(to));
+        }
+        *slot = entry;
+        *self.present_slot(from).expect("mapped a moment ago") = 0;
+        Ok(())
+    }
+
     /// Points mapped user page `va` at `frame` instead, returning the old frame (no flush:
     /// the caller `flush`es, then frees the old frame). For the shootdown tests.
     pub fn remap(&mut self, va: u32, frame: Frame) -> Option<Frame> {

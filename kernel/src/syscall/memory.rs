@@ -109,6 +109,101 @@ fn map_zeroed(
     Ok(())
 }
 
+const MREMAP_MAYMOVE: u32 = 1;
+const MREMAP_FIXED: u32 = 2;
+
+/// `mremap(old, old_size, new_size, flags, new_address)`: resizes the private mapping of
+/// `[old, old + old_size)`, every page of which must be mapped (`EFAULT`), as Linux does:
+/// - smaller: the tail is unmapped, and it stays at `old`;
+/// - larger, with the pages after it free: zeroed pages, with the protection of its last
+///   page, are added in place;
+/// - larger otherwise, with `MREMAP_MAYMOVE`: its pages move (their entries do; no page is
+///   copied) to a free range, zeroed pages after them; else `ENOMEM`;
+/// - with `MREMAP_FIXED` (and `MAYMOVE`): moved to `new_address`, whatever was mapped
+///   there unmapped first; a range overlapping the old one is `EINVAL`.
+///
+/// Returns where it is now. The old range is shot down on every CPU that has the space.
+/// `EINVAL` for an unaligned address, a size of 0, or another flag (`MREMAP_DONTUNMAP`
+/// is not built).
+pub fn mremap(old: u32, old_size: u32, new_size: u32, flags: u32, new_address: u32) -> SysResult {
+    let fixed = flags & MREMAP_FIXED != 0;
+    let may_move = flags & MREMAP_MAYMOVE != 0;
+    if !old.is_multiple_of(PAGE)
+        || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0
+        || (fixed && !may_move)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let old_len = old_size
+        .checked_next_multiple_of(PAGE)
+        .ok_or(Errno::EINVAL)?;
+    let new_len = new_size
+        .checked_next_multiple_of(PAGE)
+        .ok_or(Errno::EINVAL)?;
+    if old_len == 0 || new_len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if fixed {
+        let overlap = new_address < old + old_len && old < new_address.wrapping_add(new_len);
+        if !new_address.is_multiple_of(PAGE)
+            || UserRange::new(new_address, new_len).is_err()
+            || new_address < USER_BASE
+            || overlap
+        {
+            return Err(Errno::EINVAL);
+        }
+    }
+    UserRange::new(old, old_len).map_err(|_| Errno::EFAULT)?;
+    with_memory(|process, m| {
+        let space = &mut m.space;
+        let old_end = old + old_len;
+        if !pages(old, old_end).all(|page| space.translate(page).is_some()) {
+            return Err(Errno::EFAULT);
+        }
+        let last = space.translate(old_end - PAGE).expect("mapped");
+        let prot = Protection {
+            user: last.user,
+            write: last.write || last.cow,
+        };
+        if !fixed && new_len <= old_len {
+            unmap_range(process, space, old + new_len, old_end);
+            return Ok(old);
+        }
+        if !fixed && hinted(space, m.brk_start, old_end, new_len - old_len) == Some(old_end) {
+            map_zeroed(process, space, old_end, old + new_len, prot)?;
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let to = if fixed {
+            unmap_range(process, space, new_address, new_address + new_len);
+            new_address
+        } else {
+            find_free(space, new_len).ok_or(Errno::ENOMEM)?
+        };
+        let kept = old_len.min(new_len);
+        for (i, page) in pages(old, old + kept).enumerate() {
+            if space.move_page(page, to + (i * PAGE_SIZE) as u32).is_err() {
+                // No page table for the new place: every page back where it was.
+                for (j, back) in pages(old, page).enumerate() {
+                    let _ = space.move_page(to + (j * PAGE_SIZE) as u32, back);
+                }
+                return Err(Errno::ENOMEM);
+            }
+        }
+        process.flush(Flush::Range {
+            start: old,
+            pages: kept / PAGE,
+        });
+        unmap_range(process, space, old + kept, old_end);
+        if new_len > kept {
+            map_zeroed(process, space, to + kept, to + new_len, prot)?;
+        }
+        Ok(to)
+    })
+}
+
 /// `brk(addr)`: moves the program break; returns the (possibly unchanged) break, as Linux does.
 pub fn brk(addr: u32) -> SysResult {
     with_memory(|process, m| {

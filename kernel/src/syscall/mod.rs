@@ -75,6 +75,7 @@ pub const SYS_GETGID32: u32 = linux("getgid32");
 pub const SYS_GETEUID32: u32 = linux("geteuid32");
 pub const SYS_GETEGID32: u32 = linux("getegid32");
 pub const SYS_IOPERM: u32 = linux("ioperm");
+pub const SYS_MREMAP: u32 = linux("mremap");
 pub const SYS_SETUID: u32 = linux("setuid");
 pub const SYS_SETGID: u32 = linux("setgid");
 pub const SYS_SETUID32: u32 = linux("setuid32");
@@ -285,6 +286,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_BRK => memory::brk(a0),
         SYS_MUNMAP => memory::munmap(a0, a1),
         SYS_MPROTECT => memory::mprotect(a0, a1, a2),
+        SYS_MREMAP => memory::mremap(a0, a1, a2, a3, a4),
         SYS_SCHED_YIELD => {
             crate::sched::yield_now();
             Ok(0)
