@@ -18,6 +18,7 @@ pub mod signal;
 pub mod syscall_table;
 pub mod tls;
 pub mod tty;
+pub mod vdso;
 
 #[cfg(target_arch = "x86")]
 pub mod acpi;

@@ -21,6 +21,22 @@ pub const STACK_BOTTOM: u32 = STACK_TOP - STACK_PAGES * PAGE_SIZE as u32;
 
 const PAGE: u32 = PAGE_SIZE as u32;
 
+/// Where the vDSO (`crate::vdso`) is mapped: in the unmapped gap between the `mmap` area
+/// and the stack, 128 pages below the stack.
+pub const VDSO_BASE: u32 = STACK_BOTTOM - 128 * PAGE;
+
+/// The vDSO's image, built once.
+fn vdso_image() -> &'static crate::vdso::Image {
+    static IMAGE: spin::Once<crate::vdso::Image> = spin::Once::new();
+    IMAGE.call_once(crate::vdso::build)
+}
+
+/// The vDSO's trampolines `sigreturn` and `rt_sigreturn` for a vDSO mapped at `base`.
+pub fn vdso_trampolines(base: u32) -> (u32, u32) {
+    let image = vdso_image();
+    (base + image.sigreturn, base + image.rt_sigreturn)
+}
+
 /// Why a program could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
@@ -141,12 +157,18 @@ pub fn load_from(
     for i in 1..=STACK_PAGES {
         space.map_zeroed(STACK_TOP - i * PAGE, Protection::READ_WRITE)?;
     }
+    // The vDSO: this process's own copy of the image, read-only (and executable: i386
+    // paging without PAE has no execute bit).
+    let image = vdso_image();
+    space.map_zeroed(VDSO_BASE, Protection::READ_ONLY)?;
+    uaccess::poke(&space, VDSO_BASE, &image.bytes).map_err(LoadError::Copy)?;
     let stack = initial_stack(&space, &plan, argv, envp)?;
     Ok(Loaded {
         mem: Memory {
             space,
             brk_start: brk,
             brk,
+            vdso: VDSO_BASE,
         },
         entry: plan.entry,
         stack,
@@ -166,6 +188,8 @@ const AT_GID: u32 = 13;
 const AT_EGID: u32 = 14;
 const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
+const AT_SYSINFO: u32 = 32;
+const AT_SYSINFO_EHDR: u32 = 33;
 const AT_MINSIGSTKSZ: u32 = 51;
 
 /// Builds the initial stack the Linux i386 ABI prescribes and returns the stack pointer:
@@ -225,6 +249,8 @@ fn initial_stack(
     aux(AT_SECURE, 0);
     aux(AT_RANDOM, random_at);
     aux(AT_MINSIGSTKSZ, crate::signal::MAX_FRAME_STACK as u32);
+    aux(AT_SYSINFO, VDSO_BASE + vdso_image().vsyscall);
+    aux(AT_SYSINFO_EHDR, VDSO_BASE);
     aux(AT_NULL, 0);
 
     let vector_bytes = words.len() as u32 * 4;

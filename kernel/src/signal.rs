@@ -613,6 +613,10 @@ pub struct Delivery<'a> {
     /// The alternate stack as the thread had it, and its report (`uc_stack`).
     pub stack: Stack,
     pub fpu: Fpu<'a>,
+    /// The vDSO's `__kernel_sigreturn` and `__kernel_rt_sigreturn`, where a handler
+    /// without `SA_RESTORER` returns (as on Linux); `None` (no vDSO): the frame's own
+    /// return code.
+    pub trampolines: Option<(u32, u32)>,
 }
 
 impl Delivery<'_> {
@@ -635,10 +639,16 @@ impl Delivery<'_> {
         self.fpu.write(&mut bytes[(fpstate - at) as usize..]);
 
         let retcode_at = size - 8;
-        let restorer = if self.action.flags & SA_RESTORER != 0 {
-            self.action.restorer
-        } else {
-            at + retcode_at as u32
+        let restorer = match self.trampolines {
+            _ if self.action.flags & SA_RESTORER != 0 => self.action.restorer,
+            Some((sigreturn, rt_sigreturn)) => {
+                if rt {
+                    rt_sigreturn
+                } else {
+                    sigreturn
+                }
+            }
+            None => at + retcode_at as u32,
         };
         put(&mut bytes, 0, restorer);
         put(&mut bytes, 4, self.sig);
@@ -779,6 +789,7 @@ mod tests {
             blocked: 0x8000_0001_0000_0400,
             stack: Stack::DISABLED,
             fpu: Fpu::Fxsave(fx),
+            trampolines: None,
         }
     }
 

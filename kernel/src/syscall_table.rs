@@ -553,7 +553,7 @@ pub const CALLS: &[Call] = &[
     Call::linux(
         163,
         "old, old_size, new_size, flags, new_address",
-        "the mapping's address after resizing `[old, old+old_size)` (every page mapped, else `-EFAULT`): smaller stays in place; larger grows in place into free pages, else moves with `MREMAP_MAYMOVE` (the page entries move, no page is copied; `-ENOMEM` without it); `MREMAP_FIXED` moves it to `new_address`, unmapping what was there; the old range is shot down; `-EINVAL` for unaligned addresses, sizes of 0, overlapping `MREMAP_FIXED` ranges or other flags",
+        "the mapping's address after resizing `[old, old+old_size)` (every page mapped, else `-EFAULT`): smaller stays in place; larger grows in place into free pages, else moves with `MREMAP_MAYMOVE` (the page entries move, no page is copied; `-ENOMEM` without it); `MREMAP_FIXED` moves it to `new_address`, unmapping what was there; the old range is shot down; moving the vDSO moves its signal trampolines, and the caller's return address when it called through `__kernel_vsyscall`; `-EINVAL` for unaligned addresses, sizes of 0, overlapping `MREMAP_FIXED` ranges or other flags",
     ),
     Call::linux(
         164,

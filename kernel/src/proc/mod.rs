@@ -38,6 +38,9 @@ pub struct Memory {
     pub brk_start: u32,
     /// Current program break.
     pub brk: u32,
+    /// Where the vDSO is mapped (0: nowhere), for the signal trampolines (`mremap`
+    /// moving it moves this too).
+    pub vdso: u32,
 }
 
 /// What a task is doing (`Task::state`).

@@ -406,6 +406,7 @@ fn enter_handler(
         *ctx.fpu.bytes()
     });
     let image = &image;
+    let vdso = sched::current_process().mem.lock().vdso;
     let delivery = Delivery {
         sig,
         info,
@@ -418,6 +419,7 @@ fn enter_handler(
         } else {
             Fpu::Fnsave(image)
         },
+        trampolines: (vdso != 0).then(|| crate::loader::vdso_trampolines(vdso)),
     };
     let built = delivery.build(top).ok_or(Errno::EFAULT)?;
     // A frame that does not fit the alternate stack would run over what lies below it.

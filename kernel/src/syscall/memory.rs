@@ -123,9 +123,19 @@ const MREMAP_FIXED: u32 = 2;
 ///   there unmapped first; a range overlapping the old one is `EINVAL`.
 ///
 /// Returns where it is now. The old range is shot down on every CPU that has the space.
+/// Moving the vDSO moves the signal trampolines with it, and the caller, which may have
+/// called through `__kernel_vsyscall` (glibc does), returns into the new copy (`eip` is
+/// the caller's return address), as on Linux.
 /// `EINVAL` for an unaligned address, a size of 0, or another flag (`MREMAP_DONTUNMAP`
 /// is not built).
-pub fn mremap(old: u32, old_size: u32, new_size: u32, flags: u32, new_address: u32) -> SysResult {
+pub fn mremap(
+    eip: &mut u32,
+    old: u32,
+    old_size: u32,
+    new_size: u32,
+    flags: u32,
+    new_address: u32,
+) -> SysResult {
     let fixed = flags & MREMAP_FIXED != 0;
     let may_move = flags & MREMAP_MAYMOVE != 0;
     if !old.is_multiple_of(PAGE)
@@ -199,6 +209,14 @@ pub fn mremap(old: u32, old_size: u32, new_size: u32, flags: u32, new_address: u
         unmap_range(process, space, old + kept, old_end);
         if new_len > kept {
             map_zeroed(process, space, to + kept, to + new_len, prot)?;
+        }
+        // The vDSO moved: the signal trampolines are where it is now, and so is the
+        // caller's way back.
+        if (old..old_end).contains(&m.vdso) {
+            m.vdso = to + (m.vdso - old);
+        }
+        if (old..old + kept).contains(eip) {
+            *eip = to + (*eip - old);
         }
         Ok(to)
     })
@@ -351,7 +369,13 @@ fn checked_range(addr: u32, len: u32) -> Result<(u32, u32), Errno> {
 /// `munmap(addr, len)`: unmaps whatever is mapped in the range.
 pub fn munmap(addr: u32, len: u32) -> SysResult {
     let (start, end) = checked_range(addr, len)?;
-    with_memory(|process, m| unmap_range(process, &mut m.space, start, end));
+    with_memory(|process, m| {
+        unmap_range(process, &mut m.space, start, end);
+        // No vDSO any more: handlers without `SA_RESTORER` return through their frames.
+        if (start..end).contains(&m.vdso) {
+            m.vdso = 0;
+        }
+    });
     Ok(0)
 }
 

@@ -286,7 +286,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_BRK => memory::brk(a0),
         SYS_MUNMAP => memory::munmap(a0, a1),
         SYS_MPROTECT => memory::mprotect(a0, a1, a2),
-        SYS_MREMAP => memory::mremap(a0, a1, a2, a3, a4),
+        SYS_MREMAP => memory::mremap(&mut frame.eip, a0, a1, a2, a3, a4),
         SYS_SCHED_YIELD => {
             crate::sched::yield_now();
             Ok(0)

@@ -172,6 +172,7 @@ pub fn fork(
             space,
             brk_start: m.brk_start,
             brk: m.brk,
+            vdso: m.vdso,
         }
     };
     let child = Arc::new(Process::new(pid, parent.name.clone(), 0, mem));
