@@ -153,17 +153,23 @@ fn main() -> Result<()> {
         Oracle::LinuxQemu => Some(linux_guest(&root).unwrap_or_else(|e| unavailable(e))),
     };
 
+    let boots = Boots {
+        root: &root,
+        qemu: &qemu_path,
+        accel,
+        cli: &cli,
+    };
     let mut rows = Vec::new();
     for (i, name) in tests.iter().enumerate() {
         let program = bin.join(format!("{name}_32"));
         eprint!("conformance: [{}/{}] {name}: Linux ", i + 1, tests.len());
         let linux = match &guest {
             None => host::run(&program, &bin, Duration::from_secs(60))?,
-            Some(guest) => run_on_linux(&root, guest, &qemu_path, accel, &cli, name, &program)?,
+            Some(guest) => boots.on_linux(guest, name, &program)?,
         };
         eprint!("{}; tempest ", linux.ending());
         let started = Instant::now();
-        let tempest = run_on_tempest(&root, &kernel, &qemu_path, accel, &cli, name, &program)?;
+        let tempest = boots.on_tempest(&kernel, name, &program)?;
         eprintln!(
             "{} ({:.1} s)",
             tempest.ending(),
@@ -355,85 +361,74 @@ fn linux_guest(root: &Path) -> Result<LinuxGuest> {
     })
 }
 
-/// Boots Linux in QEMU, as Tempest is booted (CPUs, accelerator), with `oracle_init` as
-/// its init running `program`.
-fn run_on_linux(
-    root: &Path,
-    guest: &LinuxGuest,
-    qemu_path: &Path,
+/// What every boot of the run shares: the workspace, QEMU, the accelerator, the options.
+struct Boots<'a> {
+    root: &'a Path,
+    qemu: &'a Path,
     accel: Accel,
-    cli: &Cli,
-    name: &str,
-    program: &Path,
-) -> Result<verdict::Outcome> {
-    let file = format!("{name}_32");
-    let archive = build::target_dir(root).join(format!("kselftest/{name}.linux.cpio"));
-    let test = std::fs::read(program)?;
-    std::fs::write(
-        &archive,
-        qemu::initrd::linux_initramfs(&[("init", &guest.init), (&file, &test)])?,
-    )?;
-    // Everything after `--` is init's arguments.
-    let cmdline = format!("console=ttyS0 quiet -- /{file}");
-    let mut config = machine(&guest.kernel, cmdline, qemu_path, accel, cli);
-    config.memory_mib = 512;
-    config.initrd = vec![
-        archive
-            .to_str()
-            .context("the target directory's path is not UTF-8")?
-            .to_owned(),
-    ];
-    let (serial, termination) = boot(&config, cli)?;
-    Ok(conformance::linux_outcome(&serial, &termination))
+    cli: &'a Cli,
 }
 
-/// A machine like every other of the run: the same QEMU, CPUs and accelerator.
-fn machine(
-    kernel: &Path,
-    cmdline: String,
-    qemu_path: &Path,
-    accel: Accel,
-    cli: &Cli,
-) -> QemuConfig {
-    let mut config = QemuConfig::new(kernel, cmdline, accel);
-    config.qemu = qemu_path.to_owned();
-    config.smp = cli.smp;
-    config
-}
+impl Boots<'_> {
+    /// A machine like every other of the run: the same QEMU, CPUs and accelerator.
+    fn machine(&self, kernel: &Path, cmdline: String) -> QemuConfig {
+        let mut config = QemuConfig::new(kernel, cmdline, self.accel);
+        config.qemu = self.qemu.to_owned();
+        config.smp = self.cli.smp;
+        config
+    }
 
-/// Boots `config` for at most `--timeout` seconds: the serial output, and how QEMU ended.
-fn boot(config: &QemuConfig, cli: &Cli) -> Result<(String, String)> {
-    let opts = RunOptions {
-        timeout: Some(Duration::from_secs(cli.timeout)),
-        echo: false,
-        stdin: false,
-    };
-    let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
-    Ok((result.serial, format!("{:?}", result.termination)))
-}
+    /// Boots `config` for at most `--timeout` seconds: the serial output, and how QEMU
+    /// ended.
+    fn boot(&self, config: &QemuConfig) -> Result<(String, String)> {
+        let opts = RunOptions {
+            timeout: Some(Duration::from_secs(self.cli.timeout)),
+            echo: false,
+            stdin: false,
+        };
+        let result = qemu::run::run(config.command(), &opts, &mut |_| None)?;
+        Ok((result.serial, format!("{:?}", result.termination)))
+    }
 
-/// Boots Tempest with `program` as the init of an initramfs holding it alone.
-fn run_on_tempest(
-    root: &Path,
-    kernel: &Path,
-    qemu_path: &Path,
-    accel: Accel,
-    cli: &Cli,
-    name: &str,
-    program: &Path,
-) -> Result<verdict::Outcome> {
-    let dir = build::target_dir(root).join(format!("kselftest/root-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let file = format!("{name}_32");
-    std::fs::copy(program, dir.join(&file))?;
-    let archive = build::target_dir(root).join(format!("kselftest/{name}.cpio"));
-    qemu::initrd::write(&dir, &archive)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut config = machine(kernel, cli.kernel_cmdline.clone(), qemu_path, accel, cli);
-    config.initrd = vec![qemu::initrd::module(&archive, &format!("/{file}"))?];
-    let (serial, termination) = boot(&config, cli)?;
-    Ok(conformance::tempest_outcome(&serial, &termination))
+    /// Boots Linux in QEMU, as Tempest is booted, with `oracle_init` as its init running
+    /// `program`.
+    fn on_linux(&self, guest: &LinuxGuest, name: &str, program: &Path) -> Result<verdict::Outcome> {
+        let file = format!("{name}_32");
+        let archive = build::target_dir(self.root).join(format!("kselftest/{name}.linux.cpio"));
+        let test = std::fs::read(program)?;
+        std::fs::write(
+            &archive,
+            qemu::initrd::linux_initramfs(&[("init", &guest.init), (&file, &test)])?,
+        )?;
+        // Everything after `--` is init's arguments.
+        let mut config = self.machine(&guest.kernel, format!("console=ttyS0 quiet -- /{file}"));
+        config.memory_mib = 512;
+        config.initrd = vec![
+            archive
+                .to_str()
+                .context("the target directory's path is not UTF-8")?
+                .to_owned(),
+        ];
+        let (serial, termination) = self.boot(&config)?;
+        Ok(conformance::linux_outcome(&serial, &termination))
+    }
+
+    /// Boots Tempest with `program` as the init of an initramfs holding it alone.
+    fn on_tempest(&self, kernel: &Path, name: &str, program: &Path) -> Result<verdict::Outcome> {
+        let target = build::target_dir(self.root);
+        let dir = target.join(format!("kselftest/root-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let file = format!("{name}_32");
+        std::fs::copy(program, dir.join(&file))?;
+        let archive = target.join(format!("kselftest/{name}.cpio"));
+        qemu::initrd::write(&dir, &archive)?;
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = self.machine(kernel, self.cli.kernel_cmdline.clone());
+        config.initrd = vec![qemu::initrd::module(&archive, &format!("/{file}"))?];
+        let (serial, termination) = self.boot(&config)?;
+        Ok(conformance::tempest_outcome(&serial, &termination))
+    }
 }
 
 /// The commit the run was made on (with `-dirty` for uncommitted changes), if known.
