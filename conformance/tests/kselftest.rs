@@ -153,6 +153,29 @@ fn a_cpu_keeping_the_last_tasks_io_bitmap_is_caught() {
     assert!(all.contains("does not list: ioperm"), "{all}");
 }
 
+/// Negative control of the vDSO's move: with `no-vdso-follow`, `mremap` leaves a caller
+/// that came through `__kernel_vsyscall` (static glibc does) returning into the old copy,
+/// and `test_mremap_vdso`'s child dies there.
+#[test]
+fn a_caller_left_in_the_old_vdso_is_caught() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let args = [
+        "--only",
+        "test_mremap_vdso",
+        "--kernel-cmdline",
+        "no-vdso-follow",
+    ];
+    let Some(out) = conformance(&args) else {
+        return;
+    };
+    let all = text(&out);
+    assert!(
+        !out.status.success(),
+        "the stale return address went unnoticed\n{all}"
+    );
+    assert!(all.contains("does not list: test_mremap_vdso"), "{all}");
+}
+
 /// The tests that run threads on several CPUs pass at `--smp 8` too (`ldt_gdt`, the
 /// third of them, waits for `modify_ldt`).
 #[test]

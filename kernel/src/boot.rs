@@ -123,6 +123,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.no_io_bitmap_switch {
         crate::sched::disable_io_bitmap_switch();
     }
+    if opts.no_vdso_follow {
+        crate::syscall::disable_vdso_follow();
+    }
     if opts.leak_temp_at_syscall {
         crate::syscall::leak_temp_at_next_syscall();
     }

@@ -13,6 +13,7 @@
 //! | `console-input` | the console is a terminal: input from COM1 through a line discipline (`cargo qemu --shell`) |
 //! | `no-fork-flush` | negative control: `fork` does not drop the parent's writable translations on other CPUs |
 //! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
+//! | `no-vdso-follow` | negative control: `mremap` of the vDSO leaves the caller's return address in the old copy |
 //! | `no-io-bitmap-switch` | negative control: a switch leaves the CPU's I/O bitmap (`ioperm`) as the last task left it |
 //! | `irqsoff`       | time every interrupts-off stretch: the summary's longest per CPU and where it began |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
@@ -103,6 +104,8 @@ pub struct Options<'a> {
     pub irqsoff: bool,
     /// Negative control for `ioperm`: the switch does not load the incoming task's bitmap.
     pub no_io_bitmap_switch: bool,
+    /// Negative control for the vDSO: `mremap` does not move the caller's return address.
+    pub no_vdso_follow: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -134,6 +137,7 @@ impl Default for Options<'_> {
             tempest_calls: false,
             irqsoff: false,
             no_io_bitmap_switch: false,
+            no_vdso_follow: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -200,6 +204,7 @@ impl<'a> Options<'a> {
                 ("tempest-calls", None) => opts.tempest_calls = true,
                 ("irqsoff", None) => opts.irqsoff = true,
                 ("no-io-bitmap-switch", None) => opts.no_io_bitmap_switch = true,
+                ("no-vdso-follow", None) => opts.no_vdso_follow = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),
@@ -321,6 +326,7 @@ mod tests {
         assert!(parse("tempest-calls").0.tempest_calls);
         assert!(parse("irqsoff").0.irqsoff);
         assert!(parse("no-io-bitmap-switch").0.no_io_bitmap_switch);
+        assert!(parse("no-vdso-follow").0.no_vdso_follow);
         assert!(!parse("").0.irqsoff);
         assert!(parse("env=LANG=C env=EMPTY=").1.is_empty());
         assert_eq!(parse("env=noequals env==x").1.len(), 2);

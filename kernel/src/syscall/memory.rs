@@ -109,6 +109,18 @@ fn map_zeroed(
     Ok(())
 }
 
+/// Negative control (`no-vdso-follow`): `mremap` of the vDSO leaves the caller's return
+/// address in the old copy.
+static VDSO_FOLLOW_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Turns the vDSO's return-address fix-up off (negative control).
+pub fn disable_vdso_follow() {
+    log::warn!(
+        "no-vdso-follow: mremap of the vDSO leaves callers returning into the old copy (negative control)"
+    );
+    VDSO_FOLLOW_OFF.store(true, Ordering::Relaxed);
+}
+
 const MREMAP_MAYMOVE: u32 = 1;
 const MREMAP_FIXED: u32 = 2;
 
@@ -215,7 +227,7 @@ pub fn mremap(
         if (old..old_end).contains(&m.vdso) {
             m.vdso = to + (m.vdso - old);
         }
-        if (old..old + kept).contains(eip) {
+        if (old..old + kept).contains(eip) && !VDSO_FOLLOW_OFF.load(Ordering::Relaxed) {
             *eip = to + (*eip - old);
         }
         Ok(to)

@@ -14,7 +14,7 @@ mod signal;
 mod tls;
 
 pub use io::disable_user_copy_checks;
-pub use memory::free_before_flush;
+pub use memory::{disable_vdso_follow, free_before_flush};
 pub use probe::leak_temp_at_next_syscall;
 
 use crate::errno::Errno;
