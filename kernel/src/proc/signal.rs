@@ -406,7 +406,10 @@ fn enter_handler(
         *ctx.fpu.bytes()
     });
     let image = &image;
-    let vdso = sched::current_process().mem.lock().vdso;
+    // The process's memory, once: where its vDSO is (the trampolines), and the frame's copy.
+    let process = sched::current_process();
+    let memory = process.mem.lock();
+    let vdso = memory.vdso;
     let delivery = Delivery {
         sig,
         info,
@@ -428,11 +431,8 @@ fn enter_handler(
     {
         return Err(Errno::ENOMEM);
     }
-    {
-        let process = sched::current_process();
-        let memory = process.mem.lock();
-        uaccess::copy_to_user(&memory.space, built.at, &built.bytes)?;
-    }
+    uaccess::copy_to_user(&memory.space, built.at, &built.bytes)?;
+    drop(memory);
     if !FPU_OFF.load(Ordering::Relaxed) {
         load_fpu(FpuState::initial());
     }
