@@ -894,8 +894,8 @@ pub const CALLS: &[Call] = &[
     Call::tempest(
         0x10003,
         "kernel_spin",
-        "ms",
-        "spins `ms` (1..=10000) in the kernel with interrupts on and nothing held; returns how many times the caller was switched out meanwhile (kernel preemption made visible); `-EINVAL`",
+        "ms, watch, advance",
+        "spins `ms` (1..=10000) in the kernel with interrupts on and nothing held; returns how many times the caller was switched out meanwhile (kernel preemption made visible); a non-null `watch` is a `u32` read as the spin starts and ends, its change stored at `advance`; `-EINVAL`, `-EFAULT`",
     ),
     Call::tempest(
         0x10004,

@@ -365,7 +365,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_TEMPEST_TEMP_STATS => temp_stats(a0),
         SYS_TEMPEST_BENCH_BARRIER => bench::barrier(a0),
         SYS_TEMPEST_BENCH_REPORT => bench::report(a0),
-        SYS_TEMPEST_KERNEL_SPIN => probe::kernel_spin(a0),
+        SYS_TEMPEST_KERNEL_SPIN => probe::kernel_spin(a0, a1, a2),
         SYS_TEMPEST_TEMP_HOLD => probe::temp_hold(a0, a1, a2),
         SYS_TEMPEST_TEMP_BENCH => probe::temp_bench(a0),
         number => Err(unknown(number)),

@@ -51,19 +51,38 @@ const MAX_SPIN_MS: u32 = 10_000;
 const MAX_HOLD_PAGES: usize = SLOTS_PER_CPU / 4;
 const MAX_HOLD_ROUNDS: u32 = 10_000;
 
-/// `kernel_spin(ms)`: spins in the kernel, interrupts on and nothing held, for `ms`
-/// milliseconds; returns how many times the caller was switched away meanwhile.
-pub fn kernel_spin(ms: u32) -> SysResult {
+/// `kernel_spin(ms, watch, advance)`: spins in the kernel, interrupts on and nothing held,
+/// for `ms` milliseconds; returns how many times the caller was switched away meanwhile.
+/// When `watch` is not null, the kernel reads the `u32` there as the spin starts and as it
+/// ends and stores how far it moved at `advance`: a counter another thread bumps in user
+/// mode is seen to move only while the caller was inside the kernel, which a reading from
+/// user mode around the call cannot tell from a preemption just before or after it.
+pub fn kernel_spin(ms: u32, watch: u32, advance: u32) -> SysResult {
     if ms == 0 || ms > MAX_SPIN_MS {
         return Err(Errno::EINVAL);
     }
+    let read_watch = || -> Result<u32, Errno> {
+        let mut bytes = [0u8; 4];
+        if watch != 0 {
+            let process = sched::current_process();
+            uaccess::copy_from_user(&process.mem.lock().space, &mut bytes, watch)?;
+        }
+        Ok(u32::from_le_bytes(bytes))
+    };
     let task = sched::current();
+    let first = read_watch()?;
     let before = task.switches.get();
     let end = arch::cpu::rdtsc() + crate::time::tsc_per_ms() * u64::from(ms);
     while arch::cpu::rdtsc() < end {
         core::hint::spin_loop();
     }
-    Ok((task.switches.get() - before) as u32)
+    let switched = (task.switches.get() - before) as u32;
+    if watch != 0 {
+        let moved = read_watch()?.wrapping_sub(first);
+        let process = sched::current_process();
+        uaccess::copy_to_user(&process.mem.lock().space, advance, &moved.to_le_bytes())?;
+    }
+    Ok(switched)
 }
 
 /// Frames of the kernel's own, freed on drop.

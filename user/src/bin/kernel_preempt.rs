@@ -1,7 +1,7 @@
 //! `kernel_preempt`: the kernel is preemptible. Two threads are pinned to the same CPU:
-//! thread B increments a counter in a user-mode loop forever; the main thread reads the
-//! counter, spends 300 ms spinning in the kernel (Tempest's `kernel_spin(300)`, interrupts
-//! on), and reads it again. Only if the timer preempted the main thread *inside the kernel*
+//! thread B increments a counter in a user-mode loop forever; the main thread spends 300 ms
+//! spinning in the kernel (Tempest's `kernel_spin(300)`, interrupts on), and the kernel
+//! reads the counter as the spin starts and as it ends. Only if the timer preempted the main thread *inside the kernel*
 //! did B run meanwhile: the counter must have advanced, and `kernel_spin` must report that
 //! the caller was switched out at least once. A kernel that preempts only at the return to
 //! user mode fails both (exit 1). Exits 0 when both hold.
@@ -57,10 +57,10 @@ fn main(_: &Args) -> i32 {
     ) {
         sys::exit_group(c.finish());
     }
-    let before = COUNTER.load(Ordering::Acquire);
-    let switched_out = sys::kernel_spin(SPIN_MS);
-    let after = COUNTER.load(Ordering::Acquire);
-    let advanced = after.wrapping_sub(before);
+    // The kernel reads the counter as the spin starts and ends: a timer preemption of this
+    // thread in user mode, just before or after the call, lets B run but does not count.
+    let mut advanced = 0;
+    let switched_out = sys::kernel_spin_watching(SPIN_MS, COUNTER.as_ptr(), &mut advanced);
     println!(
         "kernel_preempt: kernel_spin({SPIN_MS}) returned {switched_out}; thread B's counter advanced by {advanced} meanwhile"
     );
@@ -82,6 +82,11 @@ fn main(_: &Args) -> i32 {
         "kernel_spin(10001)",
         sys::kernel_spin(sys::KERNEL_SPIN_MAX_MS + 1),
         -(sys::EINVAL as isize),
+    );
+    c.eq(
+        "kernel_spin(1) watching an unmapped address",
+        sys::kernel_spin_watching(1, 16 as *const u32, &mut advanced),
+        -(sys::EFAULT as isize),
     );
     // B never ends: exit_group ends it with the process.
     sys::exit_group(c.finish())
