@@ -10,6 +10,8 @@ pub const USER_CODE: u8 = 0xFA;
 pub const USER_DATA: u8 = 0xF2;
 /// Access byte of a present, available 32-bit TSS.
 pub const TSS_AVAILABLE: u8 = 0x89;
+/// Access byte of a present local descriptor table (a system segment, DPL 0).
+pub const LDT: u8 = 0x82;
 
 /// Flags nibble: 4 KiB granularity, 32-bit default operand size.
 pub const FLAGS_4K_32BIT: u8 = 0xC;

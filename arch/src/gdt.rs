@@ -1,8 +1,9 @@
 //! Per-CPU descriptor tables: each CPU has its own GDT (flat kernel and user segments, its
 //! TSS, the running task's three thread-local-storage segments at Linux's entries 6 to 8,
-//! and a GS segment whose base is the CPU's per-CPU block) and its own TSS (which gives
-//! ring-3 traps that CPU's kernel stack), followed in its segment by the I/O permission
-//! bitmap of the task running there (`ioperm`).
+//! a GS segment whose base is the CPU's per-CPU block, the running process's LDT and the
+//! espfix stack segment of `arch::trap`) and its own TSS (which gives ring-3 traps that
+//! CPU's kernel stack), followed in its segment by the I/O permission bitmap of the task
+//! running there (`ioperm`).
 
 use crate::descriptor::{self, flat, segment};
 use core::arch::asm;
@@ -26,12 +27,21 @@ pub const TLS_MIN: usize = 6;
 pub const TLS_ENTRIES: usize = 3;
 /// Kernel GS selector: its base is the CPU's per-CPU block (`trap_common` reloads it).
 pub const PERCPU_SEL: u16 = 0x48;
+/// The LDT descriptor's selector (`lldt`): the running process's table (`modify_ldt`).
+pub const LDT_SEL: u16 = 0x50;
+/// The espfix stack segment (`arch::trap`): a flat 32-bit kernel data segment whose base
+/// the return path sets so that the kernel stack, seen through it, has the user stack
+/// pointer's high half. Returning to a 16-bit stack segment, `iret` loads only the low half
+/// of ESP and keeps the high half it had: this way it is the user's, not the kernel's.
+pub const ESPFIX_SS: u16 = 0x58;
+/// Index of the espfix descriptor in the GDT.
+pub const ESPFIX_INDEX: usize = (ESPFIX_SS >> 3) as usize;
 
 /// Accessed bit, preset so the CPU never writes the code and data descriptors when it
 /// loads a segment.
 const A: u8 = 1;
 
-const ENTRIES: usize = 10;
+const ENTRIES: usize = 12;
 
 #[repr(C, align(8))]
 struct Tables {
@@ -40,6 +50,8 @@ struct Tables {
     tss: *mut TssInner,
     /// Whether the TSS gives ring 3 any port now (the running task's `ioperm` bitmap).
     io_open: bool,
+    /// Whether an LDT is loaded (`load_ldt`).
+    ldt_loaded: bool,
 }
 
 /// One CPU's GDT (and where its TSS is).
@@ -112,9 +124,13 @@ impl CpuTables {
                 0,
                 0,
                 0, // per-CPU GS: base known only at run time
+                0, // LDT of the running process (`load_ldt`)
+                // espfix stack: base set by the return path
+                flat(descriptor::KERNEL_DATA | A),
             ],
             tss: core::ptr::null_mut(),
             io_open: false,
+            ldt_loaded: false,
         }))
     }
 
@@ -239,6 +255,40 @@ impl CpuTables {
         // SAFETY: per the contract, plain stores to this CPU's own GDT.
         let tables = unsafe { &mut *self.0.get() };
         tables.gdt[TLS_MIN..TLS_MIN + TLS_ENTRIES].copy_from_slice(entries);
+    }
+
+    /// Makes `ldt` (the running process's local descriptor table: its address and number of
+    /// entries, 1 to 8192) this CPU's LDT, or leaves the CPU without one for `None` (every
+    /// selector naming the LDT then faults).
+    ///
+    /// # Safety
+    /// Only the CPU that loaded these tables calls this, with interrupts off; the table
+    /// holds user-mode descriptors only, and stays allocated until this CPU has loaded
+    /// another (or none).
+    pub unsafe fn load_ldt(&self, ldt: Option<(u32, usize)>) {
+        // SAFETY: per the contract, these tables are this CPU's alone.
+        let tables = unsafe { &mut *self.0.get() };
+        match ldt {
+            Some((base, entries)) => {
+                debug_assert!((1..=8192).contains(&entries));
+                tables.gdt[usize::from(LDT_SEL >> 3)] = segment(
+                    base,
+                    (entries * 8 - 1) as u32,
+                    descriptor::LDT,
+                    descriptor::FLAGS_BYTE,
+                );
+                // SAFETY: the descriptor just written is a present LDT.
+                unsafe { asm!("lldt {0:x}", in(reg) u32::from(LDT_SEL), options(nostack)) };
+                tables.ldt_loaded = true;
+            }
+            // Nearly every process has none: nothing to do when none is loaded.
+            None if !tables.ldt_loaded => {}
+            None => {
+                // SAFETY: the null selector leaves the CPU without an LDT.
+                unsafe { asm!("lldt {0:x}", in(reg) 0u32, options(nostack)) };
+                tables.ldt_loaded = false;
+            }
+        }
     }
 
     /// Whether user selector `selector` may be loaded on the way back to user mode: the null

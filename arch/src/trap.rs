@@ -19,6 +19,22 @@
 //!
 //! `trap_return` (the tail of `trap_common`) restores a frame and `iret`s; a new task's
 //! first switch lands there (see `context`).
+//!
+//! Two things make the way back to user mode harder than it looks, as Linux's i386 entry
+//! code knows:
+//! - **It may fault.** A data segment selector (popped in ring 0) or the `iret`'s code or
+//!   stack segment may name a descriptor that is gone or wrong: another thread cleared its
+//!   LDT entry, or `sigreturn` restored what a program wrote. The fault arrives in ring 0 at
+//!   one of the `trap_return` instructions; [`fix_return_fault`] recognises it: a data
+//!   segment is replaced by the null selector and popped again; a faulting `iret` resumes at
+//!   `trap_iret_fault`, which rebuilds, in place, the user frame the `iret` was returning
+//!   and enters the kernel with it as [`IRET_FAULT`], a trap from user mode.
+//! - **espfix.** `iret` to a 16-bit stack segment (one from the LDT) loads only the low half
+//!   of ESP and keeps the high half it had: the kernel stack's, which the program would see
+//!   (and its own high half would be lost). So before returning to an LDT stack segment the
+//!   return path moves to the `ESPFIX_SS` segment: the same kernel stack, through a segment
+//!   whose base makes ESP's high half the user's. A fault or NMI taken there comes back to
+//!   the flat stack first thing in `trap_common`.
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +73,90 @@ pub struct TrapFrame {
 
 const _: () = assert!(core::mem::offset_of!(TrapFrame, vector) == 48);
 const _: () = assert!(core::mem::offset_of!(TrapFrame, eip) == 56);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, cs) == 60);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, user_esp) == 68);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, user_ss) == 72);
+
+/// The vector of a frame `trap_iret_fault` rebuilt: the `iret` back to user mode faulted
+/// (past the IDT's vectors, so no interrupt shares it). Linux i386 calls it `X86_TRAP_IRET`
+/// and raises SIGILL for it.
+pub const IRET_FAULT: u32 = 0x100;
+
+/// Negative control (`no-espfix`): the return path does not move to the espfix segment, so
+/// a program on a 16-bit stack segment gets the kernel stack pointer's high half back.
+static ESPFIX_OFF: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Turns espfix off (negative control).
+pub fn disable_espfix() {
+    ESPFIX_OFF.store(true, Ordering::Relaxed);
+}
+
+/// What [`fix_return_fault`] found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnFault {
+    /// Popping a data segment register faulted: its saved selector is now null, and the
+    /// pop runs again.
+    DataSegment,
+    /// The `iret` faulted on the user frame it was returning: the code resumes at
+    /// `trap_iret_fault`, which re-enters the kernel with that frame as [`IRET_FAULT`].
+    Iret {
+        eip: u32,
+        cs: u32,
+        esp: u32,
+        ss: u32,
+    },
+}
+
+/// If `frame` is a fault (`#NP`, `#SS`, `#GP`) of `trap_return` itself, applies Linux's
+/// fix-up and says which; `None` for any other trap. The caller returns from `frame` as
+/// usual afterwards.
+pub fn fix_return_fault(frame: &mut TrapFrame) -> Option<ReturnFault> {
+    unsafe extern "C" {
+        static trap_pop_gs: u8;
+        static trap_pop_fs: u8;
+        static trap_pop_es: u8;
+        static trap_pop_ds: u8;
+        static trap_iret: u8;
+        static trap_iret_fault: u8;
+    }
+    if frame.from_user() || !(11..=13).contains(&frame.vector) {
+        return None;
+    }
+    let at = |label: &u8| core::ptr::addr_of!(*label) as u32;
+    let eip = frame.eip;
+    // The interrupted stack: the slot being popped, or the `iret` frame.
+    let stack = frame.interrupted_esp() as *mut u32;
+    // SAFETY: only the address of each label is taken.
+    let pops = unsafe {
+        [
+            at(&trap_pop_gs),
+            at(&trap_pop_fs),
+            at(&trap_pop_es),
+            at(&trap_pop_ds),
+        ]
+    };
+    if pops.contains(&eip) {
+        // SAFETY: the fault was the pop of the word at the interrupted stack pointer, a slot
+        // of the frame `trap_return` is restoring, on this CPU's kernel stack.
+        unsafe { stack.write(0) };
+        return Some(ReturnFault::DataSegment);
+    }
+    // SAFETY: as above.
+    if eip == unsafe { at(&trap_iret) } {
+        // SAFETY: the faulting `iret` to ring 3 was reading eip, cs, eflags, esp, ss there.
+        let read = |i: usize| unsafe { stack.add(i).read() };
+        let fault = ReturnFault::Iret {
+            eip: read(0),
+            cs: read(1),
+            esp: read(3),
+            ss: read(4),
+        };
+        // SAFETY: as above.
+        frame.eip = unsafe { at(&trap_iret_fault) };
+        return Some(fault);
+    }
+    None
+}
 
 impl TrapFrame {
     /// Whether the trap interrupted user mode.
@@ -138,6 +238,27 @@ trap_common:
     movw ${percpu}, %ax
     movw %ax, %gs
     cld
+    /* A fault of the iret on the espfix stack (or an NMI there): back to the flat kernel
+       stack at the same linear address, whose base is in this CPU's espfix descriptor.
+       eax, ecx, edx are saved already. */
+    movw %ss, %ax
+    cmpw ${espfix_ss}, %ax
+    jne 2f
+    subl $8, %esp
+    sgdt (%esp)
+    movl 2(%esp), %ecx           /* the GDT */
+    addl $8, %esp
+    movl {espfix_desc}+4(%ecx), %eax
+    movl %eax, %edx
+    andl $0xff000000, %edx       /* base bits 24..31 (descriptor byte 7) */
+    andl $0xff, %eax
+    shll $16, %eax               /* base bits 16..23 (byte 4); bits 0..15 are zero */
+    orl %edx, %eax
+    addl %esp, %eax              /* the linear stack pointer */
+    pushl ${kernel_ds}
+    pushl %eax
+    lss (%esp), %esp
+2:
     testl $3, 60(%esp)           /* cs: from user mode? */
     jz 1f
     xorl %ebp, %ebp              /* then backtraces end here, not in user memory */
@@ -147,15 +268,56 @@ trap_common:
     addl $4, %esp
     .global trap_return
 trap_return:
+    /* To user mode with a stack segment from the LDT (maybe 16-bit): through espfix. */
+    testl $3, 60(%esp)           /* cs */
+    jz 3f
+    testl $4, 72(%esp)           /* user ss: the LDT? */
+    jz 3f
+    cmpb $0, {espfix_off}        /* the negative control */
+    jne 3f
+    movl %esp, %edx              /* the kernel stack pointer (linear) */
+    movl 68(%esp), %eax          /* the user's */
+    movw %dx, %ax                /* the user's high half, the kernel's low half */
+    subl %eax, %edx              /* the base that maps it back (its low half is zero) */
+    subl $8, %esp
+    sgdt (%esp)
+    movl 2(%esp), %ecx
+    addl $8, %esp
+    shrl $16, %edx
+    movb %dl, {espfix_desc}+4(%ecx)
+    movb %dh, {espfix_desc}+7(%ecx)
+    pushl ${espfix_ss}
+    pushl %eax
+    lss (%esp), %esp
+3:
     popal
+    .global trap_pop_gs, trap_pop_fs, trap_pop_es, trap_pop_ds, trap_iret
+trap_pop_gs:
     popl %gs
+trap_pop_fs:
     popl %fs
+trap_pop_es:
     popl %es
+trap_pop_ds:
     popl %ds
     addl $8, %esp
+trap_iret:
     iretl
+
+    /* The iret above faulted (fix_return_fault sent the fault's return here): the stack
+       pointer is back at the user frame the iret was reading, and the user's registers
+       are loaded. Enter the kernel again as a trap from user mode, with that frame. */
+    .global trap_iret_fault
+trap_iret_fault:
+    pushl $0
+    pushl ${iret_fault}
+    jmp trap_common
     "#,
     kernel_ds = const crate::gdt::KERNEL_DS,
     percpu = const crate::gdt::PERCPU_SEL,
+    espfix_ss = const crate::gdt::ESPFIX_SS,
+    espfix_desc = const crate::gdt::ESPFIX_INDEX * 8,
+    iret_fault = const IRET_FAULT,
+    espfix_off = sym ESPFIX_OFF,
     options(att_syntax)
 );

@@ -132,6 +132,18 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.signal_no_fpu {
         crate::proc::signal::disable_frame_fpu();
     }
+    if opts.no_return_fixup {
+        crate::traps::disable_return_fixups();
+    }
+    if opts.no_ldt_ipi {
+        crate::proc::ldt::disable_ipi();
+    }
+    if opts.no_espfix {
+        log::warn!(
+            "no-espfix: a return to a 16-bit stack segment leaks the kernel stack pointer's high half (negative control)"
+        );
+        arch::trap::disable_espfix();
+    }
     if opts.sigreturn_any_segment {
         crate::proc::signal::disable_segment_check();
     }

@@ -15,6 +15,9 @@
 //! | `tempest-calls` | Tempest's own test and benchmark calls (0x10000 and up) answer; else `-ENOSYS` |
 //! | `no-vdso-follow` | negative control: `mremap` of the vDSO leaves the caller's return address in the old copy |
 //! | `no-io-bitmap-switch` | negative control: a switch leaves the CPU's I/O bitmap (`ioperm`) as the last task left it |
+//! | `no-return-fixup` | negative control: a fault of the return to user mode (a segment pop, the `iret`) is the kernel's own |
+//! | `no-espfix` | negative control: the return to a 16-bit stack segment leaves the kernel stack pointer's high half in ESP |
+//! | `no-ldt-ipi` | negative control: `modify_ldt` reloads the LDT on the calling CPU only, not on the others running the process |
 //! | `irqsoff`       | time every interrupts-off stretch: the summary's longest per CPU and where it began |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
 //! | `bench=WORKLOAD` | run an in-kernel measurement (`flush-ceiling`) instead of programs |
@@ -106,6 +109,12 @@ pub struct Options<'a> {
     pub no_io_bitmap_switch: bool,
     /// Negative control for the vDSO: `mremap` does not move the caller's return address.
     pub no_vdso_follow: bool,
+    /// Negative control for the return path: its faults are not fixed up.
+    pub no_return_fixup: bool,
+    /// Negative control for the LDT: a change reaches only the calling CPU.
+    pub no_ldt_ipi: bool,
+    /// Negative control for espfix.
+    pub no_espfix: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -138,6 +147,9 @@ impl Default for Options<'_> {
             irqsoff: false,
             no_io_bitmap_switch: false,
             no_vdso_follow: false,
+            no_return_fixup: false,
+            no_ldt_ipi: false,
+            no_espfix: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -205,6 +217,9 @@ impl<'a> Options<'a> {
                 ("irqsoff", None) => opts.irqsoff = true,
                 ("no-io-bitmap-switch", None) => opts.no_io_bitmap_switch = true,
                 ("no-vdso-follow", None) => opts.no_vdso_follow = true,
+                ("no-return-fixup", None) => opts.no_return_fixup = true,
+                ("no-ldt-ipi", None) => opts.no_ldt_ipi = true,
+                ("no-espfix", None) => opts.no_espfix = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),

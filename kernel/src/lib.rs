@@ -13,6 +13,7 @@ pub mod errno;
 pub mod files;
 pub mod fs;
 pub mod ioperm;
+pub mod ldt;
 pub mod mm;
 pub mod signal;
 pub mod syscall_table;

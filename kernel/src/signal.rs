@@ -210,6 +210,11 @@ pub const SI_TKILL: i32 = -6;
 pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
 pub const ILL_ILLOPN: i32 = 2;
+/// `si_code` of SIGILL: internal stack error (Linux i386 gives it when `iret` to user mode
+/// faults).
+pub const ILL_BADSTK: i32 = 8;
+/// The trap number Linux i386 reports for a faulting `iret` to user mode (`X86_TRAP_IRET`).
+pub const TRAP_IRET: u32 = 32;
 pub const FPE_INTDIV: i32 = 1;
 pub const BUS_ADRALN: i32 = 1;
 

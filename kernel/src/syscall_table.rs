@@ -505,6 +505,11 @@ pub const CALLS: &[Call] = &[
         "0; `Linux`, `tempest`, `6.1.0-tempest`, `#1 SMP PREEMPT`, `i686`, `(none)`",
     ),
     Call::linux(
+        123,
+        "func, ptr, bytecount",
+        "the caller's process's LDT (threads share it, `fork` copies it, `execve` drops it): `func` 0 reads it into `ptr`, `bytecount` bytes (at most 64 KiB; zeros past its last entry; 0 without one); 1 (old form) and 0x11 (new form) write the `user_desc` at `ptr` (`bytecount` = 16) into entry 0..8191 (16- and 32-bit data and code, not-present ones; a zero base and limit in the old form, or Linux's empty descriptor, clears it), and every CPU with the process loaded has the new table before the call returns; 2 reads the default LDT (up to 40 zero bytes); `-EINVAL` for a bad size, entry or conforming code segment, `-EFAULT`, `-ENOSYS` for another `func`",
+    ),
+    Call::linux(
         125,
         "addr, len, prot",
         "0; `-EINVAL` as munmap; `-ENOMEM` if a page in the range is not mapped",

@@ -65,15 +65,19 @@ impl UserDesc {
                 entry_number: self.entry_number,
                 ..UserDesc::default()
             };
-        let empty = self.base == 0
+        zero || self.is_ldt_empty()
+    }
+
+    /// Linux's `LDT_empty` alone: read/execute-only and not present, all else zero.
+    fn is_ldt_empty(&self) -> bool {
+        self.base == 0
             && self.limit == 0
             && self.contents == 0
             && self.read_exec_only
             && !self.seg_32bit
             && !self.limit_in_pages
             && self.seg_not_present
-            && !self.useable;
-        zero || empty
+            && !self.useable
     }
 
     /// The GDT descriptor for this TLS entry (0 to clear it), or `EINVAL` for what Linux
@@ -85,20 +89,54 @@ impl UserDesc {
         if !self.seg_32bit || self.contents > 1 || self.seg_not_present {
             return Err(Errno::EINVAL);
         }
+        Ok(self.encode())
+    }
+
+    /// The LDT descriptor `modify_ldt` installs for this entry (0 to clear it), as Linux's
+    /// `write_ldt`: the old form (`oldmode`, function 1) clears for a zero base and limit
+    /// and never sets AVL; a conforming code segment (`contents` 3) is refused (`EINVAL`)
+    /// unless it is not present and the call is the new form. 16-bit segments, code and
+    /// not-present ones are all allowed.
+    pub fn to_ldt_descriptor(&self, oldmode: bool) -> Result<u64, Errno> {
+        if self.contents == 3 && (oldmode || !self.seg_not_present) {
+            return Err(Errno::EINVAL);
+        }
+        // `LDT_empty` only: unlike the TLS array, an all-zero descriptor in the new form
+        // installs a (16-bit, present, zero-limit) data segment.
+        if (oldmode && self.base == 0 && self.limit == 0) || self.is_ldt_empty() {
+            return Ok(0);
+        }
+        let desc = if oldmode {
+            UserDesc {
+                useable: false,
+                ..*self
+            }
+        } else {
+            *self
+        };
+        Ok(desc.encode())
+    }
+
+    /// The descriptor Linux's `fill_ldt` makes: accessed, DPL 3, present unless
+    /// `seg_not_present`, never a 64-bit code segment.
+    fn encode(&self) -> u64 {
         let limit = u64::from(self.limit & 0xf_ffff);
         let base = u64::from(self.base);
-        // Type: data, accessed, writable unless read-only, expand-down for contents 1.
+        // Type: accessed, writable (data) or readable (code) unless read/execute-only,
+        // expand-down or conforming for contents 1 and 3, code for contents 2 and 3.
         let kind = 1 | u64::from(!self.read_exec_only) << 1 | u64::from(self.contents) << 2;
         // Access byte: type, S (code/data), DPL 3, P.
-        let access = kind | 1 << 4 | 3 << 5 | 1 << 7;
+        let access = kind | 1 << 4 | 3 << 5 | u64::from(!self.seg_not_present) << 7;
         // Flags nibble: AVL (useable), D/B (32-bit), G (limit in pages).
-        let flags = u64::from(self.useable) | 1 << 2 | u64::from(self.limit_in_pages) << 3;
-        Ok((limit & 0xffff)
+        let flags = u64::from(self.useable)
+            | u64::from(self.seg_32bit) << 2
+            | u64::from(self.limit_in_pages) << 3;
+        (limit & 0xffff)
             | (base & 0xff_ffff) << 16
             | access << 40
             | (limit >> 16) << 48
             | flags << 52
-            | (base >> 24) << 56)
+            | (base >> 24) << 56
     }
 
     /// The `user_desc` `get_thread_area` reports for GDT entry `entry` holding `descriptor`
@@ -215,5 +253,58 @@ mod tests {
             ..glibc(0x1000)
         };
         assert_eq!(read_only.to_descriptor().unwrap() >> 40 & 0xff, 0xf1);
+    }
+
+    /// The access rights `lar` shows (bits 8..23 of the descriptor's high word, as
+    /// Linux's `ldt_gdt` selftest masks them).
+    fn ar(d: u64) -> u32 {
+        ((d >> 32) as u32) & 0x00f0_ff00
+    }
+
+    #[test]
+    fn ldt_descriptors_are_linux_s() {
+        // 32-bit code, not conforming, limit 10: what ldt_gdt installs first.
+        let code = UserDesc {
+            limit: 10,
+            seg_32bit: true,
+            contents: 2,
+            ..UserDesc::default()
+        };
+        assert_eq!(ar(code.to_ldt_descriptor(false).unwrap()), 0x0040_fb00);
+        // 16-bit, not present, useable, limit in pages: AVL and G, no D, no P.
+        let odd = UserDesc {
+            seg_32bit: false,
+            seg_not_present: true,
+            useable: true,
+            limit_in_pages: true,
+            ..code
+        };
+        assert_eq!(ar(odd.to_ldt_descriptor(false).unwrap()), 0x00907b00);
+        // The old form never sets AVL.
+        assert_eq!(ar(odd.to_ldt_descriptor(true).unwrap()), 0x00807b00);
+        // An all-zero descriptor is a present 16-bit data segment in the new form, a
+        // deletion in the old one.
+        let zero = UserDesc::default();
+        assert_eq!(ar(zero.to_ldt_descriptor(false).unwrap()), 0x0000_f300);
+        assert_eq!(zero.to_ldt_descriptor(true), Ok(0));
+        // Linux's empty descriptor deletes in both.
+        let empty = UserDesc {
+            read_exec_only: true,
+            seg_not_present: true,
+            ..zero
+        };
+        assert_eq!(empty.to_ldt_descriptor(false), Ok(0));
+        // Conforming code: only not present, and only in the new form.
+        let conforming = UserDesc {
+            contents: 3,
+            ..code
+        };
+        assert_eq!(conforming.to_ldt_descriptor(false), Err(Errno::EINVAL));
+        let absent = UserDesc {
+            seg_not_present: true,
+            ..conforming
+        };
+        assert_eq!(ar(absent.to_ldt_descriptor(false).unwrap()), 0x00407f00);
+        assert_eq!(absent.to_ldt_descriptor(true), Err(Errno::EINVAL));
     }
 }

@@ -7,7 +7,7 @@ use crate::signal::{self, Info};
 use arch::exception::PageFault;
 use arch::qemu_exit::{Verdict, exit};
 use arch::trap::TrapFrame;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 static BREAKPOINTS: AtomicU32 = AtomicU32::new(0);
 /// A function every timer interrupt calls (0: none); the stress test uses it to map temp
@@ -55,6 +55,11 @@ pub fn handle(frame: &mut TrapFrame) {
         crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     }
     let user = frame.from_user();
+    // A fault of the return path itself: fixed up, and nothing else to do here.
+    if !user && (11..=13).contains(&frame.vector) && return_fixups_on() && fixed_return_fault(frame)
+    {
+        return;
+    }
     match frame.vector {
         // First: by far the most frequent, and no other arm takes its vector.
         v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => {
@@ -73,6 +78,16 @@ pub fn handle(frame: &mut TrapFrame) {
         14 if user && copied_on_write(frame) => {}
         0..=31 if user => raise_fault_signal(frame),
         0..=31 => report_and_stop(frame),
+        arch::trap::IRET_FAULT => {
+            // As Linux i386's `iret_error`: SIGILL, ILL_BADSTK, trap number 32, no address.
+            crate::proc::signal::force(Info::fault(
+                signal::SIGILL,
+                signal::ILL_BADSTK,
+                0,
+                signal::TRAP_IRET,
+                0,
+            ));
+        }
         PIT_VECTOR | APIC_TIMER => {
             crate::sched::tick();
             let hook = TIMER_HOOK.load(Ordering::Acquire);
@@ -134,6 +149,41 @@ pub fn handle(frame: &mut TrapFrame) {
     }
 }
 
+/// Negative control (`no-return-fixup`): a fault of the return path's own segment loads or
+/// `iret` is reported as the kernel's, as if nothing caught it.
+static RETURN_FIXUPS_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Turns the return path's fault fix-ups off (negative control).
+pub fn disable_return_fixups() {
+    log::warn!(
+        "no-return-fixup: a fault of the way back to user mode stops the kernel (negative control)"
+    );
+    RETURN_FIXUPS_OFF.store(true, Ordering::Relaxed);
+}
+
+fn return_fixups_on() -> bool {
+    !RETURN_FIXUPS_OFF.load(Ordering::Relaxed)
+}
+
+/// A fault of the return path itself (`arch::trap::fix_return_fault`): a data segment the
+/// thread may no longer load is popped as the null selector; a faulting `iret` comes back
+/// as a trap from user mode (`IRET_FAULT`), which raises SIGILL, and is logged here with
+/// the cause only this first fault knows.
+fn fixed_return_fault(frame: &mut TrapFrame) -> bool {
+    let Some(fault) = arch::trap::fix_return_fault(frame) else {
+        return false;
+    };
+    if let arch::trap::ReturnFault::Iret { eip, cs, esp, ss } = fault {
+        let (mnemonic, _) = arch::exception::name(frame.vector).unwrap_or(("?", "?"));
+        let (pid, name) = crate::sched::with_current(|t| (t.tid, t.process.name.clone()));
+        log::warn!(
+            "pid {pid} ({name}): the iret to user mode faulted, {mnemonic}({:#x}), on cs={cs:#x} eip={eip:#x} ss={ss:#x} esp={esp:#x}: SIGILL",
+            frame.error_code
+        );
+    }
+    true
+}
+
 /// A data segment register of the frame that names a TLS entry the task has since cleared
 /// (or any other selector the GDT no longer backs) becomes the null selector, as on Linux:
 /// loading it on the way out would fault in the kernel.
@@ -141,9 +191,11 @@ fn clear_stale_selectors(frame: &mut TrapFrame) {
     let tables = &crate::cpu::percpu::this().tables;
     for selector in [&mut frame.ds, &mut frame.es, &mut frame.fs, &mut frame.gs] {
         // The user data segment and the null selector are always valid: only a TLS entry
-        // (or anything else) is looked up.
+        // (or anything else) is looked up. An LDT selector is left to the return path,
+        // which pops it as the null selector if it faults: another thread may change the
+        // LDT at any moment, so no look here could be the last word.
         let plain = *selector == u32::from(arch::gdt::USER_DS) || *selector == 0;
-        if !plain && !tables.user_selector_valid(*selector as u16) {
+        if !plain && *selector & 4 == 0 && !tables.user_selector_valid(*selector as u16) {
             *selector = 0;
         }
     }

@@ -298,16 +298,16 @@ fn expect_default_set(run: &Run) {
         );
     }
     assert!(exits.is_empty(), "unexpected exit records: {exits:?}");
-    // sigreturn_forged's refused frames each raise SIGSEGV as a #GP, which kills it (it has
-    // no handler); the kernel names the frame it forged first (signals.rs checks them):
-    // one line for each of its two refused frames.
+    // sigreturn_forged's forged frames each make the iret back to user mode fault, which
+    // raises SIGILL and kills it (it has no handler); the kernel names the fault first
+    // (signals.rs checks them): one line for each of its two forged frames.
     let forged = specs
         .iter()
-        .filter(|s| s.program == "sigreturn_forged" && s.expect == 139)
+        .filter(|s| s.program == "sigreturn_forged" && s.expect == 132)
         .count();
     for line in [
-        "(sigreturn_forged): sigreturn from a frame with a segment that is not the user's",
-        "(sigreturn_forged) killed by SIGSEGV: General Protection",
+        "(sigreturn_forged): the iret to user mode faulted, #GP",
+        "(sigreturn_forged) killed by SIGILL: the iret to user mode faulted",
     ] {
         assert_eq!(
             run.serial.matches(line).count(),

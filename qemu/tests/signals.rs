@@ -1,10 +1,11 @@
 //! Signals under TCG: `sigreturn` takes from a frame only what user mode may choose. A
 //! program forges `rt_sigreturn` frames (`sigreturn_forged`): a valid one resumes with its
 //! registers and the user-owned EFLAGS bits only; one naming the kernel's code or stack
-//! segment ends that process with SIGSEGV and the kernel goes on. The negative control
-//! `sigreturn-any-segment` turns the segment check off and must let the forged frame reach
-//! ring 0 (the program then executes `ud2` there, which the kernel reports as its own
-//! exception) or fault in the kernel's `iret`. A glibc program's SSE registers survive
+//! segment makes the `iret` back fault, which ends that process with SIGILL (as Linux i386)
+//! and the kernel goes on. The negative control `sigreturn-any-segment` keeps the frame's
+//! privilege level and must let the forged frame reach ring 0 (the program then executes
+//! `ud2` there, which the kernel reports as its own exception); `no-return-fixup` leaves
+//! the faulting `iret` to the kernel, which stops on it. A glibc program's SSE registers survive
 //! signals landing while it uses them (`glibc/signal_fpu`), and with the frames' FPU state
 //! switched off (`signal-no-fpu`) the program catches the handler's values leaking back.
 //! Delivery to handlers is also tested with real C runtimes against Linux in runtimes.rs.
@@ -31,8 +32,8 @@ fn sigreturn_takes_only_what_user_mode_may_choose() {
         None,
         &[
             program("sigreturn_forged", "regs", 0),
-            program("sigreturn_forged", "cs", 139),
-            program("sigreturn_forged", "ss", 139),
+            program("sigreturn_forged", "cs", 132),
+            program("sigreturn_forged", "ss", 132),
         ],
     );
     expect(
@@ -40,9 +41,9 @@ fn sigreturn_takes_only_what_user_mode_may_choose() {
         0,
         &[
             "resumed: eax=1 ecx=2 edx=3 ebx=4 esi=5 edi=6",
-            "sigreturn from a frame with a segment that is not the user's (0x8): SIGSEGV",
-            "sigreturn from a frame with a segment that is not the user's (0x10): SIGSEGV",
-            "killed by SIGSEGV: General Protection",
+            "the iret to user mode faulted, #GP(0x8), on cs=0xb",
+            "the iret to user mode faulted, #GP(0x10), on cs=0x1b",
+            "killed by SIGILL: the iret to user mode faulted",
             "tempest: success",
         ],
     );
@@ -50,23 +51,23 @@ fn sigreturn_takes_only_what_user_mode_may_choose() {
     let exits = qemu::serial::exit_records(&run.serial);
     let mut statuses: Vec<(i64, i64)> = exits.iter().map(|e| (e.status, e.expected)).collect();
     statuses.sort();
-    assert_eq!(statuses, [(0, 0), (139, 139), (139, 139)], "{}", run.out);
+    assert_eq!(statuses, [(0, 0), (132, 132), (132, 132)], "{}", run.out);
 }
 
 #[test]
 fn forged_kernel_code_segment_reaches_ring_0_without_the_check() {
     let run = boot(
         Some("sigreturn-any-segment"),
-        &[program("sigreturn_forged", "cs", 139)],
+        &[program("sigreturn_forged", "cs", 132)],
     );
     expect(&run, 2, &["kernel exception: Invalid Opcode", "cs=0x0008"]);
 }
 
 #[test]
-fn forged_kernel_stack_segment_faults_the_kernel_without_the_check() {
+fn a_faulting_iret_stops_the_kernel_without_the_fixup() {
     let run = boot(
-        Some("sigreturn-any-segment"),
-        &[program("sigreturn_forged", "ss", 139)],
+        Some("no-return-fixup"),
+        &[program("sigreturn_forged", "ss", 132)],
     );
     expect(&run, 2, &["kernel exception: General Protection Fault"]);
 }

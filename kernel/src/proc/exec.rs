@@ -153,8 +153,9 @@ pub fn exec(
 
 /// What a new program does not inherit: handlers (a caught signal goes back to its
 /// default; an ignored one stays ignored), the alternate signal stack, the TLS entries,
-/// the x87/SSE registers, and the descriptors marked close-on-exec.
+/// the LDT, the x87/SSE registers, and the descriptors marked close-on-exec.
 fn reset_for_exec(process: &crate::proc::Process) {
+    process.ldt.clear(process.active_mask());
     {
         let mut signals = process.signals.lock();
         for action in signals.actions.iter_mut() {

@@ -5,6 +5,7 @@
 //! (`crate::sched`) moves tasks between CPUs and decides what runs.
 
 pub mod exec;
+pub mod ldt;
 pub mod signal;
 
 use crate::cpu::percpu::cpu_id;
@@ -92,6 +93,8 @@ pub struct Process {
     /// its directory loaded, running one of its threads or idle after one (lazy TLB). The
     /// targets of its shootdowns.
     active: AtomicU32,
+    /// Its local descriptor table (`modify_ldt`), loaded with the space.
+    pub ldt: ldt::Ldt,
     /// Threads not yet reaped.
     pub threads: AtomicU32,
     /// Set by `exit_group` (or a fatal fault): every thread leaves at its next return to
@@ -199,6 +202,7 @@ impl Process {
             directory: mem.space.directory(),
             mem: Mutex::new(mem),
             active: AtomicU32::new(0),
+            ldt: ldt::Ldt::new(),
             threads: AtomicU32::new(0),
             exiting: AtomicBool::new(false),
             status: AtomicI32::new(0),
@@ -227,14 +231,23 @@ impl Process {
         self.active.load(Ordering::SeqCst)
     }
 
-    /// Loads the space on this CPU. The CPU's bit is set before the load: a shootdown that
-    /// changed a PTE before reading the mask either sees the bit (and interrupts this CPU)
-    /// or changed the PTE before this CPU could cache it.
+    /// Loads the space, and its LDT, on this CPU (interrupts off). The CPU's bit is set
+    /// before either load: a shootdown that changed a PTE before reading the mask either
+    /// sees the bit (and interrupts this CPU) or changed the PTE before this CPU could cache
+    /// it; the same holds for an LDT change (`proc::ldt`).
     pub fn activate(&self) {
         self.active.fetch_or(1 << cpu_id(), Ordering::SeqCst);
         // SAFETY: the kernel half is shared with every directory, so the running kernel
         // code, its stack and data stay mapped across the switch.
         unsafe { arch::cpu::load_cr3(self.directory) }
+        // SAFETY: interrupts are off (the caller switches tasks); the bit is set above and
+        // cleared only after this CPU activates another process.
+        unsafe { self.ldt.load_here() }
+    }
+
+    /// The CPUs that have this space loaded, as the LDT's changes read them.
+    pub fn active_mask(&self) -> &AtomicU32 {
+        &self.active
     }
 
     /// Notes that this CPU has loaded another CR3 (its TLB holds none of this space's

@@ -325,7 +325,10 @@ fn terminate(sig: u32, info: &Info, frame: &TrapFrame) -> ! {
             frame.eip
         );
     } else if info.fault {
-        let (_, what) = arch::exception::name(info.trapno).unwrap_or(("?", "exception"));
+        let (_, what) = match info.trapno {
+            abi::TRAP_IRET => ("", "the iret to user mode faulted"),
+            n => arch::exception::name(n).unwrap_or(("?", "exception")),
+        };
         log::warn!(
             "pid {pid} ({name}) killed by {signame}: {what}, eip={:#010x}",
             frame.eip
@@ -449,7 +452,8 @@ fn enter_handler(
 }
 
 /// Negative control (`sigreturn-any-segment`): `sigreturn` takes the frame's code and stack
-/// segments as they are, so a forged frame naming the kernel's returns to ring 0.
+/// selectors as they are, privilege level included, so a forged frame naming the kernel's
+/// returns to ring 0.
 static SEGMENT_CHECK_OFF: AtomicBool = AtomicBool::new(false);
 
 /// Negative control (`signal-no-fpu`): a handler starts with the interrupted code's FPU
@@ -467,7 +471,9 @@ pub fn disable_frame_fpu() {
 
 /// Turns the segment check of `sigreturn` off (negative control).
 pub fn disable_segment_check() {
-    log::warn!("sigreturn-any-segment: sigreturn trusts the frame's cs and ss (negative control)");
+    log::warn!(
+        "sigreturn-any-segment: sigreturn keeps the privilege level of the frame's cs and ss (negative control)"
+    );
     SEGMENT_CHECK_OFF.store(true, Ordering::Relaxed);
 }
 
@@ -475,21 +481,19 @@ pub fn disable_segment_check() {
 /// restored `eax`. A frame whose FPU state cannot be read kills the process with SIGSEGV
 /// (Linux's `signal_fault`), as the program has nothing left to return to.
 ///
-/// A frame naming a code or stack segment other than the user's is restored all the
-/// same, with the user's segments in their place, and SIGSEGV is raised, as a fault
-/// (`#GP`, the selector as its error code, `SI_KERNEL`). That is what the program sees on
-/// Linux, which loads the selectors and whose `iret` back to user mode then faults: a
-/// handler may catch it and carry on (Linux's own `sigreturn` selftest does).
+/// The segment selectors are taken as Linux i386 takes them: any code and stack segment,
+/// at privilege level 3 (the requested privilege level is forced to 3, so nothing returns
+/// to ring 0), and any data segments. Whether they can be loaded is the CPU's to say on the
+/// way out: a data segment that cannot is popped as the null selector, an `iret` that
+/// faults on the code or stack segment raises SIGILL (`arch::trap::fix_return_fault`),
+/// which a handler may catch (Linux's own `sigreturn` selftest does). A 16-bit stack
+/// segment from the LDT gets the whole stack pointer back (espfix).
 pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
     let r = &restored.regs;
-    let user_cs = u32::from(arch::gdt::USER_CS);
-    let user_ds = u32::from(arch::gdt::USER_DS);
-    let refused = match (r.cs != user_cs, r.ss != user_ds) {
-        _ if SEGMENT_CHECK_OFF.load(Ordering::Relaxed) => None,
-        // The CPU checks the code segment first.
-        (true, _) => Some(r.cs),
-        (false, true) => Some(r.ss),
-        (false, false) => None,
+    let rpl = if SEGMENT_CHECK_OFF.load(Ordering::Relaxed) {
+        0
+    } else {
+        3
     };
     let mut image = *FpuState::initial().bytes();
     if restored.fpstate != 0 {
@@ -526,33 +530,11 @@ pub fn restore(frame: &mut TrapFrame, restored: &abi::Restored) -> u32 {
     frame.edx = r.edx;
     frame.ecx = r.ecx;
     frame.eip = r.eip;
-    if SEGMENT_CHECK_OFF.load(Ordering::Relaxed) {
-        frame.cs = r.cs;
-        frame.user_ss = r.ss;
-    } else {
-        frame.cs = user_cs;
-        frame.user_ss = user_ds;
-    }
+    frame.cs = (r.cs & 0xffff) | rpl;
+    frame.user_ss = (r.ss & 0xffff) | rpl;
     frame.eflags = (frame.eflags & !abi::FIX_EFLAGS) | (r.eflags & abi::FIX_EFLAGS);
-    if let Some(selector) = refused {
-        let (pid, name) = sched::with_current(|t| (t.tid, t.process.name.clone()));
-        log::warn!(
-            "pid {pid} ({name}): sigreturn from a frame with a segment that is not the user's ({selector:#x}): SIGSEGV"
-        );
-        force(Info::fault(
-            abi::SIGSEGV,
-            abi::SI_KERNEL,
-            0,
-            GP_VECTOR,
-            selector & 0xfffc,
-        ));
-    }
     r.eax
 }
-
-/// The general-protection exception, which an `iret` to a segment user mode may not load
-/// raises.
-const GP_VECTOR: u32 = 13;
 
 /// Loads `state` into this CPU's FPU registers: the running task's state from now on.
 fn load_fpu(state: FpuState) {

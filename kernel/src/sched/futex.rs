@@ -114,8 +114,9 @@ pub fn wait(
 }
 
 /// `FUTEX_WAKE_BITSET`: wakes up to `count` waiters on `address` whose bitset meets
-/// `bitset`, oldest first; returns how many. A shared futex's word must be mapped
-/// (`EFAULT` otherwise), as Linux looks its page up; a private one's is not read.
+/// `bitset`, oldest first (a `count` of 0 wakes one, as Linux's loop does: it counts after
+/// each wake-up); returns how many. A shared futex's word must be mapped (`EFAULT`
+/// otherwise), as Linux looks its page up; a private one's is not read.
 pub fn wake(address: u32, count: u32, bitset: u32, shared: bool) -> Result<u32, Errno> {
     check_aligned(address)?;
     if bitset == 0 {
@@ -127,7 +128,7 @@ pub fn wake(address: u32, count: u32, bitset: u32, shared: bool) -> Result<u32, 
     }
     let key = Key::new(&process, address, shared);
     let mut table = TABLE.lock();
-    Ok(wake_locked(&mut table, key, count, bitset))
+    Ok(wake_locked(&mut table, key, count.max(1), bitset))
 }
 
 fn wake_locked(table: &mut Vec<Waiter>, key: Key, count: u32, bitset: u32) -> u32 {

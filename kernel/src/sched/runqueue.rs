@@ -480,6 +480,9 @@ fn release_dead_space(rq: &mut RunQueue) -> Option<Arc<Process>> {
     }
     // SAFETY: the kernel directory maps everything the idle loop touches.
     unsafe { arch::cpu::load_cr3(crate::mm::paging::kernel_directory()) };
+    // SAFETY: interrupts are off (the run queue's lock); no LDT is loaded from now on, so
+    // the process's may be freed with it.
+    unsafe { percpu::this().tables.load_ldt(None) };
     let process = rq.loaded.take()?;
     process.deactivate();
     Some(process)

@@ -157,6 +157,7 @@ pub const SYS_FUTEX: u32 = linux("futex");
 pub const SYS_SCHED_SETAFFINITY: u32 = linux("sched_setaffinity");
 pub const SYS_SCHED_GETAFFINITY: u32 = linux("sched_getaffinity");
 pub const SYS_SET_THREAD_AREA: u32 = linux("set_thread_area");
+pub const SYS_MODIFY_LDT: u32 = linux("modify_ldt");
 pub const SYS_GET_THREAD_AREA: u32 = linux("get_thread_area");
 pub const SYS_EXIT_GROUP: u32 = linux("exit_group");
 pub const SYS_CLOCK_GETTIME: u32 = linux("clock_gettime");
@@ -306,6 +307,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         SYS_SCHED_GETAFFINITY => sched::get_affinity(a0, a1, a2),
         SYS_GETCPU => sched::getcpu(a0, a1),
         SYS_SET_THREAD_AREA => tls::set_thread_area(a0),
+        SYS_MODIFY_LDT => tls::modify_ldt(a0, a1, a2),
         SYS_GET_THREAD_AREA => tls::get_thread_area(a0),
         SYS_SET_TID_ADDRESS => process::set_tid_address(a0),
         SYS_SET_ROBUST_LIST => process::set_robust_list(a0, a1),

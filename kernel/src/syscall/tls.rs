@@ -5,6 +5,7 @@
 
 use super::{SysResult, read_user, write_user};
 use crate::errno::Errno;
+use crate::ldt::Table;
 use crate::sched;
 use crate::tls::{USER_DESC_SIZE, UserDesc};
 use arch::gdt::{TLS_ENTRIES, TLS_MIN};
@@ -81,4 +82,48 @@ pub fn for_new_thread(settls: bool, tls: u32) -> Result<[u64; TLS_ENTRIES], Errn
         apply(&mut array, &read_desc(tls)?, false)?;
     }
     Ok(array)
+}
+
+/// `modify_ldt(func, ptr, bytecount)` (Linux i386 123), on the caller's process's LDT:
+/// - 0: reads it into `ptr` (see `crate::ldt::Table::read_image`); 0 without a table;
+/// - 1 and 0x11: writes the `struct user_desc` at `ptr` (`bytecount` must be its size) in
+///   the old and the new form; every CPU running the process has the new table before
+///   this returns (`proc::ldt`);
+/// - 2: reads the default LDT (40 zero bytes at most);
+/// - anything else: `ENOSYS`.
+pub fn modify_ldt(func: u32, ptr: u32, bytecount: u32) -> SysResult {
+    let process = sched::current_process();
+    match func {
+        0 => {
+            let image = process
+                .ldt
+                .read(|table| table.map(|t| t.read_image(bytecount as usize)));
+            let Some(image) = image else {
+                return Ok(0);
+            };
+            write_user(ptr, &image)?;
+            Ok(image.len() as u32)
+        }
+        1 | 0x11 => {
+            if bytecount as usize != USER_DESC_SIZE {
+                return Err(Errno::EINVAL);
+            }
+            let desc = read_desc(ptr)?;
+            let index = desc.entry_number as usize;
+            if index >= crate::ldt::MAX_ENTRIES {
+                return Err(Errno::EINVAL);
+            }
+            let descriptor = desc.to_ldt_descriptor(func == 1)?;
+            process.ldt.update(process.active_mask(), |old| {
+                Ok::<_, Errno>(Some(Table::with_entry(old, index, descriptor)))
+            })?;
+            Ok(0)
+        }
+        2 => {
+            let len = (bytecount as usize).min(crate::ldt::DEFAULT_BYTES);
+            write_user(ptr, &[0; crate::ldt::DEFAULT_BYTES][..len])?;
+            Ok(len as u32)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
 }

@@ -14,15 +14,34 @@ fn main(args: &Args) -> i32 {
     let start = rdtsc();
     let mut x: u32 = 1;
     let mut rounds: u64 = 0;
-    while rdtsc() - start < mcycles * 1_000_000 {
-        // Work the optimizer cannot drop: a xorshift step, read back through black_box.
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x = core::hint::black_box(x);
+    // At least one round: the timer may take the CPU for the whole stretch before the
+    // first look at the clock (many vCPUs on few host cores).
+    loop {
+        x = step(core::hint::black_box(x));
         rounds += 1;
+        if rdtsc() - start >= mcycles * 1_000_000 {
+            break;
+        }
     }
     println!("busy_loop: spun {mcycles} Mcycles, {rounds} rounds, x={x:#x}");
-    c.check(rounds > 0, format_args!("made progress ({rounds} rounds)"));
+    // The same steps again, after the preemptions: the registers the timer saved and
+    // restored in between must have given the same value.
+    let mut again: u32 = 1;
+    for _ in 0..rounds {
+        again = step(core::hint::black_box(again));
+    }
+    c.check(
+        again == x,
+        format_args!("{rounds} rounds computed across preemptions give {again:#x} again"),
+    );
     c.finish()
+}
+
+/// One xorshift step (work the optimizer cannot drop: the caller passes it through
+/// `black_box`).
+fn step(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
 }

@@ -4,12 +4,14 @@
 //! - `regs`: a valid frame; the program resumes at the frame's `eip` on the frame's stack
 //!   with the frame's general registers, and EFLAGS as the frame gives it for the bits user
 //!   mode owns (AC, CF) but not the others (IOPL stays 0, IF stays 1, NT stays 0). Exit 0.
-//! - `cs`: the frame names the kernel's code segment (0x08). The kernel must refuse it and
-//!   end the process with SIGSEGV (139). Obeyed, the `iret` would run the frame's `eip` in
-//!   ring 0: the negative control `sigreturn-any-segment` shows that, as the program then
-//!   executes `ud2` in ring 0 and the kernel reports its own exception.
-//! - `ss`: the frame names the kernel's data segment as the stack segment: SIGSEGV (139);
-//!   obeyed, the `iret` itself faults in the kernel.
+//! - `cs`: the frame names the kernel's code segment (0x08). The kernel takes it at
+//!   privilege level 3, as Linux does, so the `iret` back faults (#GP) and the process ends
+//!   with SIGILL (132), as on Linux i386. Taken as it is, the `iret` would run the frame's
+//!   `eip` in ring 0: the negative control `sigreturn-any-segment` shows that, as the program
+//!   then executes `ud2` in ring 0 and the kernel reports its own exception.
+//! - `ss`: the frame names the kernel's data segment as the stack segment: the `iret` faults
+//!   again, SIGILL (132). Without the return path's fix-up (`no-return-fixup`) that fault
+//!   is the kernel's own.
 #![no_std]
 #![no_main]
 
