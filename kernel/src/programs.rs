@@ -190,8 +190,11 @@ pub fn start_all(modules: &[Module], envp: &[&str], mut refused: Vec<Refused>) -
         };
         let started = loaded.and_then(|loaded| {
             let entry = loaded.entry;
+            // An init from the initramfs is a file `/proc/self/exe` can name.
+            let exe = if archive { spec.path.as_bytes() } else { b"" };
             sched::spawn(
                 spec.name.into(),
+                exe,
                 spec.expected,
                 loaded.mem,
                 entry,

@@ -84,7 +84,7 @@ pub fn exec(
         return Err(Errno::EAGAIN);
     }
     let cwd = process.cwd.load(Ordering::Relaxed);
-    let mut path = path;
+    let mut path = crate::proc::self_exe_or(path)?;
     let (mut file, mut bytes) = image(cwd, &path)?;
     for depth in 0..=MAX_INTERPRETERS {
         if !bytes.starts_with(b"#!") {
@@ -142,6 +142,17 @@ pub fn exec(
     };
     drop(old);
     reset_for_exec(&process);
+    let exe = if path.starts_with(b"/") {
+        path.clone()
+    } else {
+        let mut dir = ramfs::lock().path_of(cwd).unwrap_or_default();
+        if dir.last() != Some(&b'/') {
+            dir.push(b'/');
+        }
+        dir.extend_from_slice(&path);
+        dir
+    };
+    *process.exe.lock() = exe;
     *frame = crate::proc::user_entry_frame(loaded.entry, loaded.stack);
     log::debug!(
         "pid {}: exec {}",

@@ -122,6 +122,9 @@ pub struct Process {
     pub sid: AtomicU32,
     /// The working directory (an inode of the root file system; `chdir`).
     pub cwd: AtomicU32,
+    /// The absolute path of the program it runs, if it came from the file system (empty: a
+    /// boot module): what `/proc/self/exe` names.
+    pub exe: IrqSpinLock<alloc::vec::Vec<u8>>,
     /// The permission bits a created file or directory does not get (`umask`).
     pub umask: AtomicU32,
     /// Signal dispositions and the signals sent to the process as a whole.
@@ -216,6 +219,7 @@ impl Process {
             pgid: AtomicU32::new(tgid),
             sid: AtomicU32::new(tgid),
             cwd: AtomicU32::new(crate::fs::tree::ROOT),
+            exe: IrqSpinLock::new(alloc::vec::Vec::new()),
             umask: AtomicU32::new(0o022),
             unknown_calls: crate::cpu::sync::PreemptSpinLock::new(alloc::vec::Vec::new()),
             started_ns: crate::time::monotonic_ns(),
@@ -280,6 +284,23 @@ impl Process {
             targets,
             flush,
         );
+    }
+}
+
+/// The one name of `/proc` Tempest knows: the running program's file.
+pub const PROC_SELF_EXE: &[u8] = b"/proc/self/exe";
+
+/// `path`, or for `/proc/self/exe` the calling process's program's absolute path (`ENOENT`
+/// when it did not come from the file system: a boot module).
+pub fn self_exe_or(path: alloc::vec::Vec<u8>) -> Result<alloc::vec::Vec<u8>, crate::errno::Errno> {
+    if path != PROC_SELF_EXE {
+        return Ok(path);
+    }
+    let exe = crate::sched::current_process().exe.lock().clone();
+    if exe.is_empty() {
+        Err(crate::errno::Errno::ENOENT)
+    } else {
+        Ok(exe)
     }
 }
 

@@ -99,6 +99,7 @@ fn online_mask() -> u32 {
 /// or why its thread could not be made (`Task::new`).
 pub fn spawn(
     name: String,
+    exe: &[u8],
     expected: i32,
     mem: Memory,
     entry: u32,
@@ -106,6 +107,7 @@ pub fn spawn(
 ) -> Result<(u32, usize), Errno> {
     let pid = new_tid();
     let process = Arc::new(Process::new(pid, name, expected, mem));
+    process.exe.lock().extend_from_slice(exe);
     let frame = crate::proc::user_entry_frame(entry, stack);
     let cpu = place(Task::new(pid, process, 0, online_mask(), &frame)?);
     Ok((pid, cpu))

@@ -238,14 +238,16 @@ pub fn readlink(path: u32, buf: u32, size: u32) -> SysResult {
 }
 
 /// `readlinkat(dirfd, path, buf, size)`: the link's target, cut to `size` bytes, without
-/// a NUL. `EINVAL` for a name that is not a link or a `size` of 0 (`/proc/self/exe` is
-/// `ENOENT`: there is no `/proc`).
+/// a NUL. `EINVAL` for a name that is not a link or a `size` of 0. `/proc/self/exe` (the
+/// one name of `/proc` Tempest knows) is the program's path, `ENOENT` for a boot module.
 pub fn readlinkat(dirfd: u32, path: u32, buf: u32, size: u32) -> SysResult {
     if size as i32 <= 0 {
         return Err(Errno::EINVAL);
     }
     let path = super::read_path(path)?;
-    let target = {
+    let target = if path == crate::proc::PROC_SELF_EXE {
+        crate::proc::self_exe_or(path)?
+    } else {
         let start = start_dir(dirfd, &path)?;
         let fs = ramfs::lock();
         let ino = fs.resolve(start, &path, false)?;

@@ -178,6 +178,8 @@ pub fn fork(
     let child = Arc::new(Process::new(pid, parent.name.clone(), 0, mem));
     child.forked.store(true, Ordering::Relaxed);
     child.ldt.copy_from(&parent.ldt);
+    let exe = parent.exe.lock().clone();
+    *child.exe.lock() = exe;
     let files = parent.files.lock().fork_copy();
     let console_only = core::mem::replace(&mut *child.files.lock(), files);
     drop(console_only);
