@@ -14,7 +14,7 @@
 //!   &frame                argument to the dispatcher      <- esp
 //! ```
 //!
-//! On entry `ds`/`es` get the kernel data segment and `gs` the per-CPU segment
+//! On entry `ds`/`es`/`fs` get the kernel data segment and `gs` the per-CPU segment
 //! (`gdt::PERCPU_SEL`); the interrupted values come back from the frame on return.
 //!
 //! `trap_return` (the tail of `trap_common`) restores a frame and `iret`s; a new task's
@@ -235,6 +235,10 @@ trap_common:
     movw ${kernel_ds}, %ax
     movw %ax, %ds
     movw %ax, %es
+    /* FS too: left holding a user selector, a trap taken in the kernel would save it, and
+       its return pop it again, maybe after the descriptor went (an LDT entry cleared, the
+       LDT unloaded): a fault the fix-up could only repeat. */
+    movw %ax, %fs
     movw ${percpu}, %ax
     movw %ax, %gs
     cld

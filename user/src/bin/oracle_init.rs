@@ -3,7 +3,8 @@
 //! A test cannot be Linux's init itself (init's exit panics the kernel), so this runs it
 //! as its child, with no arguments or environment, waits for it, prints one line
 //! `@@oracle {"status":N}` (N = its exit status, or 128 + the signal that ended it) and
-//! powers the machine off. Linux's system calls only.
+//! powers the machine off. It mounts `/proc` first, as a system's init would (`ldt_gdt`
+//! executes `/proc/self/exe`). Linux's system calls only.
 #![no_std]
 #![no_main]
 
@@ -16,12 +17,21 @@ const SYS_REBOOT: u32 = 88;
 const MAGIC1: usize = 0xfee1_dead;
 const MAGIC2: usize = 672_274_793;
 const POWER_OFF: usize = 0x4321_fedc;
+const SYS_MKDIR: u32 = 39;
+const SYS_MOUNT: u32 = 21;
 
 fn main(args: &Args) -> i32 {
     let Some(path) = args.get(1) else {
         println!("@@oracle {{\"error\":\"no program to run\"}}");
         return power_off();
     };
+    // An existing /proc is fine; a failed mount is said, and the test runs all the same.
+    sys::syscall6(SYS_MKDIR, c"/proc".as_ptr() as usize, 0o555, 0, 0, 0, 0);
+    let proc = c"proc".as_ptr() as usize;
+    let mounted = sys::syscall6(SYS_MOUNT, proc, c"/proc".as_ptr() as usize, proc, 0, 0, 0);
+    if mounted != 0 {
+        println!("oracle_init: mount /proc = {mounted}");
+    }
     // The kernel's argument strings are NUL-terminated, so `path` is a C string.
     let argv = [path.as_ptr(), core::ptr::null(), core::ptr::null()];
     match sys::fork_and_wait(Some((path.as_ptr(), &argv))) {
