@@ -6,13 +6,16 @@
 //!   without `SA_RESTORER` returns to (they call `sigreturn` and `rt_sigreturn`).
 //!
 //! The image is built here, by hand: no tool of the project's build makes a 32-bit shared
-//! object, and the one Tempest needs is a few hundred bytes (an ELF header, two program
-//! headers, a SysV hash table, the dynamic symbols and strings, the code and the dynamic
-//! section, all in one read-only, executable page). Readers find it as glibc does: the
-//! program headers, then `PT_DYNAMIC`'s `DT_HASH`, `DT_SYMTAB`, `DT_STRTAB` (addresses
-//! relative to the image: the dynamic section is read-only, so nobody relocates it in
-//! place). Not built yet: the time functions and their data page, and unwind
-//! information for the trampolines.
+//! object, and the one Tempest needs is a few hundred bytes (an ELF header, three program
+//! headers, a SysV hash table, the dynamic symbols and strings, the code, its unwind
+//! information and the dynamic section, all in one read-only, executable page). Readers
+//! find it as glibc does: the program headers, then `PT_DYNAMIC`'s `DT_HASH`, `DT_SYMTAB`,
+//! `DT_STRTAB` (addresses relative to the image: the dynamic section is read-only, so
+//! nobody relocates it in place). Unwinders find `.eh_frame` through `PT_GNU_EH_FRAME`'s
+//! `.eh_frame_hdr`: every instruction of `__kernel_vsyscall` and of the signal
+//! trampolines has its rule, so a backtrace from inside them reaches the caller (through
+//! a signal frame, for the trampolines), as Linux's `vdso32` describes its own. Not built
+//! yet: the time functions and their data page.
 
 use alloc::vec::Vec;
 
@@ -34,6 +37,9 @@ const SYM: usize = 16;
 
 const PT_LOAD: u32 = 1;
 const PT_DYNAMIC: u32 = 2;
+const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+/// How many program headers: the load segment, the dynamic section, the unwind index.
+const PHDRS: usize = 3;
 const PF_X: u32 = 1;
 const PF_R: u32 = 4;
 const DT_NULL: u32 = 0;
@@ -46,16 +52,56 @@ const DT_SONAME: u32 = 14;
 /// `STB_GLOBAL`, `STT_FUNC`.
 const GLOBAL_FUNC: u8 = 0x12;
 
-/// The symbols and their code: `int $0x80; ret`; `pop %eax; mov $119, %eax; int $0x80`;
-/// `mov $173, %eax; int $0x80` (the same bytes Linux's frames carry as `retcode`).
-const SYMBOLS: [(&str, &[u8]); 3] = [
-    ("__kernel_vsyscall", &[0xcd, 0x80, 0xc3]),
+/// What the unwinder is told about a symbol's code (`.eh_frame`).
+#[derive(Clone, Copy)]
+enum Unwind {
+    /// `__kernel_vsyscall`: pushes ECX, EDX and EBP, and pops them again.
+    Vsyscall,
+    /// A signal trampoline: the interrupted registers are in the `struct sigcontext` at
+    /// `sigcontext` bytes above the stack pointer at its first instruction, and its first
+    /// instruction pops a word (`pops`) or not.
+    Sigreturn { sigcontext: u8, pops: bool },
+}
+
+/// The symbols, their code and its unwind rules:
+/// - `__kernel_vsyscall`: `push %ecx; push %edx; push %ebp; mov %esp, %ebp; int $0x80;
+///   pop %ebp; pop %edx; pop %ecx; ret`: Linux's shape (its `sysenter` would sit where
+///   the `mov` is), so a debugger single-stepping a system call sees what it sees on Linux;
+/// - `__kernel_sigreturn`: `pop %eax; mov $119, %eax; int $0x80`;
+/// - `__kernel_rt_sigreturn`: `mov $173, %eax; int $0x80` (the same bytes Linux's frames
+///   carry as `retcode`).
+///
+/// The `struct sigcontext` is 4 bytes above a `sigframe`'s stack pointer once the handler
+/// returned (its `sig` first), and 160 above an `rt_sigframe`'s (`sig`, `pinfo`, `puc`,
+/// `info`, then the ucontext's flags, link and stack).
+const SYMBOLS: [(&str, &[u8], Unwind); 3] = [
+    (
+        "__kernel_vsyscall",
+        &[
+            0x51, 0x52, 0x55, 0x89, 0xe5, 0xcd, 0x80, 0x5d, 0x5a, 0x59, 0xc3,
+        ],
+        Unwind::Vsyscall,
+    ),
     (
         "__kernel_sigreturn",
         &[0x58, 0xb8, 119, 0, 0, 0, 0xcd, 0x80],
+        Unwind::Sigreturn {
+            sigcontext: 4,
+            pops: true,
+        },
     ),
-    ("__kernel_rt_sigreturn", &[0xb8, 173, 0, 0, 0, 0xcd, 0x80]),
+    (
+        "__kernel_rt_sigreturn",
+        &[0xb8, 173, 0, 0, 0, 0xcd, 0x80],
+        Unwind::Sigreturn {
+            sigcontext: 160,
+            pops: false,
+        },
+    ),
 ];
+
+/// Where `int $0x80` returns to in `__kernel_vsyscall` (Linux's `int80_landing_pad`).
+pub const VSYSCALL_LANDING: u32 = 7;
 
 fn put16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -71,6 +117,188 @@ fn align(out: &mut Vec<u8>, to: usize) {
     }
 }
 
+/// DWARF register numbers on i386.
+const ECX: u8 = 1;
+const EDX: u8 = 2;
+const ESP: u8 = 4;
+const EBP: u8 = 5;
+const EIP: u8 = 8;
+/// Where each register is in a `struct sigcontext`, by DWARF number (eax, ecx, edx, ebx,
+/// esp, ebp, esi, edi, eip).
+const SIGCONTEXT_SLOTS: [(u8, u8); 9] = [
+    (0, 44),
+    (1, 40),
+    (2, 36),
+    (3, 32),
+    (4, 28),
+    (5, 24),
+    (6, 20),
+    (7, 16),
+    (8, 56),
+];
+
+/// Call frame instructions (DWARF 5, section 6.4.2), as `.eh_frame` takes them.
+const DW_CFA_ADVANCE_LOC: u8 = 0x40;
+const DW_CFA_OFFSET: u8 = 0x80;
+const DW_CFA_RESTORE: u8 = 0xc0;
+const DW_CFA_DEF_CFA: u8 = 0x0c;
+const DW_CFA_DEF_CFA_OFFSET: u8 = 0x0e;
+const DW_CFA_DEF_CFA_EXPRESSION: u8 = 0x0f;
+const DW_CFA_EXPRESSION: u8 = 0x10;
+const DW_OP_BREG4: u8 = 0x74;
+const DW_OP_DEREF: u8 = 0x06;
+/// Pointer encodings: PC-relative signed 32-bit, unsigned 32-bit, relative to the
+/// `.eh_frame_hdr` (datarel) signed 32-bit.
+const DW_EH_PE_PCREL_SDATA4: u8 = 0x1b;
+const DW_EH_PE_UDATA4: u8 = 0x03;
+const DW_EH_PE_DATAREL_SDATA4: u8 = 0x3b;
+
+/// Appends `v` as a signed LEB128.
+fn sleb(out: &mut Vec<u8>, mut v: i32) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
+        out.push(if done { byte } else { byte | 0x80 });
+        if done {
+            return;
+        }
+    }
+}
+
+/// The instructions of `__kernel_vsyscall`'s FDE: after each push, the frame is 4 bytes
+/// larger and the pushed register is saved at its slot; after each pop, it is restored.
+fn vsyscall_cfi() -> Vec<u8> {
+    let saved = |reg: u8, n: u8| [DW_CFA_OFFSET | reg, n];
+    let mut c = Vec::new();
+    for (reg, n) in [(ECX, 2), (EDX, 3), (EBP, 4)] {
+        c.push(DW_CFA_ADVANCE_LOC | 1);
+        c.extend_from_slice(&[DW_CFA_DEF_CFA_OFFSET, 4 * n]);
+        c.extend_from_slice(&saved(reg, n));
+    }
+    // `mov %esp, %ebp` and `int $0x80` change nothing the unwinder needs; `pop %ebp` ends at
+    // offset 8.
+    let mut at = 3;
+    for (reg, end, size) in [(EBP, 8, 12), (EDX, 9, 8), (ECX, 10, 4)] {
+        c.push(DW_CFA_ADVANCE_LOC | (end - at));
+        c.extend_from_slice(&[DW_CFA_DEF_CFA_OFFSET, size]);
+        c.push(DW_CFA_RESTORE | reg);
+        at = end;
+    }
+    c
+}
+
+/// The rules of a signal trampoline when its `struct sigcontext` is `sc` bytes above the
+/// stack pointer: the caller's stack pointer (the CFA) is the saved one, and every register
+/// is at its place in the sigcontext. (As Linux's `vdso32/sigreturn.S`: with no fixed
+/// distance from the CFA to the saved registers, each is an expression.)
+fn sigcontext_rules(out: &mut Vec<u8>, sc: u8) {
+    // `DW_OP_breg4 (ESP) sc + slot`, and for the CFA a dereference of it.
+    let address = |slot: u8, deref: bool| {
+        let mut e = alloc::vec![DW_OP_BREG4];
+        sleb(&mut e, i32::from(sc) + i32::from(slot));
+        if deref {
+            e.push(DW_OP_DEREF);
+        }
+        e
+    };
+    let cfa = address(28, true);
+    out.extend_from_slice(&[DW_CFA_DEF_CFA_EXPRESSION, cfa.len() as u8]);
+    out.extend_from_slice(&cfa);
+    for (reg, slot) in SIGCONTEXT_SLOTS {
+        if reg == ESP {
+            continue;
+        }
+        let e = address(slot, false);
+        out.extend_from_slice(&[DW_CFA_EXPRESSION, reg, e.len() as u8]);
+        out.extend_from_slice(&e);
+    }
+}
+
+/// The instructions of a signal trampoline's FDE, which starts one byte before the
+/// symbol (an unwinder looks up a return address minus one, as for a call).
+fn sigreturn_cfi(sigcontext: u8, pops: bool) -> Vec<u8> {
+    let mut c = Vec::new();
+    sigcontext_rules(&mut c, sigcontext);
+    if pops {
+        // Past the byte before the symbol and the `pop %eax`.
+        c.push(DW_CFA_ADVANCE_LOC | 2);
+        sigcontext_rules(&mut c, sigcontext - 4);
+    }
+    c
+}
+
+/// A CIE: augmentation "zR" (FDE addresses PC-relative), or "zRS" for signal frames;
+/// code alignment 1, data alignment -4, return address in EIP; at a function's entry the
+/// CFA is ESP + 4 and the return address is just below it.
+fn cie(signal: bool) -> Vec<u8> {
+    let mut body = alloc::vec![0, 0, 0, 0, 1];
+    body.extend_from_slice(if signal { b"zRS\0" } else { b"zR\0" });
+    body.push(1);
+    sleb(&mut body, -4);
+    body.extend_from_slice(&[EIP, 1, DW_EH_PE_PCREL_SDATA4]);
+    body.extend_from_slice(&[DW_CFA_DEF_CFA, ESP, 4, DW_CFA_OFFSET | EIP, 1]);
+    align(&mut body, 4);
+    let mut out = Vec::new();
+    put32(&mut out, body.len() as u32);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The `.eh_frame` section at `at` (image offset) for symbols at `addresses`, and the
+/// image offsets of each FDE and the code each covers, for `.eh_frame_hdr`.
+fn eh_frame(at: usize, addresses: &[u32]) -> (Vec<u8>, Vec<(u32, u32)>) {
+    let mut out = cie(false);
+    let signal_cie = out.len();
+    out.extend_from_slice(&cie(true));
+    let mut index = Vec::new();
+    for ((_, code, unwind), &address) in SYMBOLS.iter().zip(addresses) {
+        let (cie_at, start, len, cfi) = match *unwind {
+            Unwind::Vsyscall => (0, address, code.len() as u32, vsyscall_cfi()),
+            Unwind::Sigreturn { sigcontext, pops } => (
+                signal_cie,
+                address - 1,
+                code.len() as u32 + 1,
+                sigreturn_cfi(sigcontext, pops),
+            ),
+        };
+        let fde = out.len();
+        index.push((start, (at + fde) as u32));
+        let mut body = Vec::new();
+        // The CIE pointer: from this field back to the CIE.
+        put32(&mut body, (fde + 4 - cie_at) as u32);
+        // The start, PC-relative to its own field (image offset at + fde + 8).
+        put32(&mut body, start.wrapping_sub((at + fde + 8) as u32));
+        put32(&mut body, len);
+        body.push(0); // no augmentation data
+        body.extend_from_slice(&cfi);
+        align(&mut body, 4);
+        put32(&mut out, body.len() as u32);
+        out.extend_from_slice(&body);
+    }
+    put32(&mut out, 0); // the terminator
+    (out, index)
+}
+
+/// The `.eh_frame_hdr` section at `at`, for the `.eh_frame` at `eh_frame` and its FDE
+/// index (sorted by the code's address, as the binary search of unwinders needs).
+fn eh_frame_hdr(at: usize, eh_frame: usize, mut index: Vec<(u32, u32)>) -> Vec<u8> {
+    index.sort_unstable();
+    let mut out = alloc::vec![
+        1,
+        DW_EH_PE_PCREL_SDATA4,
+        DW_EH_PE_UDATA4,
+        DW_EH_PE_DATAREL_SDATA4
+    ];
+    put32(&mut out, (eh_frame as u32).wrapping_sub((at + 4) as u32));
+    put32(&mut out, index.len() as u32);
+    for (start, fde) in index {
+        put32(&mut out, start.wrapping_sub(at as u32));
+        put32(&mut out, fde.wrapping_sub(at as u32));
+    }
+    out
+}
+
 /// Builds the image.
 pub fn build() -> Image {
     let nsyms = SYMBOLS.len() + 1;
@@ -80,7 +308,7 @@ pub fn build() -> Image {
     strtab.extend_from_slice(b"linux-gate.so.1\0");
     let names: Vec<u32> = SYMBOLS
         .iter()
-        .map(|(name, _)| {
+        .map(|(name, _, _)| {
             let at = strtab.len() as u32;
             strtab.extend_from_slice(name.as_bytes());
             strtab.push(0);
@@ -89,19 +317,29 @@ pub fn build() -> Image {
         .collect();
     // Where each part goes.
     let phdrs = EHDR;
-    let hash = phdrs + 2 * PHDR;
+    let hash = phdrs + PHDRS * PHDR;
     let hash_len = 4 * (2 + 1 + nsyms);
     let symtab = hash + hash_len;
     let strtab_at = symtab + nsyms * SYM;
-    let text = (strtab_at + strtab.len()).next_multiple_of(16);
+    // A byte of padding before each symbol at least: the signal trampolines' unwind
+    // entries start one byte early.
+    let text = (strtab_at + strtab.len() + 1).next_multiple_of(16);
     let mut code = Vec::new();
     let mut addresses = Vec::new();
-    for (_, bytes) in SYMBOLS {
+    for (_, bytes, _) in SYMBOLS {
         addresses.push((text + code.len()) as u32);
         code.extend_from_slice(bytes);
-        align(&mut code, 16);
+        // int3 between the functions (and at least one byte before the next).
+        code.push(0xcc);
+        while !code.len().is_multiple_of(16) {
+            code.push(0xcc);
+        }
     }
-    let dynamic = (text + code.len()).next_multiple_of(4);
+    let eh_frame_at = (text + code.len()).next_multiple_of(4);
+    let (frames, index) = eh_frame(eh_frame_at, &addresses);
+    let hdr_at = eh_frame_at + frames.len();
+    let hdr = eh_frame_hdr(hdr_at, eh_frame_at, index);
+    let dynamic = (hdr_at + hdr.len()).next_multiple_of(4);
     let dyn_entries = [
         (DT_HASH, hash as u32),
         (DT_STRTAB, strtab_at as u32),
@@ -127,14 +365,16 @@ pub fn build() -> Image {
     put32(&mut out, 0);
     put16(&mut out, EHDR as u16);
     put16(&mut out, PHDR as u16);
-    put16(&mut out, 2);
+    put16(&mut out, PHDRS as u16);
     put16(&mut out, 40);
     put16(&mut out, 0);
     put16(&mut out, 0);
-    // PT_LOAD: the whole image, read and execute; PT_DYNAMIC: read-only.
+    // PT_LOAD: the whole image, read and execute; PT_DYNAMIC: read-only; PT_GNU_EH_FRAME:
+    // the unwind index.
     for (kind, offset, len, flags) in [
         (PT_LOAD, 0, size, PF_R | PF_X),
         (PT_DYNAMIC, dynamic, size - dynamic, PF_R),
+        (PT_GNU_EH_FRAME, hdr_at, hdr.len(), PF_R),
     ] {
         put32(&mut out, kind);
         put32(&mut out, offset as u32);
@@ -155,7 +395,7 @@ pub fn build() -> Image {
     }
     // Symbols: the null one, then each function (section index 1: defined, not absolute).
     out.extend_from_slice(&[0; SYM]);
-    for (i, (_, bytes)) in SYMBOLS.iter().enumerate() {
+    for (i, (_, bytes, _)) in SYMBOLS.iter().enumerate() {
         put32(&mut out, names[i]);
         put32(&mut out, addresses[i]);
         put32(&mut out, bytes.len() as u32);
@@ -163,9 +403,14 @@ pub fn build() -> Image {
         put16(&mut out, 1);
     }
     out.extend_from_slice(&strtab);
-    align(&mut out, 16);
-    debug_assert_eq!(out.len(), text);
+    while out.len() < text {
+        out.push(0xcc);
+    }
     out.extend_from_slice(&code);
+    align(&mut out, 4);
+    debug_assert_eq!(out.len(), eh_frame_at);
+    out.extend_from_slice(&frames);
+    out.extend_from_slice(&hdr);
     align(&mut out, 4);
     for (tag, value) in dyn_entries {
         put32(&mut out, tag);
@@ -211,12 +456,19 @@ mod tests {
         assert_eq!(found("__kernel_sigreturn"), Some(image.sigreturn));
         assert_eq!(found("__kernel_rt_sigreturn"), Some(image.rt_sigreturn));
         let at = |a: u32| &image.bytes[a as usize..];
-        assert_eq!(&at(image.vsyscall)[..3], &[0xcd, 0x80, 0xc3]);
+        assert_eq!(
+            &at(image.vsyscall)[..6],
+            &[0x51, 0x52, 0x55, 0x89, 0xe5, 0xcd]
+        );
+        assert_eq!(
+            &at(image.vsyscall + VSYSCALL_LANDING)[..4],
+            &[0x5d, 0x5a, 0x59, 0xc3]
+        );
         assert_eq!(&at(image.rt_sigreturn)[..2], &[0xb8, 173]);
         // The hash table finds every symbol (one bucket, a chain through them all).
         let h = |i: usize| {
             u32::from_le_bytes(
-                image.bytes[EHDR + 2 * PHDR + 4 * i..][..4]
+                image.bytes[EHDR + PHDRS * PHDR + 4 * i..][..4]
                     .try_into()
                     .unwrap(),
             )
@@ -229,5 +481,173 @@ mod tests {
             i = h(3 + i as usize);
         }
         assert_eq!(seen, [3, 2, 1]);
+    }
+
+    /// The unwind information as an unwinder reads it (gimli): `PT_GNU_EH_FRAME` leads to
+    /// `.eh_frame_hdr`, whose index finds an FDE for every instruction of the three
+    /// functions, and each row says where the caller's registers are.
+    mod unwind {
+        use super::*;
+        use gimli::{
+            BaseAddresses, CfaRule, EhFrame, EhFrameHdr, LittleEndian, Register, RegisterRule,
+            UnwindContext, UnwindSection,
+        };
+
+        struct Row {
+            cfa: CfaRule<usize>,
+            rules: alloc::vec::Vec<(u16, RegisterRule<usize>)>,
+        }
+
+        fn rows_at(image: &Image, addresses: &[u32]) -> alloc::vec::Vec<Row> {
+            let elf = Elf::parse(&image.bytes).unwrap();
+            let hdr_ph = elf
+                .program_headers
+                .iter()
+                .find(|p| p.p_type == PT_GNU_EH_FRAME)
+                .expect("PT_GNU_EH_FRAME");
+            let hdr_at = hdr_ph.p_offset as usize;
+            let hdr = EhFrameHdr::new(&image.bytes[hdr_at..], LittleEndian);
+            let bases = BaseAddresses::default()
+                .set_eh_frame_hdr(hdr_at as u64)
+                .set_text(0);
+            let parsed = hdr.parse(&bases, 4).expect("a valid .eh_frame_hdr");
+            let eh_at = match parsed.eh_frame_ptr() {
+                gimli::Pointer::Direct(a) => a as usize,
+                p => panic!("{p:?}"),
+            };
+            let bases = bases.set_eh_frame(eh_at as u64);
+            let mut eh_frame = EhFrame::new(&image.bytes[eh_at..], LittleEndian);
+            eh_frame.set_address_size(4);
+            let table = parsed.table().expect("a search table");
+            let mut ctx = UnwindContext::new();
+            addresses
+                .iter()
+                .map(|&a| {
+                    let fde = table
+                        .fde_for_address(&eh_frame, &bases, u64::from(a), EhFrame::cie_from_offset)
+                        .unwrap_or_else(|e| panic!("no FDE for {a:#x}: {e:?}"));
+                    let row = fde
+                        .unwind_info_for_address(&eh_frame, &bases, &mut ctx, u64::from(a))
+                        .unwrap();
+                    Row {
+                        cfa: row.cfa().clone(),
+                        rules: row
+                            .registers()
+                            .map(|(r, rule)| (r.0, rule.clone()))
+                            .collect(),
+                    }
+                })
+                .collect()
+        }
+
+        fn rule(row: &Row, reg: u8) -> Option<&RegisterRule<usize>> {
+            row.rules
+                .iter()
+                .find(|(r, _)| *r == u16::from(reg))
+                .map(|(_, rule)| rule)
+        }
+
+        #[test]
+        fn every_instruction_of_the_vsyscall_finds_its_caller() {
+            let image = build();
+            let v = image.vsyscall;
+            // Before each instruction: the stack's depth above the return address, and
+            // the registers pushed so far (ECX at -8, EDX at -12, EBP at -16 from the CFA).
+            let expect: [(u32, i64, &[(u8, i64)]); 9] = [
+                (0, 4, &[]),
+                (1, 8, &[(ECX, -8)]),
+                (2, 12, &[(ECX, -8), (EDX, -12)]),
+                (3, 16, &[(ECX, -8), (EDX, -12), (EBP, -16)]),
+                (5, 16, &[(ECX, -8), (EDX, -12), (EBP, -16)]),
+                (7, 16, &[(ECX, -8), (EDX, -12), (EBP, -16)]),
+                (8, 12, &[(ECX, -8), (EDX, -12)]),
+                (9, 8, &[(ECX, -8)]),
+                (10, 4, &[]),
+            ];
+            let addresses: alloc::vec::Vec<u32> = expect.iter().map(|e| v + e.0).collect();
+            for (row, (off, cfa, saved)) in rows_at(&image, &addresses).iter().zip(expect) {
+                assert_eq!(
+                    row.cfa,
+                    CfaRule::RegisterAndOffset {
+                        register: Register(u16::from(ESP)),
+                        offset: cfa
+                    },
+                    "CFA at +{off}"
+                );
+                assert_eq!(rule(row, EIP), Some(&RegisterRule::Offset(-4)), "+{off}");
+                for reg in [ECX, EDX, EBP] {
+                    let want = saved
+                        .iter()
+                        .find(|s| s.0 == reg)
+                        .map(|s| RegisterRule::Offset(s.1));
+                    let got = rule(row, reg)
+                        .filter(|r| **r != RegisterRule::SameValue)
+                        .cloned();
+                    assert_eq!(got, want, "register {reg} at +{off}");
+                }
+            }
+        }
+
+        /// The bytes of a `DW_OP_breg4 N [DW_OP_deref]` expression: N.
+        fn breg4(
+            image: &Image,
+            e: &gimli::UnwindExpression<usize>,
+            eh_at: usize,
+            deref: bool,
+        ) -> i64 {
+            let bytes = &image.bytes[eh_at + e.offset..][..e.length];
+            assert_eq!(bytes[0], DW_OP_BREG4);
+            assert_eq!(bytes[bytes.len() - 1] == DW_OP_DEREF, deref);
+            let mut r = gimli::EndianSlice::new(&bytes[1..], LittleEndian);
+            gimli::Reader::read_sleb128(&mut r).unwrap()
+        }
+
+        #[test]
+        fn the_signal_trampolines_unwind_through_their_sigcontext() {
+            let image = build();
+            let elf = Elf::parse(&image.bytes).unwrap();
+            let hdr_at = elf
+                .program_headers
+                .iter()
+                .find(|p| p.p_type == PT_GNU_EH_FRAME)
+                .unwrap()
+                .p_offset as usize;
+            let eh_offset = i32::from_le_bytes(image.bytes[hdr_at + 4..][..4].try_into().unwrap());
+            let eh_at = (hdr_at as i64 + 4 + i64::from(eh_offset)) as usize;
+            // (address, where the sigcontext is above ESP there).
+            let cases = [
+                (image.sigreturn - 1, 4),
+                (image.sigreturn, 4),
+                (image.sigreturn + 1, 0),
+                (image.sigreturn + 6, 0),
+                (image.rt_sigreturn - 1, 160),
+                (image.rt_sigreturn, 160),
+                (image.rt_sigreturn + 5, 160),
+            ];
+            let addresses: alloc::vec::Vec<u32> = cases.iter().map(|c| c.0).collect();
+            for (row, (a, sc)) in rows_at(&image, &addresses).iter().zip(cases) {
+                let CfaRule::Expression(e) = &row.cfa else {
+                    panic!("CFA at {a:#x} is {:?}", row.cfa)
+                };
+                assert_eq!(
+                    breg4(&image, e, eh_at, true),
+                    sc + 28,
+                    "the saved ESP at {a:#x}"
+                );
+                for (reg, slot) in SIGCONTEXT_SLOTS {
+                    if reg == ESP {
+                        continue;
+                    }
+                    let Some(RegisterRule::Expression(e)) = rule(row, reg) else {
+                        panic!("register {reg} at {a:#x}: {:?}", rule(row, reg))
+                    };
+                    assert_eq!(
+                        breg4(&image, e, eh_at, false),
+                        sc + i64::from(slot),
+                        "{reg}"
+                    );
+                }
+            }
+        }
     }
 }
