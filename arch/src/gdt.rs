@@ -36,12 +36,15 @@ pub const LDT_SEL: u16 = 0x50;
 pub const ESPFIX_SS: u16 = 0x58;
 /// Index of the espfix descriptor in the GDT.
 pub const ESPFIX_INDEX: usize = (ESPFIX_SS >> 3) as usize;
+/// A user data segment whose limit is the CPU's number (and NUMA node, 0, times 4096): the
+/// vDSO's `__vdso_getcpu` reads it with `lsl` in user mode, as Linux's `GDT_ENTRY_CPUNODE`.
+pub const CPUNODE_SEL: u16 = 0x60 | 3;
 
 /// Accessed bit, preset so the CPU never writes the code and data descriptors when it
 /// loads a segment.
 const A: u8 = 1;
 
-const ENTRIES: usize = 12;
+const ENTRIES: usize = 13;
 
 #[repr(C, align(8))]
 struct Tables {
@@ -127,6 +130,7 @@ impl CpuTables {
                 0, // LDT of the running process (`load_ldt`)
                 // espfix stack: base set by the return path
                 flat(descriptor::KERNEL_DATA | A),
+                0, // the CPU's number (`set_cpu_number`)
             ],
             tss: core::ptr::null_mut(),
             io_open: false,
@@ -193,6 +197,22 @@ impl CpuTables {
                 tmp = out(reg) _,
             );
         }
+    }
+
+    /// Writes the CPU's number in its `CPUNODE_SEL` descriptor's limit (node 0).
+    ///
+    /// # Safety
+    /// Only the CPU that loaded these tables calls this, once, with interrupts off.
+    pub unsafe fn set_cpu_number(&self, cpu: u32) {
+        // SAFETY: per the contract, a plain store to this CPU's own GDT; no segment
+        // register holds the selector yet.
+        let tables = unsafe { &mut *self.0.get() };
+        tables.gdt[usize::from(CPUNODE_SEL >> 3)] = segment(
+            0,
+            cpu & 0xfff,
+            descriptor::USER_DATA | A,
+            descriptor::FLAGS_BYTE | 0x4,
+        );
     }
 
     /// Sets the stack this CPU switches to when a trap arrives from ring 3.

@@ -79,6 +79,10 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     time::calibrate();
     info!("tsc: {} kHz", time::tsc_per_ms());
     time::start_clocks();
+    // The kernel's own share of the vDSO's data page: each process that maps it takes
+    // another and gives it back, and this one is never given back, so the page (part of
+    // the kernel image) never reaches the frame allocator.
+    crate::mm::cow::share(crate::mm::zones::Frame::containing(time::VDSO_DATA.phys()));
     crate::random::init();
     // SAFETY: boot CPU, before any task exists.
     let fxsr = unsafe { arch::fpu::enable() };

@@ -58,3 +58,5 @@ pub mod syscall;
 pub mod time;
 #[cfg(target_arch = "x86")]
 pub mod traps;
+#[cfg(target_arch = "x86")]
+pub mod vdso_time;

@@ -25,10 +25,13 @@ const PAGE: u32 = PAGE_SIZE as u32;
 /// and the stack, 128 pages below the stack.
 pub const VDSO_BASE: u32 = STACK_BOTTOM - 128 * PAGE;
 
+/// Where the vDSO's data page (`crate::vdso_time`) is mapped: just below the vDSO.
+pub const VDSO_DATA: u32 = VDSO_BASE - PAGE;
+
 /// The vDSO's image, built once.
 fn vdso_image() -> &'static crate::vdso::Image {
     static IMAGE: spin::Once<crate::vdso::Image> = spin::Once::new();
-    IMAGE.call_once(crate::vdso::build)
+    IMAGE.call_once(|| crate::vdso::build(Some(crate::vdso_time::code())))
 }
 
 /// The vDSO's trampolines `sigreturn` and `rt_sigreturn` for a vDSO mapped at `base`.
@@ -162,6 +165,9 @@ pub fn load_from(
     let image = vdso_image();
     space.map_zeroed(VDSO_BASE, Protection::READ_ONLY)?;
     uaccess::poke(&space, VDSO_BASE, &image.bytes).map_err(LoadError::Copy)?;
+    // And the kernel's data page its time functions read, shared by every process.
+    let data = crate::mm::zones::Frame::containing(crate::time::VDSO_DATA.phys());
+    space.map_shared_read_only(VDSO_DATA, data)?;
     let stack = initial_stack(&space, &plan, argv, envp)?;
     Ok(Loaded {
         mem: Memory {

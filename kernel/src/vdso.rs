@@ -19,6 +19,63 @@
 
 use alloc::vec::Vec;
 
+/// The time functions' code (`crate::vdso_time`, assembled with the kernel): its bytes,
+/// and each function's name and offset in them.
+#[derive(Clone, Copy)]
+pub struct TimeCode {
+    pub bytes: &'static [u8],
+    pub symbols: [(&'static str, u32); 5],
+}
+
+/// The data page the time functions read (`crate::vdso_time` has the table): offsets,
+/// and the bytes the kernel writes.
+pub mod data {
+    pub const SEQ: usize = 0;
+    pub const MODE: usize = 4;
+    pub const TSC: usize = 8;
+    pub const MULT: usize = 16;
+    pub const REAL_SEC: usize = 20;
+    pub const REAL_NSEC: usize = 24;
+    pub const REAL_SEC_HI: usize = 28;
+    /// How many bytes of the page are used.
+    pub const LEN: usize = 32;
+
+    /// The kernel's clock parameters (`crate::time`): ns = ((tsc - tsc0) * mult) >> 32
+    /// since the clocks' zero, and the real time then. `mult` 0 means the TSC cannot give
+    /// the time this way (slower than 1 GHz): the functions make the system call.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Params {
+        pub tsc0: u64,
+        pub mult: u32,
+        pub real_at_zero_ns: u64,
+    }
+
+    /// The page's bytes for `params`, with sequence count `seq` (even: stable).
+    pub fn bytes(params: Params, seq: u32) -> [u8; LEN] {
+        let mut out = [0u8; LEN];
+        let mut put = |at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        put(SEQ, seq);
+        put(MODE, u32::from(params.mult != 0));
+        put(TSC, params.tsc0 as u32);
+        put(TSC + 4, (params.tsc0 >> 32) as u32);
+        put(MULT, params.mult);
+        let sec = params.real_at_zero_ns / 1_000_000_000;
+        put(REAL_SEC, sec as u32);
+        put(REAL_SEC_HI, (sec >> 32) as u32);
+        put(REAL_NSEC, (params.real_at_zero_ns % 1_000_000_000) as u32);
+        out
+    }
+
+    /// What the time functions compute from the page at TSC `tsc`: nanoseconds since the
+    /// zero, by the same steps (two 32 x 32 multiplications), which `crate::time` uses too.
+    pub fn mono_ns(params: Params, tsc: u64) -> u64 {
+        let delta = tsc.saturating_sub(params.tsc0);
+        let (lo, hi) = (delta as u32, (delta >> 32) as u32);
+        let low = (u64::from(lo) * u64::from(params.mult)) >> 32;
+        u64::from(hi) * u64::from(params.mult) + low
+    }
+}
+
 /// Where the image's symbols are, relative to its start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Image {
@@ -299,16 +356,20 @@ fn eh_frame_hdr(at: usize, eh_frame: usize, mut index: Vec<(u32, u32)>) -> Vec<u
     out
 }
 
-/// Builds the image.
-pub fn build() -> Image {
-    let nsyms = SYMBOLS.len() + 1;
+/// Builds the image, with the time functions if `time` is given (the kernel's; the host
+/// tests build it without).
+pub fn build(time: Option<TimeCode>) -> Image {
+    let time_symbols = time.as_ref().map_or(&[][..], |t| &t.symbols[..]);
+    let nsyms = SYMBOLS.len() + time_symbols.len() + 1;
     // The strings: the soname, then each symbol's name.
     let mut strtab = alloc::vec![0u8];
     let soname = strtab.len() as u32;
     strtab.extend_from_slice(b"linux-gate.so.1\0");
     let names: Vec<u32> = SYMBOLS
         .iter()
-        .map(|(name, _, _)| {
+        .map(|(name, _, _)| *name)
+        .chain(time_symbols.iter().map(|(name, _)| *name))
+        .map(|name| {
             let at = strtab.len() as u32;
             strtab.extend_from_slice(name.as_bytes());
             strtab.push(0);
@@ -333,6 +394,20 @@ pub fn build() -> Image {
         code.push(0xcc);
         while !code.len().is_multiple_of(16) {
             code.push(0xcc);
+        }
+    }
+    // The time functions, one block (they call each other).
+    let mut symbols: Vec<(u32, u32)> = SYMBOLS
+        .iter()
+        .zip(&addresses)
+        .map(|((_, bytes, _), &a)| (a, bytes.len() as u32))
+        .collect();
+    if let Some(t) = time {
+        let block = (text + code.len()) as u32;
+        code.extend_from_slice(t.bytes);
+        for (i, (_, offset)) in t.symbols.iter().enumerate() {
+            let end = t.symbols.get(i + 1).map_or(t.bytes.len() as u32, |s| s.1);
+            symbols.push((block + offset, end.saturating_sub(*offset)));
         }
     }
     let eh_frame_at = (text + code.len()).next_multiple_of(4);
@@ -395,10 +470,10 @@ pub fn build() -> Image {
     }
     // Symbols: the null one, then each function (section index 1: defined, not absolute).
     out.extend_from_slice(&[0; SYM]);
-    for (i, (_, bytes, _)) in SYMBOLS.iter().enumerate() {
+    for (i, (address, len)) in symbols.iter().enumerate() {
         put32(&mut out, names[i]);
-        put32(&mut out, addresses[i]);
-        put32(&mut out, bytes.len() as u32);
+        put32(&mut out, *address);
+        put32(&mut out, *len);
         out.extend_from_slice(&[GLOBAL_FUNC, 0]);
         put16(&mut out, 1);
     }
@@ -433,7 +508,7 @@ mod tests {
     /// dynamic section with its soname, and each symbol at its code.
     #[test]
     fn the_image_is_a_shared_object_with_its_three_symbols() {
-        let image = build();
+        let image = build(None);
         let elf = Elf::parse(&image.bytes).expect("a valid ELF");
         assert!(!elf.is_64 && elf.little_endian);
         assert_eq!(elf.header.e_type, goblin::elf::header::ET_DYN);
@@ -481,6 +556,89 @@ mod tests {
             i = h(3 + i as usize);
         }
         assert_eq!(seen, [3, 2, 1]);
+    }
+
+    /// The time functions' block goes in whole after the trampolines, each symbol at its
+    /// offset in it and as long as the distance to the next.
+    #[test]
+    fn the_time_functions_are_symbols_of_the_image() {
+        static CODE: [u8; 40] = [0x90; 40];
+        let time = TimeCode {
+            bytes: &CODE,
+            symbols: [
+                ("__vdso_clock_gettime", 8),
+                ("__vdso_clock_gettime64", 16),
+                ("__vdso_gettimeofday", 24),
+                ("__vdso_time", 30),
+                ("__vdso_getcpu", 36),
+            ],
+        };
+        let image = build(Some(time));
+        let elf = Elf::parse(&image.bytes).expect("a valid ELF");
+        let sym = |name: &str| {
+            elf.dynsyms
+                .iter()
+                .find(|s| elf.dynstrtab.get_at(s.st_name) == Some(name))
+                .map(|s| (s.st_value as u32, s.st_size as u32))
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        let (first, len) = sym("__vdso_clock_gettime");
+        assert_eq!(len, 8);
+        let block = first - 8;
+        assert_eq!(&image.bytes[block as usize..][..40], &CODE);
+        assert_eq!(sym("__vdso_time"), (block + 30, 6));
+        assert_eq!(sym("__vdso_getcpu"), (block + 36, 4));
+        assert_eq!(sym("__kernel_vsyscall").0, image.vsyscall);
+        assert!(block > image.rt_sigreturn, "after the trampolines");
+    }
+
+    /// The data page holds what the time functions read, where they read it, and their
+    /// arithmetic (two 32 x 32 multiplications) is the exact `delta * mult >> 32`, close to
+    /// the true nanoseconds of a 2.44 GHz TSC.
+    #[test]
+    fn the_data_page_and_its_arithmetic() {
+        let tsc_per_ms: u64 = 2_441_760;
+        let mult = ((1_000_000u64 << 32) / tsc_per_ms) as u32;
+        let p = data::Params {
+            tsc0: 0x1_2345_6789,
+            mult,
+            real_at_zero_ns: 1_796_465_230_000_000_007,
+        };
+        let b = data::bytes(p, 0);
+        let word = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        assert_eq!(word(data::MODE), 1);
+        assert_eq!((word(data::TSC), word(data::TSC + 4)), (0x2345_6789, 1));
+        assert_eq!(word(data::MULT), mult);
+        assert_eq!(word(data::REAL_SEC), 1_796_465_230);
+        assert_eq!(word(data::REAL_SEC_HI), 0);
+        assert_eq!(word(data::REAL_NSEC), 7);
+        for delta in [
+            0u64,
+            1,
+            999,
+            1 << 31,
+            (1 << 32) + 5,
+            24_417_600_000,
+            1 << 45,
+        ] {
+            let ns = data::mono_ns(p, p.tsc0 + delta);
+            let exact = (u128::from(delta) * u128::from(mult)) >> 32;
+            assert_eq!(u128::from(ns), exact, "delta {delta}");
+            let true_ns = u128::from(delta) * 1_000_000 / u128::from(tsc_per_ms);
+            assert!(
+                true_ns - u128::from(ns) <= 1 + true_ns / 1_000_000_000,
+                "delta {delta}"
+            );
+        }
+        // A TSC behind the zero (another CPU's, a little early) counts as the zero.
+        assert_eq!(data::mono_ns(p, p.tsc0 - 5), 0);
+        // Below 1 GHz the functions make the system call.
+        let slow = data::Params { mult: 0, ..p };
+        assert_eq!(word_of(&data::bytes(slow, 0), data::MODE), 0);
+    }
+
+    fn word_of(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
     }
 
     /// The unwind information as an unwinder reads it (gimli): `PT_GNU_EH_FRAME` leads to
@@ -549,11 +707,13 @@ mod tests {
 
         #[test]
         fn every_instruction_of_the_vsyscall_finds_its_caller() {
-            let image = build();
+            let image = build(None);
             let v = image.vsyscall;
             // Before each instruction: the stack's depth above the return address, and
             // the registers pushed so far (ECX at -8, EDX at -12, EBP at -16 from the CFA).
-            let expect: [(u32, i64, &[(u8, i64)]); 9] = [
+            // (offset, CFA - ESP, registers saved: (register, CFA offset)).
+            type Row = (u32, i64, &'static [(u8, i64)]);
+            let expect: [Row; 9] = [
                 (0, 4, &[]),
                 (1, 8, &[(ECX, -8)]),
                 (2, 12, &[(ECX, -8), (EDX, -12)]),
@@ -604,7 +764,7 @@ mod tests {
 
         #[test]
         fn the_signal_trampolines_unwind_through_their_sigcontext() {
-            let image = build();
+            let image = build(None);
             let elf = Elf::parse(&image.bytes).unwrap();
             let hdr_at = elf
                 .program_headers

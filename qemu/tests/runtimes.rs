@@ -217,3 +217,17 @@ fn ring3_hostile_code_raises_what_linux_raises() {
     };
     same_as_linux(&elf, "ring3_hostile", "h: ", 280);
 }
+
+/// The vDSO's time functions (`__vdso_clock_gettime` and its 64-bit form,
+/// `__vdso_gettimeofday`, `__vdso_time`, computed in user mode from the kernel's data page)
+/// and `__vdso_getcpu` give, on Tempest as on Linux, values between those of two system
+/// calls, 2 000 times each, and fall back to the system call for the clocks they leave
+/// to it (`user/c/vdso_time.c`).
+#[test]
+fn vdso_time_functions_match_linux() {
+    const TEST: &str = "vdso_time_functions_match_linux";
+    let Some(elf) = build(TEST, "glibc/vdso_time") else {
+        return;
+    };
+    same_as_linux_ending(&elf, "vdso_time", &["ok:", "FAIL:"], 11, 0);
+}

@@ -192,7 +192,8 @@ unsafe fn install(block: &'static PerCpu) {
             &TSS_AREAS[block.id],
             block as *const PerCpu as u32,
             core::mem::size_of::<PerCpu>() as u32,
-        )
+        );
+        block.tables.set_cpu_number(block.id as u32);
     };
 }
 

@@ -238,6 +238,21 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Maps user page `va`, read-only, to `frame`, which others (the kernel) own too: the
+    /// space takes a share (`cow::share`), given back when it lets go of the page, so the
+    /// frame is never freed while its first owner keeps it. Marked copy-on-write, so that a
+    /// write (after `mprotect`) gets a copy and never reaches the others' frame.
+    pub fn map_shared_read_only(&mut self, va: u32, frame: Frame) -> Result<(), MapError> {
+        let table = self.table_or_create(va)?;
+        let slot = &mut table.0[pt_index(va as usize)];
+        if PTEntry(*slot).is_present() {
+            return Err(MapError::AlreadyMapped(va));
+        }
+        cow::share(frame);
+        *slot = user_entry(frame, Protection::READ_ONLY) | COW;
+        Ok(())
+    }
+
     /// Maps fresh zeroed pages over `[start, end)` in place of whatever is mapped there
     /// (`mmap2` with `MAP_FIXED`), all or nothing: every frame and page table is taken before
     /// any entry changes, so on error the range maps what it did before and nothing leaks.
