@@ -50,6 +50,17 @@ pub fn features() -> Features {
     }
 }
 
+/// Whether the CPU has a working SYSENTER (CPUID's SEP, which the first Pentium Pro
+/// steppings report without having it: family 6, model below 3, stepping below 3).
+pub fn has_sysenter() -> bool {
+    CpuId::with_cpuid_fn(cpuid)
+        .get_feature_info()
+        .is_some_and(|f| {
+            let early_p6 = f.family_id() == 6 && f.model_id() < 3 && f.stepping_id() < 3;
+            f.has_sysenter_sysexit() && !early_p6
+        })
+}
+
 /// Whether the CPU has RDRAND.
 pub fn has_rdrand() -> bool {
     CpuId::with_cpuid_fn(cpuid)

@@ -72,8 +72,15 @@ pub const IO_BITMAP_BYTES: usize = 65_536 / 8;
 /// the segment's limit, so every port is refused to ring 3.
 const NO_IO_BITMAP: u16 = (size_of::<TaskStateSegment>() + IO_BITMAP_BYTES + 1) as u16;
 
-#[repr(C, align(8))]
+/// Bytes of a CPU's SYSENTER entry stack: the stub's first instruction leaves it, but a
+/// single-step trap (the caller had TF set, which SYSENTER keeps) or an NMI may come
+/// before, and runs the kernel's trap handler on it.
+const ENTRY_STACK: usize = 4096;
+
+#[repr(C, align(16))]
 struct TssInner {
+    /// SYSENTER's stack: its top is the TSS, whose `esp0` the stub loads at once.
+    entry_stack: [u8; ENTRY_STACK],
     tss: TaskStateSegment,
     /// A clear bit gives ring 3 its port. The byte after the last port's stays all ones:
     /// the CPU may read it when it checks a word-sized access to the last ports.
@@ -100,6 +107,7 @@ impl Default for TssArea {
 impl TssArea {
     pub const fn new() -> Self {
         Self(UnsafeCell::new(TssInner {
+            entry_stack: [0; ENTRY_STACK],
             tss: TaskStateSegment::new(),
             io_bitmap: [0xff; IO_BITMAP_BYTES + 1],
             io_len: 0,
@@ -213,6 +221,25 @@ impl CpuTables {
             descriptor::USER_DATA | A,
             descriptor::FLAGS_BYTE | 0x4,
         );
+    }
+
+    /// Makes `sysenter` enter the kernel at `entry` (`arch::trap`'s stub), on this CPU's
+    /// entry stack, which ends where the TSS begins: the stub loads the TSS's `esp0` (4
+    /// bytes above the stack pointer) first.
+    ///
+    /// # Safety
+    /// Only the CPU that loaded these tables calls this, with interrupts off, on a CPU that
+    /// has SYSENTER (`cpu::has_sysenter`); `entry` is the stub.
+    pub unsafe fn enable_sysenter(&self, entry: u32) {
+        // SAFETY: per the contract; `load` set the TSS pointer.
+        let top = unsafe { core::ptr::addr_of!((*(*self.0.get()).tss).tss) } as u64;
+        // SAFETY: the SYSENTER MSRs exist (the contract); KERNEL_CS is followed by
+        // KERNEL_DS, USER_CS and USER_DS, the layout SYSENTER and SYSEXIT require.
+        unsafe {
+            x86::msr::wrmsr(x86::msr::IA32_SYSENTER_CS, u64::from(KERNEL_CS));
+            x86::msr::wrmsr(x86::msr::IA32_SYSENTER_ESP, top);
+            x86::msr::wrmsr(x86::msr::IA32_SYSENTER_EIP, u64::from(entry));
+        }
     }
 
     /// Sets the stack this CPU switches to when a trap arrives from ring 3.

@@ -82,6 +82,33 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, user_ss) == 72);
 /// and raises SIGILL for it.
 pub const IRET_FAULT: u32 = 0x100;
 
+/// The vector of a frame the `sysenter` stub built: a system call by SYSENTER, whose
+/// caller's stack pointer is in EBP (the vDSO's convention) and whose sixth argument is at
+/// that address; the kernel returns it to the vDSO's landing pad. Past the IDT's vectors.
+pub const SYSENTER: u32 = 0x101;
+
+/// Whether `eip` is in the `sysenter` stub: a single-step trap there (the caller had TF
+/// set, which SYSENTER keeps) is the kernel's to absorb.
+pub fn in_sysenter_stub(eip: u32) -> bool {
+    unsafe extern "C" {
+        static sysenter_entry: u8;
+        static sysenter_entry_end: u8;
+    }
+    let (start, end) = (
+        (&raw const sysenter_entry) as u32,
+        (&raw const sysenter_entry_end) as u32,
+    );
+    (start..end).contains(&eip)
+}
+
+/// The `sysenter` stub's address, for `CpuTables::enable_sysenter`.
+pub fn sysenter_entry_address() -> u32 {
+    unsafe extern "C" {
+        static sysenter_entry: u8;
+    }
+    (&raw const sysenter_entry) as u32
+}
+
 /// Negative control (`no-espfix`): the return path does not move to the espfix segment, so
 /// a program on a 16-bit stack segment gets the kernel stack pointer's high half back.
 static ESPFIX_OFF: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -308,6 +335,31 @@ trap_pop_ds:
 trap_iret:
     iretl
 
+    /* SYSENTER: the CPU left the stack pointer at the top of this CPU's entry stack, just
+       below its TSS, and saved nothing; interrupts are off. Load the task's kernel stack
+       (the TSS's esp0; a single-step trap or an NMI before that runs on the entry stack),
+       then build the frame an
+       int $0x80 from the vDSO would have: user ss, the caller's stack pointer (EBP, as
+       __kernel_vsyscall leaves it), its flags with IF (sysenter cleared it), user cs, and
+       an eip the kernel sets. The flags are cleared before the kernel runs on: SYSENTER
+       keeps NT, AC and TF (a TF trap after the first instruction is absorbed by the
+       kernel, fix_return_fault's neighbour in traps.rs). */
+    .global sysenter_entry, sysenter_entry_end
+sysenter_entry:
+    movl 4(%esp), %esp
+    pushl ${user_ds}
+    pushl %ebp
+    pushfl
+    orl $0x200, (%esp)
+    pushl ${user_cs}
+    pushl $0
+    pushl $0
+    pushl ${sysenter}
+    pushl $2
+    popfl
+sysenter_entry_end:
+    jmp trap_common
+
     /* The iret above faulted (fix_return_fault sent the fault's return here): the stack
        pointer is back at the user frame the iret was reading, and the user's registers
        are loaded. Enter the kernel again as a trap from user mode, with that frame. */
@@ -323,5 +375,8 @@ trap_iret_fault:
     espfix_desc = const crate::gdt::ESPFIX_INDEX * 8,
     iret_fault = const IRET_FAULT,
     espfix_off = sym ESPFIX_OFF,
+    sysenter = const SYSENTER,
+    user_ds = const crate::gdt::USER_DS,
+    user_cs = const crate::gdt::USER_CS,
     options(att_syntax)
 );

@@ -202,6 +202,21 @@ fn a_return_without_espfix_is_caught() {
     );
 }
 
+/// Negative control of the SYSENTER entry: with `no-sysenter-tf`, the single-step trap a
+/// `sysenter` with TF set takes in the kernel's stub is not absorbed, and
+/// `syscall_arg_fault`'s TF case stops the kernel.
+#[test]
+fn a_sysenter_single_step_trap_left_to_the_kernel_is_caught() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let args = [
+        "--only",
+        "syscall_arg_fault",
+        "--kernel-cmdline",
+        "no-sysenter-tf",
+    ];
+    fails_naming(&args, "syscall_arg_fault", "a user-made kernel-mode trap");
+}
+
 /// The tests that run threads on several CPUs pass at `--smp 8` too.
 #[test]
 fn the_threaded_tests_pass_on_eight_cpus() {

@@ -142,6 +142,9 @@ pub fn start(magic: u32, info_phys: u32, entry_tsc: u64) -> ! {
     if opts.no_ldt_ipi {
         crate::proc::ldt::disable_ipi();
     }
+    if opts.no_sysenter_tf {
+        crate::traps::disable_sysenter_tf();
+    }
     if opts.no_espfix {
         log::warn!(
             "no-espfix: a return to a 16-bit stack segment leaks the kernel stack pointer's high half (negative control)"

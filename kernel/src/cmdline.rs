@@ -17,6 +17,7 @@
 //! | `no-io-bitmap-switch` | negative control: a switch leaves the CPU's I/O bitmap (`ioperm`) as the last task left it |
 //! | `no-return-fixup` | negative control: a fault of the return to user mode (a segment pop, the `iret`) is the kernel's own |
 //! | `no-espfix` | negative control: the return to a 16-bit stack segment leaves the kernel stack pointer's high half in ESP |
+//! | `no-sysenter-tf` | negative control: the single-step trap of a `sysenter` with TF set is the kernel's own exception |
 //! | `no-ldt-ipi` | negative control: `modify_ldt` reloads the LDT on the calling CPU only, not on the others running the process |
 //! | `irqsoff`       | time every interrupts-off stretch: the summary's longest per CPU and where it began |
 //! | `temp=STRATEGY` | temp mappings from `percpu` windows (default) or a `global` pool |
@@ -115,6 +116,8 @@ pub struct Options<'a> {
     pub no_ldt_ipi: bool,
     /// Negative control for espfix.
     pub no_espfix: bool,
+    /// Negative control for the SYSENTER stub's single-step trap.
+    pub no_sysenter_tf: bool,
     /// New processes start on this CPU (the balancer spreads them).
     pub spawn_cpu: Option<usize>,
     /// An in-kernel measurement to run instead of the programs.
@@ -150,6 +153,7 @@ impl Default for Options<'_> {
             no_return_fixup: false,
             no_ldt_ipi: false,
             no_espfix: false,
+            no_sysenter_tf: false,
             spawn_cpu: None,
             bench: None,
         }
@@ -220,6 +224,7 @@ impl<'a> Options<'a> {
                 ("no-return-fixup", None) => opts.no_return_fixup = true,
                 ("no-ldt-ipi", None) => opts.no_ldt_ipi = true,
                 ("no-espfix", None) => opts.no_espfix = true,
+                ("no-sysenter-tf", None) => opts.no_sysenter_tf = true,
                 ("spawn-cpu", Some(v)) => match v.parse::<usize>() {
                     Ok(cpu) if cpu < MAX_CPUS => opts.spawn_cpu = Some(cpu),
                     _ => problem(bad("a CPU number below 16")),

@@ -40,6 +40,12 @@ pub fn vdso_trampolines(base: u32) -> (u32, u32) {
     (base + image.sigreturn, base + image.rt_sigreturn)
 }
 
+/// Where a `sysenter` returns to in the vDSO mapped at `base`: `__kernel_vsyscall`'s
+/// landing pad, after its `int $0x80`.
+pub fn vsyscall_landing(base: u32) -> u32 {
+    base + vdso_image().vsyscall + crate::vdso::VSYSCALL_LANDING
+}
+
 /// Why a program could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {

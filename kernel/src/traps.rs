@@ -55,6 +55,9 @@ pub fn handle(frame: &mut TrapFrame) {
         crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     }
     let user = frame.from_user();
+    if frame.vector == arch::trap::SYSENTER && user {
+        sysenter_call(frame);
+    }
     // A fault of the return path itself: fixed up, and nothing else to do here.
     if !user && (11..=13).contains(&frame.vector) && return_fixups_on() && fixed_return_fault(frame)
     {
@@ -72,6 +75,18 @@ pub fn handle(frame: &mut TrapFrame) {
         }
         3 if !user => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+        }
+        // The caller of `sysenter` had TF set, which SYSENTER keeps: the trap after the
+        // stub's first instruction. The stub runs on without it; the caller's flags get it
+        // back (`sysenter_call`), so its single-stepping goes on after the call.
+        // A `sysenter` whose sixth argument could not be read: EAX says so already.
+        arch::trap::SYSENTER => {}
+        1 if !user
+            && arch::trap::in_sysenter_stub(frame.eip)
+            && !SYSENTER_TF_OFF.load(Ordering::Relaxed) =>
+        {
+            frame.eflags &= !TF;
+            SYSENTER_TF[crate::cpu::percpu::cpu_id()].store(true, Ordering::Relaxed);
         }
         // Another CPU panicked and stops everyone (ipi::stop_others).
         2 if crate::panic::panicking() => arch::cpu::halt_forever(),
@@ -146,6 +161,59 @@ pub fn handle(frame: &mut TrapFrame) {
     }
     if frame.eflags & IF != 0 {
         crate::cpu::percpu::irq_off_end();
+    }
+}
+
+/// EFLAGS.TF in a trap frame.
+const TF: u32 = 1 << 8;
+
+/// Negative control (`no-sysenter-tf`): the single-step trap a `sysenter` with TF set takes
+/// in the stub is not absorbed, so it is reported as the kernel's own exception.
+static SYSENTER_TF_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Turns the absorption of the `sysenter` single-step trap off (negative control).
+pub fn disable_sysenter_tf() {
+    log::warn!(
+        "no-sysenter-tf: a sysenter with TF set traps in the kernel, unabsorbed (negative control)"
+    );
+    SYSENTER_TF_OFF.store(true, Ordering::Relaxed);
+}
+
+/// Per CPU: the `sysenter` being entered had TF set (the stub's trap took it away from the
+/// flags it saves). Set and taken with interrupts off, between the stub and `sysenter_call`.
+static SYSENTER_TF: [AtomicBool; crate::mm::temp::window::MAX_CPUS] =
+    [const { AtomicBool::new(false) }; crate::mm::temp::window::MAX_CPUS];
+
+/// A system call made with `sysenter`, as Linux i386 takes it: the caller's stack pointer
+/// is in EBP (`__kernel_vsyscall` saved ECX, EDX and EBP there and copied ESP), the sixth
+/// argument is the EBP it saved (read from that stack: `-EFAULT` if it cannot be, and the
+/// call is not made), and the call returns to the vDSO's landing pad, which pops the three
+/// registers and returns to the caller. Then the frame is an ordinary system call's (or,
+/// when the sixth argument could not be read, keeps the `SYSENTER` vector, which does
+/// nothing more: EAX holds `-EFAULT`).
+fn sysenter_call(frame: &mut TrapFrame) {
+    if SYSENTER_TF[crate::cpu::percpu::cpu_id()].swap(false, Ordering::Relaxed) {
+        frame.eflags |= TF;
+    }
+    let process = crate::sched::current_process();
+    let (arg6, vdso) = {
+        let memory = process.mem.lock();
+        let mut raw = [0u8; 4];
+        let read = crate::mm::uaccess::copy_from_user(&memory.space, &mut raw, frame.user_esp);
+        (read.map(|()| u32::from_le_bytes(raw)), memory.vdso)
+    };
+    frame.eip = if vdso == 0 {
+        // No vDSO (unmapped): nowhere to land; the return faults, as on Linux.
+        0
+    } else {
+        crate::loader::vsyscall_landing(vdso)
+    };
+    match arg6 {
+        Ok(ebp) => {
+            frame.ebp = ebp;
+            frame.vector = u32::from(arch::idt::SYSCALL_VECTOR);
+        }
+        Err(e) => frame.eax = e.to_return(),
     }
 }
 

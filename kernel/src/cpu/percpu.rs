@@ -194,6 +194,11 @@ unsafe fn install(block: &'static PerCpu) {
             core::mem::size_of::<PerCpu>() as u32,
         );
         block.tables.set_cpu_number(block.id as u32);
+        if arch::cpu::has_sysenter() {
+            block
+                .tables
+                .enable_sysenter(arch::trap::sysenter_entry_address());
+        }
     };
 }
 
