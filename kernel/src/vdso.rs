@@ -121,9 +121,11 @@ enum Unwind {
 }
 
 /// The symbols, their code and its unwind rules:
-/// - `__kernel_vsyscall`: `push %ecx; push %edx; push %ebp; mov %esp, %ebp; int $0x80;
-///   pop %ebp; pop %edx; pop %ecx; ret`: Linux's shape (its `sysenter` would sit where
-///   the `mov` is), so a debugger single-stepping a system call sees what it sees on Linux;
+/// - `__kernel_vsyscall`: `push %ecx; push %edx; push %ebp; xchg %ax, %ax; int $0x80;
+///   pop %ebp; pop %edx; pop %ecx; ret`: Linux's shape on a CPU it does not use SYSENTER
+///   on (the two-byte no-op is where its `mov %esp, %ebp; sysenter` would be; with
+///   `int $0x80`, EBP must stay the sixth argument), so a debugger single-stepping a system
+///   call sees what it sees on Linux;
 /// - `__kernel_sigreturn`: `pop %eax; mov $119, %eax; int $0x80`;
 /// - `__kernel_rt_sigreturn`: `mov $173, %eax; int $0x80` (the same bytes Linux's frames
 ///   carry as `retcode`).
@@ -135,7 +137,7 @@ const SYMBOLS: [(&str, &[u8], Unwind); 3] = [
     (
         "__kernel_vsyscall",
         &[
-            0x51, 0x52, 0x55, 0x89, 0xe5, 0xcd, 0x80, 0x5d, 0x5a, 0x59, 0xc3,
+            0x51, 0x52, 0x55, 0x66, 0x90, 0xcd, 0x80, 0x5d, 0x5a, 0x59, 0xc3,
         ],
         Unwind::Vsyscall,
     ),
@@ -233,7 +235,7 @@ fn vsyscall_cfi() -> Vec<u8> {
         c.extend_from_slice(&[DW_CFA_DEF_CFA_OFFSET, 4 * n]);
         c.extend_from_slice(&saved(reg, n));
     }
-    // `mov %esp, %ebp` and `int $0x80` change nothing the unwinder needs; `pop %ebp` ends at
+    // The no-op and `int $0x80` change nothing the unwinder needs; `pop %ebp` ends at
     // offset 8.
     let mut at = 3;
     for (reg, end, size) in [(EBP, 8, 12), (EDX, 9, 8), (ECX, 10, 4)] {
@@ -531,9 +533,11 @@ mod tests {
         assert_eq!(found("__kernel_sigreturn"), Some(image.sigreturn));
         assert_eq!(found("__kernel_rt_sigreturn"), Some(image.rt_sigreturn));
         let at = |a: u32| &image.bytes[a as usize..];
+        // Nothing touches EBP, the sixth argument, before `int $0x80` (a `mov %esp, %ebp`
+        // there, as in Linux's SYSENTER variant, gave `mmap2` a wrong offset).
         assert_eq!(
             &at(image.vsyscall)[..6],
-            &[0x51, 0x52, 0x55, 0x89, 0xe5, 0xcd]
+            &[0x51, 0x52, 0x55, 0x66, 0x90, 0xcd]
         );
         assert_eq!(
             &at(image.vsyscall + VSYSCALL_LANDING)[..4],
