@@ -81,8 +81,8 @@ vdso_mono_ns:
     stc
     ret
 
-/* Real time: seconds since the epoch (low half) in %eax, nanoseconds in %edx, the data page
-   in %ecx; carry set when the TSC cannot be used. Clobbers %ebx. */
+/* Real time: seconds since the epoch in %ebx:%eax, nanoseconds in %edx, the data page in
+   %ecx; carry set when the TSC cannot be used. */
 vdso_real:
     call vdso_mono_ns
     jc 1f
@@ -90,35 +90,52 @@ vdso_real:
     adcl $0, %edx
     movl $1000000000, %ebx
     divl %ebx
+    movl {real_sec_hi}(%ecx), %ebx
     addl {real_sec_lo}(%ecx), %eax
+    adcl $0, %ebx
     clc
 1:  ret
+
+/* Monotonic time: seconds in %eax, nanoseconds in %edx, the data page in %ecx; carry set
+   when the TSC cannot be used. Clobbers %ebx. */
+vdso_mono:
+    call vdso_mono_ns
+    jc 1f
+    movl $1000000000, %ebx
+    divl %ebx
+    clc
+1:  ret
+
+/* The clock whose id is in %eax, read into %ebx:%eax (seconds) and %edx (nanoseconds):
+   the real-time and monotonic ones (and their coarse, raw and boot-time twins); carry set
+   for any other clock, or when the TSC cannot be used: the caller makes the system call. */
+vdso_clock:
+    cmpl $0, %eax                /* CLOCK_REALTIME */
+    je vdso_real
+    cmpl $5, %eax                /* CLOCK_REALTIME_COARSE */
+    je vdso_real
+    cmpl $1, %eax                /* CLOCK_MONOTONIC */
+    je 1f
+    cmpl $4, %eax                /* CLOCK_MONOTONIC_RAW */
+    je 1f
+    cmpl $6, %eax                /* CLOCK_MONOTONIC_COARSE */
+    je 1f
+    cmpl $7, %eax                /* CLOCK_BOOTTIME */
+    je 1f
+    stc
+    ret
+1:  call vdso_mono
+    jc 2f
+    xorl %ebx, %ebx
+2:  ret
 
     .global vdso_clock_gettime
 vdso_clock_gettime:
     pushl %ebx
     movl 8(%esp), %eax
-    cmpl $0, %eax                /* CLOCK_REALTIME */
-    je 1f
-    cmpl $5, %eax                /* CLOCK_REALTIME_COARSE */
-    je 1f
-    cmpl $1, %eax                /* CLOCK_MONOTONIC */
-    je 2f
-    cmpl $4, %eax                /* CLOCK_MONOTONIC_RAW */
-    je 2f
-    cmpl $6, %eax                /* CLOCK_MONOTONIC_COARSE */
-    je 2f
-    cmpl $7, %eax                /* CLOCK_BOOTTIME */
-    je 2f
-    jmp 8f
-1:  call vdso_real
+    call vdso_clock
     jc 8f
-    jmp 3f
-2:  call vdso_mono_ns
-    jc 8f
-    movl $1000000000, %ebx
-    divl %ebx
-3:  movl 12(%esp), %ecx
+    movl 12(%esp), %ecx
     movl %eax, (%ecx)
     movl %edx, 4(%ecx)
     xorl %eax, %eax
@@ -134,50 +151,21 @@ vdso_clock_gettime:
     .global vdso_clock_gettime64
 vdso_clock_gettime64:
     pushl %ebx
-    pushl %esi
-    movl 12(%esp), %eax
-    xorl %esi, %esi              /* the seconds' high half */
-    cmpl $0, %eax
-    je 1f
-    cmpl $5, %eax
-    je 1f
-    cmpl $1, %eax
-    je 2f
-    cmpl $4, %eax
-    je 2f
-    cmpl $6, %eax
-    je 2f
-    cmpl $7, %eax
-    je 2f
-    jmp 8f
-1:  call vdso_mono_ns
+    movl 8(%esp), %eax
+    call vdso_clock
     jc 8f
-    addl {real_nsec}(%ecx), %eax
-    adcl $0, %edx
-    movl $1000000000, %ebx
-    divl %ebx
-    movl {real_sec_hi}(%ecx), %esi
-    addl {real_sec_lo}(%ecx), %eax
-    adcl $0, %esi                /* the carry into the seconds' high half */
-    jmp 3f
-2:  call vdso_mono_ns
-    jc 8f
-    movl $1000000000, %ebx
-    divl %ebx
-3:  movl 16(%esp), %ecx
+    movl 12(%esp), %ecx
     movl %eax, (%ecx)
-    movl %esi, 4(%ecx)
+    movl %ebx, 4(%ecx)
     movl %edx, 8(%ecx)
     movl $0, 12(%ecx)
     xorl %eax, %eax
-    popl %esi
     popl %ebx
     ret
-8:  movl 12(%esp), %ebx
-    movl 16(%esp), %ecx
+8:  movl 8(%esp), %ebx
+    movl 12(%esp), %ecx
     movl $403, %eax              /* clock_gettime64 */
     int $0x80
-    popl %esi
     popl %ebx
     ret
 
