@@ -269,29 +269,8 @@ trap_common:
     movw ${percpu}, %ax
     movw %ax, %gs
     cld
-    /* A fault of the iret on the espfix stack (or an NMI there): back to the flat kernel
-       stack at the same linear address, whose base is in this CPU's espfix descriptor.
-       eax, ecx, edx are saved already. */
-    movw %ss, %ax
-    cmpw ${espfix_ss}, %ax
-    jne 2f
-    subl $8, %esp
-    sgdt (%esp)
-    movl 2(%esp), %ecx           /* the GDT */
-    addl $8, %esp
-    movl {espfix_desc}+4(%ecx), %eax
-    movl %eax, %edx
-    andl $0xff000000, %edx       /* base bits 24..31 (descriptor byte 7) */
-    andl $0xff, %eax
-    shll $16, %eax               /* base bits 16..23 (byte 4); bits 0..15 are zero */
-    orl %edx, %eax
-    addl %esp, %eax              /* the linear stack pointer */
-    pushl ${kernel_ds}
-    pushl %eax
-    lss (%esp), %esp
-2:
-    testl $3, 60(%esp)           /* cs: from user mode? */
-    jz 1f
+    testl $3, 60(%esp)           /* cs: from user mode? (SS-relative: right on espfix too) */
+    jz 4f
     xorl %ebp, %ebp              /* then backtraces end here, not in user memory */
 1:
     pushl %esp
@@ -299,27 +278,10 @@ trap_common:
     addl $4, %esp
     .global trap_return
 trap_return:
-    /* To user mode with a stack segment from the LDT (maybe 16-bit): through espfix. */
-    testl $3, 60(%esp)           /* cs */
-    jz 3f
-    testl $4, 72(%esp)           /* user ss: the LDT? */
-    jz 3f
-    cmpb $0, {espfix_off}        /* the negative control */
-    jne 3f
-    movl %esp, %edx              /* the kernel stack pointer (linear) */
-    movl 68(%esp), %eax          /* the user's */
-    movw %dx, %ax                /* the user's high half, the kernel's low half */
-    subl %eax, %edx              /* the base that maps it back (its low half is zero) */
-    subl $8, %esp
-    sgdt (%esp)
-    movl 2(%esp), %ecx
-    addl $8, %esp
-    shrl $16, %edx
-    movb %dl, {espfix_desc}+4(%ecx)
-    movb %dh, {espfix_desc}+7(%ecx)
-    pushl ${espfix_ss}
-    pushl %eax
-    lss (%esp), %esp
+    /* User ss in the LDT: through espfix. (For a return to the kernel the word is not the
+       frame's, but whatever its bit, 6: looks at cs first.) */
+    testl $4, 72(%esp)
+    jnz 6f
 3:
     popal
     .global trap_pop_gs, trap_pop_fs, trap_pop_es, trap_pop_ds, trap_iret
@@ -335,13 +297,58 @@ trap_pop_ds:
 trap_iret:
     iretl
 
+    /* A trap from the kernel may have come on the espfix stack (a fault of the iret there,
+       or an NMI): back to the flat kernel stack at the same linear address, whose base is
+       in this CPU's espfix descriptor. eax, ecx, edx are saved already. */
+4:
+    movw %ss, %ax
+    cmpw ${espfix_ss}, %ax
+    jne 1b
+    subl $8, %esp
+    sgdt (%esp)
+    movl 2(%esp), %ecx           /* the GDT */
+    addl $8, %esp
+    movl {espfix_desc}+4(%ecx), %eax
+    movl %eax, %edx
+    andl $0xff000000, %edx       /* base bits 24..31 (descriptor byte 7) */
+    andl $0xff, %eax
+    shll $16, %eax               /* base bits 16..23 (byte 4); bits 0..15 are zero */
+    orl %edx, %eax
+    addl %esp, %eax              /* the linear stack pointer */
+    pushl ${kernel_ds}
+    pushl %eax
+    lss (%esp), %esp
+    jmp 1b
+
+    /* To user mode with a stack segment from the LDT (maybe 16-bit): move to the espfix
+       segment, whose base shows this kernel stack at an ESP with the user's high half. */
+6:
+    testl $3, 60(%esp)           /* to the kernel after all */
+    jz 3b
+    cmpb $0, {espfix_off}        /* the negative control */
+    jne 3b
+    movl %esp, %edx              /* the kernel stack pointer (linear) */
+    movl 68(%esp), %eax          /* the user's */
+    movw %dx, %ax                /* the user's high half, the kernel's low half */
+    subl %eax, %edx              /* the base that maps it back (its low half is zero) */
+    subl $8, %esp
+    sgdt (%esp)
+    movl 2(%esp), %ecx
+    addl $8, %esp
+    shrl $16, %edx
+    movb %dl, {espfix_desc}+4(%ecx)
+    movb %dh, {espfix_desc}+7(%ecx)
+    pushl ${espfix_ss}
+    pushl %eax
+    lss (%esp), %esp
+    jmp 3b
+
     /* SYSENTER: the CPU left the stack pointer at the top of this CPU's entry stack, just
        below its TSS, and saved nothing; interrupts are off. Load the task's kernel stack
        (the TSS's esp0; a single-step trap or an NMI before that runs on the entry stack),
-       then build the frame an
-       int $0x80 from the vDSO would have: user ss, the caller's stack pointer (EBP, as
-       __kernel_vsyscall leaves it), its flags with IF (sysenter cleared it), user cs, and
-       an eip the kernel sets. The flags are cleared before the kernel runs on: SYSENTER
+       then build the frame an int $0x80 from the vDSO would have: user ss, the caller's
+       stack pointer (EBP, as __kernel_vsyscall leaves it), its flags with IF (sysenter
+       cleared it), user cs, and an eip the kernel sets. The flags are cleared before the kernel runs on: SYSENTER
        keeps NT, AC and TF (a TF trap after the first instruction is absorbed by the
        kernel, fix_return_fault's neighbour in traps.rs). */
     .global sysenter_entry, sysenter_entry_end

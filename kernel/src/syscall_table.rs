@@ -131,6 +131,7 @@ impl Class {
 
     /// The class of call `number` (on every system call: one table read, built at
     /// compile time from `CLASSIFIED`).
+    #[inline]
     pub fn of(number: u32) -> Class {
         CLASS_OF
             .get(number as usize)

@@ -55,22 +55,12 @@ pub fn handle(frame: &mut TrapFrame) {
         crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     }
     let user = frame.from_user();
-    if frame.vector == arch::trap::SYSENTER && user {
-        sysenter_call(frame);
-    }
-    // A fault of the return path itself: fixed up, and nothing else to do here.
-    if !user && (11..=13).contains(&frame.vector) && return_fixups_on() && fixed_return_fault(frame)
-    {
-        return;
-    }
     match frame.vector {
         // First: by far the most frequent, and no other arm takes its vector.
-        v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => {
-            crate::syscall::dispatch(frame);
-            // Back to interrupts off for the return path.
-            if arch::cpu::interrupts_enabled() {
-                arch::cpu::disable_interrupts();
-                crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
+        v if v == u32::from(arch::idt::SYSCALL_VECTOR) && user => system_call(frame),
+        arch::trap::SYSENTER if user => {
+            if sysenter_call(frame) {
+                system_call(frame);
             }
         }
         3 if !user => {
@@ -79,8 +69,6 @@ pub fn handle(frame: &mut TrapFrame) {
         // The caller of `sysenter` had TF set, which SYSENTER keeps: the trap after the
         // stub's first instruction. The stub runs on without it; the caller's flags get it
         // back (`sysenter_call`), so its single-stepping goes on after the call.
-        // A `sysenter` whose sixth argument could not be read: EAX says so already.
-        arch::trap::SYSENTER => {}
         1 if !user
             && arch::trap::in_sysenter_stub(frame.eip)
             && !SYSENTER_TF_OFF.load(Ordering::Relaxed) =>
@@ -92,6 +80,13 @@ pub fn handle(frame: &mut TrapFrame) {
         2 if crate::panic::panicking() => arch::cpu::halt_forever(),
         14 if user && copied_on_write(frame) => {}
         0..=31 if user => raise_fault_signal(frame),
+        // A fault of the return path itself is fixed up (a kernel frame: nothing more to
+        // do); any other is the kernel's own.
+        11..=13 if return_fixups_on() => {
+            if !fixed_return_fault(frame) {
+                report_and_stop(frame);
+            }
+        }
         0..=31 => report_and_stop(frame),
         arch::trap::IRET_FAULT => {
             // As Linux i386's `iret_error`: SIGILL, ILL_BADSTK, trap number 32, no address.
@@ -188,10 +183,9 @@ static SYSENTER_TF: [AtomicBool; crate::mm::temp::window::MAX_CPUS] =
 /// is in EBP (`__kernel_vsyscall` saved ECX, EDX and EBP there and copied ESP), the sixth
 /// argument is the EBP it saved (read from that stack: `-EFAULT` if it cannot be, and the
 /// call is not made), and the call returns to the vDSO's landing pad, which pops the three
-/// registers and returns to the caller. Then the frame is an ordinary system call's (or,
-/// when the sixth argument could not be read, keeps the `SYSENTER` vector, which does
-/// nothing more: EAX holds `-EFAULT`).
-fn sysenter_call(frame: &mut TrapFrame) {
+/// registers and returns to the caller. True when the frame is now an ordinary system
+/// call's; false when the sixth argument could not be read (EAX holds `-EFAULT`).
+fn sysenter_call(frame: &mut TrapFrame) -> bool {
     if SYSENTER_TF[crate::cpu::percpu::cpu_id()].swap(false, Ordering::Relaxed) {
         frame.eflags |= TF;
     }
@@ -212,8 +206,23 @@ fn sysenter_call(frame: &mut TrapFrame) {
         Ok(ebp) => {
             frame.ebp = ebp;
             frame.vector = u32::from(arch::idt::SYSCALL_VECTOR);
+            true
         }
-        Err(e) => frame.eax = e.to_return(),
+        Err(e) => {
+            frame.eax = e.to_return();
+            false
+        }
+    }
+}
+
+/// A system call: dispatched with interrupts on (the kernel is preemptible), and off again
+/// for the way back.
+#[inline(always)]
+fn system_call(frame: &mut TrapFrame) {
+    crate::syscall::dispatch(frame);
+    if arch::cpu::interrupts_enabled() {
+        arch::cpu::disable_interrupts();
+        crate::cpu::percpu::irq_off_begin(core::panic::Location::caller());
     }
 }
 

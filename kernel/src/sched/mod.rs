@@ -198,7 +198,9 @@ pub fn current() -> Arc<Task> {
 }
 
 /// Runs `f` on the task running on this CPU, with preemption off (so the task stays here
-/// and the switch code cannot touch it meanwhile). `f` must not block.
+/// and the switch code cannot touch it meanwhile). `f` must not block. Inline: the system
+/// call path takes it on every call.
+#[inline]
 pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
     preempt_disable();
     let task = percpu::this().current.load(Ordering::Relaxed) as *const Task;
@@ -223,12 +225,15 @@ pub fn with_own_context<R>(f: impl FnOnce(&mut crate::proc::Context) -> R) -> R 
 /// The temp mappings the running task has made so far (those folded into its context at
 /// its switches, and this CPU's share since), modulo 2^32: for the count over a system
 /// call, a wrapping difference. Read without the window's lock (its shadow).
+#[inline]
 pub fn own_temp_maps() -> u32 {
     with_own_context(|ctx| (ctx.temp.maps as u32).wrapping_add(crate::mm::temp::running_maps_low()))
 }
 
 /// Counts a system call of the running task and returns its temp mappings so far (as
-/// [`own_temp_maps`]), in one look at the task.
+/// [`own_temp_maps`]), in one look at the task. On every system call: inline, whatever
+/// the inliner makes of the grown dispatcher around it.
+#[inline(always)]
 pub fn count_call() -> u32 {
     with_current(|t| {
         t.syscalls.bump();

@@ -26,9 +26,19 @@ pub fn leak_temp_at_next_syscall() {
     LEAK_ONCE.store(true, Ordering::Relaxed);
 }
 
-/// The injected leak, if one is armed: maps a fresh frame and forgets the guard.
+/// The injected leak, if one is armed: maps a fresh frame and forgets the guard. On every
+/// system call: the check is inline, the leak out of line.
+#[inline(always)]
 pub fn maybe_leak_temp() {
-    if !LEAK_ONCE.load(Ordering::Relaxed) || !LEAK_ONCE.swap(false, Ordering::Relaxed) {
+    if LEAK_ONCE.load(Ordering::Relaxed) {
+        leak_temp();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn leak_temp() {
+    if !LEAK_ONCE.swap(false, Ordering::Relaxed) {
         return;
     }
     let Some((frame, _)) = frames::alloc_user() else {
