@@ -149,27 +149,22 @@ pub fn fix_return_fault(frame: &mut TrapFrame) -> Option<ReturnFault> {
     if frame.from_user() || !(11..=13).contains(&frame.vector) {
         return None;
     }
-    let at = |label: &u8| core::ptr::addr_of!(*label) as u32;
     let eip = frame.eip;
     // The interrupted stack: the slot being popped, or the `iret` frame.
     let stack = frame.interrupted_esp() as *mut u32;
-    // SAFETY: only the address of each label is taken.
-    let pops = unsafe {
-        [
-            at(&trap_pop_gs),
-            at(&trap_pop_fs),
-            at(&trap_pop_es),
-            at(&trap_pop_ds),
-        ]
-    };
+    let pops = [
+        (&raw const trap_pop_gs) as u32,
+        (&raw const trap_pop_fs) as u32,
+        (&raw const trap_pop_es) as u32,
+        (&raw const trap_pop_ds) as u32,
+    ];
     if pops.contains(&eip) {
         // SAFETY: the fault was the pop of the word at the interrupted stack pointer, a slot
         // of the frame `trap_return` is restoring, on this CPU's kernel stack.
         unsafe { stack.write(0) };
         return Some(ReturnFault::DataSegment);
     }
-    // SAFETY: as above.
-    if eip == unsafe { at(&trap_iret) } {
+    if eip == (&raw const trap_iret) as u32 {
         // SAFETY: the faulting `iret` to ring 3 was reading eip, cs, eflags, esp, ss there.
         let read = |i: usize| unsafe { stack.add(i).read() };
         let fault = ReturnFault::Iret {
@@ -178,8 +173,7 @@ pub fn fix_return_fault(frame: &mut TrapFrame) -> Option<ReturnFault> {
             esp: read(3),
             ss: read(4),
         };
-        // SAFETY: as above.
-        frame.eip = unsafe { at(&trap_iret_fault) };
+        frame.eip = (&raw const trap_iret_fault) as u32;
         return Some(fault);
     }
     None

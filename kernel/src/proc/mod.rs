@@ -290,12 +290,18 @@ impl Process {
 /// The one name of `/proc` Tempest knows: the running program's file.
 pub const PROC_SELF_EXE: &[u8] = b"/proc/self/exe";
 
-/// `path`, or for `/proc/self/exe` the calling process's program's absolute path (`ENOENT`
-/// when it did not come from the file system: a boot module).
+/// `path`, or for `/proc/self/exe` the calling process's program (`self_exe`).
 pub fn self_exe_or(path: alloc::vec::Vec<u8>) -> Result<alloc::vec::Vec<u8>, crate::errno::Errno> {
-    if path != PROC_SELF_EXE {
-        return Ok(path);
+    if path == PROC_SELF_EXE {
+        self_exe()
+    } else {
+        Ok(path)
     }
+}
+
+/// The calling process's program's absolute path (`ENOENT` when it did not come from the
+/// file system: a boot module).
+pub fn self_exe() -> Result<alloc::vec::Vec<u8>, crate::errno::Errno> {
     let exe = crate::sched::current_process().exe.lock().clone();
     if exe.is_empty() {
         Err(crate::errno::Errno::ENOENT)

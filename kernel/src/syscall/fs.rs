@@ -246,7 +246,7 @@ pub fn readlinkat(dirfd: u32, path: u32, buf: u32, size: u32) -> SysResult {
     }
     let path = super::read_path(path)?;
     let target = if path == crate::proc::PROC_SELF_EXE {
-        crate::proc::self_exe_or(path)?
+        crate::proc::self_exe()?
     } else {
         let start = start_dir(dirfd, &path)?;
         let fs = ramfs::lock();

@@ -72,12 +72,10 @@ pub fn kernel_spin(ms: u32, watch: u32, advance: u32) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let read_watch = || -> Result<u32, Errno> {
-        let mut bytes = [0u8; 4];
-        if watch != 0 {
-            let process = sched::current_process();
-            uaccess::copy_from_user(&process.mem.lock().space, &mut bytes, watch)?;
+        if watch == 0 {
+            return Ok(0);
         }
-        Ok(u32::from_le_bytes(bytes))
+        super::read_user::<4>(watch, 4).map(u32::from_le_bytes)
     };
     let task = sched::current();
     let first = read_watch()?;
@@ -89,8 +87,7 @@ pub fn kernel_spin(ms: u32, watch: u32, advance: u32) -> SysResult {
     let switched = (task.switches.get() - before) as u32;
     if watch != 0 {
         let moved = read_watch()?.wrapping_sub(first);
-        let process = sched::current_process();
-        uaccess::copy_to_user(&process.mem.lock().space, advance, &moved.to_le_bytes())?;
+        super::write_user(advance, &moved.to_le_bytes())?;
     }
     Ok(switched)
 }
