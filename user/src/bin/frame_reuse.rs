@@ -13,7 +13,9 @@
 //! the old translation (the negative control, `free-before-flush`, does exactly that).
 //! Beside it, `frame_reuse churn [ROUNDS]` (another process) maps, tags and unmaps pages
 //! in a loop, so freed frames are also reused and written by a second owner, as in a busy
-//! system.
+//! system. It churns until the racing process has finished (it leaves the file
+//! `/frame_reuse.done`), at most ROUNDS (default 100 000) times, so the two overlap
+//! however the host shares its cores out.
 //!
 //! Exits 0 with `frame_reuse: N rounds, ... no foreign value`, or 1 naming the first
 //! foreign value (`REUSED: ...`).
@@ -33,6 +35,10 @@ const STACK: usize = 16 * 1024;
 const WORDS: [usize; 2] = [0, PAGE / 4 - 1];
 /// What `churn` writes into its pages: never a generation.
 const CHURN_TAG: u32 = 0xC4C4_0000;
+/// The file the racing process leaves when it has finished: `churn` stops then.
+const DONE: &[u8] = b"/frame_reuse.done\0";
+/// `O_CREAT`.
+const O_CREAT: u32 = 0o100;
 
 /// The generation the range holds (0 while a round has not written the new one).
 static ROUNDS_DONE: AtomicU32 = AtomicU32::new(0);
@@ -91,7 +97,7 @@ fn main(args: &Args) -> i32 {
         2
     };
     if args.str(1) == Some("churn") {
-        return number(args, 2, 4000).map_or_else(usage, churn);
+        return number(args, 2, 100_000).map_or_else(usage, churn);
     }
     let (Some(rounds @ 1..), Some(pages @ 1..=64)) = (number(args, 1, 400), number(args, 2, 8))
     else {
@@ -155,6 +161,10 @@ fn main(args: &Args) -> i32 {
     while FINISHED.load(Ordering::Acquire) < READERS {
         sys::sched_yield();
     }
+    let fd = sys::open(DONE, sys::O_WRONLY | O_CREAT);
+    if fd >= 0 {
+        sys::close(fd as i32);
+    }
     let (done, changes) = (
         ROUNDS_DONE.load(Ordering::Acquire),
         CHANGES.load(Ordering::Acquire),
@@ -181,11 +191,21 @@ fn main(args: &Args) -> i32 {
     }
 }
 
-/// `churn`: maps 16 pages, tags each, unmaps them, ROUNDS times, so that frames freed by
-/// the racing process are taken and written by another owner.
+/// `churn`: maps 16 pages, tags each, unmaps them, until the racing process has finished
+/// (at most ROUNDS times), so that frames freed by it are taken and written by another
+/// owner.
 fn churn(rounds: u32) -> i32 {
     const CHURN_PAGES: usize = 16;
+    let mut done = 0;
     for round in 0..rounds {
+        if round % 64 == 0 {
+            let fd = sys::open(DONE, sys::O_RDONLY);
+            if fd >= 0 {
+                sys::close(fd as i32);
+                break;
+            }
+        }
+        done = round + 1;
         let p = sys::map_anonymous(CHURN_PAGES * PAGE);
         if sys::is_error(p) {
             println!("FAIL: churn mmap2 returned {p}");
@@ -204,6 +224,6 @@ fn churn(rounds: u32) -> i32 {
             return 1;
         }
     }
-    println!("frame_reuse churn: {rounds} rounds");
+    println!("frame_reuse churn: {done} rounds");
     0
 }
